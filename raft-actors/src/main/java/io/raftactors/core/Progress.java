@@ -1,0 +1,63 @@
+package io.raftactors.core;
+
+import java.util.ArrayDeque;
+
+/**
+ * The leader's view of one follower (paper Figure 2 nextIndex/matchIndex, plus the replication
+ * mode). In PROBE mode the leader sends one AppendEntries at a time to find where the logs agree;
+ * in REPLICATE mode it pipelines up to a window of requests with an optimistic nextIndex
+ * (thesis 10.2.2) and falls back to PROBE after any rejection or a stall.
+ */
+final class Progress {
+  enum Mode {
+    PROBE,
+    REPLICATE
+  }
+
+  /** One AppendEntries outstanding: the last index it carried and the tick it left. */
+  record Inflight(long lastIndex, long sentAt) {}
+
+  long matchIndex;
+  long nextIndex;
+  Mode mode = Mode.PROBE;
+  /** In PROBE mode: a probe is outstanding; wait for its reply or the next heartbeat. */
+  boolean probeSent;
+  /** Tick of the last message from this follower in the current term (check-quorum, thesis 6.2). */
+  long lastContact;
+  /** Tick of the last AppendEntries sent; heartbeats are skipped while traffic flows. */
+  long lastSent = Long.MIN_VALUE / 2;
+  final ArrayDeque<Inflight> inflight = new ArrayDeque<>();
+
+  Progress(long nextIndex, long now) {
+    this.nextIndex = nextIndex;
+    this.lastContact = now;
+  }
+
+  void becomeProbe(long next) {
+    mode = Mode.PROBE;
+    nextIndex = Math.max(matchIndex + 1, next);
+    probeSent = false;
+    inflight.clear();
+  }
+
+  void becomeReplicate() {
+    mode = Mode.REPLICATE;
+    nextIndex = matchIndex + 1;
+    probeSent = false;
+    inflight.clear();
+  }
+
+  /** Records an acknowledged match; returns true if it moved matchIndex forward. */
+  boolean acknowledge(long match) {
+    if (match <= matchIndex) return false;
+    matchIndex = match;
+    nextIndex = Math.max(nextIndex, match + 1);
+    while (!inflight.isEmpty() && inflight.peekFirst().lastIndex() <= match) inflight.pollFirst();
+    return true;
+  }
+
+  @Override
+  public String toString() {
+    return "Progress{match=" + matchIndex + ", next=" + nextIndex + ", " + mode + ", inflight=" + inflight.size() + "}";
+  }
+}

@@ -1,0 +1,82 @@
+package io.raftactors.core;
+
+/**
+ * Tuning of one Raft node, in logical ticks. Validated on construction; every error names the
+ * setting by its configuration key (see reference.conf).
+ *
+ * @param electionTimeoutMin lower bound of the randomized election timeout (ticks)
+ * @param electionTimeoutMax upper bound, inclusive (ticks)
+ * @param heartbeatInterval how often an idle leader contacts each follower (ticks)
+ * @param preVote run a pre-vote round before a real election (thesis 9.6)
+ * @param checkQuorum a leader that has not heard from a majority for electionTimeoutMin ticks
+ *     steps down (thesis 6.2); followers and leaders that heard from a live leader within
+ *     electionTimeoutMin ignore RequestVote of higher terms (thesis 4.2.3)
+ * @param conflictHint followers answer rejections with a hint so leaders back up a term at a time
+ * @param maxEntriesPerAppend most entries in one AppendEntries
+ * @param maxBytesPerAppend most entry bytes in one AppendEntries (at least one entry is always sent)
+ * @param maxInflightAppends pipelining window: AppendEntries outstanding per follower
+ */
+public record RaftConfig(
+    int electionTimeoutMin,
+    int electionTimeoutMax,
+    int heartbeatInterval,
+    boolean preVote,
+    boolean checkQuorum,
+    boolean conflictHint,
+    int maxEntriesPerAppend,
+    int maxBytesPerAppend,
+    int maxInflightAppends) {
+
+  public RaftConfig {
+    positive("election-timeout-min", electionTimeoutMin);
+    positive("election-timeout-max", electionTimeoutMax);
+    positive("heartbeat-interval", heartbeatInterval);
+    positive("max-entries-per-append", maxEntriesPerAppend);
+    positive("max-bytes-per-append", maxBytesPerAppend);
+    positive("max-inflight-appends", maxInflightAppends);
+    if (electionTimeoutMin > electionTimeoutMax) {
+      throw new IllegalArgumentException(
+          "raft.election-timeout-min (" + electionTimeoutMin + ") must not exceed raft.election-timeout-max ("
+              + electionTimeoutMax + ")");
+    }
+    if (heartbeatInterval >= electionTimeoutMin) {
+      throw new IllegalArgumentException(
+          "raft.heartbeat-interval (" + heartbeatInterval + ") must be smaller than raft.election-timeout-min ("
+              + electionTimeoutMin + "): a leader must reach its followers well within their election timeout");
+    }
+  }
+
+  private static void positive(String key, int value) {
+    if (value <= 0) throw new IllegalArgumentException("raft." + key + " must be positive, was " + value);
+  }
+
+  /** The defaults of reference.conf, in ticks: 10-20 ticks election timeout, heartbeat every 2. */
+  public static RaftConfig defaults() {
+    return new RaftConfig(10, 20, 2, true, true, true, 256, 1 << 20, 8);
+  }
+
+  public RaftConfig withPreVote(boolean on) {
+    return new RaftConfig(electionTimeoutMin, electionTimeoutMax, heartbeatInterval, on, checkQuorum,
+        conflictHint, maxEntriesPerAppend, maxBytesPerAppend, maxInflightAppends);
+  }
+
+  public RaftConfig withCheckQuorum(boolean on) {
+    return new RaftConfig(electionTimeoutMin, electionTimeoutMax, heartbeatInterval, preVote, on,
+        conflictHint, maxEntriesPerAppend, maxBytesPerAppend, maxInflightAppends);
+  }
+
+  public RaftConfig withConflictHint(boolean on) {
+    return new RaftConfig(electionTimeoutMin, electionTimeoutMax, heartbeatInterval, preVote, checkQuorum,
+        on, maxEntriesPerAppend, maxBytesPerAppend, maxInflightAppends);
+  }
+
+  public RaftConfig withBatching(int maxEntries, int maxBytes, int maxInflight) {
+    return new RaftConfig(electionTimeoutMin, electionTimeoutMax, heartbeatInterval, preVote, checkQuorum,
+        conflictHint, maxEntries, maxBytes, maxInflight);
+  }
+
+  public RaftConfig withTimeouts(int min, int max, int heartbeat) {
+    return new RaftConfig(min, max, heartbeat, preVote, checkQuorum, conflictHint, maxEntriesPerAppend,
+        maxBytesPerAppend, maxInflightAppends);
+  }
+}

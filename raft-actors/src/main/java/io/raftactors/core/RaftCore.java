@@ -1,0 +1,691 @@
+package io.raftactors.core;
+
+import io.raftactors.core.EntryData.Configuration;
+import io.raftactors.core.RaftMessage.AppendEntries;
+import io.raftactors.core.RaftMessage.AppendEntriesResponse;
+import io.raftactors.core.RaftMessage.PreVote;
+import io.raftactors.core.RaftMessage.PreVoteResponse;
+import io.raftactors.core.RaftMessage.RequestVote;
+import io.raftactors.core.RaftMessage.RequestVoteResponse;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.TreeMap;
+
+/**
+ * One Raft node as a pure, deterministic state machine: no threads, no clock, no I/O, no
+ * randomness of its own. Inputs are {@link #tick()}, {@link #step(RaftMessage)},
+ * {@link #propose(EntryData, long)} and {@link #persisted(long, long)}; all effects are collected
+ * and handed out by {@link #ready()}. A driver (the actor shell, or the simulation in tests) calls
+ * an input, then {@code ready()}, and carries out the result as {@link Ready} describes.
+ *
+ * <p>Rules are named after the paper ("P5.3") or the thesis ("T9.6") where they are implemented.
+ */
+public final class RaftCore {
+  private final String id;
+  private final RaftConfig cfg;
+  private final RandomSource random;
+  private final RaftLog log;
+
+  // Persistent state (Figure 2), durable before anything that depends on it leaves.
+  private long term;
+  private String votedFor;
+
+  // Volatile state.
+  private Role role = Role.FOLLOWER;
+  private String leaderId;
+  private long commitIndex;
+  private long lastApplied;
+  /** Highest index known durable in this node's storage (input from {@link #persisted}). */
+  private long stableIndex;
+  private long now;
+  private int electionElapsed;
+  private int randomizedElectionTimeout;
+  private int heartbeatElapsed;
+  private ClusterConfig config;
+  private final ClusterConfig snapshotConfig;
+
+  private VoteTally votes; // PRE_CANDIDATE and CANDIDATE
+  private Map<String, Progress> progress; // LEADER
+
+  /** Proposals made on this node while leader, by log index: index -> (term, correlation id). */
+  private final TreeMap<Long, long[]> pending = new TreeMap<>();
+
+  // Output accumulated until the next ready().
+  private boolean hardStateDirty;
+  /** Lowest index changed since the last ready(); entries from here on are handed out for writing. */
+  private long unstableFrom;
+  /** Last index handed to storage (written or in flight). */
+  private long handedOutLast;
+  private final List<Outbound> messages = new ArrayList<>();
+  private final List<Outbound> messagesAfterPersist = new ArrayList<>();
+  private final List<ProposalOutcome> outcomes = new ArrayList<>();
+  private final List<String> violations = new ArrayList<>();
+
+  public RaftCore(String id, RaftConfig cfg, RandomSource random, DurableState state) {
+    this.id = Objects.requireNonNull(id, "id");
+    this.cfg = Objects.requireNonNull(cfg, "cfg");
+    this.random = Objects.requireNonNull(random, "random");
+    this.log = new RaftLog(state.snapshot(), state.entries());
+    this.term = state.hardState().term();
+    this.votedFor = state.hardState().votedFor();
+    this.commitIndex = state.snapshot().lastIncludedIndex();
+    this.lastApplied = commitIndex;
+    this.stableIndex = log.lastIndex();
+    this.handedOutLast = log.lastIndex();
+    this.unstableFrom = log.lastIndex() + 1;
+    this.snapshotConfig = state.snapshot().config();
+    refreshConfig();
+    resetElectionTimer(); // P5.1-08: start as a follower with a random timeout armed
+  }
+
+  // ---------------------------------------------------------------- inputs
+
+  /** One unit of logical time. */
+  public void tick() {
+    now++;
+    if (role == Role.LEADER) {
+      tickLeader();
+    } else {
+      electionElapsed++;
+      if (electionElapsed >= randomizedElectionTimeout && config.isVoter(id)) {
+        campaign();
+      }
+    }
+  }
+
+  /** Handles a message from a peer. */
+  public void step(RaftMessage m) {
+    if (m.from() == null || m.from().equals(id)) return;
+    if (m.term() > term) {
+      if (m instanceof PreVote pv) {
+        handlePreVote(pv); // never changes our term (T9.6-02)
+        return;
+      }
+      if (m instanceof PreVoteResponse r && r.granted()) {
+        // A grant carries the proposed term; it is not a newer term to adopt.
+        if (role == Role.PRE_CANDIDATE && r.term() == term + 1) onPreVoteResponse(r);
+        return;
+      }
+      if (m instanceof RequestVote && inLease()) {
+        // T4.2.3: a node that heard from a live leader within the minimum election timeout
+        // ignores a candidate's higher term; otherwise a removed or partitioned server disrupts it.
+        return;
+      }
+      // P5.1-04, P5.1-05: a higher term forces step-down. A denial is not a reset (P5.4.1-02):
+      // a follower keeps its election deadline unless the message comes from a leader.
+      boolean fromLeader = m instanceof AppendEntries;
+      becomeFollower(m.term(), fromLeader ? m.from() : null, role != Role.FOLLOWER);
+    } else if (m.term() < term) {
+      // P5.1-02, P5.1-03: stale requests are answered with our term; stale responses are ignored.
+      if (m instanceof AppendEntries ae) {
+        replyAfterPersist(ae.from(), AppendEntriesResponse.reject(term, id, ae.prevLogIndex(), 0, 0));
+      } else if (m instanceof RequestVote rv) {
+        replyAfterPersist(rv.from(), new RequestVoteResponse(term, id, false));
+      } else if (m instanceof PreVote pv) {
+        send(pv.from(), new PreVoteResponse(term, id, false), true);
+      }
+      return;
+    }
+
+    if (m instanceof AppendEntries ae) {
+      if (role == Role.LEADER) {
+        violation("two leaders in term " + term + ": " + id + " and " + ae.from());
+        return;
+      }
+      if (role != Role.FOLLOWER) becomeFollower(term, ae.from(), true); // P5.2-06
+      handleAppendEntries(ae);
+    } else if (m instanceof RequestVote rv) {
+      handleRequestVote(rv);
+    } else if (m instanceof PreVote pv) {
+      handlePreVote(pv);
+    } else if (m instanceof AppendEntriesResponse r) {
+      if (role == Role.LEADER) onAppendResponse(r);
+    } else if (m instanceof RequestVoteResponse r) {
+      if (role == Role.CANDIDATE) onVoteResponse(r);
+    } else if (m instanceof PreVoteResponse r) {
+      // A grant for this round carries term + 1 (handled above); here only rejections count.
+      if (role == Role.PRE_CANDIDATE && !r.granted()) votes.record(r.from(), false);
+    }
+  }
+
+  /**
+   * Proposes a new entry. On the leader it is appended at once (replicated on the next
+   * {@link #ready()}) and its index is returned; elsewhere the caller is told {@link
+   * ProposalOutcome.NotLeader} and -1 is returned, with nothing appended (T6.2-01).
+   */
+  public long propose(EntryData data, long correlationId) {
+    if (role != Role.LEADER) {
+      outcomes.add(new ProposalOutcome.NotLeader(correlationId, leaderId));
+      return -1;
+    }
+    long index = appendAsLeader(data);
+    if (correlationId >= 0) pending.put(index, new long[] {term, correlationId});
+    return index;
+  }
+
+  /**
+   * Storage reports that everything up to {@code index} (whose entry has {@code term}) is durable.
+   * Ignored if this node's log no longer holds that entry (it was truncated meanwhile): by Log
+   * Matching, an equal (index, term) means the durable prefix equals ours.
+   */
+  public void persisted(long index, long term) {
+    if (index <= stableIndex || log.term(index) != term) return;
+    stableIndex = Math.min(index, log.lastIndex());
+    if (role == Role.LEADER) maybeCommit(); // T10.2.1: the leader counts itself once durable
+  }
+
+  /** Hands out everything accumulated since the last call. */
+  public Ready ready() {
+    if (role == Role.LEADER) {
+      for (Map.Entry<String, Progress> e : progress.entrySet()) sendAppend(e.getKey(), e.getValue());
+    }
+    HardState hs = hardStateDirty ? new HardState(term, votedFor) : null;
+    hardStateDirty = false;
+    long truncateFrom = unstableFrom <= handedOutLast ? unstableFrom : 0;
+    List<LogEntry> toWrite = log.entriesFrom(Math.max(unstableFrom, log.firstIndex()));
+    handedOutLast = log.lastIndex();
+    unstableFrom = handedOutLast + 1;
+
+    List<Committed> toApply = new ArrayList<>();
+    long applyTo = Math.min(commitIndex, stableIndex); // only durable entries are applied
+    while (lastApplied < applyTo) {
+      LogEntry e = log.entry(++lastApplied);
+      long[] p = pending.remove(e.index());
+      boolean ours = p != null && p[0] == e.term();
+      if (p != null && !ours) {
+        // P5.3-19: another leader's entry took this slot; the outcome is decided by the applied entry.
+        outcomes.add(new ProposalOutcome.Unknown(p[1], "entry " + e.index() + " was replaced by term " + e.term()));
+      }
+      toApply.add(new Committed(e, ours ? p[1] : -1));
+    }
+    Ready r = new Ready(hs, truncateFrom, toWrite, List.copyOf(messages), List.copyOf(messagesAfterPersist),
+        toApply, List.copyOf(outcomes), List.copyOf(violations));
+    messages.clear();
+    messagesAfterPersist.clear();
+    outcomes.clear();
+    violations.clear();
+    return r;
+  }
+
+  // ---------------------------------------------------------------- elections (P5.2, T9.6)
+
+  private void campaign() {
+    if (cfg.preVote()) becomePreCandidate();
+    else becomeCandidate();
+  }
+
+  private void becomePreCandidate() {
+    role = Role.PRE_CANDIDATE;
+    leaderId = null;
+    votes = new VoteTally(config, id);
+    resetElectionTimer();
+    if (votes.won()) {
+      becomeCandidate();
+      return;
+    }
+    // T9.6-01: nothing is persisted; the request carries the term we would campaign in.
+    for (String peer : peers()) send(peer, new PreVote(term + 1, id, log.lastIndex(), log.lastTerm()), false);
+  }
+
+  private void becomeCandidate() {
+    role = Role.CANDIDATE;
+    term++;
+    votedFor = id;
+    hardStateDirty = true; // P5.2-01, P5.2-13: term and self-vote durable before RequestVote leaves
+    leaderId = null;
+    votes = new VoteTally(config, id);
+    resetElectionTimer();
+    if (votes.won()) {
+      becomeLeader(); // P5.2-14: a single voter elects itself without a message
+      return;
+    }
+    for (String peer : peers()) {
+      send(peer, new RequestVote(term, id, log.lastIndex(), log.lastTerm()), true);
+    }
+  }
+
+  private void handlePreVote(PreVote pv) {
+    // T9.6-02: grant only to an up-to-date log, and only if no leader was heard from lately.
+    boolean grant = pv.term() > term
+        && role != Role.LEADER
+        && !heardFromLeaderRecently()
+        && isUpToDate(pv.lastLogTerm(), pv.lastLogIndex());
+    send(pv.from(), new PreVoteResponse(grant ? pv.term() : term, id, grant), true);
+  }
+
+  private void onPreVoteResponse(PreVoteResponse r) {
+    votes.record(r.from(), r.granted());
+    if (votes.won()) becomeCandidate(); // T9.6-03
+  }
+
+  private void handleRequestVote(RequestVote rv) {
+    // P5.2-10: one vote per term, idempotent for the same candidate; P5.4.1-01: up-to-date check.
+    boolean canVote = rv.from().equals(votedFor) || (votedFor == null && leaderId == null);
+    boolean grant = canVote && isUpToDate(rv.lastLogTerm(), rv.lastLogIndex());
+    if (grant) {
+      if (!rv.from().equals(votedFor)) {
+        votedFor = rv.from();
+        hardStateDirty = true; // P5.2-11: durable before the grant leaves
+      }
+      resetElectionTimer(); // P5.2-02 (b)
+    }
+    replyAfterPersist(rv.from(), new RequestVoteResponse(term, id, grant));
+  }
+
+  private void onVoteResponse(RequestVoteResponse r) {
+    votes.record(r.from(), r.granted()); // P5.2-04: a set of voters, a duplicate counts once
+    if (votes.won()) becomeLeader(); // P5.2-03; P5.2-05: denials never end the election early
+  }
+
+  /** P5.4.1: the candidate's log is at least as up to date: last term first, then last index. */
+  private boolean isUpToDate(long lastTerm, long lastIndex) {
+    return lastTerm > log.lastTerm() || (lastTerm == log.lastTerm() && lastIndex >= log.lastIndex());
+  }
+
+  private boolean heardFromLeaderRecently() {
+    return leaderId != null && electionElapsed < cfg.electionTimeoutMin();
+  }
+
+  /** T4.2.3: with check-quorum on, a node that knows a live leader ignores disruptive candidates. */
+  private boolean inLease() {
+    if (!cfg.checkQuorum()) return false;
+    if (role == Role.LEADER) return now - quorumContact() < cfg.electionTimeoutMin();
+    return heardFromLeaderRecently();
+  }
+
+  // ---------------------------------------------------------------- role changes
+
+  private void becomeFollower(long newTerm, String leader, boolean resetTimer) {
+    Role old = role;
+    if (newTerm > term) {
+      term = newTerm;
+      votedFor = null;
+      hardStateDirty = true; // P5.1-04: persisted before any reply leaves
+    }
+    role = Role.FOLLOWER;
+    leaderId = leader;
+    votes = null;
+    if (old == Role.LEADER) {
+      progress = null;
+      failPending("leadership lost in term " + term);
+    }
+    if (resetTimer) resetElectionTimer();
+  }
+
+  private void becomeLeader() {
+    role = Role.LEADER;
+    leaderId = id;
+    votes = null;
+    heartbeatElapsed = 0;
+    progress = new LinkedHashMap<>();
+    for (String peer : peers()) progress.put(peer, new Progress(log.lastIndex() + 1, now)); // P5.2-03
+    // P5.4.2-04 (paper 8): a no-op of the new term lets earlier entries commit.
+    appendAsLeader(new EntryData.Noop(term));
+  }
+
+  private void resetElectionTimer() {
+    electionElapsed = 0;
+    randomizedElectionTimeout = random.between(cfg.electionTimeoutMin(), cfg.electionTimeoutMax());
+  }
+
+  private void failPending(String reason) {
+    for (long[] p : pending.values()) outcomes.add(new ProposalOutcome.Unknown(p[1], reason));
+    pending.clear();
+  }
+
+  // ---------------------------------------------------------------- follower: AppendEntries (P5.3)
+
+  private void handleAppendEntries(AppendEntries ae) {
+    leaderId = ae.from(); // P5.3-22
+    resetElectionTimer(); // P5.2-02 (a): even if the consistency check fails
+
+    long prev = ae.prevLogIndex();
+    List<LogEntry> entries = ae.entries();
+    if (prev < log.snapshotIndex()) {
+      // T5.1-05: the request overlaps our snapshot; entries it covers are committed and equal.
+      int skip = (int) Math.min(entries.size(), log.snapshotIndex() - prev);
+      entries = entries.subList(skip, entries.size());
+      prev = log.snapshotIndex();
+      if (ae.lastIndex() < prev) {
+        replyAfterPersist(ae.from(), AppendEntriesResponse.success(term, id, prev));
+        return;
+      }
+    } else if (!log.matches(prev, ae.prevLogTerm())) {
+      // P5.3-03, P5.3-04: reject and truncate nothing; the hint lets the leader skip a term at a time.
+      long hintIndex;
+      long hintTerm;
+      if (prev > log.lastIndex()) {
+        hintIndex = log.lastIndex() + 1;
+        hintTerm = 0;
+      } else {
+        hintTerm = log.term(prev);
+        hintIndex = log.firstIndexOfTermAt(prev);
+      }
+      replyAfterPersist(ae.from(), AppendEntriesResponse.reject(term, id, prev, hintIndex, hintTerm));
+      return;
+    }
+
+    // Find the first entry we do not already hold (P5.3-06, P5.3-07: no truncation without a conflict).
+    int firstNew = entries.size();
+    for (int i = 0; i < entries.size(); i++) {
+      LogEntry e = entries.get(i);
+      if (log.term(e.index()) != e.term()) {
+        if (e.index() <= log.lastIndex() && e.index() <= commitIndex) {
+          // P5.3-08: a correct leader never sends this; refuse rather than lose a committed entry.
+          violation("AppendEntries from " + ae.from() + " in term " + term + " conflicts at index " + e.index()
+              + " at or below commitIndex " + commitIndex + "; refused");
+          return;
+        }
+        firstNew = i;
+        break;
+      }
+    }
+    if (firstNew < entries.size()) {
+      long from = entries.get(firstNew).index();
+      if (from <= log.lastIndex()) truncate(from); // P5.3-05
+      for (int i = firstNew; i < entries.size(); i++) appendEntry(entries.get(i));
+    }
+    long lastNew = prev + entries.size();
+    // P5.3-15: commit only what the checked prefix covers; P5.3-14: never decreases.
+    long newCommit = Math.min(ae.leaderCommit(), lastNew);
+    if (newCommit > commitIndex) commitIndex = newCommit;
+    replyAfterPersist(ae.from(), AppendEntriesResponse.success(term, id, lastNew)); // P5.3-02
+  }
+
+  private void truncate(long from) {
+    log.truncateFrom(from);
+    unstableFrom = Math.min(unstableFrom, from);
+    stableIndex = Math.min(stableIndex, from - 1);
+    refreshConfig();
+  }
+
+  private void appendEntry(LogEntry e) {
+    log.append(e);
+    unstableFrom = Math.min(unstableFrom, e.index());
+    if (e.data() instanceof Configuration c) config = c.config(); // T4.1: effective once appended
+  }
+
+  /** The active configuration is the latest one in the log, else the snapshot's. */
+  private void refreshConfig() {
+    LogEntry latest = log.latestConfigEntry(log.lastIndex());
+    config = latest != null ? ((Configuration) latest.data()).config() : snapshotConfig; // T4.1-03
+  }
+
+  // ---------------------------------------------------------------- leader: replication (P5.3, T10.2)
+
+  private long appendAsLeader(EntryData data) {
+    LogEntry e = new LogEntry(log.lastIndex() + 1, term, data);
+    appendEntry(e);
+    maybeCommit(); // a single voter whose write is already durable cannot commit yet: stableIndex lags
+    return e.index();
+  }
+
+  private void tickLeader() {
+    heartbeatElapsed++;
+    if (cfg.checkQuorum() && now - quorumContact() >= cfg.electionTimeoutMin()) {
+      // T6.2-02: no majority heard from within one (minimum) election timeout: step down, same term.
+      becomeFollower(term, null, true);
+      return;
+    }
+    if (heartbeatElapsed >= cfg.heartbeatInterval()) {
+      heartbeatElapsed = 0;
+      for (Map.Entry<String, Progress> e : progress.entrySet()) heartbeat(e.getKey(), e.getValue());
+    }
+  }
+
+  /** P5.3-16, P5.5-01: contact every follower at least once per heartbeat interval, forever. */
+  private void heartbeat(String peer, Progress pr) {
+    if (pr.mode == Progress.Mode.PROBE) {
+      pr.probeSent = false; // retry the probe: the previous one or its reply may be lost
+      sendAppend(peer, pr);
+      return;
+    }
+    Progress.Inflight oldest = pr.inflight.peekFirst();
+    if (oldest != null && now - oldest.sentAt() >= 2L * cfg.heartbeatInterval()) {
+      // T10.2.2-04: a request or its reply is lost; probe again from the last acknowledged index.
+      pr.becomeProbe(pr.matchIndex + 1);
+      sendAppend(peer, pr);
+      return;
+    }
+    if (now - pr.lastSent >= cfg.heartbeatInterval()) {
+      // prevLogIndex = matchIndex is known to match, so a heartbeat never disturbs the pipeline.
+      long prev = Math.max(pr.matchIndex, log.snapshotIndex());
+      send(peer, new AppendEntries(term, id, prev, log.term(prev), List.of(), commitIndex), false);
+      pr.lastSent = now;
+    }
+  }
+
+  /** Sends what the follower's mode and window allow: one probe, or a window of pipelined requests. */
+  private void sendAppend(String peer, Progress pr) {
+    if (pr.nextIndex <= log.snapshotIndex()) {
+      return; // needs InstallSnapshot; the log is never compacted before snapshots exist
+    }
+    if (pr.mode == Progress.Mode.PROBE) {
+      if (pr.probeSent) return; // one probe at a time; the heartbeat retries a lost one
+      List<LogEntry> batch = pr.nextIndex <= log.lastIndex()
+          ? log.slice(pr.nextIndex, log.lastIndex(), cfg.maxEntriesPerAppend(), cfg.maxBytesPerAppend())
+          : List.of();
+      sendAppendEntries(peer, pr, pr.nextIndex - 1, batch);
+      pr.probeSent = true;
+      return;
+    }
+    // T10.2.2: pipelining with an optimistic nextIndex, at most maxInflightAppends outstanding.
+    while (pr.inflight.size() < cfg.maxInflightAppends() && pr.nextIndex <= log.lastIndex()) {
+      List<LogEntry> batch =
+          log.slice(pr.nextIndex, log.lastIndex(), cfg.maxEntriesPerAppend(), cfg.maxBytesPerAppend());
+      sendAppendEntries(peer, pr, pr.nextIndex - 1, batch);
+      long last = batch.get(batch.size() - 1).index();
+      pr.inflight.addLast(new Progress.Inflight(last, now));
+      pr.nextIndex = last + 1;
+    }
+  }
+
+  private void sendAppendEntries(String peer, Progress pr, long prev, List<LogEntry> batch) {
+    send(peer, new AppendEntries(term, id, prev, log.term(prev), batch, commitIndex), false);
+    pr.lastSent = now;
+  }
+
+  private void onAppendResponse(AppendEntriesResponse r) {
+    Progress pr = progress.get(r.from());
+    if (pr == null) return;
+    pr.lastContact = now; // T6.2-02: any reply of the current term is contact
+    if (r.success()) {
+      boolean moved = pr.acknowledge(r.matchIndex()); // P5.3-12: matchIndex only grows
+      if (pr.mode == Progress.Mode.PROBE && (moved || pr.matchIndex + 1 >= pr.nextIndex)) {
+        pr.becomeReplicate();
+      }
+      if (moved) maybeCommit();
+      return;
+    }
+    // A rejection. Stale ones (T10.2.2-05) are ignored: in PROBE only the current probe counts;
+    // in REPLICATE anything at or below the acknowledged match is old news.
+    if (r.rejectedIndex() <= pr.matchIndex) return;
+    if (pr.mode == Progress.Mode.PROBE && r.rejectedIndex() != pr.nextIndex - 1) return;
+    long next;
+    if (!cfg.conflictHint()) {
+      next = r.rejectedIndex(); // P5.3-09: back up by exactly one
+    } else if (r.hintTerm() == 0) {
+      next = r.hintIndex(); // P5.3-10: the follower's log ends before prevLogIndex
+    } else {
+      long lastOfTerm = log.lastIndexOfTerm(r.hintTerm(), r.rejectedIndex());
+      next = lastOfTerm > 0 ? lastOfTerm + 1 : r.hintIndex();
+    }
+    next = Math.max(1, Math.min(next, r.rejectedIndex()));
+    pr.becomeProbe(next);
+  }
+
+  /** P5.3-13, P5.4.2: commit the highest index on a majority whose entry is of the current term. */
+  private void maybeCommit() {
+    if (role != Role.LEADER) return;
+    long[] matches = new long[config.voters().size()];
+    int n = 0;
+    for (String v : config.voters()) {
+      if (v.equals(id)) {
+        matches[n++] = stableIndex; // T10.2.1-02: the leader's own durable index, not its last index
+      } else {
+        Progress pr = progress.get(v);
+        matches[n++] = pr == null ? 0 : pr.matchIndex;
+      }
+    }
+    Arrays.sort(matches);
+    long candidate = matches[matches.length - config.quorum()];
+    if (candidate > commitIndex && log.term(candidate) == term) commitIndex = candidate;
+  }
+
+  /** The latest tick by which a majority (counting this leader now) had been heard from. */
+  private long quorumContact() {
+    long[] contacts = new long[config.voters().size()];
+    int n = 0;
+    for (String v : config.voters()) {
+      if (v.equals(id)) contacts[n++] = now;
+      else {
+        Progress pr = progress.get(v);
+        contacts[n++] = pr == null ? Long.MIN_VALUE / 2 : pr.lastContact;
+      }
+    }
+    Arrays.sort(contacts);
+    return contacts[contacts.length - config.quorum()];
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  private List<String> peers() {
+    List<String> out = new ArrayList<>(config.voters().size());
+    for (String v : config.voters()) if (!v.equals(id)) out.add(v);
+    return out;
+  }
+
+  private void send(String to, RaftMessage m, boolean afterPersist) {
+    (afterPersist ? messagesAfterPersist : messages).add(new Outbound(to, m));
+  }
+
+  private void replyAfterPersist(String to, RaftMessage m) {
+    send(to, m, true);
+  }
+
+  private void violation(String what) {
+    violations.add(id + ": " + what);
+  }
+
+  // ---------------------------------------------------------------- observers (tests, status, invariants)
+
+  public String id() {
+    return id;
+  }
+
+  public long term() {
+    return term;
+  }
+
+  public String votedFor() {
+    return votedFor;
+  }
+
+  public Role role() {
+    return role;
+  }
+
+  /** The leader of the current term as far as this node knows, or null. */
+  public String leaderId() {
+    return leaderId;
+  }
+
+  public long commitIndex() {
+    return commitIndex;
+  }
+
+  public long lastApplied() {
+    return lastApplied;
+  }
+
+  public long stableIndex() {
+    return stableIndex;
+  }
+
+  public long lastIndex() {
+    return log.lastIndex();
+  }
+
+  public long lastTerm() {
+    return log.lastTerm();
+  }
+
+  public long firstIndex() {
+    return log.firstIndex();
+  }
+
+  /** The term of entry {@code index}, or -1 if not held. */
+  public long termAt(long index) {
+    return log.term(index);
+  }
+
+  public LogEntry entry(long index) {
+    return log.entry(index);
+  }
+
+  /** The entries from {@code from} to the end of the log. */
+  public List<LogEntry> entriesFrom(long from) {
+    return log.entriesFrom(Math.max(from, log.firstIndex()));
+  }
+
+  public ClusterConfig config() {
+    return config;
+  }
+
+  public RaftConfig settings() {
+    return cfg;
+  }
+
+  /** Logical time: ticks seen since this node (re)started. */
+  public long now() {
+    return now;
+  }
+
+  public int electionElapsed() {
+    return electionElapsed;
+  }
+
+  /** The election timeout drawn at the last reset. */
+  public int randomizedElectionTimeout() {
+    return randomizedElectionTimeout;
+  }
+
+  /** Leader only: the follower's matchIndex, or -1. */
+  public long matchIndex(String peer) {
+    Progress pr = progress == null ? null : progress.get(peer);
+    return pr == null ? -1 : pr.matchIndex;
+  }
+
+  /** Leader only: the follower's nextIndex, or -1. */
+  public long nextIndex(String peer) {
+    Progress pr = progress == null ? null : progress.get(peer);
+    return pr == null ? -1 : pr.nextIndex;
+  }
+
+  /** Leader only: AppendEntries outstanding to the follower (pipelining window), or -1. */
+  public int inflight(String peer) {
+    Progress pr = progress == null ? null : progress.get(peer);
+    return pr == null ? -1 : pr.inflight.size();
+  }
+
+  /** Candidates and pre-candidates: the voters that granted so far (including this node). */
+  public java.util.Set<String> votesGranted() {
+    return votes == null ? java.util.Set.of() : votes.granted();
+  }
+
+  /** Number of proposals waiting for their entry to be applied. */
+  public int pendingProposals() {
+    return pending.size();
+  }
+
+  @Override
+  public String toString() {
+    return "RaftCore{" + id + " " + role + " term=" + term + " vote=" + votedFor + " leader=" + leaderId
+        + " last=" + log.lastIndex() + "/" + log.lastTerm() + " commit=" + commitIndex + " applied=" + lastApplied
+        + " stable=" + stableIndex + "}";
+  }
+}
