@@ -1,0 +1,402 @@
+package io.raftactors.actor;
+
+import akka.actor.Address;
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.ActorRefResolver;
+import akka.actor.typed.ActorSystem;
+import akka.actor.typed.Behavior;
+import akka.actor.typed.Props;
+import akka.actor.typed.SupervisorStrategy;
+import akka.actor.typed.javadsl.ActorContext;
+import akka.actor.typed.javadsl.Behaviors;
+import akka.actor.typed.javadsl.BehaviorBuilder;
+import akka.actor.typed.javadsl.StashBuffer;
+import akka.actor.typed.javadsl.TimerScheduler;
+import akka.serialization.Serialization;
+import akka.serialization.SerializationExtension;
+import akka.serialization.Serializer;
+import akka.serialization.Serializers;
+import io.raftactors.core.Committed;
+import io.raftactors.core.DurableState;
+import io.raftactors.core.EntryData;
+import io.raftactors.core.HardState;
+import io.raftactors.core.LogEntry;
+import io.raftactors.core.Outbound;
+import io.raftactors.core.ProposalOutcome;
+import io.raftactors.core.RaftCore;
+import io.raftactors.core.RaftMessage;
+import io.raftactors.core.RandomSource;
+import io.raftactors.core.Ready;
+import io.raftactors.core.Role;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.slf4j.Logger;
+
+/**
+ * A Raft node as a typed actor. It drives a pure {@link RaftCore}: its follower, candidate and
+ * leader behaviours own their tick timers, turn messages into core inputs and carry out the
+ * core's {@link Ready} output: send, write (one write in flight, the rest batched into the next:
+ * group commit), send what waited for the write, apply committed commands, answer proposers.
+ *
+ * <p>Start one with {@link #start}; it lives at {@code /system/raft-<group>-<member>} so that peers
+ * find each other from the configured member addresses.
+ */
+public final class RaftNode {
+
+  /** Everything a node actor accepts. */
+  public interface Command {}
+
+  /** Proposes {@code command} to the group; answered once it is applied, or when it cannot be. */
+  public record Propose(Object command, ActorRef<ProposeReply> replyTo) implements Command {}
+
+  /** Asks for the node's current {@link Status}. */
+  public record GetStatus(ActorRef<Status> replyTo) implements Command {}
+
+  /** A Raft message between two nodes of group {@code groupId}, addressed to member {@code to}. */
+  public record PeerEnvelope(String groupId, String to, RaftMessage message) implements Command, RaftSerializable {}
+
+  /** How a proposal ended. */
+  public sealed interface ProposeReply {}
+
+  /** The command was committed at {@code index} and applied; {@code result} is the state machine's answer. */
+  public record Applied(long index, Object result) implements ProposeReply {}
+
+  /** This node is not the leader; nothing was appended. {@code leaderId} is the leader it knows of, or null. */
+  public record NotLeader(String leaderId) implements ProposeReply {}
+
+  /** The command was refused before reaching the log (for example it cannot be serialized). */
+  public record Rejected(String reason) implements ProposeReply {}
+
+  /** Leadership was lost after the command was appended: it may or may not commit. */
+  public record OutcomeUnknown(String reason) implements ProposeReply {}
+
+  /** A snapshot of a node's state. */
+  public record Status(
+      String memberId, Role role, long term, String leaderId, long commitIndex, long lastApplied, long lastIndex) {}
+
+  private enum Tick implements Command {
+    INSTANCE
+  }
+
+  private enum Flush implements Command {
+    INSTANCE
+  }
+
+  private record Recovered(DurableState state) implements Command {}
+
+  private record WriteCompleted(long seq, Throwable failure) implements Command {}
+
+  private static final String TICK_TIMER = "raft-tick";
+  private static final int STASH_CAPACITY = 100_000;
+
+  /** Spawns a node as a system actor of {@code system}. */
+  public static ActorRef<Command> start(
+      ActorSystem<?> system, RaftSettings settings, RaftStorage storage, StateMachine stateMachine) {
+    return system.systemActorOf(create(settings, storage, stateMachine), settings.actorName(), Props.empty());
+  }
+
+  /**
+   * The node's behaviour. A failed storage write stops the node's current incarnation; it restarts
+   * with backoff and recovers from storage, so no answer that depended on the failed write is sent.
+   */
+  public static Behavior<Command> create(RaftSettings settings, RaftStorage storage, StateMachine stateMachine) {
+    Behavior<Command> node = Behaviors.setup(ctx -> Behaviors.withStash(STASH_CAPACITY, stash ->
+        Behaviors.withTimers(timers -> new RaftNode(ctx, stash, timers, settings, storage, stateMachine).recovering())));
+    return Behaviors.supervise(node).onFailure(Exception.class, SupervisorStrategy.restartWithBackoff(
+        settings.restartBackoffMin(), settings.restartBackoffMax(), 0.2));
+  }
+
+  // ------------------------------------------------------------------------------------------
+
+  private final ActorContext<Command> ctx;
+  private final StashBuffer<Command> stash;
+  private final TimerScheduler<Command> timers;
+  private final RaftSettings settings;
+  private final RaftStorage storage;
+  private final StateMachine stateMachine;
+  private final Logger log;
+  private final Serialization serialization;
+  private final ActorRefResolver resolver;
+  private final Map<String, ActorRef<Command>> peers = new HashMap<>();
+
+  private RaftCore core;
+  private Role role;
+  private final Map<Long, ActorRef<ProposeReply>> waiting = new HashMap<>();
+  private long nextCorrelation;
+  private boolean flushScheduled;
+
+  /** The write in flight, and the batch that collects everything arriving meanwhile (group commit). */
+  private Batch inFlight;
+  private Batch next;
+  private long writeSeq;
+
+  private RaftNode(ActorContext<Command> ctx, StashBuffer<Command> stash, TimerScheduler<Command> timers,
+      RaftSettings settings, RaftStorage storage, StateMachine stateMachine) {
+    this.ctx = ctx;
+    this.stash = stash;
+    this.timers = timers;
+    this.settings = settings;
+    this.storage = storage;
+    this.stateMachine = stateMachine;
+    this.log = ctx.getLog();
+    this.serialization = SerializationExtension.get(ctx.getSystem().classicSystem());
+    this.resolver = ActorRefResolver.get(ctx.getSystem());
+  }
+
+  // ------------------------------------------------------------------ behaviours
+
+  private Behavior<Command> recovering() {
+    ctx.pipeToSelf(storage.recover(), (state, failure) -> {
+      if (failure != null) throw new IllegalStateException("recovery of raft node " + settings.memberId() + " failed", failure);
+      return new Recovered(state);
+    });
+    return Behaviors.receive(Command.class)
+        .onMessage(Recovered.class, r -> {
+          core = new RaftCore(settings.memberId(), settings.core(),
+              RandomSource.seeded(new SecureRandom().nextLong(), settings.memberId()), r.state());
+          role = core.role();
+          log.info("Raft node {} of group {} recovered: term {}, last index {}; starting as {}",
+              settings.memberId(), settings.groupId(), core.term(), core.lastIndex(), role);
+          return stash.unstashAll(follower());
+        })
+        .onAnyMessage(m -> {
+          stash.stash(m);
+          return Behaviors.same();
+        })
+        .build();
+  }
+
+  /** Followers (and pre-candidates) tick towards an election; proposals are redirected to the leader. */
+  private Behavior<Command> follower() {
+    timers.startTimerWithFixedDelay(TICK_TIMER, Tick.INSTANCE, settings.tickInterval());
+    return common().onMessage(Propose.class, this::redirect).build();
+  }
+
+  /** A candidate ticks towards a new election round while it collects votes; there is no leader to redirect to. */
+  private Behavior<Command> candidate() {
+    timers.startTimerWithFixedDelay(TICK_TIMER, Tick.INSTANCE, settings.tickInterval());
+    return common().onMessage(Propose.class, this::redirect).build();
+  }
+
+  /** A leader ticks for heartbeats and check-quorum and batches proposals into AppendEntries and writes. */
+  private Behavior<Command> leader() {
+    timers.startTimerWithFixedDelay(TICK_TIMER, Tick.INSTANCE, settings.tickInterval());
+    return common().onMessage(Propose.class, this::onPropose).build();
+  }
+
+  private Behavior<Command> redirect(Propose p) {
+    p.replyTo().tell(new NotLeader(core.leaderId())); // T6.2-01: nothing is appended
+    return Behaviors.same();
+  }
+
+  private BehaviorBuilder<Command> common() {
+    return Behaviors.receive(Command.class)
+        .onMessage(Tick.class, t -> {
+          core.tick();
+          return afterInput();
+        })
+        .onMessage(PeerEnvelope.class, env -> {
+          if (accept(env)) core.step(env.message());
+          return afterInput();
+        })
+        .onMessage(WriteCompleted.class, this::onWriteCompleted)
+        .onMessage(GetStatus.class, g -> {
+          g.replyTo().tell(new Status(settings.memberId(), core.role(), core.term(), core.leaderId(),
+              core.commitIndex(), core.lastApplied(), core.lastIndex()));
+          return Behaviors.same();
+        })
+        .onMessage(Flush.class, f -> {
+          flushScheduled = false;
+          return afterInput();
+        });
+  }
+
+  private Behavior<Command> onPropose(Propose p) {
+    EntryData.Command data;
+    try {
+      data = serialize(p.command());
+    } catch (Exception e) {
+      log.warn("Raft node {} rejected a proposal: {}", settings.memberId(), e.toString());
+      p.replyTo().tell(new Rejected("command cannot be serialized: " + e.getMessage()));
+      return Behaviors.same();
+    }
+    long corr = nextCorrelation++;
+    waiting.put(corr, p.replyTo());
+    core.propose(data, corr);
+    // Batching: proposals already in the mailbox join the same AppendEntries and the same write;
+    // the Flush queued behind them hands the batch to the core's ready().
+    if (!flushScheduled) {
+      flushScheduled = true;
+      ctx.getSelf().tell(Flush.INSTANCE);
+    }
+    return Behaviors.same();
+  }
+
+  private Behavior<Command> onWriteCompleted(WriteCompleted w) {
+    if (inFlight == null || w.seq() != inFlight.seq) {
+      throw new IllegalStateException("write completion " + w.seq() + " does not match the write in flight");
+    }
+    if (w.failure() != null) {
+      // T3.8-09: nothing that depends on this write may leave. Restart and recover from storage.
+      throw new IllegalStateException("storage write failed on raft node " + settings.memberId(), w.failure());
+    }
+    Batch done = inFlight;
+    inFlight = null;
+    LogEntry last = done.lastEntry();
+    if (last != null) core.persisted(last.index(), last.term());
+    sendAll(done.afterPersist);
+    startWrite();
+    return afterInput();
+  }
+
+  /** Runs the core's output and switches behaviour if the role changed. */
+  private Behavior<Command> afterInput() {
+    process(core.ready());
+    Role now = core.role();
+    if (now == role || (now == Role.PRE_CANDIDATE && role == Role.FOLLOWER) || (now == Role.FOLLOWER && role == Role.PRE_CANDIDATE)) {
+      role = now;
+      return Behaviors.same();
+    }
+    Role before = role;
+    role = now;
+    log.info("Raft node {} became {} in term {} (was {}); leader {}",
+        settings.memberId(), now, core.term(), before, core.leaderId());
+    switch (now) {
+      case LEADER:
+        return leader();
+      case CANDIDATE:
+        return candidate();
+      default:
+        return follower();
+    }
+  }
+
+  // ------------------------------------------------------------------ carrying out a Ready
+
+  private void process(Ready r) {
+    for (String v : r.violations()) log.error("Raft invariant violation on node {}: {}", settings.memberId(), v);
+    sendAll(r.messages());
+    if (r.hasWrite()) {
+      if (next == null) next = new Batch();
+      next.add(r);
+      next.afterPersist.addAll(r.messagesAfterPersist());
+    } else if (!r.messagesAfterPersist().isEmpty()) {
+      // Nothing new to write, but these may depend on a write still pending: wait for the last one.
+      Batch last = next != null ? next : inFlight;
+      if (last != null) last.afterPersist.addAll(r.messagesAfterPersist());
+      else sendAll(r.messagesAfterPersist());
+    }
+    startWrite();
+    for (Committed c : r.committed()) apply(c);
+    for (ProposalOutcome o : r.outcomes()) {
+      ActorRef<ProposeReply> replyTo = waiting.remove(o.correlationId());
+      if (replyTo == null) continue;
+      if (o instanceof ProposalOutcome.NotLeader nl) replyTo.tell(new NotLeader(nl.leaderHint()));
+      else if (o instanceof ProposalOutcome.Unknown u) replyTo.tell(new OutcomeUnknown(u.reason()));
+    }
+  }
+
+  private void startWrite() {
+    if (inFlight != null || next == null) return;
+    inFlight = next;
+    next = null;
+    inFlight.seq = ++writeSeq;
+    long seq = inFlight.seq;
+    ctx.pipeToSelf(storage.write(inFlight.toWrite()), (ok, failure) -> new WriteCompleted(seq, failure));
+  }
+
+  private void apply(Committed c) {
+    LogEntry e = c.entry();
+    if (!(e.data() instanceof EntryData.Command cmd)) return;
+    Object command;
+    try {
+      command = serialization.deserialize(cmd.bytes(), cmd.serializerId(), cmd.manifest()).get();
+    } catch (Exception ex) {
+      // Every replica would fail the same way; halting is better than silently skipping an entry.
+      throw new IllegalStateException("cannot deserialize the command of entry " + e.index()
+          + " (serializer " + cmd.serializerId() + ", manifest '" + cmd.manifest() + "')", ex);
+    }
+    Object result = stateMachine.apply(e.index(), command);
+    if (c.hasCaller()) {
+      ActorRef<ProposeReply> replyTo = waiting.remove(c.correlationId());
+      if (replyTo != null) replyTo.tell(new Applied(e.index(), result));
+    }
+  }
+
+  private EntryData.Command serialize(Object command) {
+    if (command == null) throw new IllegalArgumentException("command is null");
+    Serializer s = serialization.findSerializerFor(command);
+    String manifest = Serializers.manifestFor(s, command);
+    return new EntryData.Command(s.identifier(), manifest, s.toBinary(command));
+  }
+
+  private void sendAll(List<Outbound> out) {
+    for (Outbound o : out) {
+      ActorRef<Command> peer = peer(o.to());
+      if (peer != null) peer.tell(new PeerEnvelope(settings.groupId(), o.to(), o.message()));
+    }
+  }
+
+  private ActorRef<Command> peer(String id) {
+    ActorRef<Command> ref = peers.get(id);
+    if (ref == null) {
+      Address a = settings.members().get(id);
+      if (a == null) {
+        log.warn("Raft node {} has no address for member {}; message dropped", settings.memberId(), id);
+        return null;
+      }
+      ref = resolver.resolveActorRef(a + "/system/" + RaftSettings.actorName(settings.groupId(), id));
+      peers.put(id, ref);
+    }
+    return ref;
+  }
+
+  // ------------------------------------------------------------------ input validation
+
+  /** Drops, with a warning, anything that is not a well-formed message of this group for this node. */
+  private boolean accept(PeerEnvelope env) {
+    String problem = PeerMessageValidator.problem(env, settings);
+    if (problem != null) {
+      log.warn("Raft node {} dropped a peer message: {} ({})", settings.memberId(), problem, env);
+      return false;
+    }
+    return true;
+  }
+
+  // ------------------------------------------------------------------ write batching
+
+  /** One storage write: the merge of every Ready written while the previous write was in flight. */
+  private static final class Batch {
+    long seq;
+    HardState hardState;
+    long truncateFrom;
+    final ArrayList<LogEntry> entries = new ArrayList<>();
+    final List<Outbound> afterPersist = new ArrayList<>();
+
+    void add(Ready r) {
+      if (r.hardState() != null) hardState = r.hardState();
+      long t = r.truncateFrom();
+      if (t > 0) {
+        if (!entries.isEmpty() && t >= entries.get(0).index()) {
+          // The truncation only undoes entries of this batch that never reached storage.
+          entries.subList((int) (t - entries.get(0).index()), entries.size()).clear();
+        } else {
+          entries.clear();
+          truncateFrom = truncateFrom == 0 ? t : Math.min(truncateFrom, t);
+        }
+      }
+      entries.addAll(r.entries());
+    }
+
+    LogEntry lastEntry() {
+      return entries.isEmpty() ? null : entries.get(entries.size() - 1);
+    }
+
+    RaftStorage.Write toWrite() {
+      return new RaftStorage.Write(hardState, truncateFrom, entries);
+    }
+  }
+}

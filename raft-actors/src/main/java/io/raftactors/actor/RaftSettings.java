@@ -1,0 +1,204 @@
+package io.raftactors.actor;
+
+import akka.actor.Address;
+import akka.actor.AddressFromURIString;
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
+import com.typesafe.config.ConfigValue;
+import io.raftactors.core.ClusterConfig;
+import io.raftactors.core.RaftConfig;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * Settings of one Raft node, read from the {@code raft} section of a Config (see reference.conf
+ * for every key and its default). Construction validates everything and fails with an
+ * {@link IllegalArgumentException} whose message names the offending key.
+ */
+public final class RaftSettings {
+  private final String groupId;
+  private final String memberId;
+  private final Map<String, Address> members;
+  private final Duration tickInterval;
+  private final RaftConfig core;
+  private final Duration restartBackoffMin;
+  private final Duration restartBackoffMax;
+
+  private RaftSettings(Config raft) {
+    this.groupId = nonBlank(raft, "group-id");
+    this.memberId = nonBlank(raft, "member-id");
+    this.members = readMembers(raft);
+    if (!members.containsKey(memberId)) {
+      throw new IllegalArgumentException(
+          "raft.member-id '" + memberId + "' is not one of raft.members " + members.keySet());
+    }
+    this.tickInterval = duration(raft, "tick-interval");
+    int min = ticks(raft, "election-timeout-min");
+    int max = ticks(raft, "election-timeout-max");
+    int heartbeat = ticks(raft, "heartbeat-interval");
+    this.core = new RaftConfig(min, max, heartbeat,
+        bool(raft, "pre-vote"), bool(raft, "check-quorum"), bool(raft, "conflict-hint"),
+        positiveInt(raft, "max-entries-per-append"), (int) Math.min(Integer.MAX_VALUE, bytes(raft, "max-bytes-per-append")),
+        positiveInt(raft, "max-inflight-appends"));
+    this.restartBackoffMin = duration(raft, "restart-backoff.min");
+    this.restartBackoffMax = duration(raft, "restart-backoff.max");
+  }
+
+  /** Reads the {@code raft} section of {@code config} (which should include reference.conf). */
+  public static RaftSettings fromConfig(Config config) {
+    if (!config.hasPath("raft")) throw new IllegalArgumentException("missing configuration section 'raft'");
+    return new RaftSettings(config.getConfig("raft"));
+  }
+
+  public String groupId() {
+    return groupId;
+  }
+
+  public String memberId() {
+    return memberId;
+  }
+
+  /** Member id -> address of its ActorSystem, sorted by id. */
+  public Map<String, Address> members() {
+    return members;
+  }
+
+  public ClusterConfig bootstrapConfig() {
+    return new ClusterConfig(new ArrayList<>(members.keySet()));
+  }
+
+  public Duration tickInterval() {
+    return tickInterval;
+  }
+
+  /** The core's settings, in ticks. */
+  public RaftConfig core() {
+    return core;
+  }
+
+  public Duration restartBackoffMin() {
+    return restartBackoffMin;
+  }
+
+  public Duration restartBackoffMax() {
+    return restartBackoffMax;
+  }
+
+  /** Name of the node actor; the same on every member so peers can address each other. */
+  public String actorName() {
+    return actorName(groupId, memberId);
+  }
+
+  static String actorName(String groupId, String memberId) {
+    return "raft-" + groupId + "-" + memberId;
+  }
+
+  // ------------------------------------------------------------------ parsing with named errors
+
+  private static String key(String k) {
+    return "raft." + k;
+  }
+
+  private static String nonBlank(Config c, String k) {
+    String v;
+    try {
+      v = c.getString(k);
+    } catch (ConfigException e) {
+      throw new IllegalArgumentException(key(k) + ": " + e.getMessage(), e);
+    }
+    if (v.isBlank()) throw new IllegalArgumentException(key(k) + " must be set");
+    if (!v.matches("[A-Za-z0-9_-]+")) {
+      throw new IllegalArgumentException(key(k) + " '" + v + "' may contain only letters, digits, '-' and '_'");
+    }
+    return v;
+  }
+
+  private static Map<String, Address> readMembers(Config c) {
+    Map<String, Address> out = new TreeMap<>();
+    Config m;
+    try {
+      m = c.getConfig("members");
+    } catch (ConfigException e) {
+      throw new IllegalArgumentException(key("members") + ": " + e.getMessage(), e);
+    }
+    for (Map.Entry<String, ConfigValue> e : m.root().entrySet()) {
+      String id = e.getKey();
+      if (!id.matches("[A-Za-z0-9_-]+")) {
+        throw new IllegalArgumentException(key("members") + ": member id '" + id + "' may contain only letters, digits, '-' and '_'");
+      }
+      Object raw = e.getValue().unwrapped();
+      if (!(raw instanceof String s)) {
+        throw new IllegalArgumentException(key("members." + id) + " must be an Akka address string such as \"akka://raft@127.0.0.1:2551\"");
+      }
+      try {
+        Address a = AddressFromURIString.parse(s);
+        if (a.host().isEmpty() || a.port().isEmpty()) throw new IllegalArgumentException("no host or port");
+        out.put(id, a);
+      } catch (RuntimeException ex) {
+        throw new IllegalArgumentException(key("members." + id) + ": '" + s + "' is not an Akka address with host and port ("
+            + ex.getMessage() + ")", ex);
+      }
+    }
+    if (out.isEmpty()) throw new IllegalArgumentException(key("members") + " must list at least one member");
+    return out;
+  }
+
+  private static Duration duration(Config c, String k) {
+    Duration d;
+    try {
+      d = c.getDuration(k);
+    } catch (ConfigException e) {
+      throw new IllegalArgumentException(key(k) + ": " + e.getMessage(), e);
+    }
+    if (d.isZero() || d.isNegative()) throw new IllegalArgumentException(key(k) + " must be positive, was " + d);
+    return d;
+  }
+
+  private int ticks(Config c, String k) {
+    Duration d = duration(c, k);
+    long t = d.toNanos() / tickInterval.toNanos();
+    if (t < 1) {
+      throw new IllegalArgumentException(key(k) + " (" + d.toMillis() + "ms) must be at least raft.tick-interval ("
+          + tickInterval.toMillis() + "ms)");
+    }
+    return (int) Math.min(Integer.MAX_VALUE, t);
+  }
+
+  private static boolean bool(Config c, String k) {
+    try {
+      return c.getBoolean(k);
+    } catch (ConfigException e) {
+      throw new IllegalArgumentException(key(k) + ": " + e.getMessage(), e);
+    }
+  }
+
+  private static int positiveInt(Config c, String k) {
+    int v;
+    try {
+      v = c.getInt(k);
+    } catch (ConfigException e) {
+      throw new IllegalArgumentException(key(k) + ": " + e.getMessage(), e);
+    }
+    if (v <= 0) throw new IllegalArgumentException(key(k) + " must be positive, was " + v);
+    return v;
+  }
+
+  private static long bytes(Config c, String k) {
+    long v;
+    try {
+      v = c.getBytes(k);
+    } catch (ConfigException e) {
+      throw new IllegalArgumentException(key(k) + ": " + e.getMessage(), e);
+    }
+    if (v <= 0) throw new IllegalArgumentException(key(k) + " must be positive, was " + v);
+    return v;
+  }
+
+  @Override
+  public String toString() {
+    return "RaftSettings{group=" + groupId + ", member=" + memberId + ", members=" + members.keySet()
+        + ", tick=" + tickInterval.toMillis() + "ms, " + core + "}";
+  }
+}
