@@ -134,10 +134,10 @@ public final class RaftSettings {
       }
       try {
         Address a = AddressFromURIString.parse(s);
-        if (a.host().isEmpty() || a.port().isEmpty()) throw new IllegalArgumentException("no host or port");
+        if (a.host().isEmpty() != a.port().isEmpty()) throw new IllegalArgumentException("host without port or port without host");
         out.put(id, a);
-      } catch (RuntimeException ex) {
-        throw new IllegalArgumentException(key("members." + id) + ": '" + s + "' is not an Akka address with host and port ("
+      } catch (Exception ex) { // the parser throws MalformedURLException without declaring it
+        throw new IllegalArgumentException(key("members." + id) + ": '" + s + "' is not an Akka address such as \"akka://raft@127.0.0.1:2551\" ("
             + ex.getMessage() + ")", ex);
       }
     }

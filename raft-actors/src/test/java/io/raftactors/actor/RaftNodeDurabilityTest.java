@@ -1,0 +1,280 @@
+package io.raftactors.actor;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import akka.actor.testkit.typed.javadsl.ActorTestKit;
+import akka.actor.testkit.typed.javadsl.LoggingTestKit;
+import akka.actor.testkit.typed.javadsl.ManualTime;
+import akka.actor.testkit.typed.javadsl.TestProbe;
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.Props;
+import akka.actor.typed.javadsl.Behaviors;
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import io.raftactors.core.EntryData;
+import io.raftactors.core.HardState;
+import io.raftactors.core.LogEntry;
+import io.raftactors.core.RaftMessage;
+import io.raftactors.core.RaftMessage.AppendEntries;
+import io.raftactors.core.RaftMessage.AppendEntriesResponse;
+import io.raftactors.core.RaftMessage.PreVote;
+import io.raftactors.core.RaftMessage.PreVoteResponse;
+import io.raftactors.core.RaftMessage.RequestVote;
+import io.raftactors.core.RaftMessage.RequestVoteResponse;
+import io.raftactors.core.Role;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * One real RaftNode actor under ManualTime, its peers played by test probes, its journal by a
+ * storage whose writes complete only when the test releases them. Checks that nothing leaves
+ * before the state it depends on is durable (Figure 2 "persistent state", thesis 3.8).
+ */
+class RaftNodeDurabilityTest {
+  private static final AtomicInteger SYSTEMS = new AtomicInteger();
+  private static final Duration QUIET = Duration.ofMillis(200);
+  private static final Duration PAST_ELECTION_TIMEOUT = Duration.ofMillis(210);
+
+  private ActorTestKit kit;
+  private ManualTime time;
+  private TestProbe<RaftNode.Command> n2;
+  private TestProbe<RaftNode.Command> n3;
+  private GatedStorage storage;
+  private RaftSettings settings;
+  private ActorRef<RaftNode.Command> node;
+
+  @BeforeEach
+  void start() {
+    String name = "RaftNodeDurabilityTest" + SYSTEMS.incrementAndGet();
+    Config cfg = ConfigFactory.parseString(String.join("\n",
+            "raft.group-id = g",
+            "raft.member-id = n1",
+            "raft.members { n1 = \"akka://" + name + "\", n2 = \"akka://" + name + "\", n3 = \"akka://" + name + "\" }",
+            "raft.tick-interval = 10ms",
+            "raft.election-timeout-min = 100ms",
+            "raft.election-timeout-max = 200ms",
+            "raft.heartbeat-interval = 20ms",
+            "raft.restart-backoff.min = 100ms",
+            "raft.restart-backoff.max = 100ms"))
+        .withFallback(ManualTime.config())
+        .withFallback(ConfigFactory.load());
+    kit = ActorTestKit.create(name, cfg);
+    time = ManualTime.get(kit.system());
+    settings = RaftSettings.fromConfig(cfg);
+    n2 = peerProbe("n2");
+    n3 = peerProbe("n3");
+    storage = new GatedStorage(settings.bootstrapConfig());
+    node = startNode();
+  }
+
+  @AfterEach
+  void stop() {
+    kit.shutdownTestKit();
+  }
+
+  /** A probe standing in for a peer at the path where the node looks for it. */
+  private TestProbe<RaftNode.Command> peerProbe(String id) {
+    TestProbe<RaftNode.Command> probe = kit.createTestProbe();
+    kit.system().systemActorOf(Behaviors.<RaftNode.Command>receiveMessage(m -> {
+      probe.ref().tell(m);
+      return Behaviors.same();
+    }), RaftSettings.actorName("g", id), Props.empty());
+    return probe;
+  }
+
+  private ActorRef<RaftNode.Command> startNode() {
+    ActorRef<RaftNode.Command> ref = kit.spawn(RaftNode.create(settings, storage, (i, c) -> "applied " + c),
+        settings.actorName() + "-" + SYSTEMS.incrementAndGet());
+    status(ref); // wait until recovered
+    return ref;
+  }
+
+  private void restartNode() {
+    kit.stop(node);
+    node = startNode();
+  }
+
+  private RaftNode.Status status(ActorRef<RaftNode.Command> ref) {
+    TestProbe<RaftNode.Status> p = kit.createTestProbe();
+    ref.tell(new RaftNode.GetStatus(p.ref()));
+    return p.receiveMessage(Duration.ofSeconds(5));
+  }
+
+  private void fromPeer(RaftMessage m) {
+    node.tell(new RaftNode.PeerEnvelope("g", "n1", m));
+  }
+
+  private static RaftMessage expectPeerMessage(TestProbe<RaftNode.Command> p) {
+    RaftNode.Command c = p.receiveMessage(Duration.ofSeconds(5));
+    return assertInstanceOf(RaftNode.PeerEnvelope.class, c).message();
+  }
+
+  /** Blocks until the node has handed a write to storage. */
+  private RaftStorage.Write awaitPendingWrite() {
+    return n2.awaitAssert(Duration.ofSeconds(5), () -> {
+      assertTrue(storage.pendingWrites() > 0, "no write pending");
+      return storage.peek();
+    });
+  }
+
+  @Test
+  void election_P5_2_11_voteIsDurableBeforeTheGrantLeaves() {
+    fromPeer(new RequestVote(1, "n2", 1, 0));
+    RaftStorage.Write w = awaitPendingWrite();
+    assertEquals(new HardState(1, "n2"), w.hardState());
+    n2.expectNoMessage(QUIET); // the grant waits for the write
+    storage.releaseOne();
+    assertEquals(new RequestVoteResponse(1, "n1", true), expectPeerMessage(n2));
+  }
+
+  @Test
+  void durability_T3_8_09_failedVoteWriteNeverGrantsAndTheNodeRecoversAndRejoins() {
+    fromPeer(new RequestVote(1, "n2", 1, 0));
+    awaitPendingWrite();
+    storage.failOne(); // P5.2-11: if the write fails, no grant is ever sent
+    n2.expectNoMessage(QUIET);
+    time.timePasses(Duration.ofMillis(150)); // restart backoff
+    RaftNode.Status afterRestart = n2.awaitAssert(Duration.ofSeconds(5), () -> {
+      RaftNode.Status s = status(node);
+      assertEquals(0, s.term(), "the failed write must not have taken effect");
+      return s;
+    });
+    assertEquals(Role.FOLLOWER, afterRestart.role());
+    assertNull(storage.hardState().votedFor());
+    n2.expectNoMessage(QUIET);
+    // Recovered and working again: the retried request is granted once durable.
+    fromPeer(new RequestVote(1, "n2", 1, 0));
+    awaitPendingWrite();
+    storage.releaseOne();
+    assertEquals(new RequestVoteResponse(1, "n1", true), expectPeerMessage(n2));
+  }
+
+  @Test
+  void election_P5_2_12_aVoteSurvivesRestart() {
+    storage.open();
+    fromPeer(new RequestVote(7, "n2", 1, 0));
+    assertEquals(new RequestVoteResponse(7, "n1", true), expectPeerMessage(n2));
+    restartNode();
+    RaftNode.Status s = status(node);
+    assertEquals(7, s.term());
+    assertEquals(new HardState(7, "n2"), storage.hardState());
+    fromPeer(new RequestVote(7, "n3", 5, 1)); // an even better log, same term
+    assertEquals(new RequestVoteResponse(7, "n1", false), expectPeerMessage(n3));
+  }
+
+  @Test
+  void durability_T3_8_01_candidacyIsDurableBeforeRequestVoteAndAppendsBeforeTheirAck() {
+    time.timePasses(PAST_ELECTION_TIMEOUT);
+    // Pre-vote: nothing is persisted, so the requests leave at once with the proposed term.
+    assertEquals(new PreVote(1, "n1", 1, 0), expectPeerMessage(n2));
+    assertEquals(new PreVote(1, "n1", 1, 0), expectPeerMessage(n3));
+    assertEquals(0, storage.pendingWrites());
+    fromPeer(new PreVoteResponse(1, "n2", true));
+    RaftStorage.Write w = awaitPendingWrite();
+    assertEquals(new HardState(1, "n1"), w.hardState()); // P5.2-01: term and self-vote
+    n2.expectNoMessage(QUIET);
+    n3.expectNoMessage(Duration.ZERO);
+    storage.releaseOne();
+    assertEquals(new RequestVote(1, "n1", 1, 0), expectPeerMessage(n2));
+    assertEquals(new RequestVote(1, "n1", 1, 0), expectPeerMessage(n3));
+
+    // A leader of term 2 appears; its entries are acknowledged only once durable.
+    LogEntry noop = new LogEntry(2, 2, new EntryData.Noop(2));
+    fromPeer(new AppendEntries(2, "n3", 1, 0, List.of(noop), 0));
+    RaftStorage.Write append = awaitPendingWrite();
+    assertEquals(List.of(noop), append.entries());
+    n3.expectNoMessage(QUIET);
+    storage.releaseOne();
+    assertEquals(AppendEntriesResponse.success(2, "n1", 2), expectPeerMessage(n3));
+  }
+
+  @Test
+  void election_P5_2_13_aCandidatesSelfVoteSurvivesRestart() {
+    storage.open();
+    time.timePasses(PAST_ELECTION_TIMEOUT);
+    expectPeerMessage(n2);
+    fromPeer(new PreVoteResponse(1, "n2", true));
+    assertInstanceOf(RequestVote.class, expectPeerMessage(n2));
+    restartNode();
+    RaftNode.Status s = status(node);
+    assertEquals(Role.FOLLOWER, s.role()); // P5.5-04: back as a follower with term and self-vote
+    assertEquals(1, s.term());
+    fromPeer(new RequestVote(1, "n2", 1, 0));
+    assertEquals(new RequestVoteResponse(1, "n1", false), expectPeerMessage(n2));
+  }
+
+  @Test
+  void durability_T3_8_08_aRestartedLeaderComesBackAsAFollowerAndSendsNoHeartbeats() {
+    storage.open();
+    time.timePasses(PAST_ELECTION_TIMEOUT);
+    expectPeerMessage(n2);
+    fromPeer(new PreVoteResponse(1, "n2", true));
+    expectPeerMessage(n2);
+    fromPeer(new RequestVoteResponse(1, "n2", true));
+    assertInstanceOf(AppendEntries.class, expectPeerMessage(n2));
+    assertEquals(Role.LEADER, status(node).role());
+    restartNode();
+    RaftNode.Status s = status(node);
+    assertEquals(Role.FOLLOWER, s.role()); // P5.1-08
+    assertNull(s.leaderId());
+    // Less than the minimum election timeout later it has sent nothing at all: no heartbeats.
+    drain(n2);
+    time.timePasses(Duration.ofMillis(90));
+    n2.expectNoMessage(QUIET);
+  }
+
+  private static void drain(TestProbe<RaftNode.Command> p) {
+    while (true) {
+      try {
+        p.receiveMessage(Duration.ofMillis(50));
+      } catch (AssertionError e) {
+        return;
+      }
+    }
+  }
+
+  @Test
+  void badInput_messagesOfOtherGroupsUnknownMembersOrMalformedFieldsAreDroppedWithAWarning() {
+    storage.open();
+    RaftNode.Status before = status(node);
+    RaftMessage vote = new RequestVote(5, "n2", 1, 0);
+    LoggingTestKit.warn("unknown group 'other'").expect(kit.system(), () -> {
+      node.tell(new RaftNode.PeerEnvelope("other", "n1", vote));
+      return status(node);
+    });
+    LoggingTestKit.warn("addressed to member 'n2'").expect(kit.system(), () -> {
+      node.tell(new RaftNode.PeerEnvelope("g", "n2", vote));
+      return status(node);
+    });
+    LoggingTestKit.warn("sender 'n9' is not a member").expect(kit.system(), () -> {
+      fromPeer(new RequestVote(5, "n9", 1, 0));
+      return status(node);
+    });
+    LoggingTestKit.warn("negative term").expect(kit.system(), () -> {
+      fromPeer(new RequestVote(-1, "n2", 1, 0));
+      return status(node);
+    });
+    LoggingTestKit.warn("not contiguous").expect(kit.system(), () -> {
+      fromPeer(new AppendEntries(5, "n2", 1, 0, List.of(new LogEntry(3, 5, new EntryData.Noop(5))), 0));
+      return status(node);
+    });
+    LoggingTestKit.warn("above the message term").expect(kit.system(), () -> {
+      fromPeer(new RequestVote(5, "n2", 1, 9));
+      return status(node);
+    });
+    RaftNode.Status after = status(node);
+    assertEquals(before, after, "a dropped message changed state");
+    assertEquals(HardState.INITIAL, storage.hardState());
+    assertEquals(1, storage.entries().size());
+    n2.expectNoMessage(Duration.ZERO);
+    assertFalse(after.term() > 0);
+  }
+}

@@ -1,0 +1,63 @@
+package io.raftactors.actor;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.api.Test;
+
+/** P5.6-01: invalid settings fail at start with an error that names the setting. */
+class RaftSettingsTest {
+  private static Config valid() {
+    return ConfigFactory.parseString(String.join("\n",
+            "raft.group-id = g",
+            "raft.member-id = n1",
+            "raft.members { n1 = \"akka://raft@127.0.0.1:2551\", n2 = \"akka://raft@127.0.0.1:2552\", n3 = \"akka://raft@127.0.0.1:2553\" }"))
+        .withFallback(ConfigFactory.load());
+  }
+
+  @Test
+  void validSettingsAreConvertedToTicks() {
+    RaftSettings s = RaftSettings.fromConfig(valid());
+    assertEquals(30, s.core().electionTimeoutMin());
+    assertEquals(60, s.core().electionTimeoutMax());
+    assertEquals(5, s.core().heartbeatInterval());
+    assertTrue(s.core().preVote() && s.core().checkQuorum());
+    assertEquals(3, s.bootstrapConfig().voters().size());
+  }
+
+  @ParameterizedTest(name = "{0} = {1}")
+  @CsvSource(delimiter = '|', value = {
+      "raft.heartbeat-interval | 300ms | raft.heartbeat-interval",
+      "raft.heartbeat-interval | 500ms | raft.heartbeat-interval",
+      "raft.election-timeout-min | 700ms | raft.election-timeout-min",
+      "raft.election-timeout-min | 0ms | raft.election-timeout-min",
+      "raft.heartbeat-interval | 0s | raft.heartbeat-interval",
+      "raft.tick-interval | 0ms | raft.tick-interval",
+      "raft.election-timeout-max | 5ms | raft.election-timeout-max",
+      "raft.max-inflight-appends | 0 | raft.max-inflight-appends",
+      "raft.max-entries-per-append | -1 | raft.max-entries-per-append",
+      "raft.max-bytes-per-append | 0 | raft.max-bytes-per-append",
+      "raft.pre-vote | maybe | raft.pre-vote",
+      "raft.member-id | n7 | raft.member-id",
+      "raft.group-id | '' | raft.group-id",
+      "raft.group-id | 'a/b' | raft.group-id",
+      "raft.members.n2 | not-an-address | raft.members.n2",
+  })
+  void timing_P5_6_01_invalidSettingsFailNamingTheSetting(String key, String value, String named) {
+    Config bad = ConfigFactory.parseString(key + " = \"" + value.replace("'", "") + "\"").withFallback(valid());
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> RaftSettings.fromConfig(bad));
+    assertTrue(e.getMessage().contains(named), "error does not name " + named + ": " + e.getMessage());
+  }
+
+  @Test
+  void aMissingRaftSectionIsReported() {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> RaftSettings.fromConfig(ConfigFactory.empty()));
+    assertTrue(e.getMessage().contains("raft"));
+  }
+}
