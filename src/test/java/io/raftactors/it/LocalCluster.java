@@ -44,6 +44,8 @@ final class LocalCluster implements AutoCloseable {
             "akka.loggers = [\"akka.event.slf4j.Slf4jLogger\"]",
             "akka.logging-filter = \"akka.event.slf4j.Slf4jLoggingFilter\"",
             "akka.actor.provider = remote",
+            "akka.remote.warn-about-direct-use = off",
+            "akka.remote.warn-unsafe-watch-outside-cluster = off",
             "akka.remote.artery.canonical.hostname = 127.0.0.1",
             "akka.remote.artery.canonical.port = 0",
             "akka.remote.artery.advanced.test-mode = on",

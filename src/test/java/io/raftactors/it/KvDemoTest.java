@@ -1,0 +1,43 @@
+package io.raftactors.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import io.raftactors.examples.kv.KvDemo;
+import java.io.ByteArrayOutputStream;
+import java.io.File;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import org.junit.jupiter.api.Test;
+
+/** The README's demo, run from the root application.conf (on free ports instead of 2551-2553). */
+class KvDemoTest {
+  @Test
+  void theDemoReplicatesSurvivesLosingItsLeaderAndEndsWithIdenticalReplicas() throws Exception {
+    File conf = new File("../application.conf");
+    assertTrue(conf.isFile(), "the root application.conf is missing");
+    StringBuilder members = new StringBuilder();
+    for (String id : new String[] {"n1", "n2", "n3"}) {
+      members.append("raft.members.").append(id).append(" = \"akka://raft@127.0.0.1:").append(freePort()).append("\"\n");
+    }
+    Config config = ConfigFactory.parseString(members.toString())
+        .withFallback(ConfigFactory.parseFile(conf))
+        .withFallback(ConfigFactory.load())
+        .resolve();
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    int exit = KvDemo.run(config, 200, new PrintStream(bytes, true, StandardCharsets.UTF_8));
+    String out = bytes.toString(StandardCharsets.UTF_8);
+    assertEquals(0, exit, out);
+    assertTrue(out.contains("demo finished: all replicas agree"), out);
+  }
+
+  private static int freePort() throws IOException {
+    try (ServerSocket s = new ServerSocket(0)) {
+      return s.getLocalPort();
+    }
+  }
+}
