@@ -50,6 +50,11 @@ final class GatedStorage extends InMemoryStorage {
     p.done().completeExceptionally(new java.io.IOException("injected write failure"));
   }
 
+  /** Holds later writes again until released. */
+  synchronized void gate() {
+    gated = true;
+  }
+
   /** Lets every later write through at once (and releases those pending). */
   synchronized void open() {
     gated = false;

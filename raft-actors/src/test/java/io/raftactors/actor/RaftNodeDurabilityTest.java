@@ -41,7 +41,7 @@ import org.junit.jupiter.api.Test;
 class RaftNodeDurabilityTest {
   private static final AtomicInteger SYSTEMS = new AtomicInteger();
   private static final Duration QUIET = Duration.ofMillis(200);
-  private static final Duration PAST_ELECTION_TIMEOUT = Duration.ofMillis(210);
+  private static final Duration PAST_ELECTION_TIMEOUT = Duration.ofMillis(110);
 
   private ActorTestKit kit;
   private ManualTime time;
@@ -60,7 +60,8 @@ class RaftNodeDurabilityTest {
             "raft.members { n1 = \"akka://" + name + "\", n2 = \"akka://" + name + "\", n3 = \"akka://" + name + "\" }",
             "raft.tick-interval = 10ms",
             "raft.election-timeout-min = 100ms",
-            "raft.election-timeout-max = 200ms",
+            // min = max: no jitter, so one advance of time fires exactly one election timeout.
+            "raft.election-timeout-max = 100ms",
             "raft.heartbeat-interval = 20ms",
             "raft.restart-backoff.min = 100ms",
             "raft.restart-backoff.max = 100ms"))
@@ -239,6 +240,115 @@ class RaftNodeDurabilityTest {
         return;
       }
     }
+  }
+
+  /** Elects n1 with the probes' votes, releasing each write; returns once its no-op is durable and acknowledged. */
+  private void electNode() {
+    time.timePasses(PAST_ELECTION_TIMEOUT);
+    assertInstanceOf(PreVote.class, expectPeerMessage(n2));
+    assertInstanceOf(PreVote.class, expectPeerMessage(n3));
+    fromPeer(new PreVoteResponse(1, "n2", true));
+    awaitPendingWrite();
+    storage.releaseOne();
+    assertInstanceOf(RequestVote.class, expectPeerMessage(n2));
+    assertInstanceOf(RequestVote.class, expectPeerMessage(n3));
+    fromPeer(new RequestVoteResponse(1, "n2", true));
+    assertEquals(List.of(new LogEntry(2, 1, new EntryData.Noop(1))), awaitPendingWrite().entries());
+    storage.releaseOne();
+    assertInstanceOf(AppendEntries.class, expectPeerMessage(n2));
+    assertInstanceOf(AppendEntries.class, expectPeerMessage(n3));
+    fromPeer(AppendEntriesResponse.success(1, "n2", 2));
+    n2.awaitAssert(Duration.ofSeconds(5), () -> {
+      assertEquals(2, status(node).commitIndex());
+      return null;
+    });
+  }
+
+  @Test
+  void batching_T10_2_2_01_proposalsArrivingDuringAWriteAreWrittenAndRepliedTogether() {
+    electNode();
+    TestProbe<RaftNode.ProposeReply> client = kit.createTestProbe();
+    node.tell(new RaftNode.Propose("first", client.ref()));
+    RaftStorage.Write first = awaitPendingWrite();
+    assertEquals(1, first.entries().size());
+    for (int i = 0; i < 100; i++) node.tell(new RaftNode.Propose("cmd-" + i, client.ref()));
+    status(node); // all 100 are in the node
+    assertEquals(1, storage.pendingWrites(), "a second write started while the first was in flight");
+    storage.releaseOne();
+    RaftStorage.Write batch = awaitPendingWrite();
+    assertEquals(100, batch.entries().size(), "the 100 proposals must share one write");
+    assertEquals(4, batch.entries().get(0).index());
+    storage.releaseOne();
+    // One follower acknowledgement commits all of them (with the leader's own durable copy).
+    fromPeer(AppendEntriesResponse.success(1, "n2", 103));
+    List<RaftNode.ProposeReply> replies = client.receiveSeveralMessages(101, Duration.ofSeconds(5));
+    java.util.Set<Long> indexes = new java.util.HashSet<>();
+    for (RaftNode.ProposeReply r : replies) indexes.add(assertInstanceOf(RaftNode.Applied.class, r).index());
+    assertEquals(101, indexes.size(), "each caller gets its own result");
+  }
+
+  @Test
+  void replication_T10_2_1_01_P5_3_18_leaderSendsBeforeItsOwnWriteAndRepliesOnlyAfterCommitAndApply() {
+    electNode();
+    drain(n2);
+    drain(n3);
+    TestProbe<RaftNode.ProposeReply> client = kit.createTestProbe();
+    node.tell(new RaftNode.Propose("x", client.ref()));
+    RaftStorage.Write w = awaitPendingWrite();
+    assertEquals(3, w.entries().get(0).index());
+    // The AppendEntries for index 3 left while the leader's own write is still pending.
+    AppendEntries ae = assertInstanceOf(AppendEntries.class, expectPeerMessage(n2));
+    assertEquals(3, ae.lastIndex());
+    assertEquals(1, storage.pendingWrites());
+    client.expectNoMessage(QUIET); // not committed yet
+    // One follower ack plus a leader whose own write is pending is not a majority of durable copies.
+    fromPeer(AppendEntriesResponse.success(1, "n2", 3));
+    assertEquals(2, status(node).commitIndex());
+    // Two follower acks are a majority of three without the leader: index 3 commits.
+    fromPeer(AppendEntriesResponse.success(1, "n3", 3));
+    assertEquals(3, status(node).commitIndex());
+    // A node applies only entries durable in its own log, so the reply waits for the leader's write.
+    client.expectNoMessage(QUIET);
+    storage.releaseOne();
+    RaftNode.Applied applied = assertInstanceOf(RaftNode.Applied.class, client.receiveMessage(Duration.ofSeconds(5)));
+    assertEquals(3, applied.index());
+    assertEquals("applied x", applied.result());
+    client.expectNoMessage(QUIET); // exactly once
+  }
+
+  @Test
+  void replication_P5_3_05_aTruncationIsJournalledBeforeTheReply() {
+    storage.open();
+    LogEntry e2 = new LogEntry(2, 1, new EntryData.Noop(1));
+    LogEntry e3 = new LogEntry(3, 1, new EntryData.Noop(1));
+    fromPeer(new AppendEntries(1, "n2", 1, 0, List.of(e2, e3), 0));
+    assertEquals(AppendEntriesResponse.success(1, "n1", 3), expectPeerMessage(n2));
+    storage.gate();
+    LogEntry conflicting = new LogEntry(3, 2, new EntryData.Noop(2));
+    fromPeer(new AppendEntries(2, "n3", 2, 1, List.of(conflicting), 0));
+    RaftStorage.Write w = awaitPendingWrite();
+    assertEquals(3, w.truncateFrom());
+    assertEquals(List.of(conflicting), w.entries());
+    n3.expectNoMessage(QUIET);
+    storage.releaseOne();
+    assertEquals(AppendEntriesResponse.success(2, "n1", 3), expectPeerMessage(n3));
+    assertEquals(3, storage.entries().size()); // bootstrap configuration, e2, the new entry 3
+    assertEquals(conflicting, storage.entries().get(2));
+    assertEquals(e2, storage.entries().get(1));
+  }
+
+  @Test
+  void basics_P5_1_01_termIsMonotonicAndSurvivesRestart() {
+    storage.open();
+    long[] terms = {3, 1, 5, 2};
+    long[] expected = {3, 3, 5, 5};
+    for (int i = 0; i < terms.length; i++) {
+      fromPeer(new AppendEntries(terms[i], "n2", 0, 0, List.of(), 0));
+      assertEquals(expected[i], status(node).term());
+    }
+    restartNode();
+    assertEquals(5, status(node).term());
+    assertEquals(5, storage.hardState().term());
   }
 
   @Test
