@@ -1,0 +1,143 @@
+package io.raftactors.examples.bench;
+
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.ActorSystem;
+import akka.actor.typed.javadsl.AskPattern;
+import akka.actor.typed.javadsl.Behaviors;
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import io.raftactors.actor.InMemoryStorage;
+import io.raftactors.actor.RaftNode;
+import io.raftactors.actor.RaftSettings;
+import io.raftactors.core.Role;
+import io.raftactors.examples.kv.KvCommand;
+import io.raftactors.examples.kv.KvStateMachine;
+import java.net.ServerSocket;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import org.HdrHistogram.Histogram;
+import org.HdrHistogram.Recorder;
+
+/**
+ * Throughput and latency of a 3-node group, one ActorSystem per node in one JVM over Artery on
+ * 127.0.0.1. Workload: put of a 100-byte value to a random key of 1,000; each client thread
+ * proposes on the leader and waits until the put is committed and applied (one outstanding
+ * request per client).
+ *
+ * <pre>java -cp examples/target/raft-kv.jar io.raftactors.examples.bench.KvBenchmark [clients...] [--warmup S] [--measure S]</pre>
+ */
+public final class KvBenchmark {
+  public static void main(String[] args) throws Exception {
+    List<Integer> clients = new ArrayList<>();
+    int warmup = 5;
+    int measure = 10;
+    for (int i = 0; i < args.length; i++) {
+      if (args[i].equals("--warmup")) warmup = Integer.parseInt(args[++i]);
+      else if (args[i].equals("--measure")) measure = Integer.parseInt(args[++i]);
+      else clients.add(Integer.parseInt(args[i]));
+    }
+    if (clients.isEmpty()) clients = List.of(1, 32);
+    for (int c : clients) System.out.println(run(c, warmup, measure));
+  }
+
+  static String run(int clients, int warmupSeconds, int measureSeconds) throws Exception {
+    Map<String, ActorSystem<Void>> systems = new LinkedHashMap<>();
+    Map<String, ActorRef<RaftNode.Command>> nodes = new LinkedHashMap<>();
+    StringBuilder members = new StringBuilder();
+    for (String id : List.of("n1", "n2", "n3")) {
+      try (ServerSocket s = new ServerSocket(0)) {
+        members.append("raft.members.").append(id).append(" = \"akka://bench@127.0.0.1:").append(s.getLocalPort()).append("\"\n");
+      }
+    }
+    Config base = ConfigFactory.parseString(members + String.join("\n",
+            "raft.group-id = bench",
+            "akka.loglevel = WARNING",
+            "akka.actor.provider = remote",
+            "akka.remote.warn-about-direct-use = off",
+            "akka.remote.artery.canonical.hostname = 127.0.0.1"))
+        .withFallback(ConfigFactory.load());
+    try {
+      for (String id : List.of("n1", "n2", "n3")) {
+        Config c0 = ConfigFactory.parseString("raft.member-id = " + id).withFallback(base);
+        RaftSettings s = RaftSettings.fromConfig(c0);
+        Config c = ConfigFactory.parseString("akka.remote.artery.canonical.port = " + s.members().get(id).port().get())
+            .withFallback(c0);
+        ActorSystem<Void> sys = ActorSystem.create(Behaviors.empty(), "bench", c);
+        systems.put(id, sys);
+        nodes.put(id, RaftNode.start(sys, s, new InMemoryStorage(s.bootstrapConfig()), new KvStateMachine()));
+      }
+      String leader = null;
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      while (leader == null && System.nanoTime() < deadline) {
+        for (String id : nodes.keySet()) {
+          RaftNode.Status st = AskPattern.<RaftNode.Command, RaftNode.Status>ask(nodes.get(id), RaftNode.GetStatus::new,
+              Duration.ofSeconds(3), systems.get(id).scheduler()).toCompletableFuture().get();
+          if (st.role() == Role.LEADER) leader = id;
+        }
+        if (leader == null) TimeUnit.MILLISECONDS.sleep(50);
+      }
+      if (leader == null) throw new IllegalStateException("no leader");
+      ActorRef<RaftNode.Command> target = nodes.get(leader);
+      ActorSystem<Void> sys = systems.get(leader);
+
+      Recorder recorder = new Recorder(3);
+      AtomicBoolean stop = new AtomicBoolean();
+      AtomicBoolean measuring = new AtomicBoolean();
+      AtomicLong ops = new AtomicLong();
+      AtomicLong errors = new AtomicLong();
+      CountDownLatch done = new CountDownLatch(clients);
+      for (int t = 0; t < clients; t++) {
+        final int seed = t;
+        Thread th = new Thread(() -> {
+          SplittableRandom rnd = new SplittableRandom(seed);
+          byte[] value = new byte[100];
+          try {
+            while (!stop.get()) {
+              rnd.nextBytes(value);
+              KvCommand cmd = new KvCommand.Put("k" + rnd.nextInt(1000), new String(value, java.nio.charset.StandardCharsets.ISO_8859_1));
+              long start = System.nanoTime();
+              RaftNode.ProposeReply r = AskPattern.<RaftNode.Command, RaftNode.ProposeReply>ask(target,
+                  rt -> new RaftNode.Propose(cmd, rt), Duration.ofSeconds(10), sys.scheduler()).toCompletableFuture().get();
+              long micros = (System.nanoTime() - start) / 1000;
+              if (!(r instanceof RaftNode.Applied)) errors.incrementAndGet();
+              if (measuring.get()) {
+                recorder.recordValue(Math.max(1, micros));
+                ops.incrementAndGet();
+              }
+            }
+          } catch (Exception e) {
+            errors.incrementAndGet();
+          } finally {
+            done.countDown();
+          }
+        }, "client-" + t);
+        th.setDaemon(true);
+        th.start();
+      }
+      TimeUnit.SECONDS.sleep(warmupSeconds);
+      recorder.reset();
+      measuring.set(true);
+      long t0 = System.nanoTime();
+      TimeUnit.SECONDS.sleep(measureSeconds);
+      measuring.set(false);
+      double secs = (System.nanoTime() - t0) / 1e9;
+      Histogram h = recorder.getIntervalHistogram();
+      stop.set(true);
+      done.await(15, TimeUnit.SECONDS);
+      return String.format("raft-actors/mem clients=%d ops/s=%.0f p50=%.2fms p99=%.2fms p99.9=%.2fms errors=%d",
+          clients, ops.get() / secs, h.getValueAtPercentile(50) / 1000.0, h.getValueAtPercentile(99) / 1000.0,
+          h.getValueAtPercentile(99.9) / 1000.0, errors.get());
+    } finally {
+      for (ActorSystem<Void> s : systems.values()) s.terminate();
+      for (ActorSystem<Void> s : systems.values()) s.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
+    }
+  }
+}
