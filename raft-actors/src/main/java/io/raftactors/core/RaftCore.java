@@ -272,6 +272,10 @@ public final class RaftCore {
         hardStateDirty = true; // P5.2-11: durable before the grant leaves
       }
       resetElectionTimer(); // P5.2-02 (b)
+      if (role == Role.PRE_CANDIDATE) {
+        role = Role.FOLLOWER; // it backs another candidate of this term; its own pre-vote round ends
+        votes = null;
+      }
     }
     replyAfterPersist(rv.from(), new RequestVoteResponse(term, id, grant));
   }
