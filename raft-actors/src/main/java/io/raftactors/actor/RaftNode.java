@@ -1,8 +1,6 @@
 package io.raftactors.actor;
 
-import akka.actor.Address;
 import akka.actor.typed.ActorRef;
-import akka.actor.typed.ActorRefResolver;
 import akka.actor.typed.ActorSystem;
 import akka.actor.typed.Behavior;
 import akka.actor.typed.Props;
@@ -103,8 +101,15 @@ public final class RaftNode {
    * with backoff and recovers from storage, so no answer that depended on the failed write is sent.
    */
   public static Behavior<Command> create(RaftSettings settings, RaftStorage storage, StateMachine stateMachine) {
+    return create(settings, storage, stateMachine, null);
+  }
+
+  /** As {@link #create(RaftSettings, RaftStorage, StateMachine)}, with a transport of its own (null: the default). */
+  public static Behavior<Command> create(
+      RaftSettings settings, RaftStorage storage, StateMachine stateMachine, PeerTransport transport) {
     Behavior<Command> node = Behaviors.setup(ctx -> Behaviors.withStash(STASH_CAPACITY, stash ->
-        Behaviors.withTimers(timers -> new RaftNode(ctx, stash, timers, settings, storage, stateMachine).recovering())));
+        Behaviors.withTimers(timers -> new RaftNode(ctx, stash, timers, settings, storage, stateMachine,
+            transport != null ? transport : PeerTransport.resolving(ctx.getSystem(), settings)).recovering())));
     return Behaviors.supervise(node).onFailure(Exception.class, SupervisorStrategy.restartWithBackoff(
         settings.restartBackoffMin(), settings.restartBackoffMax(), 0.2));
   }
@@ -119,8 +124,7 @@ public final class RaftNode {
   private final StateMachine stateMachine;
   private final Logger log;
   private final Serialization serialization;
-  private final ActorRefResolver resolver;
-  private final Map<String, ActorRef<Command>> peers = new HashMap<>();
+  private final PeerTransport transport;
 
   private RaftCore core;
   private Role role;
@@ -134,7 +138,7 @@ public final class RaftNode {
   private long writeSeq;
 
   private RaftNode(ActorContext<Command> ctx, StashBuffer<Command> stash, TimerScheduler<Command> timers,
-      RaftSettings settings, RaftStorage storage, StateMachine stateMachine) {
+      RaftSettings settings, RaftStorage storage, StateMachine stateMachine, PeerTransport transport) {
     this.ctx = ctx;
     this.stash = stash;
     this.timers = timers;
@@ -143,7 +147,7 @@ public final class RaftNode {
     this.stateMachine = stateMachine;
     this.log = ctx.getLog();
     this.serialization = SerializationExtension.get(ctx.getSystem().classicSystem());
-    this.resolver = ActorRefResolver.get(ctx.getSystem());
+    this.transport = transport;
   }
 
   // ------------------------------------------------------------------ behaviours
@@ -334,24 +338,7 @@ public final class RaftNode {
   }
 
   private void sendAll(List<Outbound> out) {
-    for (Outbound o : out) {
-      ActorRef<Command> peer = peer(o.to());
-      if (peer != null) peer.tell(new PeerEnvelope(settings.groupId(), o.to(), o.message()));
-    }
-  }
-
-  private ActorRef<Command> peer(String id) {
-    ActorRef<Command> ref = peers.get(id);
-    if (ref == null) {
-      Address a = settings.members().get(id);
-      if (a == null) {
-        log.warn("Raft node {} has no address for member {}; message dropped", settings.memberId(), id);
-        return null;
-      }
-      ref = resolver.resolveActorRef(a + "/system/" + RaftSettings.actorName(settings.groupId(), id));
-      peers.put(id, ref);
-    }
-    return ref;
+    for (Outbound o : out) transport.send(o.to(), new PeerEnvelope(settings.groupId(), o.to(), o.message()));
   }
 
   // ------------------------------------------------------------------ input validation

@@ -1,0 +1,17 @@
+package io.raftactors.actor;
+
+/**
+ * How a node reaches its peers. The default ({@link #resolving}) sends to the peer's node actor at
+ * the address configured in {@code raft.members}; tests can plug in a transport that drops or
+ * partitions messages inside one JVM.
+ */
+@FunctionalInterface
+public interface PeerTransport {
+  /** Sends {@code envelope} to member {@code to}; delivery is best-effort, like the network. */
+  void send(String to, RaftNode.PeerEnvelope envelope);
+
+  /** The default: resolve each peer's node actor from its configured Akka address. */
+  static PeerTransport resolving(akka.actor.typed.ActorSystem<?> system, RaftSettings settings) {
+    return new ResolvingTransport(system, settings);
+  }
+}
