@@ -11,6 +11,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.function.BiFunction;
 
 /**
  * Settings of one Raft node, read from the {@code raft} section of a Config (see reference.conf
@@ -101,13 +102,17 @@ public final class RaftSettings {
     return "raft." + k;
   }
 
-  private static String nonBlank(Config c, String k) {
-    String v;
+  /** Reads one value, turning a missing or mistyped setting into an error that names it. */
+  private static <T> T read(Config c, String k, BiFunction<Config, String, T> getter) {
     try {
-      v = c.getString(k);
+      return getter.apply(c, k);
     } catch (ConfigException e) {
       throw new IllegalArgumentException(key(k) + ": " + e.getMessage(), e);
     }
+  }
+
+  private static String nonBlank(Config c, String k) {
+    String v = read(c, k, Config::getString);
     if (v.isBlank()) throw new IllegalArgumentException(key(k) + " must be set");
     if (!v.matches("[A-Za-z0-9_-]+")) {
       throw new IllegalArgumentException(key(k) + " '" + v + "' may contain only letters, digits, '-' and '_'");
@@ -117,12 +122,7 @@ public final class RaftSettings {
 
   private static Map<String, Address> readMembers(Config c) {
     Map<String, Address> out = new TreeMap<>();
-    Config m;
-    try {
-      m = c.getConfig("members");
-    } catch (ConfigException e) {
-      throw new IllegalArgumentException(key("members") + ": " + e.getMessage(), e);
-    }
+    Config m = read(c, "members", Config::getConfig);
     for (Map.Entry<String, ConfigValue> e : m.root().entrySet()) {
       String id = e.getKey();
       if (!id.matches("[A-Za-z0-9_-]+")) {
@@ -146,12 +146,7 @@ public final class RaftSettings {
   }
 
   private static Duration duration(Config c, String k) {
-    Duration d;
-    try {
-      d = c.getDuration(k);
-    } catch (ConfigException e) {
-      throw new IllegalArgumentException(key(k) + ": " + e.getMessage(), e);
-    }
+    Duration d = read(c, k, Config::getDuration);
     if (d.isZero() || d.isNegative()) throw new IllegalArgumentException(key(k) + " must be positive, was " + d);
     return d;
   }
@@ -167,31 +162,17 @@ public final class RaftSettings {
   }
 
   private static boolean bool(Config c, String k) {
-    try {
-      return c.getBoolean(k);
-    } catch (ConfigException e) {
-      throw new IllegalArgumentException(key(k) + ": " + e.getMessage(), e);
-    }
+    return read(c, k, Config::getBoolean);
   }
 
   private static int positiveInt(Config c, String k) {
-    int v;
-    try {
-      v = c.getInt(k);
-    } catch (ConfigException e) {
-      throw new IllegalArgumentException(key(k) + ": " + e.getMessage(), e);
-    }
+    int v = read(c, k, Config::getInt);
     if (v <= 0) throw new IllegalArgumentException(key(k) + " must be positive, was " + v);
     return v;
   }
 
   private static long bytes(Config c, String k) {
-    long v;
-    try {
-      v = c.getBytes(k);
-    } catch (ConfigException e) {
-      throw new IllegalArgumentException(key(k) + ": " + e.getMessage(), e);
-    }
+    long v = read(c, k, Config::getBytes);
     if (v <= 0) throw new IllegalArgumentException(key(k) + " must be positive, was " + v);
     return v;
   }
