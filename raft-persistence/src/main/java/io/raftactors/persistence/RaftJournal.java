@@ -1,0 +1,170 @@
+package io.raftactors.persistence;
+
+import akka.Done;
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.Behavior;
+import akka.actor.typed.javadsl.ActorContext;
+import akka.actor.typed.javadsl.Behaviors;
+import akka.pattern.StatusReply;
+import akka.persistence.typed.PersistenceId;
+import akka.persistence.typed.RecoveryCompleted;
+import akka.persistence.typed.javadsl.CommandHandler;
+import akka.persistence.typed.javadsl.Effect;
+import akka.persistence.typed.javadsl.EventHandler;
+import akka.persistence.typed.javadsl.EventSourcedBehavior;
+import akka.persistence.typed.javadsl.SignalHandler;
+import io.raftactors.actor.RaftStorage;
+import io.raftactors.core.ClusterConfig;
+import io.raftactors.core.DurableState;
+import io.raftactors.core.HardState;
+import io.raftactors.core.LogEntry;
+import io.raftactors.core.SnapshotMeta;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The journal of one Raft node, as an event-sourced actor. Each {@link Write} from the node
+ * becomes one {@code persistAll} (one atomic batch, one fsync with LevelDB); the node keeps at
+ * most one write in flight and batches everything else into the next (group commit).
+ */
+final class RaftJournal extends EventSourcedBehavior<RaftJournal.Command, JournalEvent, RaftJournal.State> {
+
+  sealed interface Command {}
+
+  /** Answers with the recovered state; a journal of another group answers with an error. */
+  record Recover(ActorRef<StatusReply<DurableState>> replyTo) implements Command {}
+
+  record Write(RaftStorage.Write write, ActorRef<StatusReply<Done>> replyTo) implements Command {}
+
+  /** The recovered state. Mutable, owned by this actor alone. */
+  static final class State {
+    String groupId;
+    String memberId;
+    HardState hardState = HardState.INITIAL;
+    final ArrayList<LogEntry> log = new ArrayList<>();
+  }
+
+  private final String groupId;
+  private final String memberId;
+  private final ClusterConfig bootstrap;
+  private final String journalPluginId;
+  private final String snapshotPluginId;
+
+  static Behavior<Command> create(String groupId, String memberId, ClusterConfig bootstrap,
+      String journalPluginId, String snapshotPluginId) {
+    return Behaviors.setup(ctx -> new RaftJournal(ctx, groupId, memberId, bootstrap, journalPluginId, snapshotPluginId));
+  }
+
+  /**
+   * One journal per member id: the group is recorded in the journal's first event rather than in
+   * the id, so a node started on a journal of another group finds it and refuses to start.
+   */
+  static PersistenceId persistenceId(String memberId) {
+    return PersistenceId.of("raft", memberId, "|");
+  }
+
+  private RaftJournal(ActorContext<Command> ctx, String groupId, String memberId, ClusterConfig bootstrap,
+      String journalPluginId, String snapshotPluginId) {
+    super(persistenceId(memberId));
+    this.groupId = groupId;
+    this.memberId = memberId;
+    this.bootstrap = bootstrap;
+    this.journalPluginId = journalPluginId;
+    this.snapshotPluginId = snapshotPluginId;
+  }
+
+  @Override
+  public String journalPluginId() {
+    return journalPluginId;
+  }
+
+  @Override
+  public String snapshotPluginId() {
+    return snapshotPluginId;
+  }
+
+  @Override
+  public State emptyState() {
+    return new State();
+  }
+
+  @Override
+  public CommandHandler<Command, JournalEvent, State> commandHandler() {
+    return newCommandHandlerBuilder()
+        .forAnyState()
+        .onCommand(Recover.class, this::onRecover)
+        .onCommand(Write.class, this::onWrite)
+        .build();
+  }
+
+  private Effect<JournalEvent, State> onRecover(State state, Recover r) {
+    if (state.groupId == null) {
+      // A new journal: record whose it is and the bootstrap configuration as log entry 1.
+      DurableState initial = DurableState.bootstrap(bootstrap);
+      return Effect()
+          .persist(List.of(new JournalEvent.Initialized(groupId, memberId), new JournalEvent.EntriesAppended(initial.entries())))
+          .thenReply(r.replyTo(), s -> StatusReply.success(toDurable(s)));
+    }
+    if (!state.groupId.equals(groupId) || !state.memberId.equals(memberId)) {
+      return Effect().reply(r.replyTo(), StatusReply.error(new IllegalStateException(
+          "the journal " + persistenceId(memberId).id() + " was written by member " + state.memberId
+              + " of group " + state.groupId + ", not by member " + memberId + " of group " + groupId
+              + "; refusing to start on state that is not ours")));
+    }
+    return Effect().reply(r.replyTo(), StatusReply.success(toDurable(state)));
+  }
+
+  private Effect<JournalEvent, State> onWrite(State state, Write w) {
+    if (state.groupId == null) {
+      return Effect().reply(w.replyTo(), StatusReply.error("the journal was not recovered before the first write"));
+    }
+    List<JournalEvent> events = new ArrayList<>(3);
+    RaftStorage.Write write = w.write();
+    if (write.hardState() != null) {
+      events.add(new JournalEvent.TermAndVoteChanged(write.hardState().term(), write.hardState().votedFor()));
+    }
+    if (write.truncateFrom() > 0) events.add(new JournalEvent.LogTruncated(write.truncateFrom()));
+    if (!write.entries().isEmpty()) events.add(new JournalEvent.EntriesAppended(write.entries()));
+    if (events.isEmpty()) return Effect().reply(w.replyTo(), StatusReply.ack());
+    return Effect().persist(events).thenReply(w.replyTo(), s -> StatusReply.ack());
+  }
+
+  @Override
+  public EventHandler<State, JournalEvent> eventHandler() {
+    return newEventHandlerBuilder()
+        .forAnyState()
+        .onEvent(JournalEvent.Initialized.class, (s, e) -> {
+          s.groupId = e.groupId();
+          s.memberId = e.memberId();
+          return s;
+        })
+        .onEvent(JournalEvent.TermAndVoteChanged.class, (s, e) -> {
+          s.hardState = new HardState(e.term(), e.votedFor());
+          return s;
+        })
+        .onEvent(JournalEvent.LogTruncated.class, (s, e) -> {
+          int from = (int) (e.fromIndex() - 1);
+          if (from < s.log.size()) s.log.subList(Math.max(0, from), s.log.size()).clear();
+          return s;
+        })
+        .onEvent(JournalEvent.EntriesAppended.class, (s, e) -> {
+          for (LogEntry entry : e.entries()) {
+            if (entry.index() != s.log.size() + 1) {
+              throw new IllegalStateException("journal replay found entry " + entry.index() + " after " + s.log.size());
+            }
+            s.log.add(entry);
+          }
+          return s;
+        })
+        .build();
+  }
+
+  @Override
+  public SignalHandler<State> signalHandler() {
+    return newSignalHandlerBuilder().onSignal(RecoveryCompleted.instance(), s -> { }).build();
+  }
+
+  private DurableState toDurable(State s) {
+    return new DurableState(s.hardState, SnapshotMeta.initial(bootstrap), List.copyOf(s.log));
+  }
+}

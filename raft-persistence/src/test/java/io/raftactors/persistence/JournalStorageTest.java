@@ -1,0 +1,134 @@
+package io.raftactors.persistence;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import akka.actor.testkit.typed.javadsl.ActorTestKit;
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import io.raftactors.actor.RaftSettings;
+import io.raftactors.actor.RaftStorage;
+import io.raftactors.core.ClusterConfig;
+import io.raftactors.core.DurableState;
+import io.raftactors.core.EntryData;
+import io.raftactors.core.HardState;
+import io.raftactors.core.LogEntry;
+import java.io.File;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.concurrent.CompletionException;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The LevelDB-backed journal: what is written is what a restart recovers, exactly. */
+class JournalStorageTest {
+  @TempDir Path dir;
+
+  private Config config(String group, String member) {
+    return ConfigFactory.parseString(String.join("\n",
+            "raft.group-id = " + group,
+            "raft.member-id = " + member,
+            "raft.members { n1 = \"akka://JournalStorageTest\", n2 = \"akka://JournalStorageTest\", n3 = \"akka://JournalStorageTest\" }",
+            "raft.persistence.leveldb-journal.dir = \"" + dir.resolve("journal") + "\"",
+            "raft.persistence.local-snapshots.dir = \"" + dir.resolve("snapshots") + "\""))
+        .withFallback(ConfigFactory.load())
+        .resolve();
+  }
+
+  /** Runs {@code body} against a fresh ActorSystem on the same directory, then shuts it down (releasing the LevelDB lock). */
+  private <T> T withStorage(String group, String member, java.util.function.Function<JournalStorage, T> body) {
+    Config cfg = config(group, member);
+    ActorTestKit kit = ActorTestKit.create("JournalStorageTest", cfg);
+    try {
+      return body.apply(JournalStorage.start(kit.system(), RaftSettings.fromConfig(cfg)));
+    } finally {
+      kit.shutdownTestKit();
+    }
+  }
+
+  private static LogEntry entry(long index, long term) {
+    return new LogEntry(index, term, new EntryData.Command(0, "m", ("e" + index + "@" + term).getBytes()));
+  }
+
+  @Test
+  void aNewJournalStartsWithTheBootstrapConfigurationAsEntryOne() {
+    DurableState s = withStorage("g", "n1", st -> st.recover().toCompletableFuture().join());
+    assertEquals(HardState.INITIAL, s.hardState());
+    assertEquals(1, s.entries().size());
+    assertEquals(new EntryData.Configuration(ClusterConfig.of("n1", "n2", "n3")), s.entries().get(0).data());
+  }
+
+  @Test
+  void durability_T3_8_03_recoveryRestoresTermVoteAndLogExactly() {
+    SplittableRandom rnd = new SplittableRandom(42);
+    List<LogEntry> model = new ArrayList<>();
+    HardState[] hard = {HardState.INITIAL};
+    withStorage("g", "n1", st -> {
+      model.addAll(st.recover().toCompletableFuture().join().entries());
+      long term = 0;
+      for (int step = 0; step < 200; step++) {
+        HardState hs = null;
+        if (rnd.nextInt(4) == 0) {
+          term++;
+          hs = new HardState(term, rnd.nextBoolean() ? "n" + (1 + rnd.nextInt(3)) : null);
+          hard[0] = hs;
+        }
+        long truncateFrom = 0;
+        if (model.size() > 2 && rnd.nextInt(5) == 0) {
+          truncateFrom = 2 + rnd.nextInt(model.size() - 1);
+          model.subList((int) truncateFrom - 1, model.size()).clear();
+        }
+        List<LogEntry> add = new ArrayList<>();
+        for (int i = rnd.nextInt(4); i > 0; i--) {
+          LogEntry e = entry(model.size() + 1, Math.max(1, term));
+          model.add(e);
+          add.add(e);
+        }
+        st.write(new RaftStorage.Write(hs, truncateFrom, add)).toCompletableFuture().join();
+      }
+      return null;
+    });
+    DurableState recovered = withStorage("g", "n1", st -> st.recover().toCompletableFuture().join());
+    assertEquals(hard[0], recovered.hardState());
+    assertEquals(model, recovered.entries()); // index, term and payload bytes
+  }
+
+  @Test
+  void durability_T3_8_04_journalSequenceNumbersAreNotLogIndices() {
+    withStorage("g", "n1", st -> {
+      st.recover().toCompletableFuture().join();
+      st.write(new RaftStorage.Write(new HardState(1, null), 0, List.of(entry(2, 1), entry(3, 1), entry(4, 1), entry(5, 1))))
+          .toCompletableFuture().join();
+      // Truncate from 4 and append a new 4-5 of a later term, as one write with its own truncation event.
+      st.write(new RaftStorage.Write(new HardState(2, null), 4, List.of(entry(4, 2), entry(5, 2)))).toCompletableFuture().join();
+      return null;
+    });
+    DurableState s = withStorage("g", "n1", st -> st.recover().toCompletableFuture().join());
+    assertEquals(5, s.entries().size());
+    assertEquals(entry(4, 2), s.entries().get(3));
+    assertEquals(entry(5, 2), s.entries().get(4));
+  }
+
+  @Test
+  void aJournalOfAnotherGroupStopsTheNodeWithAnErrorSayingSo() {
+    withStorage("kv", "n1", st -> st.recover().toCompletableFuture().join());
+    CompletionException e = assertThrows(CompletionException.class,
+        () -> withStorage("bank", "n1", st -> st.recover().toCompletableFuture().join()));
+    assertTrue(e.getCause().getMessage().contains("group kv"), e.getCause().getMessage());
+    assertTrue(e.getCause().getMessage().contains("group bank"), e.getCause().getMessage());
+  }
+
+  @Test
+  void aJournalDirectoryThatCannotBeCreatedIsReportedWithItsPath() throws Exception {
+    File blocker = dir.resolve("not-a-dir").toFile();
+    Files.writeString(blocker.toPath(), "x");
+    IllegalStateException e = assertThrows(IllegalStateException.class,
+        () -> JournalStorage.ensureDirectory(new File(blocker, "journal"), "raft.persistence.leveldb-journal.dir"));
+    assertTrue(e.getMessage().contains(blocker.getAbsolutePath()), e.getMessage());
+    assertTrue(e.getMessage().contains("raft.persistence.leveldb-journal.dir"), e.getMessage());
+  }
+}
