@@ -12,10 +12,14 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** The README's demo, run from the root application.conf (on free ports instead of 2551-2553). */
 class KvDemoTest {
+  @TempDir Path data;
+
   @Test
   void theDemoReplicatesSurvivesLosingItsLeaderAndEndsWithIdenticalReplicas() throws Exception {
     File conf = new File("../application.conf");
@@ -29,10 +33,14 @@ class KvDemoTest {
         .withFallback(ConfigFactory.load())
         .resolve();
     ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-    int exit = KvDemo.run(config, 200, new PrintStream(bytes, true, StandardCharsets.UTF_8));
+    int exit = KvDemo.run(config, 200, data.toFile(), new PrintStream(bytes, true, StandardCharsets.UTF_8));
     String out = bytes.toString(StandardCharsets.UTF_8);
     assertEquals(0, exit, out);
     assertTrue(out.contains("demo finished: all replicas agree"), out);
+    // Each node journaled to LevelDB in its own directory.
+    for (String id : new String[] {"n1", "n2", "n3"}) {
+      assertTrue(new File(data.toFile(), id + "/journal/CURRENT").isFile(), "no LevelDB journal for " + id);
+    }
   }
 
   private static int freePort() throws IOException {
