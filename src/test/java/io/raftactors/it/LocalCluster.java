@@ -12,7 +12,12 @@ import com.typesafe.config.ConfigFactory;
 import io.raftactors.actor.InMemoryStorage;
 import io.raftactors.actor.RaftNode;
 import io.raftactors.actor.RaftSettings;
+import io.raftactors.actor.RaftStorage;
+import io.raftactors.core.DurableState;
+import io.raftactors.core.HardState;
 import io.raftactors.core.Role;
+import io.raftactors.persistence.JournalStorage;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -37,6 +42,11 @@ final class LocalCluster implements AutoCloseable {
   final Map<String, InMemoryStorage> storages = new LinkedHashMap<>();
   final Map<String, RecordingStateMachine> machines = new LinkedHashMap<>();
   final Map<String, RaftSettings> settings = new LinkedHashMap<>();
+  final Map<String, Config> configs = new LinkedHashMap<>();
+  /** Every term and vote each node wrote, across restarts. */
+  final Map<String, List<HardState>> hardStates = new LinkedHashMap<>();
+  /** Journal folder per node, or null for in-memory storage. */
+  private Path dataDir;
 
   static Config systemConfig() {
     return ConfigFactory.parseString(String.join("\n",
@@ -64,11 +74,17 @@ final class LocalCluster implements AutoCloseable {
   }
 
   static LocalCluster start(int n, Config overrides) {
+    return start(n, overrides, null);
+  }
+
+  /** A cluster whose nodes journal to LevelDB under {@code dataDir}/&lt;node&gt; (in memory if null). */
+  static LocalCluster start(int n, Config overrides, Path dataDir) {
     LocalCluster c = new LocalCluster();
+    c.dataDir = dataDir;
     Config base = overrides.withFallback(systemConfig());
     for (int i = 1; i <= n; i++) {
       String id = "n" + i;
-      ActorSystem<Void> sys = ActorSystem.create(Behaviors.empty(), "raft", base);
+      ActorSystem<Void> sys = ActorSystem.create(Behaviors.empty(), "raft", dataDir == null ? base : c.journalDirs(base, id));
       c.ids.add(id);
       c.systems.put(id, sys);
       c.addresses.put(id, sys.address());
@@ -79,14 +95,78 @@ final class LocalCluster implements AutoCloseable {
       Config cfg = ConfigFactory.parseString(members + "raft.group-id = test\nraft.member-id = " + id)
           .withFallback(base);
       RaftSettings s = RaftSettings.fromConfig(cfg);
-      InMemoryStorage storage = new InMemoryStorage(s.bootstrapConfig());
-      RecordingStateMachine sm = new RecordingStateMachine();
       c.settings.put(id, s);
-      c.storages.put(id, storage);
-      c.machines.put(id, sm);
-      c.nodes.put(id, RaftNode.start(c.systems.get(id), s, storage, sm));
+      c.configs.put(id, cfg);
+      c.hardStates.put(id, new ArrayList<>());
+      if (dataDir == null) c.storages.put(id, new InMemoryStorage(s.bootstrapConfig()));
+      c.startNode(id);
     }
     return c;
+  }
+
+  private void startNode(String id) {
+    RecordingStateMachine sm = new RecordingStateMachine();
+    machines.put(id, sm);
+    ActorSystem<Void> sys = systems.get(id);
+    RaftStorage storage = dataDir == null ? storages.get(id) : JournalStorage.start(sys, settings.get(id));
+    List<HardState> written = hardStates.get(id);
+    RaftStorage recording = new RaftStorage() {
+      @Override
+      public CompletionStage<DurableState> recover() {
+        return storage.recover();
+      }
+
+      @Override
+      public CompletionStage<Void> write(Write w) {
+        return storage.write(w).thenApply(done -> {
+          if (w.hardState() != null) {
+            synchronized (written) {
+              written.add(w.hardState());
+            }
+          }
+          return done;
+        });
+      }
+    };
+    nodes.put(id, RaftNode.start(sys, settings.get(id), recording, sm));
+  }
+
+  /**
+   * Starts a terminated node again: a new ActorSystem on the same address, on the same storage
+   * (the same LevelDB folder, or the same in-memory storage), with a fresh state machine.
+   */
+  void restart(String id) {
+    Address a = addresses.get(id);
+    Config cfg = ConfigFactory.parseString("akka.remote.artery.canonical.port = " + a.port().get())
+        .withFallback(configs.get(id));
+    if (dataDir != null) cfg = journalDirs(cfg, id);
+    systems.put(id, ActorSystem.create(Behaviors.empty(), "raft", cfg));
+    startNode(id);
+  }
+
+  private Config journalDirs(Config cfg, String id) {
+    Path dir = dataDir.resolve(id);
+    return ConfigFactory.parseString(String.join("\n",
+            "raft.persistence.leveldb-journal.dir = \"" + dir.resolve("journal") + "\"",
+            "raft.persistence.local-snapshots.dir = \"" + dir.resolve("snapshots") + "\""))
+        .withFallback(cfg)
+        .resolve();
+  }
+
+  /** Asserts that no node ever wrote two different votes for the same term (across restarts). */
+  void assertAtMostOneVotePerTerm() {
+    for (Map.Entry<String, List<HardState>> e : hardStates.entrySet()) {
+      Map<Long, String> votes = new java.util.HashMap<>();
+      synchronized (e.getValue()) {
+        for (HardState hs : e.getValue()) {
+          if (hs.votedFor() == null) continue;
+          String before = votes.putIfAbsent(hs.term(), hs.votedFor());
+          if (before != null && !before.equals(hs.votedFor())) {
+            throw new AssertionError(e.getKey() + " voted for " + before + " and " + hs.votedFor() + " in term " + hs.term());
+          }
+        }
+      }
+    }
   }
 
   ActorSystem<Void> system(String id) {
