@@ -1,0 +1,276 @@
+package io.raftactors.sim;
+
+import io.raftactors.core.RaftConfig;
+import io.raftactors.core.RaftCore;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+
+/**
+ * A fault schedule driven through a {@link Simulation}: message loss, duplication, reordering and
+ * delays, random and flapping partitions (including one-way links and bridges), crash-restart of
+ * random nodes (leaders and nodes with writes in flight included), GC-like pauses, tick-rate skew,
+ * and client proposals. {@link #run} applies the faults for {@link Schedule#chaosTicks}; {@link
+ * #quiesce} then removes every fault and checks liveness: a leader appears and every node converges
+ * to the same committed log and applied state. All decisions come from the simulation's seeded
+ * random source, so a seed replays exactly.
+ */
+public final class Chaos {
+
+  /** Which faults a run uses, and how hard. */
+  public static final class Schedule {
+    public int chaosTicks = 500;
+    public double dropRate;
+    public double duplicateRate;
+    public int maxDelay = 2;
+    public double longDelayRate;
+    public int longDelayMax = 1;
+    /** Random partitions (bipartitions, isolation of the leader, bridges). */
+    public boolean partitions;
+    /** Partitions may be one-way cuts of single directed links. */
+    public boolean oneWay;
+    /** Partitions change every 1-5 election timeouts (else every 5-15). */
+    public boolean flapping;
+    public boolean crashes;
+    public boolean pauses;
+    /** Per-node tick rates drawn from [skewMin, skewMax] (1.0 = no skew). */
+    public double skewMin = 1.0;
+    public double skewMax = 1.0;
+    /** Chance per global tick that a client proposes a command. */
+    public double proposeRate = 0.1;
+
+    /** A random mix of every fault kind, drawn from {@code r}. */
+    public static Schedule random(SplittableRandom r, RaftConfig cfg) {
+      Schedule s = new Schedule();
+      s.chaosTicks = 500 + r.nextInt(1500);
+      if (r.nextInt(100) < 50) s.dropRate = r.nextDouble() * 0.2;
+      if (r.nextInt(100) < 40) s.duplicateRate = r.nextDouble() * 0.2;
+      s.maxDelay = 1 + r.nextInt(Math.max(1, cfg.electionTimeoutMin() / 2));
+      if (r.nextInt(100) < 30) {
+        s.longDelayRate = 0.02 + r.nextDouble() * 0.05;
+        s.longDelayMax = 3 * cfg.electionTimeoutMax();
+      }
+      s.partitions = r.nextInt(100) < 70;
+      s.oneWay = s.partitions && r.nextInt(100) < 40;
+      s.flapping = s.partitions && r.nextInt(100) < 50;
+      s.crashes = r.nextInt(100) < 60;
+      s.pauses = r.nextInt(100) < 30;
+      if (r.nextInt(100) < 40) {
+        s.skewMin = 0.5;
+        s.skewMax = 2.0;
+      }
+      s.proposeRate = 0.05 + r.nextDouble() * 0.25;
+      return s;
+    }
+
+    @Override
+    public String toString() {
+      return "ticks=" + chaosTicks + " drop=" + fmt(dropRate) + " dup=" + fmt(duplicateRate) + " delay<=" + maxDelay
+          + (longDelayRate > 0 ? " long=" + fmt(longDelayRate) + "@" + longDelayMax : "")
+          + (partitions ? " partitions" + (oneWay ? "+oneway" : "") + (flapping ? "+flapping" : "") : "")
+          + (crashes ? " crashes" : "") + (pauses ? " pauses" : "")
+          + (skewMax != 1.0 || skewMin != 1.0 ? " skew=" + skewMin + ".." + skewMax : "")
+          + " propose=" + fmt(proposeRate);
+    }
+
+    private static String fmt(double d) {
+      return String.format(java.util.Locale.ROOT, "%.3f", d);
+    }
+  }
+
+  private final Simulation sim;
+  private final Schedule schedule;
+  private final SplittableRandom rnd;
+  private final RaftConfig cfg;
+  private final long[] restartAt;
+  private long nextPartitionChange;
+  private long pausedUntil;
+
+  public Chaos(Simulation sim, Schedule schedule) {
+    this.sim = sim;
+    this.schedule = schedule;
+    this.rnd = sim.random();
+    this.cfg = sim.raftConfig();
+    this.restartAt = new long[sim.ids().size()];
+  }
+
+  /** Applies the schedule's faults for {@link Schedule#chaosTicks} global ticks. */
+  public void run() {
+    sim.network().dropRate(schedule.dropRate).duplicateRate(schedule.duplicateRate).delay(1, schedule.maxDelay)
+        .longDelays(schedule.longDelayRate, schedule.longDelayMax);
+    List<String> ids = sim.ids();
+    if (schedule.skewMax != 1.0 || schedule.skewMin != 1.0) {
+      for (String id : ids) {
+        sim.setTickRate(id, schedule.skewMin + rnd.nextDouble() * (schedule.skewMax - schedule.skewMin));
+      }
+    }
+    long end = sim.now() + schedule.chaosTicks;
+    nextPartitionChange = sim.now() + cfg.electionTimeoutMax() * 2L;
+    while (sim.now() < end) {
+      faultsFor(ids);
+      if (rnd.nextDouble() < schedule.proposeRate) proposeSomewhere(ids);
+      sim.runTicks(1);
+    }
+  }
+
+  private void faultsFor(List<String> ids) {
+    long now = sim.now();
+    int n = ids.size();
+    if (schedule.partitions && now >= nextPartitionChange) {
+      changePartition(ids);
+      int et = cfg.electionTimeoutMax();
+      nextPartitionChange = now + (schedule.flapping ? et * (1 + rnd.nextInt(5)) : et * (5 + rnd.nextInt(11)));
+    }
+    if (schedule.crashes) {
+      int down = 0;
+      for (int i = 0; i < n; i++) {
+        if (!sim.isUp(ids.get(i))) {
+          down++;
+          if (now >= restartAt[i]) {
+            sim.restart(ids.get(i));
+            down--;
+          }
+        }
+      }
+      if (down < (n - 1) / 2 + (n == 3 ? 1 : 0) && rnd.nextInt(120) == 0) {
+        String victim = pickVictim(ids);
+        if (victim != null) {
+          sim.crash(victim);
+          restartAt[ids.indexOf(victim)] = now + 3 + rnd.nextInt(4 * cfg.electionTimeoutMax());
+        }
+      }
+    }
+    if (schedule.pauses && now >= pausedUntil && rnd.nextInt(200) == 0) {
+      String id = ids.get(rnd.nextInt(n));
+      if (sim.isUp(id)) {
+        int ticks = cfg.electionTimeoutMin() + rnd.nextInt(3 * cfg.electionTimeoutMax());
+        sim.pause(id, ticks);
+        pausedUntil = now + ticks;
+      }
+    }
+  }
+
+  /** The leader (40%), a node with writes in flight (30%), or anyone up. */
+  private String pickVictim(List<String> ids) {
+    int roll = rnd.nextInt(10);
+    RaftCore leader = sim.leader();
+    if (roll < 4 && leader != null) return leader.id();
+    List<String> up = new ArrayList<>();
+    List<String> writing = new ArrayList<>();
+    for (String id : ids) {
+      if (!sim.isUp(id)) continue;
+      up.add(id);
+      if (sim.pendingWrites(id) > 0) writing.add(id);
+    }
+    if (roll < 7 && !writing.isEmpty()) return writing.get(rnd.nextInt(writing.size()));
+    return up.isEmpty() ? null : up.get(rnd.nextInt(up.size()));
+  }
+
+  private void changePartition(List<String> ids) {
+    sim.heal();
+    int n = ids.size();
+    int kind = rnd.nextInt(schedule.oneWay ? 6 : 4);
+    if (kind == 0) return; // connected for a while
+    if (kind == 1) {
+      // a random bipartition: a minority side and a majority side
+      List<String> shuffled = shuffled(ids);
+      int k = 1 + rnd.nextInt(n / 2);
+      sim.partition(shuffled.subList(0, k), shuffled.subList(k, n));
+    } else if (kind == 2) {
+      RaftCore leader = sim.leader();
+      sim.isolate(leader != null ? leader.id() : ids.get(rnd.nextInt(n))); // leader isolation
+    } else if (kind == 3) {
+      // a bridge: two halves that only one node can reach both of
+      List<String> s = shuffled(ids);
+      // s.get(0) is in neither group, so it still reaches both
+      int half = 1 + (n - 1) / 2;
+      List<String> a = new ArrayList<>(s.subList(1, half));
+      List<String> b = new ArrayList<>(s.subList(half, n));
+      sim.partition(a, b);
+    } else {
+      // one-way cuts of random directed links
+      int cuts = 1 + rnd.nextInt(n);
+      for (int i = 0; i < cuts; i++) {
+        String from = ids.get(rnd.nextInt(n));
+        String to = ids.get(rnd.nextInt(n));
+        if (!from.equals(to)) sim.cut(from, to);
+      }
+    }
+  }
+
+  private List<String> shuffled(List<String> ids) {
+    List<String> s = new ArrayList<>(ids);
+    for (int i = s.size() - 1; i > 0; i--) {
+      int j = rnd.nextInt(i + 1);
+      String t = s.get(i);
+      s.set(i, s.get(j));
+      s.set(j, t);
+    }
+    return s;
+  }
+
+  /** A client sends a command: usually to the leader, sometimes to any node (which may refuse). */
+  private void proposeSomewhere(List<String> ids) {
+    RaftCore leader = sim.leader();
+    String target;
+    if (leader != null && rnd.nextInt(10) < 8) {
+      target = leader.id();
+    } else {
+      target = ids.get(rnd.nextInt(ids.size()));
+    }
+    if (sim.isUp(target) && !sim.isPaused(target)) sim.propose(target);
+  }
+
+  /**
+   * Removes every fault (heals partitions, restarts crashed nodes, normal delays, no skew) and waits
+   * for liveness: a leader within {@code leaderBound} ticks, then a fresh command from it applied on
+   * every node and all logs equal within {@code convergeBound} more ticks, plus 12 ticks per
+   * AppendEntries batch a follower may have to catch up (one round trip through a slow disk each)
+   * and, without the conflict hint, per index it may have to back up. Returns the ticks until a
+   * leader existed. Throws an AssertionError naming the seed if liveness fails.
+   */
+  public int quiesce(int leaderBound, int convergeBound) {
+    sim.heal();
+    sim.network().reliable(2);
+    List<String> ids = sim.ids();
+    for (String id : ids) {
+      if (!sim.isUp(id)) sim.restart(id);
+      sim.setTickRate(id, 1.0);
+    }
+    int pauseLeft = (int) Math.max(0, pausedUntil - sim.now());
+    int toLeader = sim.runUntil(() -> sim.leader() != null, leaderBound + pauseLeft);
+    if (toLeader < 0) {
+      throw new AssertionError("liveness: no leader within " + (leaderBound + pauseLeft) + " ticks after healing\n"
+          + sim.summary());
+    }
+    long longest = 0;
+    for (String id : ids) longest = Math.max(longest, sim.core(id).lastIndex());
+    int batches = (int) ((longest + cfg.maxEntriesPerAppend() - 1) / cfg.maxEntriesPerAppend());
+    // Without the conflict hint a leader backs up one index per round trip (P5.3-09).
+    int backups = cfg.conflictHint() ? 0 : (int) longest;
+    int bound = convergeBound + 12 * (batches + backups);
+    Simulation.Proposal[] marker = new Simulation.Proposal[1];
+    int converge = sim.runUntil(() -> {
+      RaftCore l = sim.leader();
+      if (l == null) return false;
+      Simulation.Proposal m = marker[0];
+      boolean stale = m == null || (!m.acknowledged() && (m.status() != Simulation.Proposal.Status.PENDING
+          || m.term != l.term() || !m.node.equals(l.id())));
+      if (stale) marker[0] = sim.propose(l.id());
+      if (!marker[0].acknowledged()) return false;
+      for (String id : ids) {
+        RaftCore c = sim.core(id);
+        if (c.lastApplied() != l.lastIndex() || c.lastIndex() != l.lastIndex() || c.commitIndex() != l.lastIndex()) {
+          return false;
+        }
+      }
+      return true;
+    }, bound);
+    if (converge < 0) {
+      throw new AssertionError("liveness: nodes did not converge within " + bound + " ticks after a leader\n"
+          + sim.summary());
+    }
+    sim.assertConverged();
+    return toLeader;
+  }
+}

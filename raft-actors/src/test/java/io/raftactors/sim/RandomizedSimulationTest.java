@@ -1,0 +1,159 @@
+package io.raftactors.sim;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import io.raftactors.core.RaftConfig;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Randomized simulation over many seeds (SIM-05, SIM-08, P5.2-16, P5.3-14, P5.3-17, P5.3-20,
+ * P5.3-21, P5.4.3-01..03, P5.1-07, T3.8-10, NET-01..04, NET-08, NET-10, NET-12, P5.6-04): each
+ * seed runs a 3-node and a 5-node group under a random mix of faults (see {@link Chaos.Schedule}),
+ * with every invariant checked after every event, then heals everything and asserts liveness and
+ * convergence.
+ *
+ * <ul>
+ *   <li>{@code -Draft.sim.seeds=N}: seeds 1..N per group size (default 5000).
+ *   <li>{@code -Draft.sim.seed=S}: replays seed S only (both sizes, or {@code -Draft.sim.nodes=3})
+ *       and prints its trace summary ({@code -Draft.sim.traceFile=prefix} writes the whole trace).
+ *   <li>{@code -Draft.sim.random=true}: soak mode, fresh random seeds, each printed before its run.
+ * </ul>
+ */
+class RandomizedSimulationTest {
+
+  static final String REPLAY = "mvn -B verify -pl raft-actors -Dtest=RandomizedSimulationTest -Draft.sim.seed=";
+
+  /** The settings and faults of one seed, all drawn from the seed itself. */
+  record Run(Simulation sim, Chaos.Schedule schedule) {
+    /** Faults, then healing and the liveness check. */
+    Simulation execute() {
+      Chaos chaos = new Chaos(sim, schedule);
+      chaos.run();
+      int et = sim.raftConfig().electionTimeoutMax();
+      chaos.quiesce(30 * et, 30 * et);
+      return sim;
+    }
+  }
+
+  static Run build(long seed, int nodes, boolean recordTrace) {
+    SplittableRandom r = new SplittableRandom(seed * 0x9E3779B97F4A7C15L + nodes);
+    RaftConfig cfg = RaftConfig.defaults()
+        .withPreVote(r.nextInt(4) != 0)
+        .withCheckQuorum(r.nextInt(4) != 0)
+        .withConflictHint(r.nextInt(4) != 0);
+    int[] batch = {1, 2, 4, 256};
+    int[] window = {1, 2, 8};
+    cfg = cfg.withBatching(batch[r.nextInt(batch.length)], 1 << 20, window[r.nextInt(window.length)]);
+    Chaos.Schedule schedule = Chaos.Schedule.random(r, cfg);
+    int storageMax = 1 + r.nextInt(5);
+    Simulation sim = Simulation.builder()
+        .nodes(nodes)
+        .seed(seed)
+        .raftConfig(cfg)
+        .storageDelay(1, storageMax)
+        .recordTrace(recordTrace)
+        .label(schedule.toString())
+        .replayCommand(REPLAY + seed + " -Draft.sim.nodes=" + nodes)
+        .build();
+    return new Run(sim, schedule);
+  }
+
+  /** Runs one seed; returns the finished simulation. */
+  static Simulation runSeed(long seed, int nodes, boolean recordTrace) {
+    return build(seed, nodes, recordTrace).execute();
+  }
+
+  @Test
+  void randomized_SIM_05_SIM_08_invariantsAndLivenessOverSeeds() throws Exception {
+    String single = System.getProperty("raft.sim.seed");
+    if (single != null && !single.isBlank()) {
+      replay(Long.parseLong(single.trim()));
+      return;
+    }
+    int count = Integer.getInteger("raft.sim.seeds", 5000);
+    boolean soak = Boolean.getBoolean("raft.sim.random");
+    List<Long> seeds = new ArrayList<>();
+    SplittableRandom fresh = new SplittableRandom();
+    for (int i = 1; i <= count; i++) seeds.add(soak ? fresh.nextLong() & Long.MAX_VALUE : (long) i);
+
+    long started = System.nanoTime();
+    int threads = Math.max(1, Runtime.getRuntime().availableProcessors());
+    ExecutorService pool = Executors.newFixedThreadPool(threads);
+    List<Future<Object>> results = new ArrayList<>();
+    for (long seed : seeds) {
+      for (int nodes : new int[] {3, 5}) {
+        results.add(pool.submit(() -> {
+          if (soak) System.out.println("sim seed " + seed + " nodes " + nodes);
+          try {
+            return runSeed(seed, nodes, false).counters();
+          } catch (AssertionError | RuntimeException e) {
+            String msg = "FAILED seed " + seed + " nodes " + nodes + ": " + e.getMessage()
+                + "\n  replay: " + REPLAY + seed + " -Draft.sim.nodes=" + nodes;
+            System.out.println(msg);
+            return msg;
+          }
+        }));
+      }
+    }
+    Simulation.Counters total = new Simulation.Counters();
+    List<String> failures = new ArrayList<>();
+    for (Future<Object> f : results) {
+      Object o = f.get();
+      if (o instanceof Simulation.Counters c) total.add(c);
+      else failures.add((String) o);
+    }
+    pool.shutdown();
+    double secs = (System.nanoTime() - started) / 1e9;
+    System.out.printf("randomized simulation: %d seeds x 2 sizes in %.1f s on %d threads%n  %s%n",
+        seeds.size(), secs, threads, total);
+    if (!failures.isEmpty()) {
+      fail(failures.size() + " failing runs; first:\n" + failures.get(0));
+    }
+    assertCountersExercised(total, count >= 200);
+  }
+
+  /** SIM-08: summed over the seeds, every fault and code path the schedule aims at happened. */
+  static void assertCountersExercised(Simulation.Counters total, boolean enoughSeeds) {
+    Map<String, Long> m = total.asMap();
+    String[] must = {"preVoteRounds", "elections", "leadersElected", "leaderStepDowns", "truncations", "proposals",
+        "proposalsRejected", "clientOpsCompleted", "messagesDropped", "messagesDuplicated", "writes", "crashes",
+        "restarts", "partitions", "entriesApplied"};
+    String[] rarer = {"proposalsUnknown", "crashesWithWritesInFlight", "leaderCrashes", "writesDiscardedByCrash",
+        "messagesDiscardedByCrash", "messagesFromEarlierIncarnation", "pauses"};
+    for (String k : must) assertTrue(m.get(k) > 0, "counter " + k + " stayed 0: " + m);
+    if (enoughSeeds) for (String k : rarer) assertTrue(m.get(k) > 0, "counter " + k + " stayed 0: " + m);
+  }
+
+  private void replay(long seed) {
+    String nodesProp = System.getProperty("raft.sim.nodes");
+    int[] sizes = nodesProp == null || nodesProp.isBlank() ? new int[] {3, 5} : new int[] {Integer.parseInt(nodesProp)};
+    for (int nodes : sizes) {
+      Run run = build(seed, nodes, true);
+      Simulation sim = run.sim();
+      try {
+        run.execute();
+      } finally {
+        List<String> trace = sim.trace();
+        String file = System.getProperty("raft.sim.traceFile");
+        if (file != null && !file.isBlank()) {
+          try {
+            java.nio.file.Files.write(java.nio.file.Path.of(file + "-" + seed + "-" + nodes + ".txt"), trace);
+          } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+          }
+        }
+        System.out.println("=== replay seed " + seed + " nodes " + nodes + ": " + trace.size() + " trace lines; last 200:");
+        for (String line : trace.subList(Math.max(0, trace.size() - 200), trace.size())) System.out.println(line);
+        System.out.println(sim.summary());
+      }
+    }
+  }
+}

@@ -1,0 +1,1477 @@
+package io.raftactors.sim;
+
+import io.raftactors.core.ClusterConfig;
+import io.raftactors.core.Committed;
+import io.raftactors.core.DurableState;
+import io.raftactors.core.EntryData;
+import io.raftactors.core.HardState;
+import io.raftactors.core.LogEntry;
+import io.raftactors.core.Outbound;
+import io.raftactors.core.ProposalOutcome;
+import io.raftactors.core.RaftConfig;
+import io.raftactors.core.RaftCore;
+import io.raftactors.core.RaftMessage;
+import io.raftactors.core.RandomSource;
+import io.raftactors.core.Ready;
+import io.raftactors.core.Role;
+import io.raftactors.core.SnapshotMeta;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.PriorityQueue;
+import java.util.Set;
+import java.util.SplittableRandom;
+import java.util.TreeMap;
+import java.util.function.BooleanSupplier;
+import java.util.function.Consumer;
+import java.util.function.Predicate;
+
+/**
+ * A deterministic, single-threaded simulation of a group of {@link RaftCore}s with a faulty
+ * network, asynchronous storage and crash-restart, checking the Figure 3 safety properties after
+ * every event.
+ *
+ * <h2>Model</h2>
+ *
+ * <ul>
+ *   <li><b>Time</b> is logical. {@link #runTicks(int)} advances the global tick; on each global tick
+ *       the events due by then are processed in (tick, sequence number) order, then every live node
+ *       is ticked according to its tick rate ({@link #setTickRate}: 0.5 means every other global
+ *       tick, 2.0 twice per global tick) unless it is paused ({@link #pause}, a GC stall: events for
+ *       it wait until it resumes).
+ *   <li><b>Randomness</b>: one {@link SplittableRandom} seeded with the simulation seed makes every
+ *       scheduling decision (delays, loss, duplication); each node's election jitter comes from
+ *       {@link RandomSource#seeded(long, String)}. The same seed gives the same run, event for event
+ *       ({@link #traceHash()}).
+ *   <li><b>Network</b>: each message a node emits is an {@link Envelope} with a unique id. Under the
+ *       current {@link #network()} conditions it is dropped, or scheduled for delivery after a random
+ *       delay (which reorders messages), possibly several times (duplication). A message crossing a
+ *       blocked directed link ({@link #partition}, {@link #cut}, {@link #isolate}) is lost, whether
+ *       the link is blocked when it is sent or when it arrives. Messages to a crashed node are lost;
+ *       messages a node sent before crashing still arrive after it restarts.
+ *   <li><b>Storage</b>: a {@link Ready} with a write (hard state, truncation, entries) becomes a
+ *       pending write that completes, in order, after a random storage delay; completion updates
+ *       the node's durable state, calls {@link RaftCore#persisted} and releases the Ready's
+ *       {@code messagesAfterPersist} (and those of Readies without a write that came after an
+ *       earlier, still pending write). {@link #crash} discards pending writes whole and the messages
+ *       waiting for them; {@link #restart} rebuilds the node from its durable state only, with a
+ *       fresh (empty) state machine.
+ *   <li><b>State machines</b>: each node records every {@link Committed} it applies. A
+ *       {@link #propose} gets a unique correlation id; a proposal applied with its id is
+ *       <em>acknowledged</em> and must never be lost.
+ * </ul>
+ *
+ * <h2>Invariants (checked after every event)</h2>
+ *
+ * Election Safety, Leader Append-Only, Log Matching (running hash per index, compared for every
+ * (index, term) any log ever held), Leader Completeness (every leader holds every entry committed in
+ * an earlier or equal term), State Machine Safety (same entry applied at an index everywhere; each
+ * node applies lastApplied+1, +2, ... never past commitIndex and only durable entries), monotonic
+ * term, commitIndex and lastApplied per node (reset only by a restart), durable term monotonic,
+ * every message stamped with its sender's current term (PreVote and a granted PreVoteResponse carry
+ * the proposed term), no message sent before its term (or, for a vote, the vote) is durable, empty {@link Ready#violations()}, and any invariant added with {@link
+ * #addInvariant}. The first violation throws a {@link SimulationFailure} naming the seed, step,
+ * cluster size, feature flags and the replay command.
+ *
+ * <h2>Scripting</h2>
+ *
+ * <pre>{@code
+ * Simulation sim = Simulation.builder().nodes(3).seed(7).build();     // n1..n3, bootstrapped
+ * sim.runUntil(() -> sim.leader() != null, 200);                      // elect
+ * String l = sim.leader().id();
+ * sim.isolate(l);                                                     // partition(Set.of(l))
+ * Simulation.Proposal p = sim.propose(l, Simulation.command("x"));    // appended, cannot commit
+ * sim.runTicks(100);
+ * sim.heal();
+ * }</pre>
+ *
+ * For step-by-step scripts (paper Figures 7 and 8) start nodes from arbitrary states with
+ * {@link Builder#node(String, DurableState)} and hold every message ({@link Builder#holdAllMessages})
+ * and write ({@link Builder#holdAllWrites}): then {@link #tick(String, int)} ticks one node,
+ * {@link #held()} lists the messages waiting, {@link #deliver(long)}, {@link #drop(long)} and
+ * {@link #duplicate(long)} act on one message by id, and {@link #completeWrites(String)} makes a
+ * node's pending writes durable. Individual messages can also be held selectively
+ * ({@link #holdWhere}).
+ */
+public final class Simulation {
+
+  // =================================================================== public types
+
+  /** A message in the simulated network. {@code senderIncarnation} counts the sender's restarts. */
+  public record Envelope(long id, String from, String to, RaftMessage message, int senderIncarnation, long sentAt) {
+    @Override
+    public String toString() {
+      return "#" + id + " " + from + "->" + to + " " + summarize(message);
+    }
+  }
+
+  /** A client proposal and what became of it. */
+  public static final class Proposal {
+    public enum Status { PENDING, NOT_LEADER, UNKNOWN, APPLIED }
+
+    public final long correlationId;
+    public final String node;
+    public final EntryData data;
+    /** The index the leader appended it at, or -1 if it was not appended. */
+    public final long index;
+    public final long term;
+    private Status status = Status.PENDING;
+    private long appliedIndex = -1;
+
+    Proposal(long correlationId, String node, EntryData data, long index, long term) {
+      this.correlationId = correlationId;
+      this.node = node;
+      this.data = data;
+      this.index = index;
+      this.term = term;
+    }
+
+    public Status status() {
+      return status;
+    }
+
+    /** The index at which the proposal was acknowledged (applied with its correlation id), or -1. */
+    public long appliedIndex() {
+      return appliedIndex;
+    }
+
+    public boolean acknowledged() {
+      return status == Status.APPLIED;
+    }
+
+    @Override
+    public String toString() {
+      return "Proposal{" + correlationId + " on " + node + " index=" + index + " " + status + "}";
+    }
+  }
+
+  /** Network conditions, changeable at any time (later sends use the new values). */
+  public static final class Network {
+    private double dropRate;
+    private double duplicateRate;
+    private int minDelay = 1;
+    private int maxDelay = 1;
+    private double longDelayRate;
+    private int longDelayMax = 1;
+
+    public Network dropRate(double p) {
+      dropRate = p;
+      return this;
+    }
+
+    /** Probability that a message is delivered 2-3 times (each copy with its own delay). */
+    public Network duplicateRate(double p) {
+      duplicateRate = p;
+      return this;
+    }
+
+    /** Delivery delay in ticks, drawn uniformly from [min, max] per message (reorders when max > min). */
+    public Network delay(int min, int max) {
+      if (min < 1 || max < min) throw new IllegalArgumentException("delay " + min + ".." + max);
+      minDelay = min;
+      maxDelay = max;
+      return this;
+    }
+
+    /** With probability {@code p} a message is delayed by up to {@code max} ticks instead. */
+    public Network longDelays(double p, int max) {
+      longDelayRate = p;
+      longDelayMax = Math.max(1, max);
+      return this;
+    }
+
+    /** No loss, no duplication, delays of 1..maxDelay ticks. */
+    public Network reliable(int maxDelay) {
+      dropRate = 0;
+      duplicateRate = 0;
+      longDelayRate = 0;
+      return delay(1, maxDelay);
+    }
+
+    @Override
+    public String toString() {
+      return "drop=" + dropRate + " dup=" + duplicateRate + " delay=" + minDelay + ".." + maxDelay
+          + (longDelayRate > 0 ? " long=" + longDelayRate + "@" + longDelayMax : "");
+    }
+  }
+
+  /** Counters of what a run exercised (SIM-08). */
+  public static final class Counters {
+    public long events;
+    public long preVoteRounds;
+    public long elections;
+    public long leadersElected;
+    public long leaderStepDowns;
+    public long truncations;
+    public long proposals;
+    public long proposalsRejected;
+    public long proposalsUnknown;
+    public long clientOpsCompleted;
+    public long messagesSent;
+    public long messagesDelivered;
+    public long messagesDropped;
+    public long messagesDuplicated;
+    public long messagesFromEarlierIncarnation;
+    public long writes;
+    public long writesDiscardedByCrash;
+    public long messagesDiscardedByCrash;
+    public long crashes;
+    public long crashesWithWritesInFlight;
+    public long leaderCrashes;
+    public long restarts;
+    public long partitions;
+    public long pauses;
+    public long entriesApplied;
+
+    public void add(Counters o) {
+      events += o.events;
+      preVoteRounds += o.preVoteRounds;
+      elections += o.elections;
+      leadersElected += o.leadersElected;
+      leaderStepDowns += o.leaderStepDowns;
+      truncations += o.truncations;
+      proposals += o.proposals;
+      proposalsRejected += o.proposalsRejected;
+      proposalsUnknown += o.proposalsUnknown;
+      clientOpsCompleted += o.clientOpsCompleted;
+      messagesSent += o.messagesSent;
+      messagesDelivered += o.messagesDelivered;
+      messagesDropped += o.messagesDropped;
+      messagesDuplicated += o.messagesDuplicated;
+      messagesFromEarlierIncarnation += o.messagesFromEarlierIncarnation;
+      writes += o.writes;
+      writesDiscardedByCrash += o.writesDiscardedByCrash;
+      messagesDiscardedByCrash += o.messagesDiscardedByCrash;
+      crashes += o.crashes;
+      crashesWithWritesInFlight += o.crashesWithWritesInFlight;
+      leaderCrashes += o.leaderCrashes;
+      restarts += o.restarts;
+      partitions += o.partitions;
+      pauses += o.pauses;
+      entriesApplied += o.entriesApplied;
+    }
+
+    /** Every counter by name, in a fixed order. */
+    public Map<String, Long> asMap() {
+      Map<String, Long> m = new LinkedHashMap<>();
+      m.put("events", events);
+      m.put("preVoteRounds", preVoteRounds);
+      m.put("elections", elections);
+      m.put("leadersElected", leadersElected);
+      m.put("leaderStepDowns", leaderStepDowns);
+      m.put("truncations", truncations);
+      m.put("proposals", proposals);
+      m.put("proposalsRejected", proposalsRejected);
+      m.put("proposalsUnknown", proposalsUnknown);
+      m.put("clientOpsCompleted", clientOpsCompleted);
+      m.put("messagesSent", messagesSent);
+      m.put("messagesDelivered", messagesDelivered);
+      m.put("messagesDropped", messagesDropped);
+      m.put("messagesDuplicated", messagesDuplicated);
+      m.put("messagesFromEarlierIncarnation", messagesFromEarlierIncarnation);
+      m.put("writes", writes);
+      m.put("writesDiscardedByCrash", writesDiscardedByCrash);
+      m.put("messagesDiscardedByCrash", messagesDiscardedByCrash);
+      m.put("crashes", crashes);
+      m.put("crashesWithWritesInFlight", crashesWithWritesInFlight);
+      m.put("leaderCrashes", leaderCrashes);
+      m.put("restarts", restarts);
+      m.put("partitions", partitions);
+      m.put("pauses", pauses);
+      m.put("entriesApplied", entriesApplied);
+      return m;
+    }
+
+    @Override
+    public String toString() {
+      return asMap().toString();
+    }
+  }
+
+  /** The first invariant violation of a run, with everything needed to replay it. */
+  public static final class SimulationFailure extends AssertionError {
+    public final long seed;
+    public final long step;
+    public final String violation;
+
+    SimulationFailure(String message, long seed, long step, String violation) {
+      super(message);
+      this.seed = seed;
+      this.step = step;
+      this.violation = violation;
+    }
+  }
+
+  // =================================================================== builder
+
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  public static final class Builder {
+    private long seed = 1;
+    private RaftConfig raftConfig = RaftConfig.defaults();
+    private final LinkedHashMap<String, DurableState> initial = new LinkedHashMap<>();
+    private final Network network = new Network();
+    private int storageMin = 1;
+    private int storageMax = 1;
+    private boolean holdAllMessages;
+    private boolean holdAllWrites;
+    private boolean recordTrace;
+    private String replayCommand;
+    private String label = "";
+
+    /** Founders n1..nN of a new group, each starting from {@link DurableState#bootstrap}. */
+    public Builder nodes(int n) {
+      List<String> ids = new ArrayList<>();
+      for (int i = 1; i <= n; i++) ids.add("n" + i);
+      DurableState st = DurableState.bootstrap(new ClusterConfig(ids));
+      for (String id : ids) initial.put(id, st);
+      return this;
+    }
+
+    /** A node starting from an arbitrary durable state (hard state, snapshot meta, log). */
+    public Builder node(String id, DurableState state) {
+      initial.put(id, state);
+      return this;
+    }
+
+    public Builder seed(long seed) {
+      this.seed = seed;
+      return this;
+    }
+
+    public Builder raftConfig(RaftConfig cfg) {
+      this.raftConfig = cfg;
+      return this;
+    }
+
+    /** Initial network conditions (changeable later through {@link Simulation#network()}). */
+    public Builder network(Consumer<Network> setup) {
+      setup.accept(network);
+      return this;
+    }
+
+    /** Storage write latency in ticks, drawn per write from [min, max]; writes complete in order. */
+    public Builder storageDelay(int min, int max) {
+      if (min < 1 || max < min) throw new IllegalArgumentException("storage delay " + min + ".." + max);
+      storageMin = min;
+      storageMax = max;
+      return this;
+    }
+
+    /** Every message is held until the script delivers, drops or releases it. */
+    public Builder holdAllMessages() {
+      holdAllMessages = true;
+      return this;
+    }
+
+    /** Writes complete only when the script calls {@link Simulation#completeWrites}. */
+    public Builder holdAllWrites() {
+      holdAllWrites = true;
+      return this;
+    }
+
+    /** Keeps a readable line per event ({@link Simulation#trace()}); slower, for replays and debugging. */
+    public Builder recordTrace(boolean on) {
+      recordTrace = on;
+      return this;
+    }
+
+    /** The command that replays this run, printed with any failure. */
+    public Builder replayCommand(String cmd) {
+      replayCommand = cmd;
+      return this;
+    }
+
+    /** A short description of the fault schedule, printed with any failure. */
+    public Builder label(String label) {
+      this.label = label;
+      return this;
+    }
+
+    public Simulation build() {
+      if (initial.isEmpty()) throw new IllegalStateException("no nodes");
+      return new Simulation(this);
+    }
+  }
+
+  // =================================================================== internals
+
+  private static final int DELIVER = 1;
+  private static final int WRITE_DONE = 2;
+
+  private record Event(long tick, long seq, int kind, Envelope env, SimNode node, int incarnation, PendingWrite write) {}
+
+  /** One pending storage write and the messages that wait for it. */
+  private static final class PendingWrite {
+    final HardState hardState;
+    final long truncateFrom;
+    final List<LogEntry> entries;
+    final List<Outbound> after;
+    final long seq;
+    long completeAt = -1; // -1: held (not scheduled)
+
+    PendingWrite(long seq, HardState hs, long truncateFrom, List<LogEntry> entries, List<Outbound> after) {
+      this.seq = seq;
+      this.hardState = hs;
+      this.truncateFrom = truncateFrom;
+      this.entries = entries;
+      this.after = after;
+    }
+  }
+
+  private final class SimNode {
+    final String id;
+    final int index;
+    final SnapshotMeta snapshot;
+    RaftCore core;
+    boolean up = true;
+    int incarnation;
+    // durable storage
+    HardState durableHard;
+    final ArrayList<LogEntry> durableLog = new ArrayList<>(); // entries after the snapshot
+    final ArrayDeque<PendingWrite> writes = new ArrayDeque<>();
+    long lastWriteCompleteAt;
+    // mirror of the in-memory log (from Ready), with a running hash per index
+    final ArrayList<LogEntry> mirror = new ArrayList<>();
+    long[] hash = new long[64];
+    // recording state machine
+    final ArrayList<LogEntry> applied = new ArrayList<>();
+    // tick rate and pauses
+    double rate = 1.0;
+    double rateCredit;
+    long pausedUntil = -1;
+    // last observed values (monotonicity checks)
+    long seenTerm;
+    long seenCommit;
+    long seenApplied;
+    Role seenRole = Role.FOLLOWER;
+    long seenLeaderTerm = -1;
+
+    SimNode(String id, int index, DurableState st) {
+      this.id = id;
+      this.index = index;
+      this.snapshot = st.snapshot();
+      this.durableHard = st.hardState();
+      this.durableLog.addAll(st.entries());
+    }
+
+    long base() {
+      return snapshot.lastIncludedIndex();
+    }
+
+    long mirrorLast() {
+      return base() + mirror.size();
+    }
+
+    long mirrorHash(long idx) {
+      return idx == base() ? SNAPSHOT_HASH ^ snapshot.lastIncludedIndex() : hash[(int) (idx - base() - 1)];
+    }
+
+    boolean paused() {
+      return pausedUntil > now;
+    }
+  }
+
+  private static final long SNAPSHOT_HASH = 0x51D5EEDL;
+
+  private final long seed;
+  private final RaftConfig cfg;
+  private final SplittableRandom rnd;
+  private final Network network;
+  private final int storageMin;
+  private final int storageMax;
+  private final boolean holdAllWrites;
+  private final boolean recordTrace;
+  private final String replayCommand;
+  private final String label;
+  private final LinkedHashMap<String, SimNode> nodes = new LinkedHashMap<>();
+  private final PriorityQueue<Event> queue = new PriorityQueue<>(
+      (a, b) -> a.tick != b.tick ? Long.compare(a.tick, b.tick) : Long.compare(a.seq, b.seq));
+  private final TreeMap<Long, Envelope> held = new TreeMap<>();
+  private final Map<Long, Event> scheduled = new HashMap<>(); // envelope id -> its delivery event
+  private Predicate<Envelope> holdFilter;
+  private final Set<String> blocked = new HashSet<>(); // "from>to"
+  private final Counters counters = new Counters();
+  private final List<Named> extraInvariants = new ArrayList<>();
+  private final List<Consumer<Envelope>> sendListeners = new ArrayList<>();
+  private final List<Runnable> eventListeners = new ArrayList<>();
+  private final Map<Long, Proposal> proposals = new LinkedHashMap<>();
+  private final List<Proposal> acknowledged = new ArrayList<>();
+  private final ArrayDeque<String> recent = new ArrayDeque<>();
+  private final List<String> trace = new ArrayList<>();
+
+  // global records for the invariants
+  private final TreeMap<Long, String> leaders = new TreeMap<>(); // term -> leader id
+  private final Map<Long, Map<Long, Long>> hashByIndexTerm = new HashMap<>(); // index -> term -> running hash
+  private long[] committedHash = new long[64]; // index -> running hash of the committed entry
+  private long[] committedTerm = new long[64]; // index -> lowest node term at which it was seen committed
+  private long committedMax;
+  private final ArrayList<LogEntry> appliedGlobal = new ArrayList<>(); // index-1 -> entry applied there
+
+  private long now;
+  private long seq;
+  private long step;
+  private long nextEnvelopeId = 1;
+  private long nextCorrelation = 1;
+  private long traceHash = 0xcbf29ce484222325L;
+  private String currentEvent = "start";
+
+  private Simulation(Builder b) {
+    this.seed = b.seed;
+    this.cfg = b.raftConfig;
+    this.rnd = new SplittableRandom(b.seed);
+    this.network = b.network;
+    this.storageMin = b.storageMin;
+    this.storageMax = b.storageMax;
+    this.holdAllWrites = b.holdAllWrites;
+    this.recordTrace = b.recordTrace;
+    this.replayCommand = b.replayCommand;
+    this.label = b.label;
+    if (b.holdAllMessages) this.holdFilter = e -> true;
+    int i = 0;
+    for (Map.Entry<String, DurableState> e : b.initial.entrySet()) {
+      SimNode n = new SimNode(e.getKey(), i++, e.getValue());
+      nodes.put(n.id, n);
+    }
+    for (SimNode n : nodes.values()) start(n);
+    check();
+  }
+
+  // =================================================================== scripting API
+
+  /** Advances global time by {@code ticks}, processing every event that falls due. */
+  public void runTicks(int ticks) {
+    for (int i = 0; i < ticks; i++) advance();
+  }
+
+  /** Runs until {@code cond} holds (checked after each global tick); returns the ticks taken, or -1 at the limit. */
+  public int runUntil(BooleanSupplier cond, int maxTicks) {
+    if (cond.getAsBoolean()) return 0;
+    for (int i = 1; i <= maxTicks; i++) {
+      advance();
+      if (cond.getAsBoolean()) return i;
+    }
+    return -1;
+  }
+
+  /** Ticks only {@code node}, {@code n} times, without advancing global time. */
+  public void tick(String node, int n) {
+    SimNode s = live(node);
+    for (int i = 0; i < n; i++) tickNode(s);
+  }
+
+  /** Delivers one message now, whether it is held or scheduled (a blocked link or a down node still loses it). */
+  public void deliver(long messageId) {
+    Envelope env = held.remove(messageId);
+    if (env == null) {
+      Event ev = scheduled.remove(messageId);
+      if (ev == null) throw new IllegalArgumentException("no message #" + messageId + " in flight");
+      queue.remove(ev);
+      env = ev.env;
+    }
+    processDelivery(env);
+  }
+
+  /** Drops one held or scheduled message. */
+  public void drop(long messageId) {
+    Envelope env = held.remove(messageId);
+    if (env == null) {
+      Event ev = scheduled.remove(messageId);
+      if (ev == null) throw new IllegalArgumentException("no message #" + messageId + " in flight");
+      queue.remove(ev);
+    }
+    counters.messagesDropped++;
+    event("drop #" + messageId, 3, -1, messageId);
+    check();
+  }
+
+  /** Copies a held or scheduled message; the copy is held. Returns the copy's id. */
+  public long duplicate(long messageId) {
+    Envelope env = held.get(messageId);
+    if (env == null) {
+      Event ev = scheduled.get(messageId);
+      if (ev == null) throw new IllegalArgumentException("no message #" + messageId + " in flight");
+      env = ev.env;
+    }
+    Envelope copy = new Envelope(nextEnvelopeId++, env.from, env.to, env.message, env.senderIncarnation, env.sentAt);
+    held.put(copy.id, copy);
+    counters.messagesDuplicated++;
+    return copy.id;
+  }
+
+  /** Takes a scheduled message out of the schedule; it waits until delivered, dropped or released. */
+  public void hold(long messageId) {
+    Event ev = scheduled.remove(messageId);
+    if (ev == null) throw new IllegalArgumentException("message #" + messageId + " is not scheduled");
+    queue.remove(ev);
+    held.put(messageId, ev.env);
+  }
+
+  /** Schedules a held message for delivery under the current network delay. */
+  public void release(long messageId) {
+    Envelope env = held.remove(messageId);
+    if (env == null) throw new IllegalArgumentException("message #" + messageId + " is not held");
+    scheduleDelivery(env, drawDelay());
+  }
+
+  /** Holds every message sent from now on that matches (null: hold nothing more). */
+  public void holdWhere(Predicate<Envelope> filter) {
+    this.holdFilter = filter;
+  }
+
+  /** The held messages, oldest first. */
+  public List<Envelope> held() {
+    return new ArrayList<>(held.values());
+  }
+
+  /** Held messages matching {@code p}, oldest first. */
+  public List<Envelope> held(Predicate<Envelope> p) {
+    List<Envelope> out = new ArrayList<>();
+    for (Envelope e : held.values()) if (p.test(e)) out.add(e);
+    return out;
+  }
+
+  /** Delivers every held message, oldest first, including those their delivery causes to be held. */
+  public void deliverAllHeld() {
+    while (!held.isEmpty()) deliver(held.firstKey());
+  }
+
+  /** Blocks every link between different groups (both directions); nodes in no group are unaffected. */
+  @SafeVarargs
+  public final void partition(Collection<String>... groups) {
+    for (int a = 0; a < groups.length; a++) {
+      for (int b = 0; b < groups.length; b++) {
+        if (a == b) continue;
+        for (String x : groups[a]) for (String y : groups[b]) blocked.add(x + ">" + y);
+      }
+    }
+    counters.partitions++;
+    event("partition " + Arrays.toString(groups), 4, -1, blocked.size());
+  }
+
+  /** Cuts {@code node} off from every other node, both directions. */
+  public void isolate(String node) {
+    for (String o : nodes.keySet()) {
+      if (!o.equals(node)) {
+        blocked.add(node + ">" + o);
+        blocked.add(o + ">" + node);
+      }
+    }
+    counters.partitions++;
+    event("isolate " + node, 4, idx(node), blocked.size());
+  }
+
+  /** Blocks the directed link {@code from -> to} only (a one-way cut). */
+  public void cut(String from, String to) {
+    blocked.add(from + ">" + to);
+    counters.partitions++;
+    event("cut " + from + ">" + to, 4, idx(from), idx(to));
+  }
+
+  /** Reopens the directed link {@code from -> to}. */
+  public void reconnect(String from, String to) {
+    blocked.remove(from + ">" + to);
+    event("reconnect " + from + ">" + to, 5, idx(from), idx(to));
+  }
+
+  /** Reopens every link. */
+  public void heal() {
+    blocked.clear();
+    event("heal", 5, -1, 0);
+  }
+
+  public boolean linkOpen(String from, String to) {
+    return !blocked.contains(from + ">" + to);
+  }
+
+  /** Stops a node: pending writes and the messages waiting for them are lost; completed writes survive. */
+  public void crash(String node) {
+    SimNode n = live(node);
+    counters.crashes++;
+    if (n.core.role() == Role.LEADER) counters.leaderCrashes++;
+    if (!n.writes.isEmpty()) counters.crashesWithWritesInFlight++;
+    for (PendingWrite w : n.writes) {
+      counters.writesDiscardedByCrash++;
+      counters.messagesDiscardedByCrash += w.after.size();
+    }
+    n.writes.clear();
+    n.up = false;
+    n.core = null;
+    n.incarnation++;
+    n.pausedUntil = -1;
+    event("crash " + node, 6, n.index, n.incarnation);
+    check();
+  }
+
+  /** Restarts a crashed node from its durable state only (hard state and log), with an empty state machine. */
+  public void restart(String node) {
+    SimNode n = nodes.get(node);
+    if (n == null) throw new IllegalArgumentException("unknown node " + node);
+    if (n.up) throw new IllegalStateException(node + " is up");
+    counters.restarts++;
+    start(n);
+    event("restart " + node, 7, n.index, n.incarnation);
+    check();
+  }
+
+  /** Stops ticking {@code node} and processing its events for {@code ticks} global ticks (a GC stall). */
+  public void pause(String node, int ticks) {
+    SimNode n = live(node);
+    n.pausedUntil = now + ticks;
+    counters.pauses++;
+    event("pause " + node + " " + ticks, 8, n.index, ticks);
+  }
+
+  /** Ticks per global tick for {@code node}: 0.5 ticks it every other global tick, 2.0 twice. */
+  public void setTickRate(String node, double rate) {
+    nodes.get(node).rate = rate;
+  }
+
+  /** Proposes {@code data} on {@code node} as a client would, with a fresh correlation id. */
+  public Proposal propose(String node, EntryData data) {
+    SimNode n = live(node);
+    long corr = nextCorrelation++;
+    counters.proposals++;
+    beginEvent("propose " + node + " c" + corr, 9, n.index, corr);
+    long index = n.core.propose(data, corr);
+    Proposal p = new Proposal(corr, node, data, index, n.core.term());
+    proposals.put(corr, p);
+    afterInput(n);
+    return p;
+  }
+
+  /** Proposes a fresh, unique command on {@code node}. */
+  public Proposal propose(String node) {
+    return propose(node, command("c" + nextCorrelation));
+  }
+
+  /** Completes every pending write of {@code node} now, in order (for scripts using held writes). */
+  public void completeWrites(String node) {
+    SimNode n = live(node);
+    while (!n.writes.isEmpty()) completeWrite(n, n.writes.peekFirst());
+  }
+
+  /** Completes the oldest pending write of {@code node} now. */
+  public void completeNextWrite(String node) {
+    SimNode n = live(node);
+    if (n.writes.isEmpty()) throw new IllegalStateException(node + " has no pending write");
+    completeWrite(n, n.writes.peekFirst());
+  }
+
+  /** Adds an invariant checked after every event; {@code holds} returns null if fine, else a description. */
+  public void addInvariant(String name, java.util.function.Function<Simulation, String> check) {
+    extraInvariants.add(new Named(name, check));
+  }
+
+  /** Called with every message a node emits (before the network decides its fate). */
+  public void onSend(Consumer<Envelope> listener) {
+    sendListeners.add(listener);
+  }
+
+  /** Called after every event, once the invariants hold. */
+  public void afterEvent(Runnable listener) {
+    eventListeners.add(listener);
+  }
+
+  // =================================================================== observers
+
+  public Network network() {
+    return network;
+  }
+
+  /** The one seeded source of every scheduling decision; fault schedules draw from it too. */
+  public SplittableRandom random() {
+    return rnd;
+  }
+
+  public long seed() {
+    return seed;
+  }
+
+  public long now() {
+    return now;
+  }
+
+  /** Events processed so far. */
+  public long step() {
+    return step;
+  }
+
+  public Counters counters() {
+    return counters;
+  }
+
+  public RaftConfig raftConfig() {
+    return cfg;
+  }
+
+  public List<String> ids() {
+    return new ArrayList<>(nodes.keySet());
+  }
+
+  /** The node's core, or null while it is down. */
+  public RaftCore core(String node) {
+    return nodes.get(node).core;
+  }
+
+  public boolean isUp(String node) {
+    return nodes.get(node).up;
+  }
+
+  public boolean isPaused(String node) {
+    return nodes.get(node).paused();
+  }
+
+  /** Restarts of {@code node} so far. */
+  public int incarnation(String node) {
+    return nodes.get(node).incarnation;
+  }
+
+  /** The live leader of the highest term, or null. */
+  public RaftCore leader() {
+    RaftCore best = null;
+    for (SimNode n : nodes.values()) {
+      if (n.up && n.core.role() == Role.LEADER && (best == null || n.core.term() > best.term())) best = n.core;
+    }
+    return best;
+  }
+
+  /** Live nodes that consider themselves leader. */
+  public List<RaftCore> leaders() {
+    List<RaftCore> out = new ArrayList<>();
+    for (SimNode n : nodes.values()) if (n.up && n.core.role() == Role.LEADER) out.add(n.core);
+    return out;
+  }
+
+  /** The leader recorded for every term that had one (Election Safety record). */
+  public Map<Long, String> leaderHistory() {
+    return new TreeMap<>(leaders);
+  }
+
+  /** Entries the node's current state machine applied, in order. */
+  public List<LogEntry> applied(String node) {
+    return new ArrayList<>(nodes.get(node).applied);
+  }
+
+  /** What the node would recover from right now. */
+  public DurableState durableState(String node) {
+    SimNode n = nodes.get(node);
+    return new DurableState(n.durableHard, n.snapshot, n.durableLog);
+  }
+
+  public int pendingWrites(String node) {
+    return nodes.get(node).writes.size();
+  }
+
+  /** Scheduled plus held messages. */
+  public int messagesInFlight() {
+    return scheduled.size() + held.size();
+  }
+
+  /** Scheduled or held messages from {@code from} to {@code to}. */
+  public int messagesInFlight(String from, String to) {
+    int c = 0;
+    for (Event e : scheduled.values()) if (e.env.from.equals(from) && e.env.to.equals(to)) c++;
+    for (Envelope e : held.values()) if (e.from.equals(from) && e.to.equals(to)) c++;
+    return c;
+  }
+
+  public List<Proposal> proposals() {
+    return new ArrayList<>(proposals.values());
+  }
+
+  /** Proposals acknowledged to their client, in acknowledgement order. */
+  public List<Proposal> acknowledged() {
+    return new ArrayList<>(acknowledged);
+  }
+
+  /** Hash over every event processed so far and the state it left (SIM-01). */
+  public long traceHash() {
+    return traceHash;
+  }
+
+  /** One line per event, if the trace is recorded ({@link Builder#recordTrace}). */
+  public List<String> trace() {
+    return trace;
+  }
+
+  /** The highest index any node has marked committed. */
+  public long committedMax() {
+    return committedMax;
+  }
+
+  /** A description of the run's settings, as printed with failures. */
+  public String describe() {
+    return "seed=" + seed + " nodes=" + nodes.size() + " preVote=" + cfg.preVote() + " checkQuorum="
+        + cfg.checkQuorum() + " conflictHint=" + cfg.conflictHint() + " batch=" + cfg.maxEntriesPerAppend()
+        + "/" + cfg.maxInflightAppends() + " timeouts=" + cfg.electionTimeoutMin() + ".." + cfg.electionTimeoutMax()
+        + "/" + cfg.heartbeatInterval() + " storage=" + storageMin + ".." + storageMax + " network[" + network + "]"
+        + (label.isEmpty() ? "" : " schedule[" + label + "]");
+  }
+
+  /** A short summary: time, events, per-node state, counters. */
+  public String summary() {
+    StringBuilder sb = new StringBuilder();
+    sb.append(describe()).append('\n').append("tick=").append(now).append(" step=").append(step)
+        .append(" trace=").append(Long.toHexString(traceHash)).append('\n');
+    for (SimNode n : nodes.values()) {
+      sb.append("  ").append(n.up ? String.valueOf(n.core) : n.id + " DOWN").append(" applied=")
+          .append(n.applied.size()).append(" durable=").append(n.durableLog.size()).append('\n');
+    }
+    sb.append("  leaders by term: ").append(leaders).append('\n');
+    sb.append("  counters: ").append(counters);
+    return sb.toString();
+  }
+
+  /** A command entry with the given text. */
+  public static EntryData.Command command(String text) {
+    return new EntryData.Command(0, "", text.getBytes(StandardCharsets.UTF_8));
+  }
+
+  /** Throws unless every live node has applied the same sequence and holds the same log; returns the log length. */
+  public long assertConverged() {
+    SimNode ref = null;
+    for (SimNode n : nodes.values()) {
+      if (!n.up) fail("convergence: " + n.id + " is down");
+      if (ref == null) {
+        ref = n;
+        continue;
+      }
+      if (n.mirrorLast() != ref.mirrorLast() || n.mirrorHash(n.mirrorLast()) != ref.mirrorHash(ref.mirrorLast())) {
+        fail("convergence: logs differ: " + ref.core + " vs " + n.core);
+      }
+      if (n.core.commitIndex() != ref.core.commitIndex() || n.applied.size() != ref.applied.size()) {
+        fail("convergence: commit/applied differ: " + ref.core + " vs " + n.core);
+      }
+    }
+    for (Proposal p : acknowledged) {
+      for (SimNode n : nodes.values()) {
+        long i = p.appliedIndex;
+        int k = (int) (i - n.base() - 1);
+        if (k < 0 || k >= n.applied.size() || !n.applied.get(k).data().equals(p.data)) {
+          fail("acknowledged write " + p + " is not applied at " + i + " on " + n.id);
+        }
+      }
+    }
+    return ref.mirrorLast();
+  }
+
+  // =================================================================== event processing
+
+  private void advance() {
+    now++;
+    while (!queue.isEmpty() && queue.peek().tick <= now) {
+      Event ev = queue.poll();
+      if (ev.kind == DELIVER) {
+        scheduled.remove(ev.env.id);
+        SimNode to = nodes.get(ev.env.to);
+        if (to.up && to.paused()) {
+          scheduleDelivery(ev.env, to.pausedUntil - now); // waits for the stall to end
+          continue;
+        }
+        processDelivery(ev.env);
+      } else {
+        SimNode n = ev.node;
+        if (!n.up || n.incarnation != ev.incarnation || !n.writes.contains(ev.write)) continue; // lost or done
+        PendingWrite w = n.writes.peekFirst();
+        if (w != ev.write || n.paused()) {
+          // an earlier write is still pending, or the node is stalled: complete later, still in order
+          push(new Event(Math.max(now + 1, n.pausedUntil), seq++, WRITE_DONE, null, n, n.incarnation, ev.write));
+          continue;
+        }
+        completeWrite(n, w);
+      }
+    }
+    for (SimNode n : nodes.values()) {
+      if (!n.up || n.paused()) continue;
+      n.rateCredit += n.rate;
+      while (n.rateCredit >= 1.0 && n.up) {
+        n.rateCredit -= 1.0;
+        tickNode(n);
+      }
+    }
+  }
+
+  private void tickNode(SimNode n) {
+    beginEvent(recordTrace ? "tick " + n.id : null, 10, n.index, n.core.now());
+    n.core.tick();
+    afterInput(n);
+  }
+
+  private void processDelivery(Envelope env) {
+    SimNode to = nodes.get(env.to);
+    if (!to.up || blocked.contains(env.from + ">" + env.to)) {
+      counters.messagesDropped++;
+      event(recordTrace ? "lost " + env : null, 11, to.index, env.id);
+      check();
+      return;
+    }
+    counters.messagesDelivered++;
+    SimNode from = nodes.get(env.from);
+    if (env.senderIncarnation != from.incarnation) counters.messagesFromEarlierIncarnation++;
+    beginEvent(recordTrace ? "deliver " + env : null, 12, to.index, env.id);
+    to.core.step(env.message);
+    afterInput(to);
+  }
+
+  private void completeWrite(SimNode n, PendingWrite w) {
+    n.writes.pollFirst();
+    beginEvent(recordTrace ? "write done " + n.id + " w" + w.seq : null, 13, n.index, w.seq);
+    if (w.hardState != null) {
+      if (w.hardState.term() < n.durableHard.term()) {
+        violation("durable term of " + n.id + " went back from " + n.durableHard.term() + " to " + w.hardState.term());
+      }
+      n.durableHard = w.hardState;
+    }
+    long base = n.base();
+    if (w.truncateFrom > 0) truncateList(n.durableLog, (int) (w.truncateFrom - base - 1));
+    if (!w.entries.isEmpty()) {
+      long first = w.entries.get(0).index();
+      if (first != base + n.durableLog.size() + 1) {
+        violation(n.id + ": write appends at " + first + " but the durable log ends at " + (base + n.durableLog.size()));
+      }
+      n.durableLog.addAll(w.entries);
+    }
+    LogEntry last = w.entries.isEmpty() ? null : w.entries.get(w.entries.size() - 1);
+    if (last != null) n.core.persisted(last.index(), last.term());
+    for (Outbound o : w.after) send(n, o);
+    afterInput(n);
+  }
+
+  /** Drains the node's Ready after an input and carries it out; then checks every invariant. */
+  private void afterInput(SimNode n) {
+    Ready r = n.core.ready();
+    handleReady(n, r);
+    observeRole(n);
+    endEvent(n);
+    check();
+  }
+
+  private void handleReady(SimNode n, Ready r) {
+    if (!r.violations().isEmpty()) violation("core reported violations: " + r.violations());
+    long term = n.core.term();
+    for (Outbound o : r.messages()) checkStamp(n, o, term);
+    for (Outbound o : r.messagesAfterPersist()) checkStamp(n, o, term);
+    updateMirror(n, r);
+    for (Outbound o : r.messages()) send(n, o);
+    if (r.hasWrite()) {
+      PendingWrite w = new PendingWrite(counters.writes++, r.hardState(), r.truncateFrom(), r.entries(),
+          new ArrayList<>(r.messagesAfterPersist()));
+      n.writes.addLast(w);
+      if (!holdAllWrites) {
+        w.completeAt = Math.max(n.lastWriteCompleteAt, now + drawStorageDelay());
+        n.lastWriteCompleteAt = w.completeAt;
+        push(new Event(w.completeAt, seq++, WRITE_DONE, null, n, n.incarnation, w));
+      }
+    } else if (!r.messagesAfterPersist().isEmpty()) {
+      if (n.writes.isEmpty()) {
+        for (Outbound o : r.messagesAfterPersist()) send(n, o);
+      } else {
+        n.writes.peekLast().after.addAll(r.messagesAfterPersist()); // waits for every earlier write
+      }
+    }
+    for (Committed c : r.committed()) apply(n, c);
+    for (ProposalOutcome o : r.outcomes()) {
+      Proposal p = proposals.get(o.correlationId());
+      if (p == null) continue;
+      if (o instanceof ProposalOutcome.NotLeader) {
+        p.status = Proposal.Status.NOT_LEADER;
+        counters.proposalsRejected++;
+        if (p.index > 0) violation("proposal " + p + " was appended but answered not-leader");
+      } else if (p.status != Proposal.Status.APPLIED) {
+        p.status = Proposal.Status.UNKNOWN;
+        counters.proposalsUnknown++;
+      }
+    }
+  }
+
+  /** P5.1-07: every message carries the sender's current term; PreVote traffic carries the proposed one. */
+  private void checkStamp(SimNode n, Outbound o, long term) {
+    RaftMessage m = o.message();
+    if (!m.from().equals(n.id)) violation(n.id + " sent a message claiming to be from " + m.from() + ": " + m);
+    if (m instanceof RaftMessage.PreVote) {
+      if (m.term() != term + 1) violation(n.id + " at term " + term + " sent " + m);
+    } else if (m instanceof RaftMessage.PreVoteResponse pr && pr.granted()) {
+      if (m.term() <= term) violation(n.id + " at term " + term + " granted a pre-vote stamped " + m);
+    } else if (m.term() != term) {
+      violation(n.id + " at term " + term + " sent " + m);
+    }
+  }
+
+  /**
+   * T3.8-01: nothing leaves before the state it depends on is durable. A message stamped with a
+   * term needs that term in durable storage (PreVote traffic carries a proposed term and is exempt);
+   * a vote grant needs the durable vote for that candidate in that term.
+   */
+  private void checkDurableBeforeSend(SimNode n, RaftMessage m) {
+    if (m instanceof RaftMessage.PreVote || m instanceof RaftMessage.PreVoteResponse) return;
+    if (m.term() > n.durableHard.term()) {
+      violation(n.id + " sent " + m + " before term " + m.term() + " was durable (durable " + n.durableHard + ")");
+    }
+    if (m instanceof RaftMessage.RequestVoteResponse v && v.granted()
+        && (n.durableHard.term() != v.term() || n.durableHard.votedFor() == null)) {
+      violation(n.id + " granted a vote in term " + v.term() + " before the vote was durable (" + n.durableHard + ")");
+    }
+  }
+
+  private void updateMirror(SimNode n, Ready r) {
+    long from = -1;
+    if (r.truncateFrom() > 0) from = r.truncateFrom();
+    if (!r.entries().isEmpty()) {
+      long first = r.entries().get(0).index();
+      from = from < 0 ? first : Math.min(from, first);
+    }
+    if (from < 0) return;
+    if (from <= n.mirrorLast()) {
+      // Entries handed out again unchanged (same term at the same index) are not a replacement.
+      List<LogEntry> es = r.entries();
+      long firstNew = es.isEmpty() ? Long.MAX_VALUE : es.get(0).index();
+      boolean replaces = false;
+      for (long i = from; i <= n.mirrorLast(); i++) {
+        long pos = i - firstNew;
+        if (pos < 0 || pos >= es.size() || es.get((int) pos).term() != termOf(n, i)) {
+          replaces = true;
+          break;
+        }
+      }
+      if (replaces) {
+        counters.truncations++;
+        if (n.core.role() == Role.LEADER) {
+          violation("leader " + n.id + " of term " + n.core.term() + " removed or replaced entries from " + from);
+        }
+      }
+      truncateList(n.mirror, (int) (from - n.base() - 1));
+    }
+    for (LogEntry e : r.entries()) {
+      if (e.index() != n.mirrorLast() + 1) violation(n.id + ": Ready entries out of order at " + e.index());
+      n.mirror.add(e);
+      int k = n.mirror.size() - 1;
+      if (k >= n.hash.length) n.hash = Arrays.copyOf(n.hash, n.hash.length * 2);
+      long prev = n.mirrorHash(e.index() - 1);
+      long h = mix(prev * 0x100000001B3L + e.term() * 31 + dataHash(e.data()));
+      n.hash[k] = h;
+      // Log Matching: an (index, term) pair determines the whole prefix, in every log, at all times.
+      Long known = hashByIndexTerm.computeIfAbsent(e.index(), x -> new HashMap<>()).putIfAbsent(e.term(), h);
+      if (known != null && known != h) {
+        violation("Log Matching: " + n.id + " holds entry (" + e.index() + ", " + e.term()
+            + ") with a different prefix or content than another log did");
+      }
+    }
+  }
+
+  private void apply(SimNode n, Committed c) {
+    LogEntry e = c.entry();
+    long expected = n.applied.size() + 1 + n.base();
+    if (e.index() != expected) violation(n.id + " applied index " + e.index() + ", expected " + expected);
+    if (e.index() > n.core.commitIndex()) {
+      violation(n.id + " applied " + e.index() + " past commitIndex " + n.core.commitIndex());
+    }
+    int d = (int) (e.index() - n.base() - 1);
+    if (d >= n.durableLog.size() || n.durableLog.get(d).term() != e.term()) {
+      violation(n.id + " applied entry " + e.index() + " that is not durable locally");
+    }
+    // State Machine Safety: one entry per index, on every node, forever.
+    int g = (int) (e.index() - 1);
+    if (g < appliedGlobal.size()) {
+      LogEntry other = appliedGlobal.get(g);
+      if (other.term() != e.term() || !other.data().equals(e.data())) {
+        violation("State Machine Safety: " + n.id + " applied " + e + " at " + e.index() + " where " + other
+            + " was applied before");
+      }
+    } else if (g == appliedGlobal.size()) {
+      appliedGlobal.add(e);
+    } else {
+      violation("applied " + e.index() + " beyond every earlier apply (" + appliedGlobal.size() + ")");
+    }
+    n.applied.add(e);
+    counters.entriesApplied++;
+    if (c.hasCaller()) {
+      Proposal p = proposals.get(c.correlationId());
+      if (p == null || !p.node.equals(n.id)) {
+        violation(n.id + " acknowledged correlation id " + c.correlationId() + " it never proposed");
+      } else if (!p.data.equals(e.data())) {
+        violation(n.id + " acknowledged " + p + " with another command: " + e);
+      } else if (p.status != Proposal.Status.APPLIED) {
+        p.status = Proposal.Status.APPLIED;
+        p.appliedIndex = e.index();
+        acknowledged.add(p);
+        counters.clientOpsCompleted++;
+      }
+    }
+  }
+
+  private void observeRole(SimNode n) {
+    Role r = n.core.role();
+    if (r != n.seenRole) {
+      if (r == Role.PRE_CANDIDATE) counters.preVoteRounds++;
+      if (r == Role.CANDIDATE) counters.elections++;
+      if (r == Role.LEADER) counters.leadersElected++;
+      if (n.seenRole == Role.LEADER) counters.leaderStepDowns++;
+      n.seenRole = r;
+    } else if (r == Role.CANDIDATE && n.core.term() != n.seenTerm) {
+      counters.elections++; // a new election straight after a failed one
+    }
+  }
+
+  private void send(SimNode n, Outbound o) {
+    checkDurableBeforeSend(n, o.message());
+    Envelope env = new Envelope(nextEnvelopeId++, n.id, o.to(), o.message(), n.incarnation, now);
+    counters.messagesSent++;
+    for (Consumer<Envelope> l : sendListeners) l.accept(env);
+    if (!nodes.containsKey(o.to())) return; // not a member of the simulation
+    if (holdFilter != null && holdFilter.test(env)) {
+      held.put(env.id, env);
+      return;
+    }
+    if (blocked.contains(env.from + ">" + env.to) || (network.dropRate > 0 && rnd.nextDouble() < network.dropRate)) {
+      counters.messagesDropped++;
+      return;
+    }
+    scheduleDelivery(env, drawDelay());
+    if (network.duplicateRate > 0 && rnd.nextDouble() < network.duplicateRate) {
+      int copies = 1 + rnd.nextInt(2);
+      for (int i = 0; i < copies; i++) {
+        Envelope copy = new Envelope(nextEnvelopeId++, env.from, env.to, env.message, env.senderIncarnation, now);
+        counters.messagesDuplicated++;
+        scheduleDelivery(copy, drawDelay());
+      }
+    }
+  }
+
+  private void scheduleDelivery(Envelope env, long delay) {
+    Event ev = new Event(now + Math.max(1, delay), seq++, DELIVER, env, null, 0, null);
+    scheduled.put(env.id, ev);
+    push(ev);
+  }
+
+  private int drawDelay() {
+    if (network.longDelayRate > 0 && rnd.nextDouble() < network.longDelayRate) {
+      return 1 + rnd.nextInt(network.longDelayMax);
+    }
+    return network.minDelay + rnd.nextInt(network.maxDelay - network.minDelay + 1);
+  }
+
+  private int drawStorageDelay() {
+    return storageMin + rnd.nextInt(storageMax - storageMin + 1);
+  }
+
+  private void push(Event e) {
+    queue.add(e);
+  }
+
+  private void start(SimNode n) {
+    RandomSource random = RandomSource.seeded(seed, n.incarnation == 0 ? n.id : n.id + "/" + n.incarnation);
+    n.core = new RaftCore(n.id, cfg, random, new DurableState(n.durableHard, n.snapshot, n.durableLog));
+    n.up = true;
+    n.writes.clear();
+    n.lastWriteCompleteAt = 0;
+    n.mirror.clear();
+    n.mirror.addAll(n.durableLog);
+    n.hash = new long[Math.max(64, n.mirror.size() * 2)];
+    for (int k = 0; k < n.mirror.size(); k++) {
+      LogEntry e = n.mirror.get(k);
+      long prev = n.mirrorHash(e.index() - 1);
+      n.hash[k] = mix(prev * 0x100000001B3L + e.term() * 31 + dataHash(e.data()));
+      Long known = hashByIndexTerm.computeIfAbsent(e.index(), x -> new HashMap<>()).putIfAbsent(e.term(), n.hash[k]);
+      if (known != null && known != n.hash[k]) {
+        violation("Log Matching: " + n.id + " starts with entry (" + e.index() + ", " + e.term() + ") unlike another log");
+      }
+    }
+    n.applied.clear(); // a fresh state machine (at the snapshot point)
+    if (n.core.term() != n.durableHard.term()) violation(n.id + " restarted at term " + n.core.term());
+    n.seenTerm = n.core.term();
+    n.seenCommit = n.core.commitIndex();
+    n.seenApplied = n.core.lastApplied();
+    n.seenRole = n.core.role();
+    n.rateCredit = 0;
+  }
+
+  // =================================================================== invariants
+
+  private record Named(String name, java.util.function.Function<Simulation, String> check) {}
+
+  private void check() {
+    for (SimNode n : nodes.values()) {
+      if (!n.up) continue;
+      RaftCore c = n.core;
+      long term = c.term();
+      if (term < n.seenTerm) violation(n.id + ": term went back from " + n.seenTerm + " to " + term);
+      if (c.commitIndex() < n.seenCommit) {
+        violation(n.id + ": commitIndex went back from " + n.seenCommit + " to " + c.commitIndex());
+      }
+      if (c.lastApplied() < n.seenApplied) {
+        violation(n.id + ": lastApplied went back from " + n.seenApplied + " to " + c.lastApplied());
+      }
+      if (c.lastApplied() > c.commitIndex()) violation(n.id + ": lastApplied past commitIndex: " + c);
+      if (c.lastApplied() != n.base() + n.applied.size()) {
+        violation(n.id + ": lastApplied " + c.lastApplied() + " but the state machine applied " + n.applied.size());
+      }
+      if (c.lastIndex() != n.mirrorLast() || c.lastTerm() != termOf(n, n.mirrorLast())) {
+        violation(n.id + ": log changed without being reported in a Ready: " + c + " vs mirror " + n.mirrorLast());
+      }
+      n.seenTerm = term;
+      n.seenApplied = c.lastApplied();
+      if (c.commitIndex() > n.seenCommit || (c.commitIndex() > 0 && c.commitIndex() > committedMax)) {
+        recordCommit(n, c.commitIndex(), term);
+      }
+      n.seenCommit = c.commitIndex();
+      if (c.role() == Role.LEADER) {
+        // Election Safety: at most one leader per term, ever.
+        String prev = leaders.putIfAbsent(term, n.id);
+        if (prev != null && !prev.equals(n.id)) {
+          violation("Election Safety: " + prev + " and " + n.id + " both led term " + term);
+        }
+        // Leader Completeness: it holds every entry committed in its term or before.
+        long i = lastCommittedAtOrBefore(term);
+        if (i > 0 && (n.mirrorLast() < i || n.mirrorHash(i) != committedHash[(int) i])) {
+          violation("Leader Completeness: leader " + n.id + " of term " + term + " lacks committed entry " + i
+              + " (log ends at " + n.mirrorLast() + ")");
+        }
+      }
+    }
+    for (Named x : extraInvariants) {
+      String problem = x.check.apply(this);
+      if (problem != null) violation(x.name + ": " + problem);
+    }
+    for (Runnable l : eventListeners) l.run();
+  }
+
+  private void recordCommit(SimNode n, long commit, long term) {
+    if (commit > n.mirrorLast()) {
+      violation(n.id + ": commitIndex " + commit + " beyond its log " + n.mirrorLast());
+      return;
+    }
+    long upTo = Math.min(commit, committedMax);
+    if (upTo > 0 && n.mirrorHash(upTo) != committedHash[(int) upTo]) {
+      violation(n.id + " marked index " + upTo + " committed with an entry other than the one committed before");
+    }
+    if (commit > committedMax) {
+      ensureCommitCapacity(commit);
+      for (long i = committedMax + 1; i <= commit; i++) {
+        committedHash[(int) i] = n.mirrorHash(i);
+        committedTerm[(int) i] = term;
+      }
+      committedMax = commit;
+    }
+    // The term at which an index is known committed is the lowest term of a node that marked it.
+    for (long i = commit; i >= 1 && committedTerm[(int) i] > term; i--) committedTerm[(int) i] = term;
+  }
+
+  /** The highest committed index whose commit was seen at a term <= {@code term} (committedTerm is non-decreasing). */
+  private long lastCommittedAtOrBefore(long term) {
+    long lo = 0;
+    long hi = committedMax;
+    while (lo < hi) {
+      long mid = (lo + hi + 1) >>> 1;
+      if (committedTerm[(int) mid] <= term) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+
+  private void ensureCommitCapacity(long idx) {
+    if (idx >= committedHash.length) {
+      int len = (int) Math.max(idx + 1, committedHash.length * 2L);
+      committedHash = Arrays.copyOf(committedHash, len);
+      committedTerm = Arrays.copyOf(committedTerm, len);
+    }
+  }
+
+  private long termOf(SimNode n, long idx) {
+    if (idx == n.base()) return n.snapshot.lastIncludedTerm();
+    return n.mirror.get((int) (idx - n.base() - 1)).term();
+  }
+
+  private void violation(String what) {
+    fail(what);
+  }
+
+  private void fail(String what) {
+    StringBuilder sb = new StringBuilder();
+    sb.append("Simulation invariant violated at step ").append(step).append(" (tick ").append(now).append("): ")
+        .append(what).append('\n');
+    sb.append("  event: ").append(currentEvent).append('\n');
+    sb.append("  ").append(describe()).append('\n');
+    if (replayCommand != null) sb.append("  replay: ").append(replayCommand).append('\n');
+    for (SimNode n : nodes.values()) sb.append("  ").append(n.up ? String.valueOf(n.core) : n.id + " DOWN").append('\n');
+    if (!recent.isEmpty()) sb.append("  recent events:\n");
+    for (String s : recent) sb.append("    ").append(s).append('\n');
+    throw new SimulationFailure(sb.toString(), seed, step, what);
+  }
+
+  // =================================================================== trace
+
+  private void beginEvent(String text, int kind, int node, long detail) {
+    step++;
+    counters.events++;
+    traceHash = mix(traceHash ^ (kind * 0x9E3779B97F4A7C15L) ^ ((long) node << 48) ^ now);
+    traceHash = mix(traceHash ^ detail);
+    if (recordTrace && text != null) {
+      currentEvent = "step " + step + " t=" + now + " " + text;
+      trace.add(currentEvent);
+      recent.addLast(currentEvent);
+      if (recent.size() > 30) recent.removeFirst();
+    } else {
+      currentEvent = "step " + step + " t=" + now + " kind=" + kind + " node=" + node + " detail=" + detail;
+    }
+  }
+
+  private void endEvent(SimNode n) {
+    RaftCore c = n.core;
+    traceHash = mix(traceHash ^ (c.term() * 31 + c.role().ordinal()) ^ (c.commitIndex() << 20) ^ (c.lastIndex() << 40));
+    if (recordTrace) trace.add("    -> " + c);
+  }
+
+  private void event(String text, int kind, int node, long detail) {
+    beginEvent(text, kind, node, detail);
+  }
+
+  private int idx(String node) {
+    SimNode n = nodes.get(node);
+    return n == null ? -1 : n.index;
+  }
+
+  private SimNode live(String node) {
+    SimNode n = nodes.get(node);
+    if (n == null) throw new IllegalArgumentException("unknown node " + node);
+    if (!n.up) throw new IllegalStateException(node + " is down");
+    return n;
+  }
+
+  private static void truncateList(List<LogEntry> list, int from) {
+    if (from < 0) from = 0;
+    if (from < list.size()) list.subList(from, list.size()).clear();
+  }
+
+  static long mix(long z) {
+    z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+    z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+    return z ^ (z >>> 31);
+  }
+
+  private static long dataHash(EntryData d) {
+    if (d instanceof EntryData.Command c) {
+      return mix(Arrays.hashCode(c.bytes()) * 31L + c.manifest().hashCode() * 7L + c.serializerId());
+    }
+    if (d instanceof EntryData.Noop nop) return mix(0x4E4F4F50L ^ nop.leaderTerm());
+    if (d instanceof EntryData.Configuration cfg) return mix(0xC0F1L ^ cfg.config().voters().hashCode());
+    return d.hashCode();
+  }
+
+  static String summarize(RaftMessage m) {
+    if (m instanceof RaftMessage.AppendEntries ae) {
+      return "AppendEntries{t" + ae.term() + " prev=" + ae.prevLogIndex() + "/" + ae.prevLogTerm() + " n="
+          + ae.entries().size() + " commit=" + ae.leaderCommit() + "}";
+    }
+    return m.toString();
+  }
+}
