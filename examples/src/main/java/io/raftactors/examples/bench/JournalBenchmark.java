@@ -1,0 +1,213 @@
+package io.raftactors.examples.bench;
+
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.ActorSystem;
+import akka.actor.typed.javadsl.AskPattern;
+import akka.actor.typed.javadsl.Behaviors;
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import io.raftactors.actor.RaftNode;
+import io.raftactors.actor.RaftSettings;
+import io.raftactors.actor.RaftStorage;
+import io.raftactors.core.DurableState;
+import io.raftactors.core.EntryData;
+import io.raftactors.core.LogEntry;
+import io.raftactors.core.Role;
+import io.raftactors.persistence.JournalStorage;
+import java.io.File;
+import java.nio.file.Files;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Single-node append throughput on the LevelDB journal (fsync on), and recovery time.
+ *
+ * <ul>
+ *   <li>{@code per-entry}: each proposer writes its entry as its own journal write, as an
+ *       event-sourced actor persisting one event per command would (the baseline);
+ *   <li>{@code node}: proposers submit to a single-node RaftNode, which keeps one write in flight and
+ *       batches everything that arrives meanwhile into the next write (group commit);
+ *   <li>{@code recovery}: writes N entries, restarts, and times the recovery of the log.
+ * </ul>
+ *
+ * <pre>java -cp examples/target/raft-kv.jar io.raftactors.examples.bench.JournalBenchmark [seconds]</pre>
+ */
+public final class JournalBenchmark {
+  public static void main(String[] args) throws Exception {
+    int seconds = args.length > 0 ? Integer.parseInt(args[0]) : 5;
+    for (int proposers : new int[] {1, 32}) {
+      System.out.println(perEntry(proposers, seconds));
+      System.out.println(node(proposers, seconds));
+    }
+    for (int n : new int[] {100_000}) System.out.println(recovery(n));
+  }
+
+  private static Config config(File dir) {
+    return ConfigFactory.parseString(String.join("\n",
+            "raft.group-id = bench",
+            "raft.member-id = n1",
+            "raft.members.n1 = \"akka://journal-bench\"",
+            "akka.loglevel = WARNING",
+            "raft.persistence.leveldb-journal.dir = \"" + new File(dir, "journal").getPath() + "\"",
+            "raft.persistence.local-snapshots.dir = \"" + new File(dir, "snapshots").getPath() + "\""))
+        .withFallback(ConfigFactory.load())
+        .resolve();
+  }
+
+  /** A storage that counts writes and entries (writes = fsyncs with LevelDB fsync on). */
+  static final class Counting implements RaftStorage {
+    final RaftStorage inner;
+    final AtomicLong writes = new AtomicLong();
+    final AtomicLong entries = new AtomicLong();
+
+    Counting(RaftStorage inner) {
+      this.inner = inner;
+    }
+
+    @Override
+    public CompletionStage<DurableState> recover() {
+      return inner.recover();
+    }
+
+    @Override
+    public CompletionStage<Void> write(Write w) {
+      writes.incrementAndGet();
+      entries.addAndGet(w.entries().size());
+      return inner.write(w);
+    }
+  }
+
+  static String perEntry(int proposers, int seconds) throws Exception {
+    File dir = Files.createTempDirectory("journal-bench").toFile();
+    Config cfg = config(dir);
+    ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "journal-bench", cfg);
+    try {
+      RaftSettings settings = RaftSettings.fromConfig(cfg);
+      JournalStorage storage = JournalStorage.start(system, settings);
+      long last = storage.recover().toCompletableFuture().get().entries().size();
+      AtomicLong nextIndex = new AtomicLong(last + 1);
+      Object lock = new Object();
+      AtomicBoolean stop = new AtomicBoolean();
+      AtomicLong done = new AtomicLong();
+      CountDownLatch finished = new CountDownLatch(proposers);
+      byte[] payload = new byte[100];
+      for (int t = 0; t < proposers; t++) {
+        new Thread(() -> {
+          try {
+            while (!stop.get()) {
+              CompletionStage<Void> w;
+              synchronized (lock) { // indices in order; the journal actor persists one write at a time
+                long i = nextIndex.getAndIncrement();
+                w = storage.write(new RaftStorage.Write(null, 0,
+                    List.of(new LogEntry(i, 1, new EntryData.Command(0, "", payload)))));
+              }
+              w.toCompletableFuture().get();
+              done.incrementAndGet();
+            }
+          } catch (Exception e) {
+            e.printStackTrace();
+          } finally {
+            finished.countDown();
+          }
+        }).start();
+      }
+      TimeUnit.SECONDS.sleep(1);
+      long start = done.get();
+      long t0 = System.nanoTime();
+      TimeUnit.SECONDS.sleep(seconds);
+      long n = done.get() - start;
+      double secs = (System.nanoTime() - t0) / 1e9;
+      stop.set(true);
+      finished.await(30, TimeUnit.SECONDS);
+      return String.format("per-entry writes  proposers=%-2d %8.0f entries/s  fsyncs/entry=1.00", proposers, n / secs);
+    } finally {
+      system.terminate();
+      system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
+    }
+  }
+
+  static String node(int proposers, int seconds) throws Exception {
+    File dir = Files.createTempDirectory("journal-bench").toFile();
+    Config cfg = config(dir);
+    ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "journal-bench", cfg);
+    try {
+      RaftSettings settings = RaftSettings.fromConfig(cfg);
+      Counting storage = new Counting(JournalStorage.start(system, settings));
+      ActorRef<RaftNode.Command> node = RaftNode.start(system, settings, storage, (i, c) -> null);
+      while (AskPattern.<RaftNode.Command, RaftNode.Status>ask(node, RaftNode.GetStatus::new, Duration.ofSeconds(5),
+          system.scheduler()).toCompletableFuture().get().role() != Role.LEADER) {
+        TimeUnit.MILLISECONDS.sleep(20);
+      }
+      AtomicBoolean stop = new AtomicBoolean();
+      AtomicLong done = new AtomicLong();
+      CountDownLatch finished = new CountDownLatch(proposers);
+      byte[] payload = new byte[100];
+      for (int t = 0; t < proposers; t++) {
+        new Thread(() -> {
+          try {
+            while (!stop.get()) {
+              RaftNode.ProposeReply r = AskPattern.<RaftNode.Command, RaftNode.ProposeReply>ask(node,
+                  rt -> new RaftNode.Propose(payload, rt), Duration.ofSeconds(10), system.scheduler()).toCompletableFuture().get();
+              if (r instanceof RaftNode.Applied) done.incrementAndGet();
+            }
+          } catch (Exception e) {
+            e.printStackTrace();
+          } finally {
+            finished.countDown();
+          }
+        }).start();
+      }
+      TimeUnit.SECONDS.sleep(1);
+      long start = done.get();
+      long w0 = storage.writes.get();
+      long e0 = storage.entries.get();
+      long t0 = System.nanoTime();
+      TimeUnit.SECONDS.sleep(seconds);
+      long n = done.get() - start;
+      double secs = (System.nanoTime() - t0) / 1e9;
+      double fsyncsPerEntry = (storage.writes.get() - w0) / (double) Math.max(1, storage.entries.get() - e0);
+      stop.set(true);
+      finished.await(30, TimeUnit.SECONDS);
+      return String.format("node group commit proposers=%-2d %8.0f entries/s  fsyncs/entry=%.3f", proposers, n / secs, fsyncsPerEntry);
+    } finally {
+      system.terminate();
+      system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
+    }
+  }
+
+  static String recovery(int entries) throws Exception {
+    File dir = Files.createTempDirectory("journal-bench").toFile();
+    Config cfg = config(dir);
+    ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "journal-bench", cfg);
+    RaftSettings settings = RaftSettings.fromConfig(cfg);
+    try {
+      JournalStorage storage = JournalStorage.start(system, settings);
+      long next = storage.recover().toCompletableFuture().get().entries().size() + 1;
+      byte[] payload = new byte[100];
+      while (next <= entries) {
+        List<LogEntry> batch = new ArrayList<>();
+        for (int i = 0; i < 100 && next <= entries; i++) batch.add(new LogEntry(next++, 1, new EntryData.Command(0, "", payload)));
+        storage.write(new RaftStorage.Write(null, 0, batch)).toCompletableFuture().get();
+      }
+    } finally {
+      system.terminate();
+      system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
+    }
+    ActorSystem<Void> again = ActorSystem.create(Behaviors.empty(), "journal-bench", cfg);
+    try {
+      long t0 = System.nanoTime();
+      DurableState s = JournalStorage.start(again, settings).recover().toCompletableFuture().get();
+      double ms = (System.nanoTime() - t0) / 1e6;
+      return String.format("recovery of %d entries (1,000 journal writes of 100): %.0f ms (log holds %d entries)", entries, ms, s.entries().size());
+    } finally {
+      again.terminate();
+      again.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
+    }
+  }
+}
