@@ -9,6 +9,8 @@ import com.typesafe.config.ConfigFactory;
 import io.raftactors.actor.InMemoryStorage;
 import io.raftactors.actor.RaftNode;
 import io.raftactors.actor.RaftSettings;
+import io.raftactors.actor.RaftStorage;
+import io.raftactors.persistence.JournalStorage;
 import io.raftactors.core.Role;
 import io.raftactors.examples.kv.KvCommand;
 import io.raftactors.examples.kv.KvStateMachine;
@@ -32,23 +34,29 @@ import org.HdrHistogram.Recorder;
  * proposes on the leader and waits until the put is committed and applied (one outstanding
  * request per client).
  *
- * <pre>java -cp examples/target/raft-kv.jar io.raftactors.examples.bench.KvBenchmark [clients...] [--warmup S] [--measure S]</pre>
+ * <p>{@code --storage leveldb} journals each node to LevelDB with fsync (in a temporary folder);
+ * the default is in-memory storage.
+ *
+ * <pre>java -cp examples/target/raft-kv.jar io.raftactors.examples.bench.KvBenchmark [clients...] [--warmup S] [--measure S] [--storage mem|leveldb]</pre>
  */
 public final class KvBenchmark {
   public static void main(String[] args) throws Exception {
     List<Integer> clients = new ArrayList<>();
     int warmup = 5;
     int measure = 10;
+    boolean durable = false;
     for (int i = 0; i < args.length; i++) {
-      if (args[i].equals("--warmup")) warmup = Integer.parseInt(args[++i]);
+      if (args[i].equals("--storage")) durable = args[++i].equals("leveldb");
+      else if (args[i].equals("--warmup")) warmup = Integer.parseInt(args[++i]);
       else if (args[i].equals("--measure")) measure = Integer.parseInt(args[++i]);
       else clients.add(Integer.parseInt(args[i]));
     }
     if (clients.isEmpty()) clients = List.of(1, 32);
-    for (int c : clients) System.out.println(run(c, warmup, measure));
+    for (int c : clients) System.out.println(run(c, warmup, measure, durable));
   }
 
-  static String run(int clients, int warmupSeconds, int measureSeconds) throws Exception {
+  static String run(int clients, int warmupSeconds, int measureSeconds, boolean durable) throws Exception {
+    java.nio.file.Path data = java.nio.file.Files.createTempDirectory("kv-bench");
     Map<String, ActorSystem<Void>> systems = new LinkedHashMap<>();
     Map<String, ActorRef<RaftNode.Command>> nodes = new LinkedHashMap<>();
     StringBuilder members = new StringBuilder();
@@ -68,11 +76,16 @@ public final class KvBenchmark {
       for (String id : List.of("n1", "n2", "n3")) {
         Config c0 = ConfigFactory.parseString("raft.member-id = " + id).withFallback(base);
         RaftSettings s = RaftSettings.fromConfig(c0);
-        Config c = ConfigFactory.parseString("akka.remote.artery.canonical.port = " + s.members().get(id).port().get())
-            .withFallback(c0);
+        Config c = ConfigFactory.parseString(String.join("\n",
+                "akka.remote.artery.canonical.port = " + s.members().get(id).port().get(),
+                "raft.persistence.leveldb-journal.dir = \"" + data.resolve(id + "/journal") + "\"",
+                "raft.persistence.local-snapshots.dir = \"" + data.resolve(id + "/snapshots") + "\""))
+            .withFallback(c0)
+            .resolve();
         ActorSystem<Void> sys = ActorSystem.create(Behaviors.empty(), "bench", c);
         systems.put(id, sys);
-        nodes.put(id, RaftNode.start(sys, s, new InMemoryStorage(s.bootstrapConfig()), new KvStateMachine()));
+        RaftStorage storage = durable ? JournalStorage.start(sys, s) : new InMemoryStorage(s.bootstrapConfig());
+        nodes.put(id, RaftNode.start(sys, s, storage, new KvStateMachine()));
       }
       String leader = null;
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
@@ -132,7 +145,7 @@ public final class KvBenchmark {
       Histogram h = recorder.getIntervalHistogram();
       stop.set(true);
       done.await(15, TimeUnit.SECONDS);
-      return String.format("raft-actors/mem clients=%d ops/s=%.0f p50=%.2fms p99=%.2fms p99.9=%.2fms errors=%d",
+      return String.format("raft-actors/" + (durable ? "leveldb-fsync" : "mem") + " clients=%d ops/s=%.0f p50=%.2fms p99=%.2fms p99.9=%.2fms errors=%d",
           clients, ops.get() / secs, h.getValueAtPercentile(50) / 1000.0, h.getValueAtPercentile(99) / 1000.0,
           h.getValueAtPercentile(99.9) / 1000.0, errors.get());
     } finally {
