@@ -506,8 +506,9 @@ public final class RaftCore {
       return;
     }
     // A rejection. Stale ones (T10.2.2-05) are ignored: in PROBE only the current probe counts;
-    // in REPLICATE anything at or below the acknowledged match is old news.
-    if (r.rejectedIndex() <= pr.matchIndex) return;
+    // in REPLICATE anything below the acknowledged match is old news. A rejection at exactly
+    // matchIndex is a reordering gap since filled: the entries after it were not taken, so resend.
+    if (r.rejectedIndex() < pr.matchIndex) return;
     if (pr.mode == Progress.Mode.PROBE && r.rejectedIndex() != pr.nextIndex - 1) return;
     long next;
     if (!cfg.conflictHint()) {
