@@ -16,7 +16,8 @@ import java.util.concurrent.CompletionStage;
  * Thread-safe; writes complete at once.
  */
 public class InMemoryStorage implements RaftStorage {
-  private final SnapshotMeta snapshot;
+  private SnapshotMeta snapshot;
+  private byte[] snapshotData;
   private HardState hardState;
   private final ArrayList<LogEntry> log = new ArrayList<>();
   private long writes;
@@ -31,7 +32,7 @@ public class InMemoryStorage implements RaftStorage {
 
   @Override
   public synchronized CompletionStage<DurableState> recover() {
-    return CompletableFuture.completedFuture(new DurableState(hardState, snapshot, List.copyOf(log)));
+    return CompletableFuture.completedFuture(new DurableState(hardState, snapshot, List.copyOf(log), snapshotData));
   }
 
   @Override
@@ -43,11 +44,18 @@ public class InMemoryStorage implements RaftStorage {
   /** Applies a write atomically; subclasses that delay or fail writes call it when they let one through. */
   protected synchronized void apply(Write w) {
     if (w.hardState() != null) hardState = w.hardState();
+    if (w.snapshot() != null && w.snapshot().index() > snapshot.lastIncludedIndex()) {
+      int covered = (int) Math.min(log.size(), w.snapshot().index() - snapshot.lastIncludedIndex());
+      log.subList(0, covered).clear();
+      snapshot = w.snapshot().meta();
+      snapshotData = w.snapshot().data();
+    }
     if (w.truncateFrom() > 0) {
       int from = (int) (w.truncateFrom() - snapshot.lastIncludedIndex() - 1);
       if (from < log.size()) log.subList(Math.max(from, 0), log.size()).clear();
     }
     for (LogEntry e : w.entries()) {
+      if (e.index() <= snapshot.lastIncludedIndex()) continue; // covered by the snapshot in this write
       long expected = snapshot.lastIncludedIndex() + log.size() + 1;
       if (e.index() != expected) {
         throw new IllegalStateException("write would leave a gap: entry " + e.index() + ", expected " + expected);
@@ -63,6 +71,10 @@ public class InMemoryStorage implements RaftStorage {
 
   public synchronized List<LogEntry> entries() {
     return List.copyOf(log);
+  }
+
+  public synchronized SnapshotMeta snapshotMeta() {
+    return snapshot;
   }
 
   /** Number of completed writes (one per batch). */

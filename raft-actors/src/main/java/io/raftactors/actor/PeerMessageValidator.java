@@ -4,6 +4,8 @@ import io.raftactors.core.LogEntry;
 import io.raftactors.core.RaftMessage;
 import io.raftactors.core.RaftMessage.AppendEntries;
 import io.raftactors.core.RaftMessage.AppendEntriesResponse;
+import io.raftactors.core.RaftMessage.InstallSnapshot;
+import io.raftactors.core.RaftMessage.InstallSnapshotResponse;
 import io.raftactors.core.RaftMessage.PreVote;
 import io.raftactors.core.RaftMessage.RequestVote;
 
@@ -13,6 +15,9 @@ import io.raftactors.core.RaftMessage.RequestVote;
  * formed; one that is not is dropped without touching any state.
  */
 final class PeerMessageValidator {
+  /** Snapshots are held in memory while received; larger announced sizes are refused. */
+  static final long MAX_SNAPSHOT_BYTES = Integer.MAX_VALUE - 8;
+
   private PeerMessageValidator() {}
 
   /** Why {@code env} must be dropped, or null if it is acceptable. */
@@ -27,6 +32,18 @@ final class PeerMessageValidator {
     if (m instanceof AppendEntries ae) return appendEntries(ae);
     if (m instanceof RequestVote rv) return logPosition(rv.lastLogIndex(), rv.lastLogTerm(), rv.term());
     if (m instanceof PreVote pv) return logPosition(pv.lastLogIndex(), pv.lastLogTerm(), pv.term());
+    if (m instanceof InstallSnapshot is) {
+      if (is.lastIncludedIndex() < 1 || is.lastIncludedTerm() < 0 || is.lastIncludedTerm() > is.term()) {
+        return "InstallSnapshot with an invalid last included entry";
+      }
+      if (is.config() == null || is.data() == null) return "InstallSnapshot without configuration or data";
+      if (is.offset() < 0 || is.totalBytes() > MAX_SNAPSHOT_BYTES || is.offset() + is.data().length > is.totalBytes()) {
+        return "InstallSnapshot chunk outside its snapshot (offset " + is.offset() + ", total " + is.totalBytes() + ")";
+      }
+    }
+    if (m instanceof InstallSnapshotResponse r) {
+      if (r.lastIncludedIndex() < 0 || r.nextOffset() < 0) return "negative index or offset in InstallSnapshotResponse";
+    }
     if (m instanceof AppendEntriesResponse r) {
       if (r.matchIndex() < 0 || r.rejectedIndex() < 0 || r.hintIndex() < 0 || r.hintTerm() < 0) {
         return "negative index or term in AppendEntriesResponse";

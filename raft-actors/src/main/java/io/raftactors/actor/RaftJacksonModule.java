@@ -27,7 +27,9 @@ public final class RaftJacksonModule extends SimpleModule {
     @JsonSubTypes.Type(value = RaftMessage.RequestVote.class, name = "rv"),
     @JsonSubTypes.Type(value = RaftMessage.RequestVoteResponse.class, name = "rvr"),
     @JsonSubTypes.Type(value = RaftMessage.PreVote.class, name = "pv"),
-    @JsonSubTypes.Type(value = RaftMessage.PreVoteResponse.class, name = "pvr")
+    @JsonSubTypes.Type(value = RaftMessage.PreVoteResponse.class, name = "pvr"),
+    @JsonSubTypes.Type(value = RaftMessage.InstallSnapshot.class, name = "is"),
+    @JsonSubTypes.Type(value = RaftMessage.InstallSnapshotResponse.class, name = "isr")
   })
   interface RaftMessageMixin {}
 

@@ -26,6 +26,7 @@ import io.raftactors.core.RaftMessage;
 import io.raftactors.core.RandomSource;
 import io.raftactors.core.Ready;
 import io.raftactors.core.Role;
+import io.raftactors.core.Snapshot;
 import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -136,6 +137,8 @@ public final class RaftNode {
   private Batch inFlight;
   private Batch next;
   private long writeSeq;
+  /** Applied index of the last snapshot taken or installed; the next one is due after-entries later. */
+  private long lastSnapshotIndex;
 
   private RaftNode(ActorContext<Command> ctx, StashBuffer<Command> stash, TimerScheduler<Command> timers,
       RaftSettings settings, RaftStorage storage, StateMachine stateMachine, PeerTransport transport) {
@@ -161,6 +164,11 @@ public final class RaftNode {
         .onMessage(Recovered.class, r -> {
           core = new RaftCore(settings.memberId(), settings.core(),
               RandomSource.seeded(new SecureRandom().nextLong(), settings.memberId()), r.state());
+          if (r.state().snapshotData() != null) {
+            // T3.8-05: the state machine starts from the snapshot; the log after it is applied as it commits.
+            stateMachine.restoreSnapshot(r.state().snapshotData());
+          }
+          lastSnapshotIndex = core.snapshotIndex();
           role = core.role();
           log.info("Raft node {} of group {} recovered: term {}, last index {}; starting as {}",
               settings.memberId(), settings.groupId(), core.term(), core.lastIndex(), role);
@@ -249,6 +257,7 @@ public final class RaftNode {
     }
     Batch done = inFlight;
     inFlight = null;
+    if (done.snapshot != null) core.persisted(done.snapshot.index(), done.snapshot.term());
     LogEntry last = done.lastEntry();
     if (last != null) core.persisted(last.index(), last.term());
     sendAll(done.afterPersist);
@@ -294,13 +303,30 @@ public final class RaftNode {
       else sendAll(r.messagesAfterPersist());
     }
     startWrite();
+    if (r.restore() != null) {
+      stateMachine.restoreSnapshot(r.restore().data()); // installed from the leader
+      lastSnapshotIndex = r.restore().index();
+    }
     for (Committed c : r.committed()) apply(c);
+    maybeSnapshot();
     for (ProposalOutcome o : r.outcomes()) {
       ActorRef<ProposeReply> replyTo = waiting.remove(o.correlationId());
       if (replyTo == null) continue;
       if (o instanceof ProposalOutcome.NotLeader nl) replyTo.tell(new NotLeader(nl.leaderHint()));
       else if (o instanceof ProposalOutcome.Unknown u) replyTo.tell(new OutcomeUnknown(u.reason()));
     }
+  }
+
+  /** T5.1-02: snapshot once the log has grown by raft.snapshot.after-entries since the last one. */
+  private void maybeSnapshot() {
+    long every = settings.snapshotAfterEntries();
+    if (every <= 0 || core.lastApplied() - lastSnapshotIndex < every) return;
+    long at = core.lastApplied();
+    byte[] data = stateMachine.takeSnapshot(); // synchronous: at most one snapshot at a time
+    lastSnapshotIndex = at; // also when unsupported (null): do not ask again for every entry
+    if (data == null) return;
+    core.compact(at, data);
+    process(core.ready());
   }
 
   private void startWrite() {
@@ -359,12 +385,19 @@ public final class RaftNode {
   private static final class Batch {
     long seq;
     HardState hardState;
+    Snapshot snapshot;
     long truncateFrom;
     final ArrayList<LogEntry> entries = new ArrayList<>();
     final List<Outbound> afterPersist = new ArrayList<>();
 
     void add(Ready r) {
       if (r.hardState() != null) hardState = r.hardState();
+      if (r.snapshot() != null) {
+        // A later snapshot replaces an earlier one of this batch and covers its entries up to it.
+        snapshot = r.snapshot();
+        entries.removeIf(e -> e.index() <= r.snapshot().index());
+        if (truncateFrom > 0 && truncateFrom <= r.snapshot().index()) truncateFrom = 0;
+      }
       long t = r.truncateFrom();
       if (t > 0) {
         if (!entries.isEmpty() && t >= entries.get(0).index()) {
@@ -383,7 +416,7 @@ public final class RaftNode {
     }
 
     RaftStorage.Write toWrite() {
-      return new RaftStorage.Write(hardState, truncateFrom, entries);
+      return new RaftStorage.Write(hardState, snapshot, truncateFrom, entries);
     }
   }
 }

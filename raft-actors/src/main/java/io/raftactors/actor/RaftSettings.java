@@ -26,6 +26,7 @@ public final class RaftSettings {
   private final RaftConfig core;
   private final Duration restartBackoffMin;
   private final Duration restartBackoffMax;
+  private final long snapshotAfterEntries;
 
   private RaftSettings(Config raft) {
     this.groupId = nonBlank(raft, "group-id");
@@ -42,7 +43,12 @@ public final class RaftSettings {
     this.core = new RaftConfig(min, max, heartbeat,
         bool(raft, "pre-vote"), bool(raft, "check-quorum"), bool(raft, "conflict-hint"),
         positiveInt(raft, "max-entries-per-append"), (int) Math.min(Integer.MAX_VALUE, bytes(raft, "max-bytes-per-append")),
-        positiveInt(raft, "max-inflight-appends"));
+        positiveInt(raft, "max-inflight-appends"),
+        (int) Math.min(Integer.MAX_VALUE, bytes(raft, "snapshot.chunk-size")));
+    this.snapshotAfterEntries = read(raft, "snapshot.after-entries", Config::getLong);
+    if (snapshotAfterEntries < 0) {
+      throw new IllegalArgumentException("raft.snapshot.after-entries must be 0 (off) or positive, was " + snapshotAfterEntries);
+    }
     this.restartBackoffMin = duration(raft, "restart-backoff.min");
     this.restartBackoffMax = duration(raft, "restart-backoff.max");
   }
@@ -77,6 +83,11 @@ public final class RaftSettings {
   /** The core's settings, in ticks. */
   public RaftConfig core() {
     return core;
+  }
+
+  /** Entries applied since the last snapshot that trigger the next one; 0 turns snapshots off. */
+  public long snapshotAfterEntries() {
+    return snapshotAfterEntries;
   }
 
   public Duration restartBackoffMin() {

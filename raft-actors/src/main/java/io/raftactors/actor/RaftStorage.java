@@ -3,6 +3,7 @@ package io.raftactors.actor;
 import io.raftactors.core.DurableState;
 import io.raftactors.core.HardState;
 import io.raftactors.core.LogEntry;
+import io.raftactors.core.Snapshot;
 import java.util.List;
 import java.util.concurrent.CompletionStage;
 
@@ -17,13 +18,22 @@ public interface RaftStorage {
   /** Reads the durable state at start (and after a restart of the node). */
   CompletionStage<DurableState> recover();
 
-  /** Writes {@code hardState} (if not null), truncates from {@code truncateFrom} (if &gt; 0), appends {@code entries}. */
+  /**
+   * Writes, in this order: {@code hardState} (if not null); {@code snapshot} (if not null: it replaces
+   * every entry up to its index, which may be past the last entry held); a truncation from
+   * {@code truncateFrom} (if &gt; 0); then {@code entries}. The whole write is atomic.
+   */
   CompletionStage<Void> write(Write write);
 
   /** One atomic write. */
-  record Write(HardState hardState, long truncateFrom, List<LogEntry> entries) {
+  record Write(HardState hardState, Snapshot snapshot, long truncateFrom, List<LogEntry> entries) {
     public Write {
       entries = List.copyOf(entries);
+    }
+
+    /** A write without a snapshot. */
+    public Write(HardState hardState, long truncateFrom, List<LogEntry> entries) {
+      this(hardState, null, truncateFrom, entries);
     }
   }
 }

@@ -7,6 +7,12 @@ package io.raftactors.actor;
  * <p>Determinism contract: {@link #apply} must depend only on the current state and the command,
  * never on the clock, randomness, the node's id or I/O; otherwise replicas diverge. It runs inside
  * the node actor, so it must not block.
+ *
+ * <p>Snapshots (optional): {@link #takeSnapshot} returns the complete state after the last applied
+ * command, and {@link #restoreSnapshot} replaces the state with one such snapshot, possibly taken
+ * on another node. Restoring a snapshot and then applying the commands after it must give exactly
+ * the state that applying every command from the start gives. A state machine that returns null
+ * from takeSnapshot is never snapshotted, and its log is never compacted.
  */
 @FunctionalInterface
 public interface StateMachine {
@@ -17,4 +23,14 @@ public interface StateMachine {
    * @param command the command as proposed (deserialized with Akka Serialization)
    */
   Object apply(long index, Object command);
+
+  /** The whole state as bytes, as of the last applied command; null if snapshots are not supported. */
+  default byte[] takeSnapshot() {
+    return null;
+  }
+
+  /** Replaces the whole state with {@code snapshot} (from {@link #takeSnapshot}, maybe of another node). */
+  default void restoreSnapshot(byte[] snapshot) {
+    throw new UnsupportedOperationException(getClass().getName() + " does not support snapshots");
+  }
 }

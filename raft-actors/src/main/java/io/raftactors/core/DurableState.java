@@ -7,9 +7,10 @@ import java.util.List;
  * What a node recovers from storage when it starts: hard state, snapshot metadata and the log
  * entries after the snapshot. The configuration in {@code snapshot} is used until the log holds one.
  */
-public record DurableState(HardState hardState, SnapshotMeta snapshot, List<LogEntry> entries) {
+public record DurableState(HardState hardState, SnapshotMeta snapshot, List<LogEntry> entries, byte[] snapshotData) {
   public DurableState {
     entries = List.copyOf(entries);
+
     long expected = snapshot.lastIncludedIndex() + 1;
     for (LogEntry e : entries) {
       if (e.index() != expected) {
@@ -17,6 +18,11 @@ public record DurableState(HardState hardState, SnapshotMeta snapshot, List<LogE
       }
       expected++;
     }
+  }
+
+  /** State without snapshot data (the snapshot, if any, is only metadata). */
+  public DurableState(HardState hardState, SnapshotMeta snapshot, List<LogEntry> entries) {
+    this(hardState, snapshot, entries, null);
   }
 
   /**

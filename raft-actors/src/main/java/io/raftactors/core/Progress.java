@@ -11,7 +11,9 @@ import java.util.ArrayDeque;
 final class Progress {
   enum Mode {
     PROBE,
-    REPLICATE
+    REPLICATE,
+    /** Sending a snapshot (T5.1-06): one chunk in flight, resumed from {@code snapshotOffset}. */
+    SNAPSHOT
   }
 
   /** One AppendEntries outstanding: the last index it carried and the tick it left. */
@@ -27,13 +29,25 @@ final class Progress {
   /** Tick of the last AppendEntries sent; heartbeats are skipped while traffic flows. */
   long lastSent = Long.MIN_VALUE / 2;
   final ArrayDeque<Inflight> inflight = new ArrayDeque<>();
+  /** In SNAPSHOT mode: the snapshot being sent and the offset the follower has acknowledged. */
+  Snapshot sending;
+  long snapshotOffset;
 
   Progress(long nextIndex, long now) {
     this.nextIndex = nextIndex;
     this.lastContact = now;
   }
 
+  void becomeSnapshot(Snapshot s) {
+    mode = Mode.SNAPSHOT;
+    sending = s;
+    snapshotOffset = 0;
+    probeSent = false;
+    inflight.clear();
+  }
+
   void becomeProbe(long next) {
+    sending = null;
     mode = Mode.PROBE;
     nextIndex = Math.max(matchIndex + 1, next);
     probeSent = false;
@@ -41,6 +55,7 @@ final class Progress {
   }
 
   void becomeReplicate() {
+    sending = null;
     mode = Mode.REPLICATE;
     nextIndex = matchIndex + 1;
     probeSent = false;

@@ -15,6 +15,7 @@ package io.raftactors.core;
  * @param maxEntriesPerAppend most entries in one AppendEntries
  * @param maxBytesPerAppend most entry bytes in one AppendEntries (at least one entry is always sent)
  * @param maxInflightAppends pipelining window: AppendEntries outstanding per follower
+ * @param snapshotChunkBytes most snapshot bytes in one InstallSnapshot message
  */
 public record RaftConfig(
     int electionTimeoutMin,
@@ -25,7 +26,15 @@ public record RaftConfig(
     boolean conflictHint,
     int maxEntriesPerAppend,
     int maxBytesPerAppend,
-    int maxInflightAppends) {
+    int maxInflightAppends,
+    int snapshotChunkBytes) {
+
+  /** Settings with the default snapshot chunk size (256 KiB). */
+  public RaftConfig(int electionTimeoutMin, int electionTimeoutMax, int heartbeatInterval, boolean preVote,
+      boolean checkQuorum, boolean conflictHint, int maxEntriesPerAppend, int maxBytesPerAppend, int maxInflightAppends) {
+    this(electionTimeoutMin, electionTimeoutMax, heartbeatInterval, preVote, checkQuorum, conflictHint,
+        maxEntriesPerAppend, maxBytesPerAppend, maxInflightAppends, 256 * 1024);
+  }
 
   public RaftConfig {
     positive("election-timeout-min", electionTimeoutMin);
@@ -34,6 +43,7 @@ public record RaftConfig(
     positive("max-entries-per-append", maxEntriesPerAppend);
     positive("max-bytes-per-append", maxBytesPerAppend);
     positive("max-inflight-appends", maxInflightAppends);
+    positive("snapshot.chunk-bytes", snapshotChunkBytes);
     if (electionTimeoutMin > electionTimeoutMax) {
       throw new IllegalArgumentException(
           "raft.election-timeout-min (" + electionTimeoutMin + ") must not exceed raft.election-timeout-max ("
@@ -57,26 +67,31 @@ public record RaftConfig(
 
   public RaftConfig withPreVote(boolean on) {
     return new RaftConfig(electionTimeoutMin, electionTimeoutMax, heartbeatInterval, on, checkQuorum,
-        conflictHint, maxEntriesPerAppend, maxBytesPerAppend, maxInflightAppends);
+        conflictHint, maxEntriesPerAppend, maxBytesPerAppend, maxInflightAppends, snapshotChunkBytes);
   }
 
   public RaftConfig withCheckQuorum(boolean on) {
     return new RaftConfig(electionTimeoutMin, electionTimeoutMax, heartbeatInterval, preVote, on,
-        conflictHint, maxEntriesPerAppend, maxBytesPerAppend, maxInflightAppends);
+        conflictHint, maxEntriesPerAppend, maxBytesPerAppend, maxInflightAppends, snapshotChunkBytes);
   }
 
   public RaftConfig withConflictHint(boolean on) {
     return new RaftConfig(electionTimeoutMin, electionTimeoutMax, heartbeatInterval, preVote, checkQuorum,
-        on, maxEntriesPerAppend, maxBytesPerAppend, maxInflightAppends);
+        on, maxEntriesPerAppend, maxBytesPerAppend, maxInflightAppends, snapshotChunkBytes);
   }
 
   public RaftConfig withBatching(int maxEntries, int maxBytes, int maxInflight) {
     return new RaftConfig(electionTimeoutMin, electionTimeoutMax, heartbeatInterval, preVote, checkQuorum,
-        conflictHint, maxEntries, maxBytes, maxInflight);
+        conflictHint, maxEntries, maxBytes, maxInflight, snapshotChunkBytes);
+  }
+
+  public RaftConfig withSnapshotChunkBytes(int bytes) {
+    return new RaftConfig(electionTimeoutMin, electionTimeoutMax, heartbeatInterval, preVote, checkQuorum,
+        conflictHint, maxEntriesPerAppend, maxBytesPerAppend, maxInflightAppends, bytes);
   }
 
   public RaftConfig withTimeouts(int min, int max, int heartbeat) {
     return new RaftConfig(min, max, heartbeat, preVote, checkQuorum, conflictHint, maxEntriesPerAppend,
-        maxBytesPerAppend, maxInflightAppends);
+        maxBytesPerAppend, maxInflightAppends, snapshotChunkBytes);
   }
 }

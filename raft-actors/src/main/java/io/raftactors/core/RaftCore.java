@@ -3,6 +3,8 @@ package io.raftactors.core;
 import io.raftactors.core.EntryData.Configuration;
 import io.raftactors.core.RaftMessage.AppendEntries;
 import io.raftactors.core.RaftMessage.AppendEntriesResponse;
+import io.raftactors.core.RaftMessage.InstallSnapshot;
+import io.raftactors.core.RaftMessage.InstallSnapshotResponse;
 import io.raftactors.core.RaftMessage.PreVote;
 import io.raftactors.core.RaftMessage.PreVoteResponse;
 import io.raftactors.core.RaftMessage.RequestVote;
@@ -46,7 +48,14 @@ public final class RaftCore {
   private int randomizedElectionTimeout;
   private int heartbeatElapsed;
   private ClusterConfig config;
-  private final ClusterConfig snapshotConfig;
+  /** The configuration as of the log's start (the snapshot point). */
+  private ClusterConfig snapshotConfig;
+  /** The latest snapshot this node holds (null if it has none with data). */
+  private Snapshot snapshot;
+  /** A snapshot being received from the leader, chunk by chunk; never persisted until complete. */
+  private SnapshotMeta incomingMeta;
+  private byte[] incoming;
+  private int incomingSize;
 
   private VoteTally votes; // PRE_CANDIDATE and CANDIDATE
   private Map<String, Progress> progress; // LEADER
@@ -56,6 +65,8 @@ public final class RaftCore {
 
   // Output accumulated until the next ready().
   private boolean hardStateDirty;
+  private Snapshot snapshotToWrite;
+  private Snapshot snapshotToRestore;
   /** Lowest index changed since the last ready(); entries from here on are handed out for writing. */
   private long unstableFrom;
   /** Last index handed to storage (written or in flight). */
@@ -78,6 +89,7 @@ public final class RaftCore {
     this.handedOutLast = log.lastIndex();
     this.unstableFrom = log.lastIndex() + 1;
     this.snapshotConfig = state.snapshot().config();
+    if (state.snapshotData() != null) this.snapshot = new Snapshot(state.snapshot(), state.snapshotData());
     refreshConfig();
     resetElectionTimer(); // P5.1-08: start as a follower with a random timeout armed
   }
@@ -117,7 +129,7 @@ public final class RaftCore {
       }
       // P5.1-04, P5.1-05: a higher term forces step-down. A denial is not a reset (P5.4.1-02):
       // a follower keeps its election deadline unless the message comes from a leader.
-      boolean fromLeader = m instanceof AppendEntries;
+      boolean fromLeader = m instanceof AppendEntries || m instanceof InstallSnapshot;
       becomeFollower(m.term(), fromLeader ? m.from() : null, role != Role.FOLLOWER);
     } else if (m.term() < term) {
       // P5.1-02, P5.1-03: stale requests are answered with our term; stale responses are ignored.
@@ -127,6 +139,8 @@ public final class RaftCore {
         replyAfterPersist(rv.from(), new RequestVoteResponse(term, id, false));
       } else if (m instanceof PreVote pv) {
         send(pv.from(), new PreVoteResponse(term, id, false), true);
+      } else if (m instanceof InstallSnapshot is) {
+        replyAfterPersist(is.from(), new InstallSnapshotResponse(term, id, is.lastIncludedIndex(), 0, false));
       }
       return;
     }
@@ -138,6 +152,15 @@ public final class RaftCore {
       }
       if (role != Role.FOLLOWER) becomeFollower(term, ae.from(), true); // P5.2-06
       handleAppendEntries(ae);
+    } else if (m instanceof InstallSnapshot is) {
+      if (role == Role.LEADER) {
+        violation("two leaders in term " + term + ": " + id + " and " + is.from());
+        return;
+      }
+      if (role != Role.FOLLOWER) becomeFollower(term, is.from(), true);
+      handleInstallSnapshot(is);
+    } else if (m instanceof InstallSnapshotResponse r) {
+      if (role == Role.LEADER) onInstallSnapshotResponse(r);
     } else if (m instanceof RequestVote rv) {
       handleRequestVote(rv);
     } else if (m instanceof PreVote pv) {
@@ -178,6 +201,29 @@ public final class RaftCore {
     if (role == Role.LEADER) maybeCommit(); // T10.2.1: the leader counts itself once durable
   }
 
+  /**
+   * The state machine has taken a snapshot of its state as of applied index {@code index}
+   * (T5.1-01: at most lastApplied). The log up to there is discarded and the snapshot handed out
+   * for writing; storage drops the entries it covers once it is durable.
+   */
+  public void compact(long index, byte[] data) {
+    if (index > lastApplied) {
+      throw new IllegalArgumentException("cannot snapshot at " + index + ": only " + lastApplied + " is applied");
+    }
+    if (index <= log.snapshotIndex()) return;
+    SnapshotMeta meta = new SnapshotMeta(index, log.term(index), configAt(index));
+    log.compactTo(index, meta.lastIncludedTerm());
+    snapshotConfig = meta.config();
+    snapshot = new Snapshot(meta, data);
+    snapshotToWrite = snapshot;
+  }
+
+  /** The configuration in force at {@code index}: the latest configuration entry at or before it. */
+  private ClusterConfig configAt(long index) {
+    LogEntry e = log.latestConfigEntry(index);
+    return e != null ? ((Configuration) e.data()).config() : snapshotConfig;
+  }
+
   /** Hands out everything accumulated since the last call. */
   public Ready ready() {
     if (role == Role.LEADER) {
@@ -185,8 +231,12 @@ public final class RaftCore {
     }
     HardState hs = hardStateDirty ? new HardState(term, votedFor) : null;
     hardStateDirty = false;
+    Snapshot toWrite = snapshotToWrite;
+    Snapshot toRestore = snapshotToRestore;
+    snapshotToWrite = null;
+    snapshotToRestore = null;
     long truncateFrom = unstableFrom <= handedOutLast ? unstableFrom : 0;
-    List<LogEntry> toWrite = log.entriesFrom(Math.max(unstableFrom, log.firstIndex()));
+    List<LogEntry> toWriteEntries = log.entriesFrom(Math.max(unstableFrom, log.firstIndex()));
     handedOutLast = log.lastIndex();
     unstableFrom = handedOutLast + 1;
 
@@ -202,8 +252,8 @@ public final class RaftCore {
       }
       toApply.add(new Committed(e, ours ? p[1] : -1));
     }
-    Ready r = new Ready(hs, truncateFrom, toWrite, List.copyOf(messages), List.copyOf(messagesAfterPersist),
-        toApply, List.copyOf(outcomes), List.copyOf(violations));
+    Ready r = new Ready(hs, toWrite, truncateFrom, toWriteEntries, List.copyOf(messages),
+        List.copyOf(messagesAfterPersist), toRestore, toApply, List.copyOf(outcomes), List.copyOf(violations));
     messages.clear();
     messagesAfterPersist.clear();
     outcomes.clear();
@@ -400,6 +450,72 @@ public final class RaftCore {
     replyAfterPersist(ae.from(), AppendEntriesResponse.success(term, id, lastNew)); // P5.3-02
   }
 
+  /** Follower side of InstallSnapshot (paper Figure 13, thesis 5). */
+  private void handleInstallSnapshot(InstallSnapshot is) {
+    leaderId = is.from();
+    resetElectionTimer(); // T5.1-13: every valid chunk is leader contact
+    long idx = is.lastIncludedIndex();
+    if (idx <= commitIndex || idx <= log.snapshotIndex()) {
+      // T5.1-11: we already hold everything it covers; never roll back. Let the leader move on.
+      incoming = null;
+      replyAfterPersist(is.from(), new InstallSnapshotResponse(term, id, idx, is.totalBytes(), true));
+      return;
+    }
+    SnapshotMeta meta = new SnapshotMeta(idx, is.lastIncludedTerm(), is.config());
+    if (is.offset() == 0) {
+      // T5.1-12: a new transfer replaces any partial one.
+      incomingMeta = meta;
+      incoming = new byte[(int) Math.min(Integer.MAX_VALUE - 8, Math.max(0, is.totalBytes()))];
+      incomingSize = 0;
+    } else if (incoming == null || !meta.equals(incomingMeta) || is.offset() != incomingSize) {
+      // T5.1-08: a gap, a duplicate or a chunk of another transfer: say which offset we expect.
+      long expected = incoming != null && meta.equals(incomingMeta) ? incomingSize : 0;
+      replyAfterPersist(is.from(), new InstallSnapshotResponse(term, id, idx, expected, false));
+      return;
+    }
+    if (incomingSize + is.data().length > incoming.length) {
+      violation("InstallSnapshot chunk past the announced size " + is.totalBytes() + "; transfer restarted");
+      incoming = null;
+      replyAfterPersist(is.from(), new InstallSnapshotResponse(term, id, idx, 0, false));
+      return;
+    }
+    System.arraycopy(is.data(), 0, incoming, incomingSize, is.data().length);
+    incomingSize += is.data().length;
+    if (!is.done()) {
+      replyAfterPersist(is.from(), new InstallSnapshotResponse(term, id, idx, incomingSize, false));
+      return;
+    }
+    byte[] data = incomingSize == incoming.length ? incoming : java.util.Arrays.copyOf(incoming, incomingSize);
+    incoming = null;
+    installSnapshot(new Snapshot(meta, data));
+    replyAfterPersist(is.from(), new InstallSnapshotResponse(term, id, idx, data.length, true));
+  }
+
+  private void installSnapshot(Snapshot s) {
+    long idx = s.index();
+    if (log.matches(idx, s.term())) {
+      // T5.1-09: our log agrees up to the snapshot point: keep the suffix after it.
+      log.compactTo(idx, s.term());
+    } else {
+      // T5.1-10: the log does not match: discard all of it.
+      if (log.lastIndex() > idx) {
+        log.truncateFrom(Math.max(idx + 1, log.firstIndex()));
+      }
+      log.compactTo(idx, s.term());
+      unstableFrom = Math.min(unstableFrom, idx + 1);
+      stableIndex = Math.min(stableIndex, idx);
+    }
+    snapshotConfig = s.meta().config();
+    refreshConfig();
+    snapshot = s;
+    snapshotToWrite = s;
+    // Only reached with idx > commitIndex >= lastApplied (T5.1-11 handles the rest), so the state
+    // machine always jumps forward to the snapshot; the entries it skips are in it.
+    snapshotToRestore = s;
+    lastApplied = idx;
+    commitIndex = idx;
+  }
+
   private void truncate(long from) {
     log.truncateFrom(from);
     unstableFrom = Math.min(unstableFrom, from);
@@ -443,6 +559,11 @@ public final class RaftCore {
 
   /** P5.3-16, P5.5-01: contact every follower at least once per heartbeat interval, forever. */
   private void heartbeat(String peer, Progress pr) {
+    if (pr.mode == Progress.Mode.SNAPSHOT) {
+      pr.probeSent = false; // T5.1-08: a lost chunk (or reply) is resent from the acknowledged offset
+      sendAppend(peer, pr);
+      return;
+    }
     if (pr.mode == Progress.Mode.PROBE) {
       pr.probeSent = false; // retry the probe: the previous one or its reply may be lost
       sendAppend(peer, pr);
@@ -465,8 +586,9 @@ public final class RaftCore {
 
   /** Sends what the follower's mode and window allow: one probe, or a window of pipelined requests. */
   private void sendAppend(String peer, Progress pr) {
-    if (pr.nextIndex <= log.snapshotIndex()) {
-      return; // needs InstallSnapshot; the log is never compacted before snapshots exist
+    if (pr.mode == Progress.Mode.SNAPSHOT || pr.nextIndex <= log.snapshotIndex()) {
+      sendSnapshotChunk(peer, pr); // T5.1-06: the entries it needs are compacted
+      return;
     }
     if (pr.mode == Progress.Mode.PROBE) {
       if (pr.probeSent) return; // one probe at a time; the heartbeat retries a lost one
@@ -486,6 +608,35 @@ public final class RaftCore {
       pr.inflight.addLast(new Progress.Inflight(last, now));
       pr.nextIndex = last + 1;
     }
+  }
+
+  /** T5.1-07: one chunk at a time, in offset order, resumed from the offset the follower asks for. */
+  private void sendSnapshotChunk(String peer, Progress pr) {
+    if (snapshot == null) return; // the snapshot's data is not loaded; cannot happen in a node that compacted
+    if (pr.mode != Progress.Mode.SNAPSHOT) pr.becomeSnapshot(snapshot);
+    if (pr.probeSent) return;
+    Snapshot s = pr.sending; // T5.1-14: keeps the snapshot it started with, even if a newer one is taken
+    int from = (int) pr.snapshotOffset;
+    int len = Math.min(cfg.snapshotChunkBytes(), s.data().length - from);
+    byte[] chunk = java.util.Arrays.copyOfRange(s.data(), from, from + len);
+    boolean done = from + len == s.data().length;
+    send(peer, new InstallSnapshot(term, id, s.index(), s.term(), s.meta().config(), from, chunk, done, s.data().length), false);
+    pr.probeSent = true;
+    pr.lastSent = now;
+  }
+
+  private void onInstallSnapshotResponse(InstallSnapshotResponse r) {
+    Progress pr = progress.get(r.from());
+    if (pr == null) return;
+    pr.lastContact = now;
+    if (r.installed()) {
+      if (pr.acknowledge(r.lastIncludedIndex())) maybeCommit();
+      if (pr.mode == Progress.Mode.SNAPSHOT) pr.becomeProbe(pr.matchIndex + 1);
+      return;
+    }
+    if (pr.mode != Progress.Mode.SNAPSHOT || r.lastIncludedIndex() != pr.sending.index()) return; // stale
+    pr.snapshotOffset = Math.min(r.nextOffset(), pr.sending.data().length);
+    pr.probeSent = false;
   }
 
   private void sendAppendEntries(String peer, Progress pr, long prev, List<LogEntry> batch) {
@@ -680,6 +831,16 @@ public final class RaftCore {
   /** Candidates and pre-candidates: the voters that granted so far (including this node). */
   public java.util.Set<String> votesGranted() {
     return votes == null ? java.util.Set.of() : votes.granted();
+  }
+
+  /** The latest snapshot this node holds, or null. */
+  public Snapshot snapshot() {
+    return snapshot;
+  }
+
+  /** Index of the last entry covered by a snapshot (0 if none). */
+  public long snapshotIndex() {
+    return log.snapshotIndex();
   }
 
   /** Number of proposals waiting for their entry to be applied. */

@@ -71,6 +71,15 @@ final class RaftLog {
     if (from < entries.size()) entries.subList(from, entries.size()).clear();
   }
 
+  /** Discards the entries up to and including {@code index}, which a snapshot now covers. */
+  void compactTo(long index, long term) {
+    if (index <= snapshotIndex) return;
+    int drop = (int) Math.min(entries.size(), index - snapshotIndex);
+    entries.subList(0, drop).clear();
+    snapshotIndex = index;
+    snapshotTerm = term;
+  }
+
   /** Entries from {@code from} to {@code to} inclusive, at most {@code maxEntries} and (past the first) {@code maxBytes}. */
   List<LogEntry> slice(long from, long to, int maxEntries, int maxBytes) {
     List<LogEntry> out = new ArrayList<>();

@@ -1,5 +1,6 @@
 package io.raftactors.core;
 
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -70,4 +71,48 @@ public sealed interface RaftMessage {
       return new AppendEntriesResponse(term, from, false, 0, rejectedIndex, hintIndex, hintTerm);
     }
   }
+
+  /**
+   * InstallSnapshot RPC (paper 7), one chunk of {@code data} at {@code offset} of a snapshot of
+   * {@code totalBytes}; {@code done} marks the last chunk.
+   */
+  record InstallSnapshot(
+      long term,
+      String from,
+      long lastIncludedIndex,
+      long lastIncludedTerm,
+      ClusterConfig config,
+      long offset,
+      byte[] data,
+      boolean done,
+      long totalBytes)
+      implements RaftMessage {
+
+    @Override
+    public boolean equals(Object o) {
+      return o instanceof InstallSnapshot m && m.term == term && m.from.equals(from)
+          && m.lastIncludedIndex == lastIncludedIndex && m.lastIncludedTerm == lastIncludedTerm
+          && m.config.equals(config) && m.offset == offset && Arrays.equals(m.data, data) && m.done == done
+          && m.totalBytes == totalBytes;
+    }
+
+    @Override
+    public int hashCode() {
+      return Long.hashCode(lastIncludedIndex) * 31 + Long.hashCode(offset);
+    }
+
+    @Override
+    public String toString() {
+      return "InstallSnapshot[term=" + term + ", from=" + from + ", last=" + lastIncludedIndex + "/" + lastIncludedTerm
+          + ", offset=" + offset + ", " + data.length + " bytes, done=" + done + ", total=" + totalBytes + "]";
+    }
+  }
+
+  /**
+   * Reply to InstallSnapshot: {@code installed} once the whole snapshot is durable (or the follower
+   * already holds everything it covers); otherwise {@code nextOffset} is the offset the follower
+   * expects next, so a lost or reordered chunk is resent from there.
+   */
+  record InstallSnapshotResponse(long term, String from, long lastIncludedIndex, long nextOffset, boolean installed)
+      implements RaftMessage {}
 }

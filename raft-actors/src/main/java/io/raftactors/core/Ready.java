@@ -8,33 +8,38 @@ import java.util.List;
  * <ol>
  *   <li>send {@link #messages()} at once (the leader's AppendEntries may leave before its own
  *       write is durable, thesis 10.2.1);
- *   <li>write {@link #hardState()} (if not null), then truncate the log from {@link #truncateFrom()}
- *       (if &gt; 0) and append {@link #entries()}, as one atomic write ordered after every earlier
- *       write, and report its completion with {@link RaftCore#persisted(long, long)};
+ *   <li>write {@link #hardState()} (if not null), then {@link #snapshot()} (if not null: it replaces
+ *       every entry up to its index), then truncate the log from {@link #truncateFrom()} (if &gt; 0)
+ *       and append {@link #entries()}, as one atomic write ordered after every earlier write, and
+ *       report its completion with {@link RaftCore#persisted(long, long)};
  *   <li>send {@link #messagesAfterPersist()} only once this and every earlier write is durable
  *       (votes, acknowledgements and anything stamped with a newly adopted term depend on it);
- *   <li>apply {@link #committed()} in order (they are already durable locally) and answer their
- *       callers; complete {@link #outcomes()}.
+ *   <li>if {@link #restore()} is not null, load it into the state machine (a snapshot installed from
+ *       the leader); then apply {@link #committed()} in order (they are already durable locally) and
+ *       answer their callers; complete {@link #outcomes()}.
  * </ol>
  */
 public record Ready(
     HardState hardState,
+    Snapshot snapshot,
     long truncateFrom,
     List<LogEntry> entries,
     List<Outbound> messages,
     List<Outbound> messagesAfterPersist,
+    Snapshot restore,
     List<Committed> committed,
     List<ProposalOutcome> outcomes,
     List<String> violations) {
 
   public boolean hasWrite() {
-    return hardState != null || truncateFrom > 0 || !entries.isEmpty();
+    return hardState != null || snapshot != null || truncateFrom > 0 || !entries.isEmpty();
   }
 
   public boolean isEmpty() {
     return !hasWrite()
         && messages.isEmpty()
         && messagesAfterPersist.isEmpty()
+        && restore == null
         && committed.isEmpty()
         && outcomes.isEmpty()
         && violations.isEmpty();

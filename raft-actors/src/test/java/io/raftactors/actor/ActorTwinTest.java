@@ -39,7 +39,6 @@ class ActorTwinTest {
   private final Switchboard net = new Switchboard();
   private final Map<String, RaftSettings> settings = new LinkedHashMap<>();
   private final Map<String, InMemoryStorage> storages = new LinkedHashMap<>();
-  private final Map<String, List<Object>> applied = new LinkedHashMap<>();
   private final Map<String, ActorRef<RaftNode.Command>> nodes = new LinkedHashMap<>();
   private int incarnation;
 
@@ -51,7 +50,10 @@ class ActorTwinTest {
             "raft.tick-interval = 10ms",
             "raft.election-timeout-min = 100ms",
             "raft.election-timeout-max = 200ms",
-            "raft.heartbeat-interval = 20ms"))
+            "raft.heartbeat-interval = 20ms",
+            // Small snapshots, often, in small chunks: every scenario here also compacts its logs.
+            "raft.snapshot.after-entries = 10",
+            "raft.snapshot.chunk-size = 64B"))
         .withFallback(ManualTime.config())
         .withFallback(ConfigFactory.load());
     kit = ActorTestKit.create("ActorTwinTest", base);
@@ -69,16 +71,38 @@ class ActorTwinTest {
     kit.shutdownTestKit();
   }
 
+  /** Records the commands it applies; its snapshot is that list, so a restore replaces it whole. */
+  static final class ListMachine implements StateMachine {
+    final List<Object> log = new ArrayList<>();
+    int restores;
+
+    @Override
+    public synchronized Object apply(long index, Object command) {
+      log.add(command);
+      return index;
+    }
+
+    @Override
+    public synchronized byte[] takeSnapshot() {
+      return String.join("\n", log.stream().map(Object::toString).toList()).getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    }
+
+    @Override
+    public synchronized void restoreSnapshot(byte[] snapshot) {
+      restores++;
+      log.clear();
+      String s = new String(snapshot, java.nio.charset.StandardCharsets.UTF_8);
+      if (!s.isEmpty()) log.addAll(List.of(s.split("\n")));
+    }
+  }
+
+  private final Map<String, ListMachine> machines = new LinkedHashMap<>();
+
   private void startNode(String id) {
-    List<Object> log = new ArrayList<>();
-    applied.put(id, log);
+    ListMachine sm = new ListMachine();
+    machines.put(id, sm);
     ActorRef<RaftNode.Command> ref = kit.spawn(
-        RaftNode.create(settings.get(id), storages.get(id), (index, cmd) -> {
-          synchronized (log) {
-            log.add(cmd);
-          }
-          return index;
-        }, net.transportFor(id)),
+        RaftNode.create(settings.get(id), storages.get(id), sm, net.transportFor(id)),
         id + "-" + (++incarnation));
     nodes.put(id, ref);
     net.register(id, ref);
@@ -92,9 +116,9 @@ class ActorTwinTest {
   }
 
   private List<Object> appliedOn(String id) {
-    List<Object> log = applied.get(id);
-    synchronized (log) {
-      return List.copyOf(log);
+    ListMachine sm = machines.get(id);
+    synchronized (sm) {
+      return List.copyOf(sm.log);
     }
   }
 
@@ -222,6 +246,53 @@ class ActorTwinTest {
     assertEquals(before.term(), recovered.term(), "term recovered from the journal");
     assertEquals(Role.FOLLOWER, recovered.role());
     awaitConverged(IDS, 10);
+    assertEquals(appliedOn(leader), appliedOn(follower));
+  }
+
+  @Test
+  void twin_T5_1_02_snapshotsAreTakenEveryAfterEntriesAndKeepTheLogBounded() {
+    String leader = awaitLeader(IDS);
+    awaitApplied(propose(leader, "c", 35));
+    awaitConverged(IDS, 35);
+    for (String id : IDS) {
+      InMemoryStorage st = storages.get(id);
+      long snap = st.snapshotMeta().lastIncludedIndex();
+      assertTrue(snap >= 30, id + " snapshot at " + snap); // every 10 applied entries
+      assertTrue(st.entries().size() <= 12, id + " keeps " + st.entries().size() + " entries after its snapshot");
+    }
+  }
+
+  @Test
+  void twin_T5_1_06_T5_1_07_aFollowerBehindTheSnapshotCatchesUpThroughChunkedInstallSnapshot() {
+    String leader = awaitLeader(IDS);
+    String follower = IDS.stream().filter(id -> !id.equals(leader)).findFirst().orElseThrow();
+    kit.stop(nodes.get(follower));
+    awaitApplied(propose(leader, "while-away-", 40)); // the leader compacts past the follower's log
+    assertTrue(storages.get(leader).snapshotMeta().lastIncludedIndex() > storages.get(follower).entries().size());
+    startNode(follower);
+    awaitConverged(IDS, 40);
+    assertEquals(1, machines.get(follower).restores, "its state came from the leader's snapshot");
+    assertTrue(storages.get(follower).snapshotMeta().lastIncludedIndex() >= 30);
+    // A snapshot of 40 short commands is several 64-byte chunks; the result is byte-identical.
+    assertEquals(appliedOn(leader), appliedOn(follower));
+    awaitApplied(propose(leader, "after-", 5)); // and it then follows the log
+    awaitConverged(IDS, 45);
+  }
+
+  @Test
+  void twin_T3_8_05_aNodeRestartsFromItsSnapshotPlusTheLogSuffix() {
+    String leader = awaitLeader(IDS);
+    awaitApplied(propose(leader, "c", 25));
+    awaitConverged(IDS, 25);
+    String follower = IDS.stream().filter(id -> !id.equals(leader)).findFirst().orElseThrow();
+    long snap = storages.get(follower).snapshotMeta().lastIncludedIndex();
+    assertTrue(snap > 0);
+    kit.stop(nodes.get(follower));
+    startNode(follower);
+    assertEquals(1, machines.get(follower).restores, "restored from its own snapshot at start");
+    RaftNode.Status s = status(follower);
+    assertEquals(snap, s.lastApplied(), "nothing after the snapshot is applied before it is known committed");
+    awaitConverged(IDS, 25);
     assertEquals(appliedOn(leader), appliedOn(follower));
   }
 }

@@ -47,6 +47,8 @@ class RaftSettingsTest {
       "raft.group-id | '' | raft.group-id",
       "raft.group-id | 'a/b' | raft.group-id",
       "raft.members.n2 | not-an-address | raft.members.n2",
+      "raft.snapshot.chunk-size | 0 | raft.snapshot.chunk-size",
+      "raft.snapshot.after-entries | -5 | raft.snapshot.after-entries",
   })
   void timing_P5_6_01_invalidSettingsFailNamingTheSetting(String key, String value, String named) {
     Config bad = ConfigFactory.parseString(key + " = \"" + value.replace("'", "") + "\"").withFallback(valid());

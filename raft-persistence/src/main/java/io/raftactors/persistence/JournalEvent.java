@@ -4,6 +4,7 @@ import com.fasterxml.jackson.annotation.JsonSubTypes;
 import com.fasterxml.jackson.annotation.JsonTypeInfo;
 import io.raftactors.actor.RaftSerializable;
 import io.raftactors.core.LogEntry;
+import io.raftactors.core.SnapshotMeta;
 import java.util.List;
 
 /**
@@ -15,7 +16,8 @@ import java.util.List;
   @JsonSubTypes.Type(value = JournalEvent.Initialized.class, name = "init"),
   @JsonSubTypes.Type(value = JournalEvent.TermAndVoteChanged.class, name = "vote"),
   @JsonSubTypes.Type(value = JournalEvent.EntriesAppended.class, name = "append"),
-  @JsonSubTypes.Type(value = JournalEvent.LogTruncated.class, name = "truncate")
+  @JsonSubTypes.Type(value = JournalEvent.LogTruncated.class, name = "truncate"),
+  @JsonSubTypes.Type(value = JournalEvent.SnapshotSaved.class, name = "snapshot")
 })
 public sealed interface JournalEvent extends RaftSerializable {
 
@@ -33,4 +35,10 @@ public sealed interface JournalEvent extends RaftSerializable {
 
   /** Removes the entries from {@code fromIndex} on. */
   record LogTruncated(long fromIndex) implements JournalEvent {}
+
+  /**
+   * A state machine snapshot that replaces every entry up to {@code meta.lastIncludedIndex()}. The
+   * data travels in the event, so recovery never finds a snapshot point without its state.
+   */
+  record SnapshotSaved(SnapshotMeta meta, byte[] data) implements JournalEvent {}
 }

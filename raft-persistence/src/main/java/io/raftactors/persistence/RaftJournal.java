@@ -41,7 +41,14 @@ final class RaftJournal extends EventSourcedBehavior<RaftJournal.Command, Journa
     String groupId;
     String memberId;
     HardState hardState = HardState.INITIAL;
+    /** The snapshot the log starts after (null: the log starts at index 1). */
+    SnapshotMeta snapshot;
+    byte[] snapshotData;
     final ArrayList<LogEntry> log = new ArrayList<>();
+
+    long base() {
+      return snapshot == null ? 0 : snapshot.lastIncludedIndex();
+    }
   }
 
   private final String groupId;
@@ -118,11 +125,12 @@ final class RaftJournal extends EventSourcedBehavior<RaftJournal.Command, Journa
     if (state.groupId == null) {
       return Effect().reply(w.replyTo(), StatusReply.error("the journal was not recovered before the first write"));
     }
-    List<JournalEvent> events = new ArrayList<>(3);
+    List<JournalEvent> events = new ArrayList<>(4);
     RaftStorage.Write write = w.write();
     if (write.hardState() != null) {
       events.add(new JournalEvent.TermAndVoteChanged(write.hardState().term(), write.hardState().votedFor()));
     }
+    if (write.snapshot() != null) events.add(new JournalEvent.SnapshotSaved(write.snapshot().meta(), write.snapshot().data()));
     if (write.truncateFrom() > 0) events.add(new JournalEvent.LogTruncated(write.truncateFrom()));
     if (!write.entries().isEmpty()) events.add(new JournalEvent.EntriesAppended(write.entries()));
     if (events.isEmpty()) return Effect().reply(w.replyTo(), StatusReply.ack());
@@ -142,15 +150,26 @@ final class RaftJournal extends EventSourcedBehavior<RaftJournal.Command, Journa
           s.hardState = new HardState(e.term(), e.votedFor());
           return s;
         })
+        .onEvent(JournalEvent.SnapshotSaved.class, (s, e) -> {
+          long idx = e.meta().lastIncludedIndex();
+          if (idx > s.base()) {
+            int covered = (int) Math.min(s.log.size(), idx - s.base());
+            s.log.subList(0, covered).clear();
+            s.snapshot = e.meta();
+            s.snapshotData = e.data();
+          }
+          return s;
+        })
         .onEvent(JournalEvent.LogTruncated.class, (s, e) -> {
-          int from = (int) (e.fromIndex() - 1);
+          int from = (int) (e.fromIndex() - s.base() - 1);
           if (from < s.log.size()) s.log.subList(Math.max(0, from), s.log.size()).clear();
           return s;
         })
         .onEvent(JournalEvent.EntriesAppended.class, (s, e) -> {
           for (LogEntry entry : e.entries()) {
-            if (entry.index() != s.log.size() + 1) {
-              throw new IllegalStateException("journal replay found entry " + entry.index() + " after " + s.log.size());
+            if (entry.index() <= s.base()) continue; // covered by a snapshot of the same write
+            if (entry.index() != s.base() + s.log.size() + 1) {
+              throw new IllegalStateException("journal replay found entry " + entry.index() + " after " + (s.base() + s.log.size()));
             }
             s.log.add(entry);
           }
@@ -165,6 +184,7 @@ final class RaftJournal extends EventSourcedBehavior<RaftJournal.Command, Journa
   }
 
   private DurableState toDurable(State s) {
-    return new DurableState(s.hardState, SnapshotMeta.initial(bootstrap), List.copyOf(s.log));
+    SnapshotMeta meta = s.snapshot != null ? s.snapshot : SnapshotMeta.initial(bootstrap);
+    return new DurableState(s.hardState, meta, List.copyOf(s.log), s.snapshotData);
   }
 }

@@ -1,5 +1,6 @@
 package io.raftactors.persistence;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -14,6 +15,8 @@ import io.raftactors.core.DurableState;
 import io.raftactors.core.EntryData;
 import io.raftactors.core.HardState;
 import io.raftactors.core.LogEntry;
+import io.raftactors.core.Snapshot;
+import io.raftactors.core.SnapshotMeta;
 import java.io.File;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -130,5 +133,41 @@ class JournalStorageTest {
         () -> JournalStorage.ensureDirectory(new File(blocker, "journal"), "raft.persistence.leveldb-journal.dir"));
     assertTrue(e.getMessage().contains(blocker.getAbsolutePath()), e.getMessage());
     assertTrue(e.getMessage().contains("raft.persistence.leveldb-journal.dir"), e.getMessage());
+  }
+
+  @Test
+  void durability_T3_8_05_recoveryGivesTheSnapshotWithItsDataAndTheLogSuffix() {
+    byte[] state = "state-at-100".getBytes();
+    withStorage("g", "n1", st -> {
+      st.recover().toCompletableFuture().join();
+      List<LogEntry> entries = new ArrayList<>();
+      for (long i = 2; i <= 130; i++) entries.add(entry(i, 7));
+      st.write(new RaftStorage.Write(new HardState(7, "n1"), 0, entries)).toCompletableFuture().join();
+      SnapshotMeta meta = new SnapshotMeta(100, 7, ClusterConfig.of("n1", "n2", "n3"));
+      st.write(new RaftStorage.Write(null, new Snapshot(meta, state), 0, List.of())).toCompletableFuture().join();
+      return null;
+    });
+    DurableState s = withStorage("g", "n1", st -> st.recover().toCompletableFuture().join());
+    assertEquals(100, s.snapshot().lastIncludedIndex());
+    assertEquals(7, s.snapshot().lastIncludedTerm());
+    assertArrayEquals(state, s.snapshotData());
+    assertEquals(30, s.entries().size(), "entries 101-130 remain");
+    assertEquals(entry(101, 7), s.entries().get(0));
+    assertEquals(new HardState(7, "n1"), s.hardState());
+  }
+
+  @Test
+  void aSnapshotPastTheEndOfTheLogReplacesItAndLaterEntriesFollowIt() {
+    withStorage("g", "n1", st -> {
+      st.recover().toCompletableFuture().join();
+      SnapshotMeta meta = new SnapshotMeta(500, 9, ClusterConfig.of("n1", "n2", "n3"));
+      // As a follower installing a leader's snapshot: snapshot, truncation of the rest, new entries.
+      st.write(new RaftStorage.Write(new HardState(9, null), new Snapshot(meta, new byte[] {1}), 501,
+          List.of(entry(501, 9), entry(502, 9)))).toCompletableFuture().join();
+      return null;
+    });
+    DurableState s = withStorage("g", "n1", st -> st.recover().toCompletableFuture().join());
+    assertEquals(500, s.snapshot().lastIncludedIndex());
+    assertEquals(List.of(entry(501, 9), entry(502, 9)), s.entries());
   }
 }
