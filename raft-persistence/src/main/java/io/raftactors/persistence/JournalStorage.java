@@ -41,11 +41,16 @@ public final class JournalStorage implements RaftStorage {
     String journalPlugin = config.getString("raft.persistence.journal-plugin");
     String snapshotPlugin = config.getString("raft.persistence.snapshot-plugin");
     Duration timeout = config.getDuration("raft.persistence.write-timeout");
+    int snapshotEvery = config.getInt("raft.persistence.journal-snapshot-every");
+    if (snapshotEvery <= 0) {
+      throw new IllegalArgumentException("raft.persistence.journal-snapshot-every must be positive, was " + snapshotEvery);
+    }
     if (config.hasPath(journalPlugin + ".dir") && config.hasPath(journalPlugin + ".native")) {
       ensureDirectory(new File(config.getString(journalPlugin + ".dir")), journalPlugin + ".dir");
     }
     ActorRef<RaftJournal.Command> journal = system.systemActorOf(
-        RaftJournal.create(settings.groupId(), settings.memberId(), settings.bootstrapConfig(), journalPlugin, snapshotPlugin),
+        RaftJournal.create(settings.groupId(), settings.memberId(), settings.bootstrapConfig(), journalPlugin, snapshotPlugin,
+            snapshotEvery),
         "raft-journal-" + settings.groupId() + "-" + settings.memberId(), Props.empty());
     return new JournalStorage(system, journal, timeout);
   }

@@ -8,10 +8,12 @@ import akka.actor.typed.javadsl.Behaviors;
 import akka.pattern.StatusReply;
 import akka.persistence.typed.PersistenceId;
 import akka.persistence.typed.RecoveryCompleted;
+import akka.persistence.typed.SnapshotAdapter;
 import akka.persistence.typed.javadsl.CommandHandler;
 import akka.persistence.typed.javadsl.Effect;
 import akka.persistence.typed.javadsl.EventHandler;
 import akka.persistence.typed.javadsl.EventSourcedBehavior;
+import akka.persistence.typed.javadsl.RetentionCriteria;
 import akka.persistence.typed.javadsl.SignalHandler;
 import io.raftactors.actor.RaftStorage;
 import io.raftactors.core.ClusterConfig;
@@ -56,10 +58,12 @@ final class RaftJournal extends EventSourcedBehavior<RaftJournal.Command, Journa
   private final ClusterConfig bootstrap;
   private final String journalPluginId;
   private final String snapshotPluginId;
+  private final int snapshotEvery;
 
   static Behavior<Command> create(String groupId, String memberId, ClusterConfig bootstrap,
-      String journalPluginId, String snapshotPluginId) {
-    return Behaviors.setup(ctx -> new RaftJournal(ctx, groupId, memberId, bootstrap, journalPluginId, snapshotPluginId));
+      String journalPluginId, String snapshotPluginId, int snapshotEvery) {
+    return Behaviors.setup(ctx -> new RaftJournal(ctx, groupId, memberId, bootstrap, journalPluginId, snapshotPluginId,
+        snapshotEvery));
   }
 
   /**
@@ -71,8 +75,9 @@ final class RaftJournal extends EventSourcedBehavior<RaftJournal.Command, Journa
   }
 
   private RaftJournal(ActorContext<Command> ctx, String groupId, String memberId, ClusterConfig bootstrap,
-      String journalPluginId, String snapshotPluginId) {
+      String journalPluginId, String snapshotPluginId, int snapshotEvery) {
     super(persistenceId(memberId));
+    this.snapshotEvery = snapshotEvery;
     this.groupId = groupId;
     this.memberId = memberId;
     this.bootstrap = bootstrap;
@@ -88,6 +93,40 @@ final class RaftJournal extends EventSourcedBehavior<RaftJournal.Command, Journa
   @Override
   public String snapshotPluginId() {
     return snapshotPluginId;
+  }
+
+  /**
+   * Disk stays bounded: every {@code snapshotEvery} events the whole journal state (the state
+   * machine snapshot plus the log after it) goes to the snapshot store, and the events before it,
+   * which it covers, are deleted.
+   */
+  @Override
+  public RetentionCriteria retentionCriteria() {
+    return RetentionCriteria.snapshotEvery(snapshotEvery, 2).withDeleteEventsOnSnapshot();
+  }
+
+  /** The state is mutable; what goes to the snapshot store is an immutable copy made at once. */
+  @Override
+  public SnapshotAdapter<State> snapshotAdapter() {
+    return new SnapshotAdapter<>() {
+      @Override
+      public Object toJournal(State s) {
+        return new JournalSnapshot(s.groupId, s.memberId, s.hardState, s.snapshot, s.snapshotData, s.log);
+      }
+
+      @Override
+      public State fromJournal(Object from) {
+        JournalSnapshot j = (JournalSnapshot) from;
+        State s = new State();
+        s.groupId = j.groupId();
+        s.memberId = j.memberId();
+        s.hardState = j.hardState();
+        s.snapshot = j.snapshot();
+        s.snapshotData = j.snapshotData();
+        s.log.addAll(j.log());
+        return s;
+      }
+    };
   }
 
   @Override

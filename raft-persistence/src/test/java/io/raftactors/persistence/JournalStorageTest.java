@@ -37,7 +37,10 @@ class JournalStorageTest {
             "raft.member-id = " + member,
             "raft.members { n1 = \"akka://JournalStorageTest\", n2 = \"akka://JournalStorageTest\", n3 = \"akka://JournalStorageTest\" }",
             "raft.persistence.leveldb-journal.dir = \"" + dir.resolve("journal") + "\"",
-            "raft.persistence.local-snapshots.dir = \"" + dir.resolve("snapshots") + "\""))
+            "raft.persistence.local-snapshots.dir = \"" + dir.resolve("snapshots") + "\"",
+            // Journal snapshots (and deletion of the events they cover) every 7 writes, so every
+            // test here also recovers through a journal snapshot plus the events after it.
+            "raft.persistence.journal-snapshot-every = 7"))
         .withFallback(ConfigFactory.load())
         .resolve();
   }
@@ -169,5 +172,41 @@ class JournalStorageTest {
     DurableState s = withStorage("g", "n1", st -> st.recover().toCompletableFuture().join());
     assertEquals(500, s.snapshot().lastIncludedIndex());
     assertEquals(List.of(entry(501, 9), entry(502, 9)), s.entries());
+  }
+
+  @Test
+  void aLongWriteRunWithSnapshotsRecoversExactlyThroughJournalSnapshots() throws Exception {
+    List<LogEntry> suffix = new ArrayList<>();
+    byte[][] lastState = new byte[1][];
+    long[] lastSnap = new long[1];
+    withStorage("g", "n1", st -> {
+      st.recover().toCompletableFuture().join();
+      long next = 2;
+      for (int w = 0; w < 400; w++) {
+        List<LogEntry> batch = new ArrayList<>();
+        for (int i = 0; i < 5; i++) batch.add(entry(next++, 3));
+        suffix.addAll(batch);
+        Snapshot snap = null;
+        if (w % 20 == 19) { // a state machine snapshot every 100 entries, as the node would take one
+          long at = next - 1;
+          lastState[0] = ("state@" + at).getBytes();
+          lastSnap[0] = at;
+          snap = new Snapshot(new SnapshotMeta(at, 3, ClusterConfig.of("n1", "n2", "n3")), lastState[0]);
+          suffix.clear();
+        }
+        st.write(new RaftStorage.Write(w == 0 ? new HardState(3, "n1") : null, snap, 0, batch)).toCompletableFuture().join();
+      }
+      return null;
+    });
+    DurableState s = withStorage("g", "n1", st -> st.recover().toCompletableFuture().join());
+    assertEquals(lastSnap[0], s.snapshot().lastIncludedIndex());
+    assertArrayEquals(lastState[0], s.snapshotData());
+    assertEquals(suffix, s.entries());
+    assertEquals(new HardState(3, "n1"), s.hardState());
+    File[] snapshots = dir.resolve("snapshots").toFile().listFiles();
+    // About 57 journal snapshots were taken; 2 are kept, plus at most one whose (asynchronous)
+    // deletion may still be under way when the system stops.
+    assertTrue(snapshots != null && snapshots.length > 0 && snapshots.length <= 3,
+        "journal snapshots kept: " + (snapshots == null ? 0 : snapshots.length));
   }
 }

@@ -46,6 +46,67 @@ public final class JournalBenchmark {
       System.out.println(node(proposers, seconds));
     }
     for (int n : new int[] {100_000}) System.out.println(recovery(n));
+    System.out.println(diskUse(300_000));
+  }
+
+  /** A state machine with a small state (a counter), so its snapshots are tiny. */
+  static final class Counter implements io.raftactors.actor.StateMachine {
+    long count;
+
+    @Override
+    public Object apply(long index, Object command) {
+      return ++count;
+    }
+
+    @Override
+    public byte[] takeSnapshot() {
+      return java.nio.ByteBuffer.allocate(8).putLong(count).array();
+    }
+
+    @Override
+    public void restoreSnapshot(byte[] snapshot) {
+      count = java.nio.ByteBuffer.wrap(snapshot).getLong();
+    }
+  }
+
+  /** Writes {@code total} entries through a single-node group with snapshots on; prints disk use as it goes. */
+  static String diskUse(int total) throws Exception {
+    File dir = Files.createTempDirectory("journal-bench").toFile();
+    Config cfg = config(dir);
+    ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "journal-bench", cfg);
+    StringBuilder out = new StringBuilder("disk use with snapshots every 10,000 entries (100-byte commands):");
+    try {
+      RaftSettings settings = RaftSettings.fromConfig(cfg);
+      ActorRef<RaftNode.Command> node = RaftNode.start(system, settings, JournalStorage.start(system, settings), new Counter());
+      while (AskPattern.<RaftNode.Command, RaftNode.Status>ask(node, RaftNode.GetStatus::new, Duration.ofSeconds(5),
+          system.scheduler()).toCompletableFuture().get().role() != Role.LEADER) {
+        TimeUnit.MILLISECONDS.sleep(20);
+      }
+      byte[] payload = new byte[100];
+      java.util.concurrent.Semaphore window = new java.util.concurrent.Semaphore(64);
+      for (int i = 1; i <= total; i++) {
+        window.acquire();
+        AskPattern.<RaftNode.Command, RaftNode.ProposeReply>ask(node, rt -> new RaftNode.Propose(payload, rt),
+            Duration.ofSeconds(30), system.scheduler()).whenComplete((r, e) -> window.release());
+        if (i % 50_000 == 0) {
+          window.acquire(64);
+          window.release(64);
+          out.append(String.format("%n  after %,d entries: %,d KiB", i, du(dir) / 1024));
+        }
+      }
+      return out.toString();
+    } finally {
+      system.terminate();
+      system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
+    }
+  }
+
+  private static long du(File f) {
+    if (f.isFile()) return f.length();
+    long sum = 0;
+    File[] children = f.listFiles();
+    if (children != null) for (File c : children) sum += du(c);
+    return sum;
   }
 
   private static Config config(File dir) {
