@@ -327,6 +327,7 @@ public final class Simulation {
     private boolean recordTrace;
     private String replayCommand;
     private String label = "";
+    private java.util.function.BiFunction<String, Integer, RandomSource> randomSources;
 
     /** Founders n1..nN of a new group, each starting from {@link DurableState#bootstrap}. */
     public Builder nodes(int n) {
@@ -388,6 +389,16 @@ public final class Simulation {
     /** The command that replays this run, printed with any failure. */
     public Builder replayCommand(String cmd) {
       replayCommand = cmd;
+      return this;
+    }
+
+    /**
+     * Where each node's election jitter comes from, by node id and incarnation (0 at start, +1 per
+     * restart); by default {@link RandomSource#seeded} from the simulation seed. Lets scripts inject
+     * exact timeouts (paper 5.2: split votes resolved by fresh random draws).
+     */
+    public Builder randomSources(java.util.function.BiFunction<String, Integer, RandomSource> factory) {
+      this.randomSources = factory;
       return this;
     }
 
@@ -493,6 +504,7 @@ public final class Simulation {
   private final boolean recordTrace;
   private final String replayCommand;
   private final String label;
+  private final java.util.function.BiFunction<String, Integer, RandomSource> randomSources;
   private final LinkedHashMap<String, SimNode> nodes = new LinkedHashMap<>();
   private final PriorityQueue<Event> queue = new PriorityQueue<>(
       (a, b) -> a.tick != b.tick ? Long.compare(a.tick, b.tick) : Long.compare(a.seq, b.seq));
@@ -536,6 +548,7 @@ public final class Simulation {
     this.recordTrace = b.recordTrace;
     this.replayCommand = b.replayCommand;
     this.label = b.label;
+    this.randomSources = b.randomSources;
     if (b.holdAllMessages) this.holdFilter = e -> true;
     int i = 0;
     for (Map.Entry<String, DurableState> e : b.initial.entrySet()) {
@@ -1269,7 +1282,8 @@ public final class Simulation {
   }
 
   private void start(SimNode n) {
-    RandomSource random = RandomSource.seeded(seed, n.incarnation == 0 ? n.id : n.id + "/" + n.incarnation);
+    RandomSource random = randomSources != null ? randomSources.apply(n.id, n.incarnation)
+        : RandomSource.seeded(seed, n.incarnation == 0 ? n.id : n.id + "/" + n.incarnation);
     n.core = new RaftCore(n.id, cfg, random, new DurableState(n.durableHard, n.snapshot, n.durableLog));
     n.up = true;
     n.writes.clear();
