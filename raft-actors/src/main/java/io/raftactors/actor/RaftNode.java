@@ -139,6 +139,8 @@ public final class RaftNode {
   private long writeSeq;
   /** Applied index of the last snapshot taken or installed; the next one is due after-entries later. */
   private long lastSnapshotIndex;
+  /** Bytes of entries applied since the last snapshot. */
+  private long bytesSinceSnapshot;
 
   private RaftNode(ActorContext<Command> ctx, StashBuffer<Command> stash, TimerScheduler<Command> timers,
       RaftSettings settings, RaftStorage storage, StateMachine stateMachine, PeerTransport transport) {
@@ -306,8 +308,12 @@ public final class RaftNode {
     if (r.restore() != null) {
       stateMachine.restoreSnapshot(r.restore().data()); // installed from the leader
       lastSnapshotIndex = r.restore().index();
+      bytesSinceSnapshot = 0;
     }
-    for (Committed c : r.committed()) apply(c);
+    for (Committed c : r.committed()) {
+      apply(c);
+      bytesSinceSnapshot += c.entry().sizeInBytes();
+    }
     maybeSnapshot();
     for (ProposalOutcome o : r.outcomes()) {
       ActorRef<ProposeReply> replyTo = waiting.remove(o.correlationId());
@@ -317,13 +323,16 @@ public final class RaftNode {
     }
   }
 
-  /** T5.1-02: snapshot once the log has grown by raft.snapshot.after-entries since the last one. */
+  /** T5.1-02: snapshot once the log has grown by after-entries or after-bytes since the last one. */
   private void maybeSnapshot() {
     long every = settings.snapshotAfterEntries();
-    if (every <= 0 || core.lastApplied() - lastSnapshotIndex < every) return;
+    if (every <= 0) return;
+    boolean due = core.lastApplied() - lastSnapshotIndex >= every || bytesSinceSnapshot >= settings.snapshotAfterBytes();
+    if (!due || core.lastApplied() <= core.snapshotIndex()) return;
     long at = core.lastApplied();
     byte[] data = stateMachine.takeSnapshot(); // synchronous: at most one snapshot at a time
     lastSnapshotIndex = at; // also when unsupported (null): do not ask again for every entry
+    bytesSinceSnapshot = 0;
     if (data == null) return;
     core.compact(at, data);
     process(core.ready());

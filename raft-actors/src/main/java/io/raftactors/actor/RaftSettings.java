@@ -27,6 +27,7 @@ public final class RaftSettings {
   private final Duration restartBackoffMin;
   private final Duration restartBackoffMax;
   private final long snapshotAfterEntries;
+  private final long snapshotAfterBytes;
 
   private RaftSettings(Config raft) {
     this.groupId = nonBlank(raft, "group-id");
@@ -49,6 +50,7 @@ public final class RaftSettings {
     if (snapshotAfterEntries < 0) {
       throw new IllegalArgumentException("raft.snapshot.after-entries must be 0 (off) or positive, was " + snapshotAfterEntries);
     }
+    this.snapshotAfterBytes = bytes(raft, "snapshot.after-bytes");
     this.restartBackoffMin = duration(raft, "restart-backoff.min");
     this.restartBackoffMax = duration(raft, "restart-backoff.max");
   }
@@ -88,6 +90,11 @@ public final class RaftSettings {
   /** Entries applied since the last snapshot that trigger the next one; 0 turns snapshots off. */
   public long snapshotAfterEntries() {
     return snapshotAfterEntries;
+  }
+
+  /** Bytes of entries applied since the last snapshot that trigger the next one. */
+  public long snapshotAfterBytes() {
+    return snapshotAfterBytes;
   }
 
   public Duration restartBackoffMin() {

@@ -43,7 +43,7 @@ public record RaftConfig(
     positive("max-entries-per-append", maxEntriesPerAppend);
     positive("max-bytes-per-append", maxBytesPerAppend);
     positive("max-inflight-appends", maxInflightAppends);
-    positive("snapshot.chunk-bytes", snapshotChunkBytes);
+    positive("snapshot.chunk-size", snapshotChunkBytes);
     if (electionTimeoutMin > electionTimeoutMax) {
       throw new IllegalArgumentException(
           "raft.election-timeout-min (" + electionTimeoutMin + ") must not exceed raft.election-timeout-max ("
