@@ -98,10 +98,19 @@ class DurableClusterTest {
     }
   }
 
+  /**
+   * {@code leader} or {@code follower} is terminated; {@code snapshots} runs the follower case with
+   * state machine snapshots every 50 entries, so the node restarts from a snapshot plus the journal
+   * after it (and may be sent the leader's snapshot to catch up).
+   */
   @ParameterizedTest(name = "{0}")
-  @ValueSource(strings = {"leader", "follower"})
+  @ValueSource(strings = {"leader", "follower", "snapshots"})
   void aNodeTerminatedDuringAWriteLoadRestartsOnItsJournalAndNothingAcknowledgedIsLost(String which) throws Exception {
-    try (LocalCluster c = LocalCluster.start(3, ConfigFactory.empty(), data)) {
+    boolean snapshots = which.equals("snapshots");
+    com.typesafe.config.Config overrides = snapshots
+        ? ConfigFactory.parseString("raft.snapshot.after-entries = 50\nraft.persistence.journal-snapshot-every = 20")
+        : ConfigFactory.empty();
+    try (LocalCluster c = LocalCluster.start(3, overrides, data)) {
       String leader = ThreeNodeClusterTest.awaitLeader(c, c.ids);
       String victim = which.equals("leader") ? leader : c.ids.stream().filter(id -> !id.equals(leader)).findFirst().orElseThrow();
       Set<Long> acked;
@@ -120,6 +129,48 @@ class DurableClusterTest {
       assertTrue(seqs.containsAll(acked), "acknowledged writes lost on restart of the " + which);
       assertEquals(seqs.size(), Set.copyOf(seqs).size(), "a command was applied twice");
       c.assertAtMostOneVotePerTerm();
+      if (snapshots) {
+        assertTrue(c.machines.get(victim).restores() >= 1, "the restarted node did not start from a snapshot");
+      }
+    }
+  }
+
+  /**
+   * T3.8-11 with real LevelDB journals: a follower's data directory is wiped while it is down. On
+   * restart its journal is empty, the leader's heartbeats show that the group is past term 0, so it
+   * refuses to take part (its status says why) and writes nothing, while the other two carry on.
+   */
+  @org.junit.jupiter.api.Test
+  void durability_T3_8_11_aNodeWhoseDataDirectoryWasWipedRefusesToRejoin() throws Exception {
+    try (LocalCluster c = LocalCluster.start(3, ConfigFactory.empty(), data)) {
+      String leader = ThreeNodeClusterTest.awaitLeader(c, c.ids);
+      String victim = c.ids.stream().filter(id -> !id.equals(leader)).findFirst().orElseThrow();
+      assertEquals(20, ThreeNodeClusterTest.proposeMany(c, leader, "before", 20, 4).stream()
+          .filter(r -> r instanceof RaftNode.Applied).count());
+      c.terminate(victim);
+      deleteRecursively(data.resolve(victim));
+      c.restart(victim);
+      TestProbe<Object> probe = TestProbe.create(c.system(leader));
+      RaftNode.Status refused = probe.awaitAssert(Duration.ofSeconds(20), Duration.ofMillis(50), () -> {
+        RaftNode.Status s = c.status(victim);
+        assertTrue(s.problem() != null && s.problem().contains("storage lost or replaced"), "status: " + s);
+        return s;
+      });
+      assertEquals(0, refused.term());
+      // The others still make a majority and commit; the wiped node writes nothing at all.
+      assertEquals(20, ThreeNodeClusterTest.proposeMany(c, leader, "after", 20, 4).stream()
+          .filter(r -> r instanceof RaftNode.Applied).count());
+      RaftNode.Status after = c.status(victim);
+      assertEquals(0, after.lastIndex());
+      assertEquals(0, after.term());
+      assertEquals(List.of(), c.machines.get(victim).applied());
+    }
+  }
+
+  private static void deleteRecursively(Path p) throws java.io.IOException {
+    if (!java.nio.file.Files.exists(p)) return;
+    try (var walk = java.nio.file.Files.walk(p)) {
+      for (Path q : walk.sorted(java.util.Comparator.reverseOrder()).toList()) java.nio.file.Files.delete(q);
     }
   }
 }

@@ -4,7 +4,11 @@ import io.raftactors.actor.StateMachine;
 import java.util.ArrayList;
 import java.util.List;
 
-/** Records every applied command with its index; checks in-order, exactly-once application. */
+/**
+ * Records every applied command with its index; checks in-order, exactly-once application. Its
+ * snapshot is the whole record (commands are {@link TestCommand}s), so a restored replica still
+ * shows the full history.
+ */
 final class RecordingStateMachine implements StateMachine {
   record AppliedCommand(long index, Object command) {}
 
@@ -17,6 +21,35 @@ final class RecordingStateMachine implements StateMachine {
     lastIndex = index;
     applied.add(new AppliedCommand(index, command));
     return "ok:" + index;
+  }
+
+  @Override
+  public synchronized byte[] takeSnapshot() {
+    StringBuilder b = new StringBuilder();
+    for (AppliedCommand a : applied) {
+      TestCommand c = (TestCommand) a.command();
+      b.append(a.index()).append('\t').append(c.client()).append('\t').append(c.seq()).append('\n');
+    }
+    return b.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+  }
+
+  @Override
+  public synchronized void restoreSnapshot(byte[] snapshot) {
+    applied.clear();
+    lastIndex = 0;
+    for (String line : new String(snapshot, java.nio.charset.StandardCharsets.UTF_8).split("\n")) {
+      if (line.isEmpty()) continue;
+      String[] f = line.split("\t");
+      lastIndex = Long.parseLong(f[0]);
+      applied.add(new AppliedCommand(lastIndex, new TestCommand(f[1], Long.parseLong(f[2]))));
+    }
+    restores++;
+  }
+
+  private int restores;
+
+  synchronized int restores() {
+    return restores;
   }
 
   synchronized List<AppliedCommand> applied() {

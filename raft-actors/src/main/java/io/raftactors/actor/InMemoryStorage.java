@@ -24,10 +24,21 @@ public class InMemoryStorage implements RaftStorage {
 
   /** Storage of a founding member: the bootstrap configuration is log entry 1. */
   public InMemoryStorage(ClusterConfig bootstrap) {
-    DurableState initial = DurableState.bootstrap(bootstrap);
+    this(DurableState.bootstrap(bootstrap));
+  }
+
+  private InMemoryStorage(DurableState initial) {
     this.snapshot = initial.snapshot();
     this.hardState = initial.hardState();
     this.log.addAll(initial.entries());
+  }
+
+  /**
+   * Empty storage, like a new disk: the node decides whether to found the group ({@code raft.bootstrap}).
+   * {@code config} is only the configuration reported before anything is written.
+   */
+  public static InMemoryStorage empty(ClusterConfig config) {
+    return new InMemoryStorage(DurableState.empty(config));
   }
 
   @Override

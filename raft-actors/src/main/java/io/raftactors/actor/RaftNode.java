@@ -72,9 +72,14 @@ public final class RaftNode {
   /** Leadership was lost after the command was appended: it may or may not commit. */
   public record OutcomeUnknown(String reason) implements ProposeReply {}
 
-  /** A snapshot of a node's state. */
+  /**
+   * A snapshot of a node's state. {@code problem} is null while the node takes part in the group;
+   * otherwise it says why it does not (for example it waits for the founding members, or its
+   * storage was lost).
+   */
   public record Status(
-      String memberId, Role role, long term, String leaderId, long commitIndex, long lastApplied, long lastIndex) {}
+      String memberId, Role role, long term, String leaderId, long commitIndex, long lastApplied, long lastIndex,
+      String problem) {}
 
   private enum Tick implements Command {
     INSTANCE
@@ -86,9 +91,18 @@ public final class RaftNode {
 
   private record Recovered(DurableState state) implements Command {}
 
+  private enum Founded implements Command {
+    INSTANCE
+  }
+
+  private enum Probe implements Command {
+    INSTANCE
+  }
+
   private record WriteCompleted(long seq, Throwable failure) implements Command {}
 
   private static final String TICK_TIMER = "raft-tick";
+  private static final String PROBE_TIMER = "raft-founding-probe";
   private static final int STASH_CAPACITY = 100_000;
 
   /** Spawns a node as a system actor of {@code system}. */
@@ -164,23 +178,152 @@ public final class RaftNode {
     });
     return Behaviors.receive(Command.class)
         .onMessage(Recovered.class, r -> {
-          core = new RaftCore(settings.memberId(), settings.core(),
-              RandomSource.seeded(new SecureRandom().nextLong(), settings.memberId()), r.state());
-          if (r.state().snapshotData() != null) {
-            // T3.8-05: the state machine starts from the snapshot; the log after it is applied as it commits.
-            stateMachine.restoreSnapshot(r.state().snapshotData());
-          }
-          lastSnapshotIndex = core.snapshotIndex();
-          role = core.role();
-          log.info("Raft node {} of group {} recovered: term {}, last index {}; starting as {}",
-              settings.memberId(), settings.groupId(), core.term(), core.lastIndex(), role);
-          return stash.unstashAll(follower());
+          if (!isEmpty(r.state())) return running(r.state());
+          List<String> peers = settings.members().keySet().stream().filter(m -> !m.equals(settings.memberId())).toList();
+          if (!settings.bootstrapChecked() || peers.isEmpty()) return founding();
+          log.info("Raft node {} of group {} starts on empty storage; it founds the group once every other member {} "
+              + "answers that it is still in term 0 (raft.bootstrap = checked)", settings.memberId(), settings.groupId(), peers);
+          return stash.unstashAll(awaitingFounders(peers));
         })
-        .onAnyMessage(m -> {
-          stash.stash(m);
+        .onAnyMessage(this::stashIt)
+        .build();
+  }
+
+  private Behavior<Command> stashIt(Command m) {
+    stash.stash(m);
+    return Behaviors.same();
+  }
+
+  /** Starts the core on recovered (or freshly founded) state and becomes a follower. */
+  private Behavior<Command> running(DurableState state) {
+    core = new RaftCore(settings.memberId(), settings.core(),
+        RandomSource.seeded(new SecureRandom().nextLong(), settings.memberId()), state);
+    if (state.snapshotData() != null) {
+      // T3.8-05: the state machine starts from the snapshot; the log after it is applied as it commits.
+      stateMachine.restoreSnapshot(state.snapshotData());
+    }
+    lastSnapshotIndex = core.snapshotIndex();
+    role = core.role();
+    log.info("Raft node {} of group {} recovered: term {}, last index {}; starting as {}",
+        settings.memberId(), settings.groupId(), core.term(), core.lastIndex(), role);
+    return stash.unstashAll(follower());
+  }
+
+  // ------------------------------------------------------------------ empty storage (T3.8-11)
+
+  /** No term, no vote, no snapshot, no entry: a first start, or storage that was lost. */
+  private static boolean isEmpty(DurableState s) {
+    return s.hardState().term() == 0 && s.hardState().votedFor() == null
+        && s.snapshot().lastIncludedIndex() == 0 && s.entries().isEmpty();
+  }
+
+  /** Writes the founding configuration as log entry 1, then runs as a founding member. */
+  private Behavior<Command> founding() {
+    DurableState founded = DurableState.bootstrap(settings.bootstrapConfig());
+    log.info("Raft node {} founds group {} with members {}", settings.memberId(), settings.groupId(), settings.members().keySet());
+    ctx.pipeToSelf(storage.write(new RaftStorage.Write(null, 0, founded.entries())), (ok, failure) -> {
+      if (failure != null) throw new IllegalStateException("raft node " + settings.memberId() + " could not write its founding state", failure);
+      return Founded.INSTANCE;
+    });
+    return Behaviors.receive(Command.class)
+        .onMessage(Founded.class, f -> running(founded))
+        .onAnyMessage(this::stashIt)
+        .build();
+  }
+
+  /**
+   * raft.bootstrap = checked: probes every other member with a pre-vote for term 1 from an empty log,
+   * which changes nothing on the receiver and is always refused, with the receiver's term. Founds
+   * once all have answered term 0; refuses for good as soon as one shows a later term. A node in
+   * this state never votes, never campaigns and never acknowledges entries.
+   */
+  private Behavior<Command> awaitingFounders(List<String> peers) {
+    Map<String, Boolean> answered = new HashMap<>();
+    Runnable probe = () -> {
+      for (String p : peers) {
+        if (!answered.containsKey(p)) {
+          transport.send(p, new PeerEnvelope(settings.groupId(), p, new RaftMessage.PreVote(1, settings.memberId(), 0, 0)));
+        }
+      }
+    };
+    probe.run();
+    long intervalTicks = settings.core().electionTimeoutMin();
+    timers.startTimerWithFixedDelay(PROBE_TIMER, Probe.INSTANCE, settings.tickInterval().multipliedBy(intervalTicks));
+    return Behaviors.receive(Command.class)
+        .onMessage(Probe.class, t -> {
+          probe.run();
           return Behaviors.same();
         })
+        .onMessage(PeerEnvelope.class, env -> {
+          if (!accept(env)) return Behaviors.same();
+          RaftMessage m = env.message();
+          long theirTerm;
+          if (m instanceof RaftMessage.PreVote pv) {
+            send(pv.from(), new RaftMessage.PreVoteResponse(0, settings.memberId(), false));
+            // A probe (empty log) comes from a member that is itself waiting, in term 0; a real
+            // pre-vote proposes the sender's term + 1.
+            theirTerm = pv.lastLogIndex() == 0 ? 0 : pv.term() - 1;
+          } else if (m instanceof RaftMessage.PreVoteResponse r) {
+            theirTerm = r.granted() ? r.term() - 1 : r.term();
+          } else {
+            theirTerm = m.term(); // votes, appends, snapshots: only ever sent in term 1 or later
+          }
+          if (theirTerm > 0) {
+            timers.cancel(PROBE_TIMER);
+            return refusing(m.from(), theirTerm);
+          }
+          answered.put(m.from(), Boolean.TRUE);
+          if (!answered.keySet().containsAll(peers)) return Behaviors.same();
+          timers.cancel(PROBE_TIMER);
+          return founding();
+        })
+        .onMessage(Propose.class, p -> {
+          p.replyTo().tell(new NotLeader(null));
+          return Behaviors.same();
+        })
+        .onMessage(GetStatus.class, g -> emptyStatus(g, "empty storage: waiting for every founding member to answer "
+            + "before founding the group (raft.bootstrap = checked); no answer yet from "
+            + peers.stream().filter(p -> !answered.containsKey(p)).toList()))
         .build();
+  }
+
+  /**
+   * Storage is empty, but the group has been in {@code groupTerm}: this node may have voted and
+   * acknowledged entries that it no longer has. It stays silent: no votes, no campaigns, no
+   * acknowledgements. It only answers pre-votes, with the group's term, so that other members
+   * that lost their storage learn it too.
+   */
+  private Behavior<Command> refusing(String witness, long groupTerm) {
+    log.error("Raft node {} of group {} has EMPTY storage, but member {} is already in term {}: the group existed "
+            + "before this storage did, so this node's storage was lost or replaced. It may have voted or acknowledged "
+            + "entries it no longer remembers, so it will not vote, stand for election or acknowledge entries. To bring it "
+            + "back, restore its storage, or (only if this member has certainly never run before) restart it with "
+            + "raft.bootstrap = unchecked.",
+        settings.memberId(), settings.groupId(), witness, groupTerm);
+    return Behaviors.receive(Command.class)
+        .onMessage(PeerEnvelope.class, env -> {
+          if (accept(env) && env.message() instanceof RaftMessage.PreVote pv) {
+            send(pv.from(), new RaftMessage.PreVoteResponse(groupTerm, settings.memberId(), false));
+          }
+          return Behaviors.same();
+        })
+        .onMessage(Propose.class, p -> {
+          p.replyTo().tell(new NotLeader(null));
+          return Behaviors.same();
+        })
+        .onMessage(GetStatus.class, g -> emptyStatus(g, "empty storage, but the group is already in term " + groupTerm
+            + " (seen from " + witness + "): storage lost or replaced; not taking part"))
+        .onMessage(Probe.class, t -> Behaviors.same())
+        .build();
+  }
+
+  private Behavior<Command> emptyStatus(GetStatus g, String problem) {
+    g.replyTo().tell(new Status(settings.memberId(), Role.FOLLOWER, 0, null, 0, 0, 0, problem));
+    return Behaviors.same();
+  }
+
+  private void send(String to, RaftMessage m) {
+    transport.send(to, new PeerEnvelope(settings.groupId(), to, m));
   }
 
   /** Followers (and pre-candidates) tick towards an election; proposals are redirected to the leader. */
@@ -219,7 +362,7 @@ public final class RaftNode {
         .onMessage(WriteCompleted.class, this::onWriteCompleted)
         .onMessage(GetStatus.class, g -> {
           g.replyTo().tell(new Status(settings.memberId(), core.role(), core.term(), core.leaderId(),
-              core.commitIndex(), core.lastApplied(), core.lastIndex()));
+              core.commitIndex(), core.lastApplied(), core.lastIndex(), null));
           return Behaviors.same();
         })
         .onMessage(Flush.class, f -> {

@@ -28,6 +28,7 @@ public final class RaftSettings {
   private final Duration restartBackoffMax;
   private final long snapshotAfterEntries;
   private final long snapshotAfterBytes;
+  private final boolean bootstrapChecked;
 
   private RaftSettings(Config raft) {
     this.groupId = nonBlank(raft, "group-id");
@@ -53,6 +54,11 @@ public final class RaftSettings {
     this.snapshotAfterBytes = bytes(raft, "snapshot.after-bytes");
     this.restartBackoffMin = duration(raft, "restart-backoff.min");
     this.restartBackoffMax = duration(raft, "restart-backoff.max");
+    String bootstrap = read(raft, "bootstrap", Config::getString);
+    if (!bootstrap.equals("checked") && !bootstrap.equals("unchecked")) {
+      throw new IllegalArgumentException("raft.bootstrap must be 'checked' or 'unchecked', was '" + bootstrap + "'");
+    }
+    this.bootstrapChecked = bootstrap.equals("checked");
   }
 
   /** Reads the {@code raft} section of {@code config} (which should include reference.conf). */
@@ -95,6 +101,15 @@ public final class RaftSettings {
   /** Bytes of entries applied since the last snapshot that trigger the next one. */
   public long snapshotAfterBytes() {
     return snapshotAfterBytes;
+  }
+
+  /**
+   * {@code raft.bootstrap = checked}: a node whose storage is empty founds the group only after
+   * every other member has answered that it is still in term 0 (it refuses, and stays silent, if
+   * one is past it); {@code unchecked}: it founds at once.
+   */
+  public boolean bootstrapChecked() {
+    return bootstrapChecked;
   }
 
   public Duration restartBackoffMin() {

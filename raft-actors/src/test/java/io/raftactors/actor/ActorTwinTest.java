@@ -271,7 +271,9 @@ class ActorTwinTest {
     assertTrue(storages.get(leader).snapshotMeta().lastIncludedIndex() > storages.get(follower).entries().size());
     startNode(follower);
     awaitConverged(IDS, 40);
-    assertEquals(1, machines.get(follower).restores, "its state came from the leader's snapshot");
+    // At least one install: under a slow scheduler logical time can run ahead of the actors, a new
+    // leader may be elected meanwhile and send its own, later snapshot too.
+    assertTrue(machines.get(follower).restores >= 1, "its state came from the leader's snapshot");
     assertTrue(storages.get(follower).snapshotMeta().lastIncludedIndex() >= 30);
     // A snapshot of 40 short commands is several 64-byte chunks; the result is byte-identical.
     assertEquals(appliedOn(leader), appliedOn(follower));

@@ -50,6 +50,7 @@ class RaftSettingsTest {
       "raft.snapshot.chunk-size | 0 | raft.snapshot.chunk-size",
       "raft.snapshot.after-entries | -5 | raft.snapshot.after-entries",
       "raft.snapshot.after-bytes | 0 | raft.snapshot.after-bytes",
+      "raft.bootstrap | maybe | raft.bootstrap",
   })
   void timing_P5_6_01_invalidSettingsFailNamingTheSetting(String key, String value, String named) {
     Config bad = ConfigFactory.parseString(key + " = \"" + value.replace("'", "") + "\"").withFallback(valid());

@@ -145,10 +145,10 @@ final class RaftJournal extends EventSourcedBehavior<RaftJournal.Command, Journa
 
   private Effect<JournalEvent, State> onRecover(State state, Recover r) {
     if (state.groupId == null) {
-      // A new journal: record whose it is and the bootstrap configuration as log entry 1.
-      DurableState initial = DurableState.bootstrap(bootstrap);
+      // A new journal: record whose it is. It is still empty; the node decides whether to found the
+      // group (raft.bootstrap) and then writes the founding configuration like any other entry.
       return Effect()
-          .persist(List.of(new JournalEvent.Initialized(groupId, memberId), new JournalEvent.EntriesAppended(initial.entries())))
+          .persist(new JournalEvent.Initialized(groupId, memberId))
           .thenReply(r.replyTo(), s -> StatusReply.success(toDurable(s)));
     }
     if (!state.groupId.equals(groupId) || !state.memberId.equals(memberId)) {

@@ -56,16 +56,34 @@ class JournalStorageTest {
     }
   }
 
+  /** Recovers and, on a new journal, writes the founding configuration as entry 1, as a founding node does. */
+  private static DurableState found(JournalStorage st) {
+    DurableState s = st.recover().toCompletableFuture().join();
+    if (!s.entries().isEmpty() || s.snapshot().lastIncludedIndex() > 0) return s;
+    List<LogEntry> founding = DurableState.bootstrap(ClusterConfig.of("n1", "n2", "n3")).entries();
+    st.write(new RaftStorage.Write(null, 0, founding)).toCompletableFuture().join();
+    return st.recover().toCompletableFuture().join();
+  }
+
   private static LogEntry entry(long index, long term) {
     return new LogEntry(index, term, new EntryData.Command(0, "m", ("e" + index + "@" + term).getBytes()));
   }
 
   @Test
-  void aNewJournalStartsWithTheBootstrapConfigurationAsEntryOne() {
+  void aNewJournalIsEmptySoThatTheNodeDecidesWhetherToFoundTheGroup() {
+    // T3.8-11 relies on this: a new journal must look exactly like lost storage (no term, vote or
+    // entry), never like a founded member; the node writes the founding configuration itself.
     DurableState s = withStorage("g", "n1", st -> st.recover().toCompletableFuture().join());
     assertEquals(HardState.INITIAL, s.hardState());
-    assertEquals(1, s.entries().size());
-    assertEquals(new EntryData.Configuration(ClusterConfig.of("n1", "n2", "n3")), s.entries().get(0).data());
+    assertEquals(0, s.snapshot().lastIncludedIndex());
+    assertEquals(List.of(), s.entries());
+    DurableState founded = withStorage("g", "n1", st -> {
+      st.write(new RaftStorage.Write(null, 0, DurableState.bootstrap(ClusterConfig.of("n1", "n2", "n3")).entries()))
+          .toCompletableFuture().join();
+      return st.recover().toCompletableFuture().join();
+    });
+    assertEquals(1, founded.entries().size());
+    assertEquals(new EntryData.Configuration(ClusterConfig.of("n1", "n2", "n3")), founded.entries().get(0).data());
   }
 
   @Test
@@ -74,7 +92,7 @@ class JournalStorageTest {
     List<LogEntry> model = new ArrayList<>();
     HardState[] hard = {HardState.INITIAL};
     withStorage("g", "n1", st -> {
-      model.addAll(st.recover().toCompletableFuture().join().entries());
+      model.addAll(found(st).entries());
       long term = 0;
       for (int step = 0; step < 200; step++) {
         HardState hs = null;
@@ -106,7 +124,7 @@ class JournalStorageTest {
   @Test
   void durability_T3_8_04_journalSequenceNumbersAreNotLogIndices() {
     withStorage("g", "n1", st -> {
-      st.recover().toCompletableFuture().join();
+      found(st);
       st.write(new RaftStorage.Write(new HardState(1, null), 0, List.of(entry(2, 1), entry(3, 1), entry(4, 1), entry(5, 1))))
           .toCompletableFuture().join();
       // Truncate from 4 and append a new 4-5 of a later term, as one write with its own truncation event.
@@ -142,7 +160,7 @@ class JournalStorageTest {
   void durability_T3_8_05_recoveryGivesTheSnapshotWithItsDataAndTheLogSuffix() {
     byte[] state = "state-at-100".getBytes();
     withStorage("g", "n1", st -> {
-      st.recover().toCompletableFuture().join();
+      found(st);
       List<LogEntry> entries = new ArrayList<>();
       for (long i = 2; i <= 130; i++) entries.add(entry(i, 7));
       st.write(new RaftStorage.Write(new HardState(7, "n1"), 0, entries)).toCompletableFuture().join();
@@ -162,7 +180,7 @@ class JournalStorageTest {
   @Test
   void aSnapshotPastTheEndOfTheLogReplacesItAndLaterEntriesFollowIt() {
     withStorage("g", "n1", st -> {
-      st.recover().toCompletableFuture().join();
+      found(st);
       SnapshotMeta meta = new SnapshotMeta(500, 9, ClusterConfig.of("n1", "n2", "n3"));
       // As a follower installing a leader's snapshot: snapshot, truncation of the rest, new entries.
       st.write(new RaftStorage.Write(new HardState(9, null), new Snapshot(meta, new byte[] {1}), 501,
@@ -180,7 +198,7 @@ class JournalStorageTest {
     byte[][] lastState = new byte[1][];
     long[] lastSnap = new long[1];
     withStorage("g", "n1", st -> {
-      st.recover().toCompletableFuture().join();
+      found(st);
       long next = 2;
       for (int w = 0; w < 400; w++) {
         List<LogEntry> batch = new ArrayList<>();

@@ -13,6 +13,8 @@ import io.raftactors.core.DurableState;
 import io.raftactors.core.EntryData;
 import io.raftactors.core.LogEntry;
 import io.raftactors.core.Role;
+import io.raftactors.core.Snapshot;
+import io.raftactors.core.SnapshotMeta;
 import io.raftactors.persistence.JournalStorage;
 import java.io.File;
 import java.nio.file.Files;
@@ -45,7 +47,10 @@ public final class JournalBenchmark {
       System.out.println(perEntry(proposers, seconds));
       System.out.println(node(proposers, seconds));
     }
-    for (int n : new int[] {100_000}) System.out.println(recovery(n));
+    for (int n : new int[] {100_000}) {
+      System.out.println(recovery(n));
+      System.out.println(recovery(n, 4 << 20));
+    }
     System.out.println(diskUse(300_000));
   }
 
@@ -243,6 +248,14 @@ public final class JournalBenchmark {
   }
 
   static String recovery(int entries) throws Exception {
+    return recovery(entries, 0);
+  }
+
+  /**
+   * Writes {@code entries} entries of 100 bytes in writes of 100, then (if {@code snapshotBytes} &gt; 0)
+   * a state machine snapshot of that size covering all but the last 1,000, and times the recovery.
+   */
+  static String recovery(int entries, int snapshotBytes) throws Exception {
     File dir = Files.createTempDirectory("journal-bench").toFile();
     Config cfg = config(dir);
     ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "journal-bench", cfg);
@@ -256,6 +269,12 @@ public final class JournalBenchmark {
         for (int i = 0; i < 100 && next <= entries; i++) batch.add(new LogEntry(next++, 1, new EntryData.Command(0, "", payload)));
         storage.write(new RaftStorage.Write(null, 0, batch)).toCompletableFuture().get();
       }
+      if (snapshotBytes > 0) {
+        long at = Math.max(1, entries - 1_000);
+        SnapshotMeta meta = new SnapshotMeta(at, 1, settings.bootstrapConfig());
+        storage.write(new RaftStorage.Write(null, new Snapshot(meta, new byte[snapshotBytes]), 0, List.of()))
+            .toCompletableFuture().get();
+      }
     } finally {
       system.terminate();
       system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
@@ -265,7 +284,9 @@ public final class JournalBenchmark {
       long t0 = System.nanoTime();
       DurableState s = JournalStorage.start(again, settings).recover().toCompletableFuture().get();
       double ms = (System.nanoTime() - t0) / 1e6;
-      return String.format("recovery of %d entries (1,000 journal writes of 100): %.0f ms (log holds %d entries)", entries, ms, s.entries().size());
+      return String.format("recovery of %d entries (%d journal writes of 100)%s: %.0f ms (log holds %d entries after snapshot %d)",
+          entries, entries / 100, snapshotBytes > 0 ? " with a " + (snapshotBytes >> 10) + " KiB snapshot" : "", ms,
+          s.entries().size(), s.snapshot().lastIncludedIndex());
     } finally {
       again.terminate();
       again.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
