@@ -15,12 +15,48 @@ final class RecordingStateMachine implements StateMachine {
   private final List<AppliedCommand> applied = new ArrayList<>();
   private long lastIndex;
 
+  /** Commands for which apply waits until {@link #release} (null: none). Set before they are applied. */
+  private volatile java.util.function.Predicate<Object> gate;
+  private final java.util.concurrent.CountDownLatch released = new java.util.concurrent.CountDownLatch(1);
+
+  /** Makes this replica stall (its whole node actor) when it applies a command matching {@code which}. */
+  void stallOn(java.util.function.Predicate<Object> which) {
+    gate = which;
+  }
+
+  void release() {
+    released.countDown();
+  }
+
   @Override
-  public synchronized Object apply(long index, Object command) {
+  public Object apply(long index, Object command) {
+    java.util.function.Predicate<Object> g = gate;
+    if (g != null && g.test(command)) {
+      try {
+        released.await(60, java.util.concurrent.TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+    return record(index, command);
+  }
+
+  private synchronized Object record(long index, Object command) {
     if (index <= lastIndex) throw new IllegalStateException("index " + index + " applied after " + lastIndex);
     lastIndex = index;
     applied.add(new AppliedCommand(index, command));
     return "ok:" + index;
+  }
+
+  /**
+   * Queries: a {@link TestCommand} asks whether it was applied (how often, as a Long), the string
+   * "count" how many commands were applied.
+   */
+  @Override
+  public synchronized Object query(Object query) {
+    if (query instanceof TestCommand c) return applied.stream().filter(a -> a.command().equals(c)).count();
+    if ("count".equals(query)) return (long) applied.size();
+    throw new IllegalArgumentException("unknown query " + query);
   }
 
   @Override

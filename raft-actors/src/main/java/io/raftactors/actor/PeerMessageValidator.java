@@ -44,8 +44,9 @@ final class PeerMessageValidator {
     if (m instanceof InstallSnapshotResponse r) {
       if (r.lastIncludedIndex() < 0 || r.nextOffset() < 0) return "negative index or offset in InstallSnapshotResponse";
     }
+    if (m instanceof RaftMessage.ReadIndexResponse r && r.readIndex() < -1) return "read index " + r.readIndex() + " below -1";
     if (m instanceof AppendEntriesResponse r) {
-      if (r.matchIndex() < 0 || r.rejectedIndex() < 0 || r.hintIndex() < 0 || r.hintTerm() < 0) {
+      if (r.matchIndex() < 0 || r.rejectedIndex() < 0 || r.hintIndex() < 0 || r.hintTerm() < 0 || r.round() < 0) {
         return "negative index or term in AppendEntriesResponse";
       }
     }
@@ -59,7 +60,7 @@ final class PeerMessageValidator {
   }
 
   private static String appendEntries(AppendEntries ae) {
-    if (ae.prevLogIndex() < 0 || ae.prevLogTerm() < 0 || ae.leaderCommit() < 0) return "negative index or term in AppendEntries";
+    if (ae.prevLogIndex() < 0 || ae.prevLogTerm() < 0 || ae.leaderCommit() < 0 || ae.round() < 0) return "negative index or term in AppendEntries";
     if (ae.prevLogTerm() > ae.term()) return "prevLogTerm " + ae.prevLogTerm() + " above the leader's term " + ae.term();
     long expected = ae.prevLogIndex() + 1;
     long lastTerm = ae.prevLogTerm();

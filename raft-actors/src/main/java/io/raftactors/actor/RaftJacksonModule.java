@@ -29,7 +29,9 @@ public final class RaftJacksonModule extends SimpleModule {
     @JsonSubTypes.Type(value = RaftMessage.PreVote.class, name = "pv"),
     @JsonSubTypes.Type(value = RaftMessage.PreVoteResponse.class, name = "pvr"),
     @JsonSubTypes.Type(value = RaftMessage.InstallSnapshot.class, name = "is"),
-    @JsonSubTypes.Type(value = RaftMessage.InstallSnapshotResponse.class, name = "isr")
+    @JsonSubTypes.Type(value = RaftMessage.InstallSnapshotResponse.class, name = "isr"),
+    @JsonSubTypes.Type(value = RaftMessage.ReadIndexRequest.class, name = "ri"),
+    @JsonSubTypes.Type(value = RaftMessage.ReadIndexResponse.class, name = "rir")
   })
   interface RaftMessageMixin {}
 

@@ -24,6 +24,7 @@ import io.raftactors.core.ProposalOutcome;
 import io.raftactors.core.RaftCore;
 import io.raftactors.core.RaftMessage;
 import io.raftactors.core.RandomSource;
+import io.raftactors.core.ReadState;
 import io.raftactors.core.Ready;
 import io.raftactors.core.Role;
 import io.raftactors.core.Snapshot;
@@ -51,6 +52,9 @@ public final class RaftNode {
   /** Proposes {@code command} to the group; answered once it is applied, or when it cannot be. */
   public record Propose(Object command, ActorRef<ProposeReply> replyTo) implements Command {}
 
+  /** Runs {@code query} against the state machine ({@link StateMachine#query}) with the given consistency. */
+  public record Query(Object query, ReadConsistency consistency, ActorRef<QueryReply> replyTo) implements Command {}
+
   /** Asks for the node's current {@link Status}. */
   public record GetStatus(ActorRef<Status> replyTo) implements Command {}
 
@@ -60,17 +64,66 @@ public final class RaftNode {
   /** How a proposal ended. */
   public sealed interface ProposeReply {}
 
+  /** How a query ended: {@link QueryResult}, {@link NotLeader} (try the leader) or {@link Rejected}. */
+  public sealed interface QueryReply {}
+
+  /** The state machine's answer to a query. */
+  public record QueryResult(Object result) implements QueryReply {}
+
   /** The command was committed at {@code index} and applied; {@code result} is the state machine's answer. */
   public record Applied(long index, Object result) implements ProposeReply {}
 
   /** This node is not the leader; nothing was appended. {@code leaderId} is the leader it knows of, or null. */
-  public record NotLeader(String leaderId) implements ProposeReply {}
+  public record NotLeader(String leaderId) implements ProposeReply, QueryReply {}
 
   /** The command was refused before reaching the log (for example it cannot be serialized). */
-  public record Rejected(String reason) implements ProposeReply {}
+  public record Rejected(String reason) implements ProposeReply, QueryReply {}
 
   /** Leadership was lost after the command was appended: it may or may not commit. */
   public record OutcomeUnknown(String reason) implements ProposeReply {}
+
+  // ------------------------------------------------------------------ client protocol (any ActorSystem)
+
+  /**
+   * Opens a client session (thesis 6.3) through the log; answered with {@link ClientSessionOpened}
+   * whose session id is the index of the session's log entry. Used by {@link RaftClient}.
+   */
+  public record OpenClientSession(long requestId, ActorRef<ClientReply> replyTo) implements Command, RaftSerializable {}
+
+  /**
+   * Command {@code seq} of client session {@code session}; {@code lowestUnacked} is the lowest
+   * sequence number whose answer the client has not received yet. Applied at most once however
+   * often it is sent; every copy is answered with the same {@link ClientResult}.
+   */
+  public record ClientCommand(long session, long seq, long lowestUnacked, Payload command, ActorRef<ClientReply> replyTo)
+      implements Command, RaftSerializable {}
+
+  /** A query from a client, serialized. */
+  public record ClientQuery(long requestId, ReadConsistency consistency, Payload query, ActorRef<ClientReply> replyTo)
+      implements Command, RaftSerializable {}
+
+  /** Answers of the client protocol; {@code requestId} is the request's id (a command's seq). */
+  public sealed interface ClientReply extends RaftSerializable {
+    long requestId();
+  }
+
+  /** Applied (or, for a retried command, applied before): the result, serialized (null for null). */
+  public record ClientResult(long requestId, long index, Payload result) implements ClientReply {}
+
+  /** Not the leader; nothing was appended. Retry at {@code leaderId} if not null. */
+  public record ClientNotLeader(long requestId, String leaderId) implements ClientReply {}
+
+  /** Refused before reaching the log, or failed without effect (for example a malformed payload). */
+  public record ClientRejected(long requestId, String reason) implements ClientReply {}
+
+  /** The session is unknown or expired, or the answer to this old request is gone; it was not applied now. */
+  public record ClientSessionExpired(long requestId, String reason) implements ClientReply {}
+
+  /** Leadership was lost after the command was appended: it may still be applied. Retry it with the same seq. */
+  public record ClientOutcomeUnknown(long requestId, String reason) implements ClientReply {}
+
+  /** A session is open. */
+  public record ClientSessionOpened(long requestId, long session) implements ClientReply {}
 
   /**
    * A snapshot of a node's state. {@code problem} is null while the node takes part in the group;
@@ -100,6 +153,16 @@ public final class RaftNode {
   }
 
   private record WriteCompleted(long seq, Throwable failure) implements Command {}
+
+  /** Someone waiting for a proposal: a local proposer, or a client of the client protocol. */
+  private sealed interface Waiter {}
+
+  private record LocalWaiter(ActorRef<ProposeReply> replyTo) implements Waiter {}
+
+  private record ClientWaiter(ActorRef<ClientReply> replyTo, long requestId) implements Waiter {}
+
+  /** A query and whom to answer: exactly one of {@code local} and {@code client} is set. */
+  private record PendingQuery(Object query, ActorRef<QueryReply> local, ActorRef<ClientReply> client, long requestId) {}
 
   private static final String TICK_TIMER = "raft-tick";
   private static final String PROBE_TIMER = "raft-founding-probe";
@@ -143,7 +206,12 @@ public final class RaftNode {
 
   private RaftCore core;
   private Role role;
-  private final Map<Long, ActorRef<ProposeReply>> waiting = new HashMap<>();
+  /** Who waits for each proposal, by correlation id. */
+  private final Map<Long, Waiter> waiting = new HashMap<>();
+  /** Queries waiting for their read index, by correlation id. */
+  private final Map<Long, PendingQuery> queries = new HashMap<>();
+  /** Client sessions: replicated state next to the state machine, and part of its snapshots. */
+  private SessionTable sessions;
   private long nextCorrelation;
   private boolean flushScheduled;
 
@@ -198,9 +266,10 @@ public final class RaftNode {
   private Behavior<Command> running(DurableState state) {
     core = new RaftCore(settings.memberId(), settings.core(),
         RandomSource.seeded(new SecureRandom().nextLong(), settings.memberId()), state);
+    sessions = new SessionTable(settings.sessionTimeout().toMillis());
     if (state.snapshotData() != null) {
       // T3.8-05: the state machine starts from the snapshot; the log after it is applied as it commits.
-      stateMachine.restoreSnapshot(state.snapshotData());
+      restore(state.snapshotData());
     }
     lastSnapshotIndex = core.snapshotIndex();
     role = core.role();
@@ -329,19 +398,36 @@ public final class RaftNode {
   /** Followers (and pre-candidates) tick towards an election; proposals are redirected to the leader. */
   private Behavior<Command> follower() {
     timers.startTimerWithFixedDelay(TICK_TIMER, Tick.INSTANCE, settings.tickInterval());
-    return common().onMessage(Propose.class, this::redirect).build();
+    return notLeading().build();
   }
 
   /** A candidate ticks towards a new election round while it collects votes; there is no leader to redirect to. */
   private Behavior<Command> candidate() {
     timers.startTimerWithFixedDelay(TICK_TIMER, Tick.INSTANCE, settings.tickInterval());
-    return common().onMessage(Propose.class, this::redirect).build();
+    return notLeading().build();
+  }
+
+  private BehaviorBuilder<Command> notLeading() {
+    return common()
+        .onMessage(Propose.class, this::redirect)
+        .onMessage(ClientCommand.class, c -> {
+          c.replyTo().tell(new ClientNotLeader(c.seq(), core.leaderId()));
+          return Behaviors.same();
+        })
+        .onMessage(OpenClientSession.class, o -> {
+          o.replyTo().tell(new ClientNotLeader(o.requestId(), core.leaderId()));
+          return Behaviors.same();
+        });
   }
 
   /** A leader ticks for heartbeats and check-quorum and batches proposals into AppendEntries and writes. */
   private Behavior<Command> leader() {
     timers.startTimerWithFixedDelay(TICK_TIMER, Tick.INSTANCE, settings.tickInterval());
-    return common().onMessage(Propose.class, this::onPropose).build();
+    return common()
+        .onMessage(Propose.class, this::onPropose)
+        .onMessage(ClientCommand.class, this::onClientCommand)
+        .onMessage(OpenClientSession.class, this::onOpenSession)
+        .build();
   }
 
   private Behavior<Command> redirect(Propose p) {
@@ -360,6 +446,8 @@ public final class RaftNode {
           return afterInput();
         })
         .onMessage(WriteCompleted.class, this::onWriteCompleted)
+        .onMessage(Query.class, q -> onQuery(new PendingQuery(q.query(), q.replyTo(), null, 0), q.consistency()))
+        .onMessage(ClientQuery.class, this::onClientQuery)
         .onMessage(GetStatus.class, g -> {
           g.replyTo().tell(new Status(settings.memberId(), core.role(), core.term(), core.leaderId(),
               core.commitIndex(), core.lastApplied(), core.lastIndex(), null));
@@ -380,8 +468,34 @@ public final class RaftNode {
       p.replyTo().tell(new Rejected("command cannot be serialized: " + e.getMessage()));
       return Behaviors.same();
     }
+    return propose(data, new LocalWaiter(p.replyTo()));
+  }
+
+  private Behavior<Command> onClientCommand(ClientCommand c) {
+    if (c.command() == null || c.session() <= 0 || c.seq() <= 0 || c.lowestUnacked() < 0 || c.replyTo() == null) {
+      log.warn("Raft node {} rejected a malformed client command: {}", settings.memberId(), c);
+      if (c.replyTo() != null) c.replyTo().tell(new ClientRejected(c.seq(), "malformed client command"));
+      return Behaviors.same();
+    }
+    SessionTable.Response cached = sessions.cached(c.session(), c.seq());
+    if (cached != null) {
+      // Already applied here (thesis 6.3): answer from the session without touching the log.
+      c.replyTo().tell(new ClientResult(c.seq(), cached.index(), cached.result()));
+      return Behaviors.same();
+    }
+    // The leader stamps its clock; replicas expire sessions on logged time only (T6.3-05).
+    SessionTable.SessionCommand logged =
+        new SessionTable.SessionCommand(c.session(), c.seq(), c.lowestUnacked(), System.currentTimeMillis(), c.command());
+    return propose(serialize(logged), new ClientWaiter(c.replyTo(), c.seq()));
+  }
+
+  private Behavior<Command> onOpenSession(OpenClientSession o) {
+    return propose(serialize(new SessionTable.OpenSession(System.currentTimeMillis())), new ClientWaiter(o.replyTo(), o.requestId()));
+  }
+
+  private Behavior<Command> propose(EntryData.Command data, Waiter waiter) {
     long corr = nextCorrelation++;
-    waiting.put(corr, p.replyTo());
+    waiting.put(corr, waiter);
     core.propose(data, corr);
     // Batching: proposals already in the mailbox join the same AppendEntries and the same write;
     // the Flush queued behind them hands the batch to the core's ready().
@@ -390,6 +504,47 @@ public final class RaftNode {
       ctx.getSelf().tell(Flush.INSTANCE);
     }
     return Behaviors.same();
+  }
+
+  private Behavior<Command> onClientQuery(ClientQuery q) {
+    Object query;
+    try {
+      query = deserialize(q.query());
+    } catch (Exception e) {
+      q.replyTo().tell(new ClientRejected(q.requestId(), "query cannot be deserialized: " + e.getMessage()));
+      return Behaviors.same();
+    }
+    return onQuery(new PendingQuery(query, null, q.replyTo(), q.requestId()), q.consistency());
+  }
+
+  private Behavior<Command> onQuery(PendingQuery q, ReadConsistency consistency) {
+    if (consistency == ReadConsistency.STALE) {
+      answer(q);
+      return Behaviors.same();
+    }
+    long corr = nextCorrelation++;
+    queries.put(corr, q);
+    if (consistency == ReadConsistency.LEASE) core.leaseRead(corr);
+    else core.readIndex(corr);
+    return afterInput();
+  }
+
+  /** Runs a query whose read index is applied; a failing query fails alone, never the node. */
+  private void answer(PendingQuery q) {
+    Object result;
+    try {
+      result = stateMachine.query(q.query());
+    } catch (RuntimeException e) {
+      String reason = "query failed: " + e;
+      if (q.local() != null) q.local().tell(new Rejected(reason));
+      else q.client().tell(new ClientRejected(q.requestId(), reason));
+      return;
+    }
+    if (q.local() != null) {
+      q.local().tell(new QueryResult(result));
+    } else {
+      q.client().tell(new ClientResult(q.requestId(), core.lastApplied(), serializeResult(result)));
+    }
   }
 
   private Behavior<Command> onWriteCompleted(WriteCompleted w) {
@@ -449,7 +604,7 @@ public final class RaftNode {
     }
     startWrite();
     if (r.restore() != null) {
-      stateMachine.restoreSnapshot(r.restore().data()); // installed from the leader
+      restore(r.restore().data()); // installed from the leader
       lastSnapshotIndex = r.restore().index();
       bytesSinceSnapshot = 0;
     }
@@ -457,12 +612,27 @@ public final class RaftNode {
       apply(c);
       bytesSinceSnapshot += c.entry().sizeInBytes();
     }
+    for (ReadState rs : r.reads()) {
+      PendingQuery q = queries.remove(rs.correlationId());
+      if (q != null) answer(q); // T6.4-04: the core hands out a read once its index is applied
+    }
     maybeSnapshot();
     for (ProposalOutcome o : r.outcomes()) {
-      ActorRef<ProposeReply> replyTo = waiting.remove(o.correlationId());
-      if (replyTo == null) continue;
-      if (o instanceof ProposalOutcome.NotLeader nl) replyTo.tell(new NotLeader(nl.leaderHint()));
-      else if (o instanceof ProposalOutcome.Unknown u) replyTo.tell(new OutcomeUnknown(u.reason()));
+      PendingQuery q = queries.remove(o.correlationId());
+      if (q != null) {
+        String leader = o instanceof ProposalOutcome.NotLeader nl ? nl.leaderHint() : null;
+        if (q.local() != null) q.local().tell(new NotLeader(leader));
+        else q.client().tell(new ClientNotLeader(q.requestId(), leader));
+        continue;
+      }
+      Waiter w = waiting.remove(o.correlationId());
+      if (w instanceof LocalWaiter l) {
+        if (o instanceof ProposalOutcome.NotLeader nl) l.replyTo().tell(new NotLeader(nl.leaderHint()));
+        else if (o instanceof ProposalOutcome.Unknown u) l.replyTo().tell(new OutcomeUnknown(u.reason()));
+      } else if (w instanceof ClientWaiter c) {
+        if (o instanceof ProposalOutcome.NotLeader nl) c.replyTo().tell(new ClientNotLeader(c.requestId(), nl.leaderHint()));
+        else if (o instanceof ProposalOutcome.Unknown u) c.replyTo().tell(new ClientOutcomeUnknown(c.requestId(), u.reason()));
+      }
     }
   }
 
@@ -477,7 +647,7 @@ public final class RaftNode {
     lastSnapshotIndex = at; // also when unsupported (null): do not ask again for every entry
     bytesSinceSnapshot = 0;
     if (data == null) return;
-    core.compact(at, data);
+    core.compact(at, NodeSnapshot.wrap(sessions.toBytes(), data)); // T5.1-15: the sessions go with it
     process(core.ready());
   }
 
@@ -493,19 +663,74 @@ public final class RaftNode {
   private void apply(Committed c) {
     LogEntry e = c.entry();
     if (!(e.data() instanceof EntryData.Command cmd)) return;
-    Object command;
-    try {
-      command = serialization.deserialize(cmd.bytes(), cmd.serializerId(), cmd.manifest()).get();
-    } catch (Exception ex) {
-      // Every replica would fail the same way; halting is better than silently skipping an entry.
-      throw new IllegalStateException("cannot deserialize the command of entry " + e.index()
-          + " (serializer " + cmd.serializerId() + ", manifest '" + cmd.manifest() + "')", ex);
+    Object command = deserializeEntry(e.index(), new Payload(cmd.serializerId(), cmd.manifest(), cmd.bytes()));
+    Waiter waiter = c.hasCaller() ? waiting.remove(c.correlationId()) : null;
+    if (command instanceof SessionTable.OpenSession open) {
+      long id = sessions.open(e.index(), open.time());
+      if (waiter instanceof ClientWaiter w) w.replyTo().tell(new ClientSessionOpened(w.requestId(), id));
+      return;
+    }
+    if (command instanceof SessionTable.SessionCommand sc) {
+      applySessionCommand(e.index(), sc, waiter);
+      return;
     }
     Object result = stateMachine.apply(e.index(), command);
-    if (c.hasCaller()) {
-      ActorRef<ProposeReply> replyTo = waiting.remove(c.correlationId());
-      if (replyTo != null) replyTo.tell(new Applied(e.index(), result));
+    if (waiter instanceof LocalWaiter l) l.replyTo().tell(new Applied(e.index(), result));
+    else if (waiter instanceof ClientWaiter w) w.replyTo().tell(new ClientResult(w.requestId(), e.index(), serializeResult(result)));
+  }
+
+  /** Thesis 6.3: a command of a session is applied once; a repeat gets the first answer. */
+  private void applySessionCommand(long index, SessionTable.SessionCommand sc, Waiter waiter) {
+    SessionTable.Decision d = sessions.begin(sc);
+    ClientReply reply;
+    if (d instanceof SessionTable.Duplicate dup) {
+      reply = new ClientResult(sc.seq(), dup.response().index(), dup.response().result());
+    } else if (d instanceof SessionTable.Expired ex) {
+      reply = new ClientSessionExpired(sc.seq(), ex.reason());
+    } else {
+      Object result = stateMachine.apply(index, deserializeEntry(index, sc.command()));
+      Payload payload = serializeResult(result);
+      sessions.complete(sc, new SessionTable.Response(index, payload));
+      reply = new ClientResult(sc.seq(), index, payload);
     }
+    if (waiter instanceof ClientWaiter w) w.replyTo().tell(reply);
+  }
+
+  private Object deserializeEntry(long index, Payload p) {
+    try {
+      return deserialize(p);
+    } catch (Exception ex) {
+      // Every replica would fail the same way; halting is better than silently skipping an entry.
+      throw new IllegalStateException("cannot deserialize the command of entry " + index
+          + " (serializer " + p.serializerId() + ", manifest '" + p.manifest() + "')", ex);
+    }
+  }
+
+  private Object deserialize(Payload p) throws Exception {
+    return serialization.deserialize(p.bytes(), p.serializerId(), p.manifest()).get();
+  }
+
+  /**
+   * A result as it is sent to clients and kept in sessions. A result that cannot be serialized is
+   * replaced by null, the same way on every replica, and logged: the command was applied all the same.
+   */
+  private Payload serializeResult(Object result) {
+    if (result == null) return null;
+    try {
+      Serializer s = serialization.findSerializerFor(result);
+      return new Payload(s.identifier(), Serializers.manifestFor(s, result), s.toBinary(result));
+    } catch (Exception ex) {
+      log.error("Raft node {}: the state machine result {} cannot be serialized ({}); the client gets null",
+          settings.memberId(), result.getClass().getName(), ex.toString());
+      return null;
+    }
+  }
+
+  /** Loads a node snapshot: the session table and the state machine's own snapshot. */
+  private void restore(byte[] data) {
+    NodeSnapshot.Parts parts = NodeSnapshot.unwrap(data);
+    sessions.restore(parts.sessions());
+    stateMachine.restoreSnapshot(parts.stateMachine());
   }
 
   private EntryData.Command serialize(Object command) {

@@ -29,6 +29,7 @@ public final class RaftSettings {
   private final long snapshotAfterEntries;
   private final long snapshotAfterBytes;
   private final boolean bootstrapChecked;
+  private final Duration sessionTimeout;
 
   private RaftSettings(Config raft) {
     this.groupId = nonBlank(raft, "group-id");
@@ -42,11 +43,26 @@ public final class RaftSettings {
     int min = ticks(raft, "election-timeout-min");
     int max = ticks(raft, "election-timeout-max");
     int heartbeat = ticks(raft, "heartbeat-interval");
+    boolean checkQuorum = bool(raft, "check-quorum");
+    int leaseTicks = 0;
+    double drift = read(raft, "lease-clock-drift-bound", Config::getDouble);
+    if (!(drift >= 1.0) || drift > 2.0) {
+      throw new IllegalArgumentException("raft.lease-clock-drift-bound must be within 1.0 and 2.0, was " + drift);
+    }
+    if (bool(raft, "lease-reads")) {
+      if (!checkQuorum) {
+        // T6.4.1-04: followers must ignore candidates while they hear from the leader, or a lease means nothing.
+        throw new IllegalArgumentException("raft.lease-reads = on requires raft.check-quorum = on");
+      }
+      leaseTicks = (int) Math.floor(min / drift);
+      if (leaseTicks < 1) throw new IllegalArgumentException("raft.lease-reads: the lease would be shorter than one tick");
+    }
     this.core = new RaftConfig(min, max, heartbeat,
-        bool(raft, "pre-vote"), bool(raft, "check-quorum"), bool(raft, "conflict-hint"),
+        bool(raft, "pre-vote"), checkQuorum, bool(raft, "conflict-hint"),
         positiveInt(raft, "max-entries-per-append"), (int) Math.min(Integer.MAX_VALUE, bytes(raft, "max-bytes-per-append")),
         positiveInt(raft, "max-inflight-appends"),
-        (int) Math.min(Integer.MAX_VALUE, bytes(raft, "snapshot.chunk-size")));
+        (int) Math.min(Integer.MAX_VALUE, bytes(raft, "snapshot.chunk-size")), leaseTicks);
+    this.sessionTimeout = duration(raft, "sessions.timeout");
     this.snapshotAfterEntries = read(raft, "snapshot.after-entries", Config::getLong);
     if (snapshotAfterEntries < 0) {
       throw new IllegalArgumentException("raft.snapshot.after-entries must be 0 (off) or positive, was " + snapshotAfterEntries);
@@ -110,6 +126,11 @@ public final class RaftSettings {
    */
   public boolean bootstrapChecked() {
     return bootstrapChecked;
+  }
+
+  /** A client session idle this long (in logged time) expires. */
+  public Duration sessionTimeout() {
+    return sessionTimeout;
   }
 
   public Duration restartBackoffMin() {

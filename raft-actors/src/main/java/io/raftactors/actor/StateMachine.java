@@ -33,4 +33,13 @@ public interface StateMachine {
   default void restoreSnapshot(byte[] snapshot) {
     throw new UnsupportedOperationException(getClass().getName() + " does not support snapshots");
   }
+
+  /**
+   * Answers a read-only query from the current state ({@link RaftNode.Query}, {@link RaftClient#query}).
+   * It must not change the state: queries are not replicated. It runs inside the node actor after
+   * the read's index is applied, so it must not block. An exception fails this query only.
+   */
+  default Object query(Object query) {
+    throw new UnsupportedOperationException(getClass().getName() + " does not answer queries");
+  }
 }

@@ -26,6 +26,8 @@ final class Progress {
   boolean probeSent;
   /** Tick of the last message from this follower in the current term (check-quorum, thesis 6.2). */
   long lastContact;
+  /** Highest heartbeat round this follower has echoed in the current term (reads, leases). */
+  long ackedRound;
   /** Tick of the last AppendEntries sent; heartbeats are skipped while traffic flows. */
   long lastSent = Long.MIN_VALUE / 2;
   final ArrayDeque<Inflight> inflight = new ArrayDeque<>();

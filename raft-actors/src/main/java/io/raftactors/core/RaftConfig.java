@@ -27,7 +27,16 @@ public record RaftConfig(
     int maxEntriesPerAppend,
     int maxBytesPerAppend,
     int maxInflightAppends,
-    int snapshotChunkBytes) {
+    int snapshotChunkBytes,
+    int leaseTicks) {
+
+  /** Without lease reads. */
+  public RaftConfig(int electionTimeoutMin, int electionTimeoutMax, int heartbeatInterval, boolean preVote,
+      boolean checkQuorum, boolean conflictHint, int maxEntriesPerAppend, int maxBytesPerAppend, int maxInflightAppends,
+      int snapshotChunkBytes) {
+    this(electionTimeoutMin, electionTimeoutMax, heartbeatInterval, preVote, checkQuorum, conflictHint,
+        maxEntriesPerAppend, maxBytesPerAppend, maxInflightAppends, snapshotChunkBytes, 0);
+  }
 
   /** Settings with the default snapshot chunk size (256 KiB). */
   public RaftConfig(int electionTimeoutMin, int electionTimeoutMax, int heartbeatInterval, boolean preVote,
@@ -49,6 +58,14 @@ public record RaftConfig(
           "raft.election-timeout-min (" + electionTimeoutMin + ") must not exceed raft.election-timeout-max ("
               + electionTimeoutMax + ")");
     }
+    if (leaseTicks < 0 || leaseTicks > electionTimeoutMin) {
+      throw new IllegalArgumentException("lease of " + leaseTicks + " ticks must be within 0 and raft.election-timeout-min");
+    }
+    if (leaseTicks > 0 && !checkQuorum) {
+      // T6.4.1-04: without the rule that followers in contact with a leader ignore vote requests,
+      // a new leader could be elected while the old one still serves reads on its lease.
+      throw new IllegalArgumentException("raft.lease-reads = on requires raft.check-quorum = on");
+    }
     if (heartbeatInterval >= electionTimeoutMin) {
       throw new IllegalArgumentException(
           "raft.heartbeat-interval (" + heartbeatInterval + ") must be smaller than raft.election-timeout-min ("
@@ -67,31 +84,31 @@ public record RaftConfig(
 
   public RaftConfig withPreVote(boolean on) {
     return new RaftConfig(electionTimeoutMin, electionTimeoutMax, heartbeatInterval, on, checkQuorum,
-        conflictHint, maxEntriesPerAppend, maxBytesPerAppend, maxInflightAppends, snapshotChunkBytes);
+        conflictHint, maxEntriesPerAppend, maxBytesPerAppend, maxInflightAppends, snapshotChunkBytes, leaseTicks);
   }
 
   public RaftConfig withCheckQuorum(boolean on) {
     return new RaftConfig(electionTimeoutMin, electionTimeoutMax, heartbeatInterval, preVote, on,
-        conflictHint, maxEntriesPerAppend, maxBytesPerAppend, maxInflightAppends, snapshotChunkBytes);
+        conflictHint, maxEntriesPerAppend, maxBytesPerAppend, maxInflightAppends, snapshotChunkBytes, leaseTicks);
   }
 
   public RaftConfig withConflictHint(boolean on) {
     return new RaftConfig(electionTimeoutMin, electionTimeoutMax, heartbeatInterval, preVote, checkQuorum,
-        on, maxEntriesPerAppend, maxBytesPerAppend, maxInflightAppends, snapshotChunkBytes);
+        on, maxEntriesPerAppend, maxBytesPerAppend, maxInflightAppends, snapshotChunkBytes, leaseTicks);
   }
 
   public RaftConfig withBatching(int maxEntries, int maxBytes, int maxInflight) {
     return new RaftConfig(electionTimeoutMin, electionTimeoutMax, heartbeatInterval, preVote, checkQuorum,
-        conflictHint, maxEntries, maxBytes, maxInflight, snapshotChunkBytes);
+        conflictHint, maxEntries, maxBytes, maxInflight, snapshotChunkBytes, leaseTicks);
   }
 
   public RaftConfig withSnapshotChunkBytes(int bytes) {
     return new RaftConfig(electionTimeoutMin, electionTimeoutMax, heartbeatInterval, preVote, checkQuorum,
-        conflictHint, maxEntriesPerAppend, maxBytesPerAppend, maxInflightAppends, bytes);
+        conflictHint, maxEntriesPerAppend, maxBytesPerAppend, maxInflightAppends, bytes, leaseTicks);
   }
 
   public RaftConfig withTimeouts(int min, int max, int heartbeat) {
     return new RaftConfig(min, max, heartbeat, preVote, checkQuorum, conflictHint, maxEntriesPerAppend,
-        maxBytesPerAppend, maxInflightAppends, snapshotChunkBytes);
+        maxBytesPerAppend, maxInflightAppends, snapshotChunkBytes, leaseTicks);
   }
 }

@@ -7,8 +7,11 @@ import io.raftactors.core.RaftMessage.InstallSnapshot;
 import io.raftactors.core.RaftMessage.InstallSnapshotResponse;
 import io.raftactors.core.RaftMessage.PreVote;
 import io.raftactors.core.RaftMessage.PreVoteResponse;
+import io.raftactors.core.RaftMessage.ReadIndexRequest;
+import io.raftactors.core.RaftMessage.ReadIndexResponse;
 import io.raftactors.core.RaftMessage.RequestVote;
 import io.raftactors.core.RaftMessage.RequestVoteResponse;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -60,6 +63,28 @@ public final class RaftCore {
   private VoteTally votes; // PRE_CANDIDATE and CANDIDATE
   private Map<String, Progress> progress; // LEADER
 
+  // Linearizable reads (thesis 6.4). Heartbeat rounds: every AppendEntries carries the round current
+  // when it was sent and its response echoes it; a round acknowledged by a majority proves that
+  // this node was still leader after the round began.
+  private long round;
+  private boolean roundRequested;
+  /** Start tick of each round not yet known to be confirmed (LEADER). */
+  private final TreeMap<Long, Long> roundStarts = new TreeMap<>();
+  private long confirmedRound;
+  /** Reads may be served without a round before this tick (lease reads, thesis 6.4.1). */
+  private long leaseUntil = Long.MIN_VALUE;
+  /** Reads that wait for this leader's first commit in its term (T6.4-01). */
+  private final List<PendingRead> readsAwaitingCommit = new ArrayList<>();
+  /** Reads with their read index, waiting for their round to be confirmed (T6.4-03). */
+  private final ArrayDeque<PendingRead> readsAwaitingRound = new ArrayDeque<>();
+  /** Reads this follower forwarded to the leader, by correlation id (T6.4-09). */
+  private final LinkedHashMap<Long, Long> forwardedReads = new LinkedHashMap<>(); // correlation id -> tick sent
+  /** Confirmed reads; each is handed out once its index is applied (T6.4-04). */
+  private final List<ReadState> readStates = new ArrayList<>();
+
+  /** A read on the leader; {@code from} is the follower that forwarded it, or null for a local one. */
+  private record PendingRead(long correlationId, String from, long index, long round) {}
+
   /** Proposals made on this node while leader, by log index: index -> (term, correlation id). */
   private final TreeMap<Long, long[]> pending = new TreeMap<>();
 
@@ -102,6 +127,7 @@ public final class RaftCore {
     if (role == Role.LEADER) {
       tickLeader();
     } else {
+      if (!forwardedReads.isEmpty()) expireForwardedReads();
       electionElapsed++;
       if (electionElapsed >= randomizedElectionTimeout && config.isVoter(id)) {
         campaign();
@@ -139,6 +165,8 @@ public final class RaftCore {
         replyAfterPersist(rv.from(), new RequestVoteResponse(term, id, false));
       } else if (m instanceof PreVote pv) {
         send(pv.from(), new PreVoteResponse(term, id, false), true);
+      } else if (m instanceof ReadIndexRequest rr) {
+        send(rr.from(), new ReadIndexResponse(term, id, rr.requestId(), -1), false);
       } else if (m instanceof InstallSnapshot is) {
         replyAfterPersist(is.from(), new InstallSnapshotResponse(term, id, is.lastIncludedIndex(), 0, false));
       }
@@ -172,6 +200,14 @@ public final class RaftCore {
     } else if (m instanceof PreVoteResponse r) {
       // A grant for this round carries term + 1 (handled above); here only rejections count.
       if (role == Role.PRE_CANDIDATE && !r.granted()) votes.record(r.from(), false);
+    } else if (m instanceof ReadIndexRequest rr) {
+      if (role == Role.LEADER) leaderRead(new PendingRead(rr.requestId(), rr.from(), 0, 0));
+      else send(rr.from(), new ReadIndexResponse(term, id, rr.requestId(), -1), false);
+    } else if (m instanceof ReadIndexResponse rr) {
+      if (forwardedReads.remove(rr.requestId()) != null) {
+        if (rr.readIndex() >= 0) readStates.add(new ReadState(rr.requestId(), rr.readIndex()));
+        else outcomes.add(new ProposalOutcome.NotLeader(rr.requestId(), role == Role.FOLLOWER ? leaderId : null));
+      }
     }
   }
 
@@ -188,6 +224,38 @@ public final class RaftCore {
     long index = appendAsLeader(data);
     if (correlationId >= 0) pending.put(index, new long[] {term, correlationId});
     return index;
+  }
+
+  /**
+   * Asks for a linearizable read (thesis 6.4). When it may be served, a {@link ReadState} with this
+   * {@code correlationId} comes out of {@link #ready()}; the driver answers the read once its state
+   * machine has applied that index. On the leader the read index is the commit index when the read
+   * arrives (after the leader's first commit in its term), confirmed by a heartbeat round; a
+   * follower asks the leader for it. A node that knows no leader, or loses it, reports
+   * {@link ProposalOutcome.NotLeader}. Reads never touch the log.
+   */
+  public void readIndex(long correlationId) {
+    if (role == Role.LEADER) {
+      leaderRead(new PendingRead(correlationId, null, 0, 0));
+    } else if (role == Role.FOLLOWER && leaderId != null) {
+      forwardedReads.put(correlationId, now);
+      send(leaderId, new ReadIndexRequest(term, id, correlationId), false);
+    } else {
+      outcomes.add(new ProposalOutcome.NotLeader(correlationId, leaderId));
+    }
+  }
+
+  /**
+   * A lease read (thesis 6.4.1): served at once by a leader whose lease holds (a heartbeat round
+   * confirmed by a majority was sent less than the lease ago); otherwise, and on followers, a
+   * {@link #readIndex} read. Needs lease reads enabled ({@link RaftConfig#leaseTicks()}).
+   */
+  public void leaseRead(long correlationId) {
+    if (role == Role.LEADER && cfg.leaseTicks() > 0 && committedInTerm() && now < leaseUntil) {
+      readStates.add(new ReadState(correlationId, commitIndex));
+      return;
+    }
+    readIndex(correlationId);
   }
 
   /**
@@ -227,6 +295,7 @@ public final class RaftCore {
   /** Hands out everything accumulated since the last call. */
   public Ready ready() {
     if (role == Role.LEADER) {
+      if (roundRequested) startRound(true);
       for (Map.Entry<String, Progress> e : progress.entrySet()) sendAppend(e.getKey(), e.getValue());
     }
     HardState hs = hardStateDirty ? new HardState(term, votedFor) : null;
@@ -252,8 +321,22 @@ public final class RaftCore {
       }
       toApply.add(new Committed(e, ours ? p[1] : -1));
     }
+    List<ReadState> reads = List.of();
+    if (!readStates.isEmpty()) {
+      // T6.4-04: a read is served only once the state machine has applied its read index; the
+      // driver applies this round's committed entries before it serves this round's reads.
+      reads = new ArrayList<>();
+      for (java.util.Iterator<ReadState> it = readStates.iterator(); it.hasNext(); ) {
+        ReadState rs = it.next();
+        if (rs.index() <= lastApplied) {
+          reads.add(rs);
+          it.remove();
+        }
+      }
+    }
     Ready r = new Ready(hs, toWrite, truncateFrom, toWriteEntries, List.copyOf(messages),
-        List.copyOf(messagesAfterPersist), toRestore, toApply, List.copyOf(outcomes), List.copyOf(violations));
+        List.copyOf(messagesAfterPersist), toRestore, toApply, List.copyOf(outcomes), List.copyOf(reads),
+        List.copyOf(violations));
     messages.clear();
     messagesAfterPersist.clear();
     outcomes.clear();
@@ -270,6 +353,7 @@ public final class RaftCore {
 
   private void becomePreCandidate() {
     role = Role.PRE_CANDIDATE;
+    failForwardedReads(null);
     leaderId = null;
     votes = new VoteTally(config, id);
     resetElectionTimer();
@@ -283,6 +367,7 @@ public final class RaftCore {
 
   private void becomeCandidate() {
     role = Role.CANDIDATE;
+    failForwardedReads(null);
     term++;
     votedFor = id;
     hardStateDirty = true; // P5.2-01, P5.2-13: term and self-vote durable before RequestVote leaves
@@ -361,11 +446,13 @@ public final class RaftCore {
       hardStateDirty = true; // P5.1-04: persisted before any reply leaves
     }
     role = Role.FOLLOWER;
+    if (!Objects.equals(leader, leaderId)) failForwardedReads(leader);
     leaderId = leader;
     votes = null;
     if (old == Role.LEADER) {
       progress = null;
       failPending("leadership lost in term " + term);
+      failLeaderReads(leader);
     }
     if (resetTimer) resetElectionTimer();
   }
@@ -377,6 +464,9 @@ public final class RaftCore {
     heartbeatElapsed = 0;
     progress = new LinkedHashMap<>();
     for (String peer : peers()) progress.put(peer, new Progress(log.lastIndex() + 1, now)); // P5.2-03
+    confirmedRound = round; // rounds of an earlier leadership prove nothing now
+    roundStarts.clear();
+    leaseUntil = Long.MIN_VALUE;
     // P5.4.2-04 (paper 8): a no-op of the new term lets earlier entries commit.
     appendAsLeader(new EntryData.Noop(term));
   }
@@ -394,6 +484,7 @@ public final class RaftCore {
   // ---------------------------------------------------------------- follower: AppendEntries (P5.3)
 
   private void handleAppendEntries(AppendEntries ae) {
+    if (!ae.from().equals(leaderId)) failForwardedReads(ae.from());
     leaderId = ae.from(); // P5.3-22
     resetElectionTimer(); // P5.2-02 (a): even if the consistency check fails
 
@@ -405,7 +496,7 @@ public final class RaftCore {
       entries = entries.subList(skip, entries.size());
       prev = log.snapshotIndex();
       if (ae.lastIndex() < prev) {
-        replyAfterPersist(ae.from(), AppendEntriesResponse.success(term, id, prev));
+        replyAfterPersist(ae.from(), AppendEntriesResponse.success(term, id, prev).withRound(ae.round()));
         return;
       }
     } else if (!log.matches(prev, ae.prevLogTerm())) {
@@ -419,7 +510,7 @@ public final class RaftCore {
         hintTerm = log.term(prev);
         hintIndex = log.firstIndexOfTermAt(prev);
       }
-      replyAfterPersist(ae.from(), AppendEntriesResponse.reject(term, id, prev, hintIndex, hintTerm));
+      replyAfterPersist(ae.from(), AppendEntriesResponse.reject(term, id, prev, hintIndex, hintTerm).withRound(ae.round()));
       return;
     }
 
@@ -447,7 +538,7 @@ public final class RaftCore {
     // P5.3-15: commit only what the checked prefix covers; P5.3-14: never decreases.
     long newCommit = Math.min(ae.leaderCommit(), lastNew);
     if (newCommit > commitIndex) commitIndex = newCommit;
-    replyAfterPersist(ae.from(), AppendEntriesResponse.success(term, id, lastNew)); // P5.3-02
+    replyAfterPersist(ae.from(), AppendEntriesResponse.success(term, id, lastNew).withRound(ae.round())); // P5.3-02
   }
 
   /** Follower side of InstallSnapshot (paper Figure 13, thesis 5). */
@@ -553,6 +644,7 @@ public final class RaftCore {
     }
     if (heartbeatElapsed >= cfg.heartbeatInterval()) {
       heartbeatElapsed = 0;
+      startRound(false);
       for (Map.Entry<String, Progress> e : progress.entrySet()) heartbeat(e.getKey(), e.getValue());
     }
   }
@@ -579,7 +671,7 @@ public final class RaftCore {
     if (now - pr.lastSent >= cfg.heartbeatInterval()) {
       // prevLogIndex = matchIndex is known to match, so a heartbeat never disturbs the pipeline.
       long prev = Math.max(pr.matchIndex, log.snapshotIndex());
-      send(peer, new AppendEntries(term, id, prev, log.term(prev), List.of(), commitIndex), false);
+      send(peer, new AppendEntries(term, id, prev, log.term(prev), List.of(), commitIndex, round), false);
       pr.lastSent = now;
     }
   }
@@ -640,7 +732,7 @@ public final class RaftCore {
   }
 
   private void sendAppendEntries(String peer, Progress pr, long prev, List<LogEntry> batch) {
-    send(peer, new AppendEntries(term, id, prev, log.term(prev), batch, commitIndex), false);
+    send(peer, new AppendEntries(term, id, prev, log.term(prev), batch, commitIndex, round), false);
     pr.lastSent = now;
   }
 
@@ -648,6 +740,10 @@ public final class RaftCore {
     Progress pr = progress.get(r.from());
     if (pr == null) return;
     pr.lastContact = now; // T6.2-02: any reply of the current term is contact
+    if (r.round() > pr.ackedRound) {
+      pr.ackedRound = r.round();
+      confirmRounds();
+    }
     if (r.success()) {
       boolean moved = pr.acknowledge(r.matchIndex()); // P5.3-12: matchIndex only grows
       if (pr.mode == Progress.Mode.PROBE && (moved || pr.matchIndex + 1 >= pr.nextIndex)) {
@@ -689,7 +785,109 @@ public final class RaftCore {
     }
     Arrays.sort(matches);
     long candidate = matches[matches.length - config.quorum()];
-    if (candidate > commitIndex && log.term(candidate) == term) commitIndex = candidate;
+    if (candidate > commitIndex && log.term(candidate) == term) {
+      commitIndex = candidate;
+      if (!readsAwaitingCommit.isEmpty()) {
+        List<PendingRead> waiting = new ArrayList<>(readsAwaitingCommit);
+        readsAwaitingCommit.clear();
+        for (PendingRead r : waiting) leaderRead(r);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- reads (T6.4)
+
+  private boolean committedInTerm() {
+    return commitIndex >= log.snapshotIndex() && log.term(commitIndex) == term;
+  }
+
+  private void leaderRead(PendingRead r) {
+    if (!committedInTerm()) {
+      readsAwaitingCommit.add(r); // T6.4-01: our commit index may still be behind the last leader's
+      return;
+    }
+    // T6.4-02, T6.4-03: the read index is the commit index now; a round that starts after this
+    // point must be acknowledged by a majority before the read is served. Reads arriving before
+    // the next ready() share one round (T6.4-07).
+    readsAwaitingRound.addLast(new PendingRead(r.correlationId(), r.from(), commitIndex, round + 1));
+    roundRequested = true;
+  }
+
+  /** Starts heartbeat round {@code round + 1}; {@code broadcast}: send it to every follower now. */
+  private void startRound(boolean broadcast) {
+    round++;
+    roundStarts.put(round, now);
+    if (broadcast) {
+      roundRequested = false;
+      for (Map.Entry<String, Progress> e : progress.entrySet()) {
+        Progress pr = e.getValue();
+        if (pr.mode == Progress.Mode.SNAPSHOT) continue; // an AppendEntries would disturb the transfer
+        long prev = Math.max(pr.matchIndex, log.snapshotIndex());
+        send(e.getKey(), new AppendEntries(term, id, prev, log.term(prev), List.of(), commitIndex, round), false);
+        pr.lastSent = now;
+      }
+    }
+    confirmRounds(); // a single voter confirms its own round
+  }
+
+  /** The highest round a majority (this leader included) has acknowledged: serve what it confirms. */
+  private void confirmRounds() {
+    long[] acked = new long[config.voters().size()];
+    int n = 0;
+    for (String v : config.voters()) {
+      if (v.equals(id)) acked[n++] = round;
+      else {
+        Progress pr = progress.get(v);
+        acked[n++] = pr == null ? 0 : pr.ackedRound;
+      }
+    }
+    Arrays.sort(acked);
+    long confirmed = acked[acked.length - config.quorum()];
+    if (confirmed <= confirmedRound) return;
+    confirmedRound = confirmed;
+    Map.Entry<Long, Long> start = roundStarts.floorEntry(confirmed);
+    if (start != null && cfg.leaseTicks() > 0) {
+      // T6.4.1-01: the lease runs from when the round was SENT: every follower that acknowledged it
+      // heard from this leader after that tick and ignores candidates for electionTimeoutMin (T4.2.3).
+      leaseUntil = Math.max(leaseUntil, start.getValue() + cfg.leaseTicks());
+    }
+    roundStarts.headMap(confirmed, true).clear();
+    while (!readsAwaitingRound.isEmpty() && readsAwaitingRound.peekFirst().round() <= confirmed) {
+      PendingRead r = readsAwaitingRound.pollFirst();
+      if (r.from() == null) readStates.add(new ReadState(r.correlationId(), r.index()));
+      else send(r.from(), new ReadIndexResponse(term, id, r.correlationId(), r.index()), false);
+    }
+  }
+
+  /** T6.4-08: a leader that steps down serves none of its pending reads. */
+  private void failLeaderReads(String newLeader) {
+    List<PendingRead> all = new ArrayList<>(readsAwaitingCommit);
+    all.addAll(readsAwaitingRound);
+    readsAwaitingCommit.clear();
+    readsAwaitingRound.clear();
+    roundStarts.clear();
+    roundRequested = false;
+    leaseUntil = Long.MIN_VALUE;
+    for (PendingRead r : all) {
+      if (r.from() == null) outcomes.add(new ProposalOutcome.NotLeader(r.correlationId(), newLeader));
+      else send(r.from(), new ReadIndexResponse(term, id, r.correlationId(), -1), false);
+    }
+  }
+
+  /** Reads forwarded to a leader we no longer follow will never be answered by it: fail them now. */
+  private void failForwardedReads(String newLeader) {
+    for (long corr : forwardedReads.keySet()) outcomes.add(new ProposalOutcome.NotLeader(corr, newLeader));
+    forwardedReads.clear();
+  }
+
+  /** A forwarded read whose answer was lost fails after an election timeout; its caller may retry. */
+  private void expireForwardedReads() {
+    for (java.util.Iterator<Map.Entry<Long, Long>> it = forwardedReads.entrySet().iterator(); it.hasNext(); ) {
+      Map.Entry<Long, Long> e = it.next();
+      if (now - e.getValue() < cfg.electionTimeoutMax()) break; // in the order sent
+      outcomes.add(new ProposalOutcome.NotLeader(e.getKey(), leaderId));
+      it.remove();
+    }
   }
 
   /** The latest tick by which a majority (counting this leader now) had been heard from. */

@@ -26,6 +26,8 @@ public sealed interface RaftMessage {
   /**
    * AppendEntries RPC (paper 5.3). An empty {@code entries} list is a heartbeat; heartbeats use
    * {@code prevLogIndex} = the follower's known match index so that they never disturb a pipeline.
+   * {@code round} is the leader's heartbeat round when it was sent, echoed in the response: an echo
+   * of round r proves the follower still followed this leader after r began (ReadIndex, leases).
    */
   record AppendEntries(
       long term,
@@ -33,10 +35,16 @@ public sealed interface RaftMessage {
       long prevLogIndex,
       long prevLogTerm,
       List<LogEntry> entries,
-      long leaderCommit)
+      long leaderCommit,
+      long round)
       implements RaftMessage {
     public AppendEntries {
       entries = List.copyOf(entries);
+    }
+
+    /** An AppendEntries of round 0. */
+    public AppendEntries(long term, String from, long prevLogIndex, long prevLogTerm, List<LogEntry> entries, long leaderCommit) {
+      this(term, from, prevLogIndex, prevLogTerm, entries, leaderCommit, 0);
     }
 
     public long lastIndex() {
@@ -59,8 +67,15 @@ public sealed interface RaftMessage {
       long matchIndex,
       long rejectedIndex,
       long hintIndex,
-      long hintTerm)
+      long hintTerm,
+      long round)
       implements RaftMessage {
+
+    /** A response that echoes round 0. */
+    public AppendEntriesResponse(long term, String from, boolean success, long matchIndex, long rejectedIndex,
+        long hintIndex, long hintTerm) {
+      this(term, from, success, matchIndex, rejectedIndex, hintIndex, hintTerm, 0);
+    }
 
     public static AppendEntriesResponse success(long term, String from, long matchIndex) {
       return new AppendEntriesResponse(term, from, true, matchIndex, 0, 0, 0);
@@ -70,7 +85,24 @@ public sealed interface RaftMessage {
         long term, String from, long rejectedIndex, long hintIndex, long hintTerm) {
       return new AppendEntriesResponse(term, from, false, 0, rejectedIndex, hintIndex, hintTerm);
     }
+
+    /** The same response echoing the request's {@code round}. */
+    public AppendEntriesResponse withRound(long r) {
+      return new AppendEntriesResponse(term, from, success, matchIndex, rejectedIndex, hintIndex, hintTerm, r);
+    }
   }
+
+  /**
+   * A follower asks the leader for a read index (thesis 6.4) on behalf of a client read;
+   * {@code requestId} is the follower's own id for the read.
+   */
+  record ReadIndexRequest(long term, String from, long requestId) implements RaftMessage {}
+
+  /**
+   * The leader's answer: {@code readIndex} is its commit index when the read arrived, confirmed by a
+   * heartbeat round; -1 means it cannot serve the read (it is not, or no longer, the leader).
+   */
+  record ReadIndexResponse(long term, String from, long requestId, long readIndex) implements RaftMessage {}
 
   /**
    * InstallSnapshot RPC (paper 7), one chunk of {@code data} at {@code offset} of a snapshot of

@@ -16,7 +16,8 @@ import java.util.List;
  *       (votes, acknowledgements and anything stamped with a newly adopted term depend on it);
  *   <li>if {@link #restore()} is not null, load it into the state machine (a snapshot installed from
  *       the leader); then apply {@link #committed()} in order (they are already durable locally) and
- *       answer their callers; complete {@link #outcomes()}.
+ *       answer their callers; complete {@link #outcomes()};
+ *   <li>serve each of {@link #reads()} once the state machine has applied its index (thesis 6.4).
  * </ol>
  */
 public record Ready(
@@ -29,6 +30,7 @@ public record Ready(
     Snapshot restore,
     List<Committed> committed,
     List<ProposalOutcome> outcomes,
+    List<ReadState> reads,
     List<String> violations) {
 
   public boolean hasWrite() {
@@ -42,6 +44,7 @@ public record Ready(
         && restore == null
         && committed.isEmpty()
         && outcomes.isEmpty()
+        && reads.isEmpty()
         && violations.isEmpty();
   }
 

@@ -51,6 +51,8 @@ class RaftSettingsTest {
       "raft.snapshot.after-entries | -5 | raft.snapshot.after-entries",
       "raft.snapshot.after-bytes | 0 | raft.snapshot.after-bytes",
       "raft.bootstrap | maybe | raft.bootstrap",
+      "raft.sessions.timeout | 0s | raft.sessions.timeout",
+      "raft.lease-clock-drift-bound | 0.5 | raft.lease-clock-drift-bound",
   })
   void timing_P5_6_01_invalidSettingsFailNamingTheSetting(String key, String value, String named) {
     Config bad = ConfigFactory.parseString(key + " = \"" + value.replace("'", "") + "\"").withFallback(valid());
@@ -63,5 +65,20 @@ class RaftSettingsTest {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
         () -> RaftSettings.fromConfig(ConfigFactory.empty()));
     assertTrue(e.getMessage().contains("raft"));
+  }
+
+  @Test
+  void reads_T6_4_1_04_leaseReadsWithoutCheckQuorumAreRejected() {
+    Config bad = ConfigFactory.parseString("raft.lease-reads = on\nraft.check-quorum = off").withFallback(valid());
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> RaftSettings.fromConfig(bad));
+    assertTrue(e.getMessage().contains("raft.check-quorum"), e.getMessage());
+  }
+
+  @Test
+  void reads_T6_4_1_01_theLeaseIsTheElectionTimeoutDividedByTheDriftBound() {
+    Config on = ConfigFactory.parseString("raft.lease-reads = on\nraft.lease-clock-drift-bound = 1.5").withFallback(valid());
+    RaftSettings s = RaftSettings.fromConfig(on);
+    assertEquals(s.core().electionTimeoutMin() * 2 / 3, s.core().leaseTicks());
+    assertEquals(0, RaftSettings.fromConfig(valid()).core().leaseTicks(), "off by default");
   }
 }

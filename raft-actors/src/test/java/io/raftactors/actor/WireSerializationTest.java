@@ -39,8 +39,11 @@ class WireSerializationTest {
         new LogEntry(6, 3, new EntryData.Configuration(ClusterConfig.of("a", "b", "c"))));
     List<RaftMessage> all = List.of(
         new RaftMessage.AppendEntries(3, "a", 3, 2, entries, 2),
-        new RaftMessage.AppendEntries(3, "a", 3, 2, List.of(), 2),
+        new RaftMessage.AppendEntries(3, "a", 3, 2, List.of(), 2, 17),
         RaftMessage.AppendEntriesResponse.success(3, "b", 6),
+        RaftMessage.AppendEntriesResponse.success(3, "b", 6).withRound(17),
+        new RaftMessage.ReadIndexRequest(3, "b", 99),
+        new RaftMessage.ReadIndexResponse(3, "a", 99, 41),
         RaftMessage.AppendEntriesResponse.reject(3, "b", 6, 4, 2),
         new RaftMessage.RequestVote(4, "c", 6, 3),
         new RaftMessage.RequestVoteResponse(4, "a", true),
@@ -53,6 +56,33 @@ class WireSerializationTest {
       byte[] bytes = s.toBinary(env);
       Object back = ser.deserialize(bytes, s.identifier(), Serializers.manifestFor(s, env)).get();
       assertEquals(env, back, "round trip of " + m);
+    }
+  }
+
+  @Test
+  void everyClientProtocolMessageRoundTripsThroughJacksonCbor() {
+    Serialization ser = SerializationExtension.get(kit.system().classicSystem());
+    akka.actor.typed.ActorRef<RaftNode.ClientReply> replyTo = kit.<RaftNode.ClientReply>createTestProbe().ref();
+    Payload p = new Payload(20, "", new byte[] {104, 105});
+    List<Object> all = List.of(
+        new RaftNode.OpenClientSession(1, replyTo),
+        new RaftNode.ClientCommand(7, 3, 2, p, replyTo),
+        new RaftNode.ClientQuery(9, ReadConsistency.LEASE, p, replyTo),
+        new RaftNode.ClientResult(3, 40, p),
+        new RaftNode.ClientResult(3, 40, null),
+        new RaftNode.ClientNotLeader(3, "n2"),
+        new RaftNode.ClientRejected(3, "malformed"),
+        new RaftNode.ClientSessionExpired(3, "gone"),
+        new RaftNode.ClientOutcomeUnknown(3, "lost leadership"),
+        new RaftNode.ClientSessionOpened(1, 12),
+        new SessionTable.SessionCommand(7, 3, 2, 123_456L, p),
+        new SessionTable.OpenSession(123_456L));
+    for (Object m : all) {
+      Serializer s = ser.findSerializerFor(m);
+      assertEquals("akka.serialization.jackson.JacksonCborSerializer", s.getClass().getName(), m.toString());
+      // serialize() provides the ActorSystem that actor references need, as remoting does.
+      Object back = ser.deserialize(ser.serialize(m).get(), s.identifier(), Serializers.manifestFor(s, m)).get();
+      assertEquals(m, back, "round trip of " + m);
     }
   }
 }

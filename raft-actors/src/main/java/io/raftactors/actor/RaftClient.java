@@ -1,0 +1,433 @@
+package io.raftactors.actor;
+
+import akka.actor.Address;
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.ActorRefResolver;
+import akka.actor.typed.ActorSystem;
+import akka.actor.typed.Behavior;
+import akka.actor.typed.Props;
+import akka.actor.typed.javadsl.ActorContext;
+import akka.actor.typed.javadsl.Behaviors;
+import akka.actor.typed.javadsl.TimerScheduler;
+import akka.serialization.Serialization;
+import akka.serialization.SerializationExtension;
+import akka.serialization.Serializer;
+import akka.serialization.Serializers;
+import com.typesafe.config.Config;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * A client of one Raft group, usable from any ActorSystem that can reach the members (the same
+ * one, or another over Akka remoting). It finds the leader, follows redirects and retries with
+ * backoff across leader changes.
+ *
+ * <p>Commands run in a client session (thesis 6.3): each has a sequence number, and the group
+ * applies it at most once however often it is retried; a retry is answered with the first answer.
+ * A {@link #submit} completes with the state machine's result, or fails with
+ * {@link RejectedException} (it was not applied and never will be) or {@link OutcomeUnknownException}
+ * (no answer before the deadline, or the session expired meanwhile: it may or may not have been
+ * applied).
+ *
+ * <p>Queries are linearizable by default ({@link ReadConsistency}); they are retried freely since
+ * they change nothing, and fail with {@link UnavailableException} if no answer comes in time.
+ *
+ * <p>Commands, queries and results travel serialized with Akka Serialization, so their classes need
+ * a serializer binding (implementing {@link RaftSerializable} binds them to Jackson CBOR). Settings:
+ * {@code raft.client} in reference.conf. Thread-safe.
+ */
+public final class RaftClient implements AutoCloseable {
+
+  /** Base class of the failures a client reports. */
+  public static class RaftClientException extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    RaftClientException(String message) {
+      super(message);
+    }
+  }
+
+  /** The command or query was refused; it has not been applied and will not be. */
+  public static final class RejectedException extends RaftClientException {
+    private static final long serialVersionUID = 1L;
+
+    RejectedException(String message) {
+      super(message);
+    }
+  }
+
+  /** The command may or may not have been applied: no answer came before the deadline, or its session expired. */
+  public static final class OutcomeUnknownException extends RaftClientException {
+    private static final long serialVersionUID = 1L;
+
+    OutcomeUnknownException(String message) {
+      super(message);
+    }
+  }
+
+  /** No member answered in time: a query got no answer, or a command could not even be sent (it was not applied). */
+  public static final class UnavailableException extends RaftClientException {
+    private static final long serialVersionUID = 1L;
+
+    UnavailableException(String message) {
+      super(message);
+    }
+  }
+
+  /** Client timing, from {@code raft.client}. */
+  public record Settings(Duration requestTimeout, Duration deadline, Duration backoffMin, Duration backoffMax) {
+    public Settings {
+      for (Duration d : List.of(requestTimeout, deadline, backoffMin, backoffMax)) {
+        if (d.isNegative() || d.isZero()) throw new IllegalArgumentException("raft.client durations must be positive, was " + d);
+      }
+      if (backoffMin.compareTo(backoffMax) > 0) {
+        throw new IllegalArgumentException("raft.client.backoff-min must not exceed raft.client.backoff-max");
+      }
+    }
+
+    public static Settings fromConfig(Config config) {
+      Config c = config.getConfig("raft.client");
+      try {
+        return new Settings(c.getDuration("request-timeout"), c.getDuration("deadline"), c.getDuration("backoff-min"),
+            c.getDuration("backoff-max"));
+      } catch (com.typesafe.config.ConfigException e) {
+        throw new IllegalArgumentException("raft.client: " + e.getMessage(), e);
+      }
+    }
+  }
+
+  private final ActorSystem<?> system;
+  private final ActorRef<Msg> actor;
+  private final Serialization serialization;
+
+  private RaftClient(ActorSystem<?> system, ActorRef<Msg> actor) {
+    this.system = system;
+    this.actor = actor;
+    this.serialization = SerializationExtension.get(system.classicSystem());
+  }
+
+  /** A client of the group described by {@code settings} (group id and member addresses), timing from the system's config. */
+  public static RaftClient create(ActorSystem<?> system, RaftSettings settings) {
+    return create(system, settings.groupId(), settings.members(), Settings.fromConfig(system.settings().config()));
+  }
+
+  /** A client of group {@code groupId} whose members live at {@code members} (member id -> ActorSystem address). */
+  public static RaftClient create(ActorSystem<?> system, String groupId, Map<String, Address> members, Settings settings) {
+    if (members.isEmpty()) throw new IllegalArgumentException("a Raft group has at least one member");
+    ActorRef<Msg> actor = system.systemActorOf(
+        Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new ClientActor(ctx, timers, groupId, members, settings).behavior())),
+        "raft-client-" + groupId + "-" + UUID.randomUUID(), Props.empty());
+    return new RaftClient(system, actor);
+  }
+
+  /** Submits a command; completes with the state machine's result once it is applied (exactly once). */
+  public CompletionStage<Object> submit(Object command) {
+    CompletableFuture<Object> f = new CompletableFuture<>();
+    Payload p;
+    try {
+      p = serialize(command);
+    } catch (RuntimeException e) {
+      f.completeExceptionally(new RejectedException("command cannot be serialized: " + e.getMessage()));
+      return f;
+    }
+    actor.tell(new Submit(p, f));
+    return f;
+  }
+
+  /** A linearizable query. */
+  public CompletionStage<Object> query(Object query) {
+    return query(query, ReadConsistency.LINEARIZABLE);
+  }
+
+  /** A query with the given consistency. */
+  public CompletionStage<Object> query(Object query, ReadConsistency consistency) {
+    CompletableFuture<Object> f = new CompletableFuture<>();
+    Payload p;
+    try {
+      p = serialize(query);
+    } catch (RuntimeException e) {
+      f.completeExceptionally(new RejectedException("query cannot be serialized: " + e.getMessage()));
+      return f;
+    }
+    actor.tell(new Read(p, consistency, f));
+    return f;
+  }
+
+  /** Stops the client; calls still running fail with {@link OutcomeUnknownException} or {@link UnavailableException}. */
+  @Override
+  public void close() {
+    actor.tell(Stop.INSTANCE);
+  }
+
+  private Payload serialize(Object o) {
+    if (o == null) throw new IllegalArgumentException("null");
+    Serializer s = serialization.findSerializerFor(o);
+    return new Payload(s.identifier(), Serializers.manifestFor(s, o), s.toBinary(o));
+  }
+
+  // ------------------------------------------------------------------ the client actor
+
+  private interface Msg {}
+
+  private record Submit(Payload command, CompletableFuture<Object> result) implements Msg {}
+
+  private record Read(Payload query, ReadConsistency consistency, CompletableFuture<Object> result) implements Msg {}
+
+  private record Reply(RaftNode.ClientReply reply) implements Msg {}
+
+  /** Attempt {@code attempt} of request {@code id} got no answer in time. */
+  private record Timeout(long id, int attempt) implements Msg {}
+
+  /** The backoff before resending request {@code id} is over. */
+  private record Resend(long id) implements Msg {}
+
+  private enum Stop implements Msg {
+    INSTANCE
+  }
+
+  /** One command or query in flight. */
+  private static final class Call {
+    final long id;
+    final Payload payload;
+    final ReadConsistency consistency; // null for commands
+    final CompletableFuture<Object> result;
+    final long deadlineNanos;
+    long session;
+    int attempt;
+    int backoffs;
+
+    Call(long id, Payload payload, ReadConsistency consistency, CompletableFuture<Object> result, long deadlineNanos) {
+      this.id = id;
+      this.payload = payload;
+      this.consistency = consistency;
+      this.result = result;
+      this.deadlineNanos = deadlineNanos;
+    }
+  }
+
+  private static final long OPEN_ID_BASE = 1L << 61;
+  private static final long QUERY_ID_BASE = 1L << 62;
+
+  private static final class ClientActor {
+    private final ActorContext<Msg> ctx;
+    private final TimerScheduler<Msg> timers;
+    private final String groupId;
+    private final List<String> memberIds;
+    private final Map<String, ActorRef<RaftNode.Command>> nodes = new HashMap<>();
+    private final Settings settings;
+    private final ActorRef<RaftNode.ClientReply> replyTo;
+    private final Serialization serialization;
+
+    private String target;
+    private long session; // 0: none open
+    private Call opening;
+    private long nextOpenId = OPEN_ID_BASE;
+    private long nextSeq = 1;
+    private long nextQueryId = QUERY_ID_BASE;
+    /** Commands waiting for a session. */
+    private final List<Call> waitingForSession = new ArrayList<>();
+    /** Commands sent and not answered, by seq: their lowest is the client's lowest unanswered number. */
+    private final TreeMap<Long, Call> commands = new TreeMap<>();
+    private final Map<Long, Call> queries = new HashMap<>();
+
+    ClientActor(ActorContext<Msg> ctx, TimerScheduler<Msg> timers, String groupId, Map<String, Address> members,
+        Settings settings) {
+      this.ctx = ctx;
+      this.timers = timers;
+      this.groupId = groupId;
+      this.memberIds = new ArrayList<>(members.keySet());
+      this.settings = settings;
+      ActorRefResolver resolver = ActorRefResolver.get(ctx.getSystem());
+      for (Map.Entry<String, Address> m : members.entrySet()) {
+        nodes.put(m.getKey(), resolver.resolveActorRef(m.getValue() + "/system/" + RaftSettings.actorName(groupId, m.getKey())));
+      }
+      this.replyTo = ctx.messageAdapter(RaftNode.ClientReply.class, Reply::new);
+      this.serialization = SerializationExtension.get(ctx.getSystem().classicSystem());
+      this.target = memberIds.get(ThreadLocalRandom.current().nextInt(memberIds.size()));
+    }
+
+    Behavior<Msg> behavior() {
+      return Behaviors.receive(Msg.class)
+          .onMessage(Submit.class, s -> {
+            Call c = new Call(0, s.command(), null, s.result(), deadline());
+            if (session == 0) {
+              waitingForSession.add(c);
+              openSession();
+            } else {
+              startCommand(c);
+            }
+            return Behaviors.same();
+          })
+          .onMessage(Read.class, r -> {
+            Call c = new Call(nextQueryId++, r.query(), r.consistency(), r.result(), deadline());
+            queries.put(c.id, c);
+            send(c);
+            return Behaviors.same();
+          })
+          .onMessage(Reply.class, r -> onReply(r.reply()))
+          .onMessage(Timeout.class, this::onTimeout)
+          .onMessage(Resend.class, r -> {
+            Call c = call(r.id());
+            if (c != null) send(c);
+            return Behaviors.same();
+          })
+          .onMessage(Stop.class, s -> {
+            RaftClientException closed = new OutcomeUnknownException("the client was closed");
+            for (Call c : commands.values()) c.result.completeExceptionally(closed);
+            for (Call c : waitingForSession) c.result.completeExceptionally(closed);
+            for (Call c : queries.values()) c.result.completeExceptionally(new UnavailableException("the client was closed"));
+            return Behaviors.stopped();
+          })
+          .build();
+    }
+
+    private long deadline() {
+      return System.nanoTime() + settings.deadline().toNanos();
+    }
+
+    private void openSession() {
+      if (opening != null) return;
+      opening = new Call(nextOpenId++, null, null, null, Long.MAX_VALUE);
+      send(opening);
+    }
+
+    private void startCommand(Call pending) {
+      Call c = new Call(nextSeq++, pending.payload, null, pending.result, pending.deadlineNanos);
+      c.session = session;
+      commands.put(c.id, c);
+      send(c);
+    }
+
+    private void send(Call c) {
+      c.attempt++;
+      ActorRef<RaftNode.Command> node = nodes.get(target);
+      if (c == opening) {
+        node.tell(new RaftNode.OpenClientSession(c.id, replyTo));
+      } else if (c.consistency != null) {
+        node.tell(new RaftNode.ClientQuery(c.id, c.consistency, c.payload, replyTo));
+      } else {
+        long lowestUnacked = commands.isEmpty() ? nextSeq : commands.firstKey();
+        node.tell(new RaftNode.ClientCommand(c.session, c.id, lowestUnacked, c.payload, replyTo));
+      }
+      timers.startSingleTimer(c.id, new Timeout(c.id, c.attempt), settings.requestTimeout());
+    }
+
+    private Call call(long id) {
+      if (opening != null && opening.id == id) return opening;
+      Call c = commands.get(id);
+      return c != null ? c : queries.get(id);
+    }
+
+    private Behavior<Msg> onTimeout(Timeout t) {
+      Call c = call(t.id());
+      if (c == null || c.attempt != t.attempt()) return Behaviors.same(); // answered, or sent again since
+      // No answer in time: the member may be down or cut off. Try the next one.
+      target = memberIds.get((memberIds.indexOf(target) + 1) % memberIds.size());
+      retryLater(c, "no answer within " + settings.requestTimeout().toMillis() + " ms");
+      return Behaviors.same();
+    }
+
+    /** Sends {@code c} again after a randomized exponential backoff, unless its deadline has passed. */
+    private void retryLater(Call c, String why) {
+      if (c == opening) {
+        // Commands that never got a session were never sent: they fail as unavailable, not applied.
+        long now = System.nanoTime();
+        waitingForSession.removeIf(w -> {
+          if (now <= w.deadlineNanos) return false;
+          w.result.completeExceptionally(new UnavailableException("no session could be opened before the deadline (" + why
+              + "); the command was not sent"));
+          return true;
+        });
+        if (waitingForSession.isEmpty()) {
+          remove(c);
+          return;
+        }
+      } else if (System.nanoTime() > c.deadlineNanos) {
+        finish(c, c.consistency != null
+            ? new UnavailableException("no answer to the query before the deadline (" + why + ")")
+            : new OutcomeUnknownException("no answer before the deadline; the command may or may not have been applied (" + why + ")"));
+        return;
+      }
+      long min = settings.backoffMin().toMillis();
+      long max = Math.min(settings.backoffMax().toMillis(), min << Math.min(c.backoffs++, 20));
+      long delay = ThreadLocalRandom.current().nextLong(min, Math.max(min, max) + 1);
+      timers.startSingleTimer(c.id, new Resend(c.id), Duration.ofMillis(delay)); // replaces the timeout
+    }
+
+    private Behavior<Msg> onReply(RaftNode.ClientReply reply) {
+      Call c = call(reply.requestId());
+      if (c == null) return Behaviors.same(); // already answered
+      if (reply instanceof RaftNode.ClientSessionOpened o) {
+        opening = null;
+        timers.cancel(c.id);
+        session = o.session();
+        List<Call> waiting = new ArrayList<>(waitingForSession);
+        waitingForSession.clear();
+        for (Call w : waiting) startCommand(w);
+      } else if (c == opening) {
+        if (reply instanceof RaftNode.ClientNotLeader nl && nl.leaderId() != null && nodes.containsKey(nl.leaderId())
+            && !nl.leaderId().equals(target)) {
+          target = nl.leaderId();
+          send(c);
+        } else {
+          if (!(reply instanceof RaftNode.ClientNotLeader nl && nl.leaderId() != null)) {
+            target = memberIds.get((memberIds.indexOf(target) + 1) % memberIds.size());
+          }
+          retryLater(c, String.valueOf(reply));
+        }
+      } else if (reply instanceof RaftNode.ClientResult r) {
+        finishWith(c, r.result());
+      } else if (reply instanceof RaftNode.ClientNotLeader nl) {
+        if (nl.leaderId() != null && nodes.containsKey(nl.leaderId()) && !nl.leaderId().equals(target)) {
+          target = nl.leaderId();
+          send(c); // follow the redirect at once
+        } else {
+          // No leader known (an election is running): wait a little, then ask the next member.
+          if (nl.leaderId() == null) target = memberIds.get((memberIds.indexOf(target) + 1) % memberIds.size());
+          retryLater(c, "no leader");
+        }
+      } else if (reply instanceof RaftNode.ClientOutcomeUnknown u) {
+        retryLater(c, u.reason()); // the same seq again: applied at most once
+      } else if (reply instanceof RaftNode.ClientSessionExpired e) {
+        // The session is gone: this command may have been applied before it expired. Later commands open a new one.
+        if (session == c.session) session = 0;
+        finish(c, new OutcomeUnknownException("client session expired: " + e.reason()));
+      } else if (reply instanceof RaftNode.ClientRejected rj) {
+        finish(c, new RejectedException(rj.reason()));
+      }
+      return Behaviors.same();
+    }
+
+    private void finishWith(Call c, Payload result) {
+      Object value;
+      try {
+        value = result == null ? null : serialization.deserialize(result.bytes(), result.serializerId(), result.manifest()).get();
+      } catch (Exception e) {
+        finish(c, new RaftClientException("the result cannot be deserialized: " + e));
+        return;
+      }
+      remove(c);
+      c.result.complete(value);
+    }
+
+    private void finish(Call c, RaftClientException failure) {
+      remove(c);
+      if (c.result != null) c.result.completeExceptionally(failure);
+    }
+
+    private void remove(Call c) {
+      timers.cancel(c.id);
+      if (c == opening) opening = null;
+      else if (c.consistency != null) queries.remove(c.id);
+      else commands.remove(c.id);
+    }
+  }
+}

@@ -1,0 +1,214 @@
+package io.raftactors.actor;
+
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.Iterator;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * Client sessions (thesis 6.3): the replicated part of exactly-once command execution. Every
+ * replica feeds it the same committed entries in the same order and so holds the same table.
+ *
+ * <p>A session is opened by a log entry; its id is that entry's index. Each command of a session
+ * carries a sequence number, the lowest sequence number the client has not yet seen answered, and
+ * the leader's clock when it was proposed. The table remembers the answer to every sequence number
+ * the client may still retry, so a retried command is answered from the cache and not applied
+ * again; answers below the client's lowest unanswered number are dropped. Time is the largest
+ * logged time seen so far (it never runs backwards, whatever the leaders' clocks do), and a
+ * session idle for longer than the timeout in that time expires at the same log index everywhere.
+ * No replica reads its own clock.
+ */
+public final class SessionTable {
+
+  /** A session command as it is logged. {@code command} is the user's command, serialized. */
+  public record SessionCommand(long session, long seq, long lowestUnacked, long time, Payload command)
+      implements RaftSerializable {}
+
+  /** A request to open a session, as logged; {@code time} is the leader's clock. */
+  public record OpenSession(long time) implements RaftSerializable {}
+
+  /** What to do with a session command. */
+  public sealed interface Decision {}
+
+  /** Apply it: it is new. */
+  public record Apply() implements Decision {}
+
+  /** Do not apply: answer with the cached response. */
+  public record Duplicate(Response response) implements Decision {}
+
+  /** Do not apply: the session is unknown or expired, or the answer was already dropped. */
+  public record Expired(String reason) implements Decision {}
+
+  /** A cached answer: the serialized result (null for a null result). */
+  public record Response(long index, Payload result) {}
+
+  private static final class Session {
+    long lastActive;
+    long lowestUnacked;
+    final TreeMap<Long, Response> responses = new TreeMap<>();
+  }
+
+  private final long timeoutMillis;
+  private final TreeMap<Long, Session> sessions = new TreeMap<>();
+  private long time;
+  private long nextSweep;
+
+  /** @param timeoutMillis a session idle for longer than this (in logged time) expires */
+  public SessionTable(long timeoutMillis) {
+    if (timeoutMillis <= 0) throw new IllegalArgumentException("session timeout must be positive");
+    this.timeoutMillis = timeoutMillis;
+  }
+
+  /** Opens a session whose id is {@code index}, the index of its OpenSession entry. */
+  public long open(long index, long loggedTime) {
+    advance(loggedTime);
+    Session s = new Session();
+    s.lastActive = time;
+    sessions.put(index, s);
+    return index;
+  }
+
+  /** Decides about a committed session command; call {@link #complete} after applying an {@link Apply}. */
+  public Decision begin(SessionCommand c) {
+    advance(c.time());
+    Session s = sessions.get(c.session());
+    if (s != null && expired(s)) {
+      sessions.remove(c.session());
+      s = null;
+    }
+    if (s == null) return new Expired("session " + c.session() + " is unknown or expired");
+    s.lastActive = time;
+    if (c.lowestUnacked() > s.lowestUnacked) {
+      s.lowestUnacked = c.lowestUnacked();
+      s.responses.headMap(s.lowestUnacked, false).clear(); // T6.3-04: the client has seen these answers
+    }
+    Response cached = s.responses.get(c.seq());
+    if (cached != null) return new Duplicate(cached);
+    if (c.seq() < s.lowestUnacked) {
+      return new Expired("request " + c.seq() + " of session " + c.session() + " is older than its lowest unanswered "
+          + s.lowestUnacked + "; its answer is gone");
+    }
+    return new Apply();
+  }
+
+  /** Records the answer to an applied command. */
+  public void complete(SessionCommand c, Response r) {
+    Session s = sessions.get(c.session());
+    if (s != null) s.responses.put(c.seq(), r);
+  }
+
+  /** The answer cached for {@code seq} of {@code session}, or null. */
+  public Response cached(long session, long seq) {
+    Session s = sessions.get(session);
+    return s == null ? null : s.responses.get(seq);
+  }
+
+  public boolean isOpen(long session) {
+    return sessions.containsKey(session);
+  }
+
+  /** The logged time: the largest time of any entry applied so far. */
+  public long time() {
+    return time;
+  }
+
+  public int size() {
+    return sessions.size();
+  }
+
+  /**
+   * Time only moves forward (T6.3-07); sessions idle past the timeout expire (T6.3-05). A session
+   * is checked whenever it is used, and the whole table is swept every tenth of the timeout of
+   * logged time to free memory; both depend only on logged times, so every replica agrees.
+   */
+  private void advance(long loggedTime) {
+    if (loggedTime > time) time = loggedTime;
+    if (time < nextSweep) return;
+    nextSweep = time + Math.max(1, timeoutMillis / 10);
+    for (Iterator<Map.Entry<Long, Session>> it = sessions.entrySet().iterator(); it.hasNext(); ) {
+      if (expired(it.next().getValue())) it.remove();
+    }
+  }
+
+  private boolean expired(Session s) {
+    return time - s.lastActive > timeoutMillis;
+  }
+
+  // ------------------------------------------------------------------ snapshots
+
+  /** The whole table, for a state machine snapshot. */
+  public byte[] toBytes() {
+    try {
+      ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+      DataOutputStream out = new DataOutputStream(bytes);
+      out.writeLong(time);
+      out.writeLong(nextSweep);
+      out.writeInt(sessions.size());
+      for (Map.Entry<Long, Session> e : sessions.entrySet()) {
+        Session s = e.getValue();
+        out.writeLong(e.getKey());
+        out.writeLong(s.lastActive);
+        out.writeLong(s.lowestUnacked);
+        out.writeInt(s.responses.size());
+        for (Map.Entry<Long, Response> r : s.responses.entrySet()) {
+          out.writeLong(r.getKey());
+          out.writeLong(r.getValue().index());
+          writePayload(out, r.getValue().result());
+        }
+      }
+      out.flush();
+      return bytes.toByteArray();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** Replaces the table with one from {@link #toBytes}. */
+  public void restore(byte[] data) {
+    try {
+      DataInputStream in = new DataInputStream(new ByteArrayInputStream(data));
+      sessions.clear();
+      time = in.readLong();
+      nextSweep = in.readLong();
+      int n = in.readInt();
+      for (int i = 0; i < n; i++) {
+        long id = in.readLong();
+        Session s = new Session();
+        s.lastActive = in.readLong();
+        s.lowestUnacked = in.readLong();
+        int m = in.readInt();
+        for (int j = 0; j < m; j++) {
+          long seq = in.readLong();
+          long index = in.readLong();
+          s.responses.put(seq, new Response(index, readPayload(in)));
+        }
+        sessions.put(id, s);
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException("corrupt session table in snapshot", e);
+    }
+  }
+
+  static void writePayload(DataOutputStream out, Payload p) throws IOException {
+    out.writeBoolean(p != null);
+    if (p == null) return;
+    out.writeInt(p.serializerId());
+    out.writeUTF(p.manifest());
+    out.writeInt(p.bytes().length);
+    out.write(p.bytes());
+  }
+
+  static Payload readPayload(DataInputStream in) throws IOException {
+    if (!in.readBoolean()) return null;
+    int id = in.readInt();
+    String manifest = in.readUTF();
+    byte[] b = new byte[in.readInt()];
+    in.readFully(b);
+    return new Payload(id, manifest, b);
+  }
+}
