@@ -11,4 +11,16 @@ public sealed interface KvCommand extends RaftSerializable {
 
   /** Removes {@code key}; the result is the removed value or null. */
   record Delete(String key) implements KvCommand {}
+
+  /**
+   * Sets {@code key} to {@code value} if its current value is {@code expected} (null: absent); the
+   * result is a {@link CasResult}.
+   */
+  record Cas(String key, String expected, String value) implements KvCommand {}
+
+  /** Whether a {@link Cas} swapped, and the value the key holds after it (null: absent). */
+  record CasResult(boolean swapped, String current) implements RaftSerializable {}
+
+  /** The query for the value of {@code key} (null if absent). */
+  record Get(String key) implements RaftSerializable {}
 }

@@ -31,11 +31,17 @@ import java.util.concurrent.TimeUnit;
  * recovers what the first one wrote.
  *
  * <pre>java -jar examples/target/raft-kv.jar [--config application.conf] [--writes N] [--data-dir DIR]</pre>
+ *
+ * <p>With {@code --node ID} the jar runs a single member with its HTTP API instead ({@link KvNode}).
  */
 public final class KvDemo {
   private static final Duration ASK = Duration.ofSeconds(5);
 
   public static void main(String[] args) throws Exception {
+    if (java.util.Arrays.asList(args).contains("--node")) {
+      KvNode.main(args); // one member per JVM, with its HTTP API
+      return;
+    }
     String configFile = "application.conf";
     int writes = 1000;
     String dataDir = "data";
@@ -59,7 +65,7 @@ public final class KvDemo {
     System.exit(run(config, writes, new File(dataDir), System.out));
   }
 
-  private static String value(String[] args, int i, String flag) {
+  static String value(String[] args, int i, String flag) {
     if (i >= args.length) throw new IllegalArgumentException(flag + " needs a value");
     return args[i];
   }

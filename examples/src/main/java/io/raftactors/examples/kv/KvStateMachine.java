@@ -1,13 +1,22 @@
 package io.raftactors.examples.kv;
 
 import io.raftactors.actor.StateMachine;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.util.Map;
+import java.util.Objects;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * A key-value map as a Raft state machine. Deterministic: the result of a command depends only on
- * the map and the command. Reads through {@link #get} are local (possibly stale) reads.
+ * the map and the command. {@link KvCommand.Get} queries are served through the node with the
+ * consistency the caller asks for; {@link #get} reads this replica directly (possibly stale).
  */
 public final class KvStateMachine implements StateMachine {
   private final ConcurrentHashMap<String, String> map = new ConcurrentHashMap<>();
@@ -18,7 +27,67 @@ public final class KvStateMachine implements StateMachine {
     appliedIndex = index;
     if (command instanceof KvCommand.Put p) return map.put(p.key(), p.value());
     if (command instanceof KvCommand.Delete d) return map.remove(d.key());
+    if (command instanceof KvCommand.Cas c) {
+      String current = map.get(c.key());
+      if (!Objects.equals(current, c.expected())) return new KvCommand.CasResult(false, current);
+      map.put(c.key(), c.value());
+      return new KvCommand.CasResult(true, c.value());
+    }
     throw new IllegalArgumentException("not a KV command: " + command);
+  }
+
+  @Override
+  public Object query(Object query) {
+    if (query instanceof KvCommand.Get g) return map.get(g.key());
+    throw new IllegalArgumentException("not a KV query: " + query);
+  }
+
+  /** The map, sorted by key, as length-prefixed UTF-8 strings. */
+  @Override
+  public byte[] takeSnapshot() {
+    try {
+      ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+      DataOutputStream out = new DataOutputStream(bytes);
+      TreeMap<String, String> sorted = new TreeMap<>(map);
+      out.writeLong(appliedIndex);
+      out.writeInt(sorted.size());
+      for (Map.Entry<String, String> e : sorted.entrySet()) {
+        writeString(out, e.getKey());
+        writeString(out, e.getValue());
+      }
+      out.flush();
+      return bytes.toByteArray();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  @Override
+  public void restoreSnapshot(byte[] snapshot) {
+    try {
+      DataInputStream in = new DataInputStream(new ByteArrayInputStream(snapshot));
+      long index = in.readLong();
+      int n = in.readInt();
+      Map<String, String> restored = new TreeMap<>();
+      for (int i = 0; i < n; i++) restored.put(readString(in), readString(in));
+      map.clear();
+      map.putAll(restored);
+      appliedIndex = index;
+    } catch (IOException e) {
+      throw new UncheckedIOException("corrupt KV snapshot", e);
+    }
+  }
+
+  private static void writeString(DataOutputStream out, String s) throws IOException {
+    byte[] b = s.getBytes(StandardCharsets.UTF_8);
+    out.writeInt(b.length);
+    out.write(b);
+  }
+
+  private static String readString(DataInputStream in) throws IOException {
+    byte[] b = new byte[in.readInt()];
+    in.readFully(b);
+    return new String(b, StandardCharsets.UTF_8);
   }
 
   public String get(String key) {

@@ -1,0 +1,114 @@
+package io.raftactors.examples.kv;
+
+import akka.actor.Address;
+import akka.actor.CoordinatedShutdown;
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.ActorSystem;
+import akka.actor.typed.javadsl.Behaviors;
+import akka.http.javadsl.Http;
+import akka.http.javadsl.ServerBinding;
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import io.raftactors.actor.RaftNode;
+import io.raftactors.actor.RaftSettings;
+import io.raftactors.persistence.JournalStorage;
+import java.io.File;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One member of the replicated KV store in this JVM: a Raft node journaling to LevelDB under
+ * {@code <data-dir>/<node>} and its HTTP API ({@link KvHttpApi}) at {@code kv.http.<node>}. Runs
+ * until the JVM is stopped (Ctrl-C runs Akka's coordinated shutdown).
+ *
+ * <pre>java -jar examples/target/raft-kv.jar --node n1 [--config application.conf] [--data-dir data]</pre>
+ */
+public final class KvNode {
+  private KvNode() {}
+
+  /** A running node: its ActorSystem and the bound HTTP address. */
+  public record Running(ActorSystem<Void> system, ActorRef<RaftNode.Command> node, String httpAddress) {}
+
+  public static void main(String[] args) throws Exception {
+    String node = null;
+    String configFile = "application.conf";
+    String dataDir = "data";
+    for (int i = 0; i < args.length; i++) {
+      switch (args[i]) {
+        case "--node" -> node = KvDemo.value(args, ++i, "--node");
+        case "--config" -> configFile = KvDemo.value(args, ++i, "--config");
+        case "--data-dir" -> dataDir = KvDemo.value(args, ++i, "--data-dir");
+        default -> {
+          System.err.println("unknown argument " + args[i] + "; usage: raft-kv --node ID [--config FILE] [--data-dir DIR]");
+          System.exit(2);
+        }
+      }
+    }
+    File f = new File(configFile);
+    if (!f.isFile()) {
+      System.err.println("configuration file " + f.getAbsolutePath() + " not found (use --config FILE)");
+      System.exit(2);
+    }
+    Config config = ConfigFactory.parseFile(f).withFallback(ConfigFactory.load()).resolve();
+    Running r;
+    try {
+      r = start(config, node, new File(dataDir));
+    } catch (IllegalArgumentException e) {
+      System.err.println("cannot start node " + node + ": " + e.getMessage());
+      System.exit(2);
+      return;
+    }
+    System.out.println("node " + node + " running: HTTP at http://" + r.httpAddress() + ", data in "
+        + new File(dataDir, node).getPath() + "; Ctrl-C stops it");
+    r.system().getWhenTerminated().toCompletableFuture().get();
+  }
+
+  /** Starts member {@code node} of the group in {@code config}; throws IllegalArgumentException on bad settings. */
+  public static Running start(Config config, String node, File dataDir) throws Exception {
+    if (node == null) throw new IllegalArgumentException("--node is required");
+    Config withId = ConfigFactory.parseString("raft.member-id = \"" + node + "\"").withFallback(config);
+    Map<String, Address> members = RaftSettings.fromConfig(withId).members();
+    Map<String, String> http = httpAddresses(config, members.keySet());
+    File nodeDir = new File(dataDir, node);
+    Config nodeConfig = ConfigFactory.parseString(String.join("\n",
+            "akka.remote.artery.canonical.port = " + members.get(node).port().get(),
+            "raft.persistence.leveldb-journal.dir = \"" + slashes(new File(nodeDir, "journal")) + "\"",
+            "raft.persistence.local-snapshots.dir = \"" + slashes(new File(nodeDir, "snapshots")) + "\""))
+        .withFallback(withId)
+        .resolve();
+    RaftSettings settings = RaftSettings.fromConfig(nodeConfig);
+    int maxValue = (int) Math.min(Integer.MAX_VALUE, nodeConfig.getBytes("kv.max-value-bytes"));
+    ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), members.get(node).system(), nodeConfig);
+    try {
+      ActorRef<RaftNode.Command> ref = RaftNode.start(system, settings, JournalStorage.start(system, settings), new KvStateMachine());
+      String[] hostPort = http.get(node).split(":");
+      ServerBinding binding = Http.get(system).newServerAt(hostPort[0], Integer.parseInt(hostPort[1]))
+          .bind(new KvHttpApi(system, node, ref, http, maxValue).route())
+          .toCompletableFuture().get(30, TimeUnit.SECONDS);
+      binding.addToCoordinatedShutdown(Duration.ofSeconds(3), system);
+      return new Running(system, ref, http.get(node));
+    } catch (Exception e) {
+      CoordinatedShutdown.get(system).run(CoordinatedShutdown.unknownReason());
+      throw e;
+    }
+  }
+
+  /** kv.http: member id -> "host:port"; every member needs one. */
+  static Map<String, String> httpAddresses(Config config, java.util.Set<String> members) {
+    Map<String, String> out = new LinkedHashMap<>();
+    for (String id : members) {
+      String key = "kv.http." + id;
+      if (!config.hasPath(key)) throw new IllegalArgumentException(key + " (the HTTP address of member " + id + ") is not set");
+      String v = config.getString(key);
+      if (!v.matches("[^:\\s]+:\\d{1,5}")) throw new IllegalArgumentException(key + " must be host:port, was '" + v + "'");
+      out.put(id, v);
+    }
+    return out;
+  }
+
+  private static String slashes(File f) {
+    return f.getPath().replace("\\", "/");
+  }
+}
