@@ -2,7 +2,6 @@ package io.raftactors.actor;
 
 import akka.actor.Address;
 import akka.actor.typed.ActorRef;
-import akka.actor.typed.ActorRefResolver;
 import akka.actor.typed.ActorSystem;
 import akka.actor.typed.Behavior;
 import akka.actor.typed.Props;
@@ -221,7 +220,7 @@ public final class RaftClient implements AutoCloseable {
     private final TimerScheduler<Msg> timers;
     private final String groupId;
     private final List<String> memberIds;
-    private final Map<String, ActorRef<RaftNode.Command>> nodes = new HashMap<>();
+    private final Map<String, java.util.function.Consumer<RaftNode.Command>> nodes = new HashMap<>();
     private final Settings settings;
     private final ActorRef<RaftNode.ClientReply> replyTo;
     private final Serialization serialization;
@@ -245,9 +244,8 @@ public final class RaftClient implements AutoCloseable {
       this.groupId = groupId;
       this.memberIds = new ArrayList<>(members.keySet());
       this.settings = settings;
-      ActorRefResolver resolver = ActorRefResolver.get(ctx.getSystem());
       for (Map.Entry<String, Address> m : members.entrySet()) {
-        nodes.put(m.getKey(), resolver.resolveActorRef(m.getValue() + "/system/" + RaftSettings.actorName(groupId, m.getKey())));
+        nodes.put(m.getKey(), NodeAddress.sender(ctx.getSystem(), m.getValue(), groupId, m.getKey()));
       }
       this.replyTo = ctx.messageAdapter(RaftNode.ClientReply.class, Reply::new);
       this.serialization = SerializationExtension.get(ctx.getSystem().classicSystem());
@@ -308,14 +306,14 @@ public final class RaftClient implements AutoCloseable {
 
     private void send(Call c) {
       c.attempt++;
-      ActorRef<RaftNode.Command> node = nodes.get(target);
+      java.util.function.Consumer<RaftNode.Command> node = nodes.get(target);
       if (c == opening) {
-        node.tell(new RaftNode.OpenClientSession(c.id, replyTo));
+        node.accept(new RaftNode.OpenClientSession(c.id, replyTo));
       } else if (c.consistency != null) {
-        node.tell(new RaftNode.ClientQuery(c.id, c.consistency, c.payload, replyTo));
+        node.accept(new RaftNode.ClientQuery(c.id, c.consistency, c.payload, replyTo));
       } else {
         long lowestUnacked = commands.isEmpty() ? nextSeq : commands.firstKey();
-        node.tell(new RaftNode.ClientCommand(c.session, c.id, lowestUnacked, c.payload, replyTo));
+        node.accept(new RaftNode.ClientCommand(c.session, c.id, lowestUnacked, c.payload, replyTo));
       }
       timers.startSingleTimer(c.id, new Timeout(c.id, c.attempt), settings.requestTimeout());
     }

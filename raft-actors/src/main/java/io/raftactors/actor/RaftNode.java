@@ -55,6 +55,15 @@ public final class RaftNode {
   /** Runs {@code query} against the state machine ({@link StateMachine#query}) with the given consistency. */
   public record Query(Object query, ReadConsistency consistency, ActorRef<QueryReply> replyTo) implements Command {}
 
+  /**
+   * Stops the node actor, as a crash would: nothing more is sent or written, its storage stays as
+   * it is, and a node started again on the same storage recovers from it. Writes in flight may or
+   * may not complete; nothing that depends on them has been sent.
+   */
+  public enum Stop implements Command {
+    INSTANCE
+  }
+
   /** Asks for the node's current {@link Status}. */
   public record GetStatus(ActorRef<Status> replyTo) implements Command {}
 
@@ -188,8 +197,23 @@ public final class RaftNode {
     Behavior<Command> node = Behaviors.setup(ctx -> Behaviors.withStash(STASH_CAPACITY, stash ->
         Behaviors.withTimers(timers -> new RaftNode(ctx, stash, timers, settings, storage, stateMachine,
             transport != null ? transport : PeerTransport.resolving(ctx.getSystem(), settings)).recovering())));
-    return Behaviors.supervise(node).onFailure(Exception.class, SupervisorStrategy.restartWithBackoff(
+    Behavior<Command> supervised = Behaviors.supervise(node).onFailure(Exception.class, SupervisorStrategy.restartWithBackoff(
         settings.restartBackoffMin(), settings.restartBackoffMax(), 0.2));
+    return Behaviors.intercept(StopInterceptor::new, supervised);
+  }
+
+  /** {@link Stop} ends the actor in whatever behaviour it is. */
+  private static final class StopInterceptor extends akka.actor.typed.BehaviorInterceptor<Command, Command> {
+    StopInterceptor() {
+      super(Command.class);
+    }
+
+    @Override
+    public Behavior<Command> aroundReceive(akka.actor.typed.TypedActorContext<Command> ctx, Command msg,
+        akka.actor.typed.BehaviorInterceptor.ReceiveTarget<Command> target) {
+      if (msg == Stop.INSTANCE) return Behaviors.stopped();
+      return target.apply(ctx, msg);
+    }
   }
 
   // ------------------------------------------------------------------------------------------
