@@ -165,7 +165,18 @@ public final class RaftTestKit implements AutoCloseable {
       if (!cut.contains(id + "->" + to)) base.send(to, env);
     };
     Behavior<RaftNode.Command> node = RaftNode.create(settings.get(id), storages.get(id), sm, net);
-    nodes.put(id, system.systemActorOf(node, settings.get(id).actorName(), Props.empty()));
+    // After a crash the name is free once the system guardian has processed the termination,
+    // which can trail the Terminated signal a watcher sees.
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+    while (true) {
+      try {
+        nodes.put(id, system.systemActorOf(node, settings.get(id).actorName(), Props.empty()));
+        return;
+      } catch (akka.actor.InvalidActorNameException e) {
+        if (System.nanoTime() > deadline) throw e;
+        Thread.onSpinWait();
+      }
+    }
   }
 
   /** The ActorSystem all nodes run in. */
