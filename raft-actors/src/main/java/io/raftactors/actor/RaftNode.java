@@ -272,6 +272,13 @@ public final class RaftNode {
         .onMessage(Recovered.class, r -> {
           if (!isEmpty(r.state())) return running(r.state());
           List<String> peers = settings.members().keySet().stream().filter(m -> !m.equals(settings.memberId())).toList();
+          if (settings.bootstrapJoin()) {
+            // T4.4-01: nothing is written; the configuration arrives by replication from the leader.
+            // Until then this node knows no configuration that makes it a voter: it never campaigns.
+            log.info("Raft node {} of group {} starts on empty storage and joins: it waits for the leader to send it "
+                + "the group's log (raft.bootstrap = join)", settings.memberId(), settings.groupId());
+            return running(DurableState.empty(new io.raftactors.core.ClusterConfig(peers)));
+          }
           if (!settings.bootstrapChecked() || peers.isEmpty()) return founding();
           log.info("Raft node {} of group {} starts on empty storage; it founds the group once every other member {} "
               + "answers that it is still in term 0 (raft.bootstrap = checked)", settings.memberId(), settings.groupId(), peers);

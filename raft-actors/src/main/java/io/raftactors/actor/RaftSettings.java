@@ -29,6 +29,7 @@ public final class RaftSettings {
   private final long snapshotAfterEntries;
   private final long snapshotAfterBytes;
   private final boolean bootstrapChecked;
+  private final boolean bootstrapJoin;
   private final Duration sessionTimeout;
 
   private RaftSettings(Config raft) {
@@ -71,10 +72,14 @@ public final class RaftSettings {
     this.restartBackoffMin = duration(raft, "restart-backoff.min");
     this.restartBackoffMax = duration(raft, "restart-backoff.max");
     String bootstrap = read(raft, "bootstrap", Config::getString);
-    if (!bootstrap.equals("checked") && !bootstrap.equals("unchecked")) {
-      throw new IllegalArgumentException("raft.bootstrap must be 'checked' or 'unchecked', was '" + bootstrap + "'");
+    if (!bootstrap.equals("checked") && !bootstrap.equals("unchecked") && !bootstrap.equals("join")) {
+      throw new IllegalArgumentException("raft.bootstrap must be 'checked', 'unchecked' or 'join', was '" + bootstrap + "'");
+    }
+    if (bootstrap.equals("join") && members.size() == 1) {
+      throw new IllegalArgumentException("raft.bootstrap = join needs other members to join; a group of one founds itself");
     }
     this.bootstrapChecked = bootstrap.equals("checked");
+    this.bootstrapJoin = bootstrap.equals("join");
   }
 
   /** Reads the {@code raft} section of {@code config} (which should include reference.conf). */
@@ -131,6 +136,14 @@ public final class RaftSettings {
   /** A client session idle this long (in logged time) expires. */
   public Duration sessionTimeout() {
     return sessionTimeout;
+  }
+
+  /**
+   * {@code raft.bootstrap = join}: on empty storage the node writes nothing and neither campaigns
+   * nor counts as a voter until it receives the group's configuration from the leader.
+   */
+  public boolean bootstrapJoin() {
+    return bootstrapJoin;
   }
 
   public Duration restartBackoffMin() {

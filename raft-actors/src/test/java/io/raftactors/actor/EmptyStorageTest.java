@@ -195,4 +195,32 @@ class EmptyStorageTest {
     PreVote pv = assertInstanceOf(PreVote.class, expectPeerMessage(n2));
     assertTrue(pv.lastLogIndex() >= 1, "the first message is a real pre-vote, not a probe");
   }
+
+  @Test
+  void bootstrap_T4_4_01_aJoiningMemberWritesNothingNeverCampaignsAndLearnsTheConfigurationByReplication() {
+    start("join");
+    // Many election timeouts: no probe, no pre-vote, no vote request, nothing written.
+    time.timePasses(MANY_TIMEOUTS);
+    n2.expectNoMessage(Duration.ofMillis(200));
+    n3.expectNoMessage(Duration.ofMillis(50));
+    assertEquals(0, storage.writeCount());
+    assertEquals(0, storage.entries().size());
+
+    // The leader n2 (founded by the others) probes from the start of the log and sends it.
+    fromPeer(new AppendEntries(1, "n2", 5, 1, List.of(), 5));
+    RaftMessage.AppendEntriesResponse probe = assertInstanceOf(RaftMessage.AppendEntriesResponse.class, expectPeerMessage(n2));
+    assertEquals(false, probe.success());
+    assertEquals(1, probe.hintIndex(), "its log is empty: the leader must start at entry 1");
+    LogEntry founding = new LogEntry(1, 0, new EntryData.Configuration(io.raftactors.core.ClusterConfig.of("n1", "n2", "n3")));
+    fromPeer(new AppendEntries(1, "n2", 0, 0, List.of(founding, new LogEntry(2, 1, new EntryData.Noop(1))), 2));
+    RaftMessage.AppendEntriesResponse ack = assertInstanceOf(RaftMessage.AppendEntriesResponse.class, expectPeerMessage(n2));
+    assertTrue(ack.success());
+    assertEquals(2, ack.matchIndex());
+    assertEquals(List.of(founding), storage.entries().subList(0, 1), "exactly the leader's initial configuration, once");
+
+    // Now a voter of the configuration it received: without a leader it campaigns like any member.
+    time.timePasses(Duration.ofMillis(110));
+    PreVote pv = assertInstanceOf(PreVote.class, expectPeerMessage(n2));
+    assertEquals(2, pv.lastLogIndex());
+  }
 }
