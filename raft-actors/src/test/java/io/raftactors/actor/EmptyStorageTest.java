@@ -9,8 +9,6 @@ import akka.actor.testkit.typed.javadsl.LoggingTestKit;
 import akka.actor.testkit.typed.javadsl.ManualTime;
 import akka.actor.testkit.typed.javadsl.TestProbe;
 import akka.actor.typed.ActorRef;
-import akka.actor.typed.Props;
-import akka.actor.typed.javadsl.Behaviors;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import io.raftactors.core.EntryData;
@@ -60,8 +58,8 @@ class EmptyStorageTest {
     kit = ActorTestKit.create(name, cfg);
     time = ManualTime.get(kit.system());
     RaftSettings settings = RaftSettings.fromConfig(cfg);
-    n2 = peerProbe("n2");
-    n3 = peerProbe("n3");
+    n2 = PeerProbes.peer(kit, "g", "n2");
+    n3 = PeerProbes.peer(kit, "g", "n3");
     storage = InMemoryStorage.empty(settings.bootstrapConfig());
     node = kit.spawn(RaftNode.create(settings, storage, (i, c) -> c), "n1");
   }
@@ -71,14 +69,6 @@ class EmptyStorageTest {
     if (kit != null) kit.shutdownTestKit();
   }
 
-  private TestProbe<RaftNode.Command> peerProbe(String id) {
-    TestProbe<RaftNode.Command> probe = kit.createTestProbe();
-    kit.system().systemActorOf(Behaviors.<RaftNode.Command>receiveMessage(m -> {
-      probe.ref().tell(m);
-      return Behaviors.same();
-    }), RaftSettings.actorName("g", id), Props.empty());
-    return probe;
-  }
 
   private void fromPeer(RaftMessage m) {
     node.tell(new RaftNode.PeerEnvelope("g", "n1", m));

@@ -11,8 +11,6 @@ import akka.actor.testkit.typed.javadsl.LoggingTestKit;
 import akka.actor.testkit.typed.javadsl.ManualTime;
 import akka.actor.testkit.typed.javadsl.TestProbe;
 import akka.actor.typed.ActorRef;
-import akka.actor.typed.Props;
-import akka.actor.typed.javadsl.Behaviors;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import io.raftactors.core.EntryData;
@@ -70,8 +68,8 @@ class RaftNodeDurabilityTest {
     kit = ActorTestKit.create(name, cfg);
     time = ManualTime.get(kit.system());
     settings = RaftSettings.fromConfig(cfg);
-    n2 = peerProbe("n2");
-    n3 = peerProbe("n3");
+    n2 = PeerProbes.peer(kit, "g", "n2");
+    n3 = PeerProbes.peer(kit, "g", "n3");
     storage = new GatedStorage(settings.bootstrapConfig());
     node = startNode();
   }
@@ -81,15 +79,6 @@ class RaftNodeDurabilityTest {
     kit.shutdownTestKit();
   }
 
-  /** A probe standing in for a peer at the path where the node looks for it. */
-  private TestProbe<RaftNode.Command> peerProbe(String id) {
-    TestProbe<RaftNode.Command> probe = kit.createTestProbe();
-    kit.system().systemActorOf(Behaviors.<RaftNode.Command>receiveMessage(m -> {
-      probe.ref().tell(m);
-      return Behaviors.same();
-    }), RaftSettings.actorName("g", id), Props.empty());
-    return probe;
-  }
 
   private ActorRef<RaftNode.Command> startNode() {
     ActorRef<RaftNode.Command> ref = kit.spawn(RaftNode.create(settings, storage, (i, c) -> "applied " + c),

@@ -56,13 +56,17 @@ public final class KvDemo {
         }
       }
     }
+    System.exit(run(loadConfig(configFile), writes, new File(dataDir), System.out));
+  }
+
+  /** The configuration file over the defaults; exits with a message if the file is missing. */
+  static Config loadConfig(String configFile) {
     File f = new File(configFile);
     if (!f.isFile()) {
       System.err.println("configuration file " + f.getAbsolutePath() + " not found (use --config FILE)");
       System.exit(2);
     }
-    Config config = ConfigFactory.parseFile(f).withFallback(ConfigFactory.load()).resolve();
-    System.exit(run(config, writes, new File(dataDir), System.out));
+    return ConfigFactory.parseFile(f).withFallback(ConfigFactory.load()).resolve();
   }
 
   static String value(String[] args, int i, String flag) {

@@ -46,12 +46,7 @@ public final class KvNode {
         }
       }
     }
-    File f = new File(configFile);
-    if (!f.isFile()) {
-      System.err.println("configuration file " + f.getAbsolutePath() + " not found (use --config FILE)");
-      System.exit(2);
-    }
-    Config config = ConfigFactory.parseFile(f).withFallback(ConfigFactory.load()).resolve();
+    Config config = KvDemo.loadConfig(configFile);
     Running r;
     try {
       r = start(config, node, new File(dataDir));
