@@ -47,7 +47,9 @@ import java.util.function.Function;
  * }</pre>
  *
  * <p>Storage is in memory by default and outlives a crash, like a disk; pass another factory
- * (for example {@code JournalStorage::start} from raft-persistence) to test on it. Partitions cut
+ * (for example {@code JournalStorage::start} from raft-persistence, with its LevelDB directory in
+ * the config) to test on it: storage that is {@link AutoCloseable} is closed at a crash and started
+ * again from its durable state at the restart. Partitions cut
  * the links between nodes; the client reaches every live node. Timing is fast by default (election
  * timeout 150-300 ms); override any {@code raft.*} setting with {@link Builder#config}.
  */
@@ -117,6 +119,7 @@ public final class RaftTestKit implements AutoCloseable {
   private final List<String> ids;
   private final String groupId;
   private final Function<String, ? extends StateMachine> stateMachines;
+  private final BiFunction<ActorSystem<?>, RaftSettings, RaftStorage> storageFactory;
   private final Map<String, RaftSettings> settings = new LinkedHashMap<>();
   private final Map<String, RaftStorage> storages = new ConcurrentHashMap<>();
   private final Map<String, StateMachine> machines = new ConcurrentHashMap<>();
@@ -128,6 +131,7 @@ public final class RaftTestKit implements AutoCloseable {
     this.ids = b.members;
     this.groupId = b.groupId;
     this.stateMachines = b.stateMachines;
+    this.storageFactory = b.storage;
     String name = "raft-testkit-" + SYSTEMS.incrementAndGet();
     StringBuilder members = new StringBuilder();
     for (String id : ids) members.append("raft.members.").append(id).append(" = \"akka://").append(name).append("\"\n");
@@ -328,11 +332,23 @@ public final class RaftTestKit implements AutoCloseable {
       });
     }), "raft-testkit-crash-" + id + "-" + System.nanoTime(), Props.empty());
     stopped.orTimeout(10, TimeUnit.SECONDS).join();
+    RaftStorage storage = storages.get(id);
+    if (storageFactory != null && storage instanceof AutoCloseable closeable) {
+      // Storage with a life of its own (a journal actor) goes down with the node and is started
+      // again from what it made durable; in-memory storage simply outlives the node.
+      try {
+        closeable.close();
+      } catch (Exception e) {
+        throw new IllegalStateException("closing the storage of " + id + " failed", e);
+      }
+      storages.remove(id);
+    }
   }
 
   /** Starts a crashed member again on its storage, with a new state machine from the factory. */
   public void restart(String id) {
     if (nodes.containsKey(id)) throw new IllegalStateException(id + " is running");
+    if (!storages.containsKey(id)) storages.put(id, storageFactory.apply(system, settings.get(id)));
     startNode(id);
   }
 

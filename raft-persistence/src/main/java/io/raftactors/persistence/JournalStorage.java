@@ -20,7 +20,8 @@ import java.util.concurrent.CompletionStage;
  * {@code raft.persistence} (LevelDB with fsync by default, see reference.conf), so another Akka
  * Persistence plugin (JDBC, Cassandra) is a configuration change.
  */
-public final class JournalStorage implements RaftStorage {
+public final class JournalStorage implements RaftStorage, AutoCloseable {
+  private static final java.util.concurrent.atomic.AtomicLong INCARNATIONS = new java.util.concurrent.atomic.AtomicLong();
   private final ActorSystem<?> system;
   private final ActorRef<RaftJournal.Command> journal;
   private final Duration timeout;
@@ -51,7 +52,7 @@ public final class JournalStorage implements RaftStorage {
     ActorRef<RaftJournal.Command> journal = system.systemActorOf(
         RaftJournal.create(settings.groupId(), settings.memberId(), settings.bootstrapConfig(), journalPlugin, snapshotPlugin,
             snapshotEvery),
-        "raft-journal-" + settings.groupId() + "-" + settings.memberId(), Props.empty());
+        "raft-journal-" + settings.groupId() + "-" + settings.memberId() + "-" + INCARNATIONS.incrementAndGet(), Props.empty());
     return new JournalStorage(system, journal, timeout);
   }
 
@@ -65,6 +66,15 @@ public final class JournalStorage implements RaftStorage {
     if (!dir.isDirectory() || !dir.canWrite() || !dir.canRead()) {
       throw new IllegalStateException("the journal directory " + dir.getAbsolutePath() + " (" + setting + ") is not a readable and writable directory");
     }
+  }
+
+  /**
+   * Stops the journal actor after the writes already sent to it. A storage started again with
+   * {@link #start} for the same member recovers everything from the journal plugin.
+   */
+  @Override
+  public void close() {
+    journal.tell(RaftJournal.Stop.INSTANCE);
   }
 
   @Override

@@ -38,6 +38,11 @@ final class RaftJournal extends EventSourcedBehavior<RaftJournal.Command, Journa
 
   record Write(RaftStorage.Write write, ActorRef<StatusReply<Done>> replyTo) implements Command {}
 
+  /** Stops the journal actor once the writes before it are done. */
+  enum Stop implements Command {
+    INSTANCE
+  }
+
   /** The recovered state. Mutable, owned by this actor alone. */
   static final class State {
     String groupId;
@@ -140,6 +145,7 @@ final class RaftJournal extends EventSourcedBehavior<RaftJournal.Command, Journa
         .forAnyState()
         .onCommand(Recover.class, this::onRecover)
         .onCommand(Write.class, this::onWrite)
+        .onCommand(Stop.class, st -> Effect().stop())
         .build();
   }
 
