@@ -236,7 +236,12 @@ public final class RaftNode {
   private final Map<Long, PendingQuery> queries = new HashMap<>();
   /** Client sessions: replicated state next to the state machine, and part of its snapshots. */
   private SessionTable sessions;
-  private long nextCorrelation;
+  /**
+   * Ids of proposals and reads. Forwarded reads carry theirs to the leader and back, so a late
+   * answer meant for an earlier incarnation of this node must not match a new read: each
+   * incarnation starts at a random point of a 2^62 range.
+   */
+  private long nextCorrelation = java.util.concurrent.ThreadLocalRandom.current().nextLong(1L << 62);
   private boolean flushScheduled;
 
   /** The write in flight, and the batch that collects everything arriving meanwhile (group commit). */
