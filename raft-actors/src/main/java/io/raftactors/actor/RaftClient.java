@@ -81,9 +81,11 @@ public final class RaftClient implements AutoCloseable {
     }
   }
 
-  /** Client timing, from {@code raft.client}. */
-  public record Settings(Duration requestTimeout, Duration deadline, Duration backoffMin, Duration backoffMax) {
+  /** Client timing, from {@code raft.client}; {@code keepAlive} zero turns keep-alives off. */
+  public record Settings(Duration requestTimeout, Duration deadline, Duration backoffMin, Duration backoffMax,
+      Duration keepAlive) {
     public Settings {
+      if (keepAlive.isNegative()) throw new IllegalArgumentException("raft.client.keep-alive must not be negative");
       for (Duration d : List.of(requestTimeout, deadline, backoffMin, backoffMax)) {
         if (d.isNegative() || d.isZero()) throw new IllegalArgumentException("raft.client durations must be positive, was " + d);
       }
@@ -96,7 +98,7 @@ public final class RaftClient implements AutoCloseable {
       Config c = config.getConfig("raft.client");
       try {
         return new Settings(c.getDuration("request-timeout"), c.getDuration("deadline"), c.getDuration("backoff-min"),
-            c.getDuration("backoff-max"));
+            c.getDuration("backoff-max"), c.getDuration("keep-alive"));
       } catch (com.typesafe.config.ConfigException e) {
         throw new IllegalArgumentException("raft.client: " + e.getMessage(), e);
       }
@@ -192,6 +194,10 @@ public final class RaftClient implements AutoCloseable {
     INSTANCE
   }
 
+  private enum KeepAliveTick implements Msg {
+    INSTANCE
+  }
+
   /** One command or query in flight. */
   private static final class Call {
     final long id;
@@ -236,6 +242,9 @@ public final class RaftClient implements AutoCloseable {
     /** Commands sent and not answered, by seq: their lowest is the client's lowest unanswered number. */
     private final TreeMap<Long, Call> commands = new TreeMap<>();
     private final Map<Long, Call> queries = new HashMap<>();
+    /** Keep-alives sent and not answered: request id -> session. */
+    private final Map<Long, Long> keepAlives = new HashMap<>();
+    private long lastSentNanos = System.nanoTime();
 
     ClientActor(ActorContext<Msg> ctx, TimerScheduler<Msg> timers, String groupId, Map<String, Address> members,
         Settings settings) {
@@ -250,6 +259,22 @@ public final class RaftClient implements AutoCloseable {
       this.replyTo = ctx.messageAdapter(RaftNode.ClientReply.class, Reply::new);
       this.serialization = SerializationExtension.get(ctx.getSystem().classicSystem());
       this.target = memberIds.get(ThreadLocalRandom.current().nextInt(memberIds.size()));
+      if (!settings.keepAlive().isZero()) {
+        timers.startTimerWithFixedDelay("keep-alive", KeepAliveTick.INSTANCE, settings.keepAlive());
+      }
+    }
+
+    /**
+     * T6.3-08: a session without commands for a keep-alive interval is kept alive through the log,
+     * so that it does not expire between commands (raft.sessions.timeout on the group's side).
+     */
+    private void keepAlive() {
+      if (session == 0 || !commands.isEmpty() || opening != null) return;
+      if (System.nanoTime() - lastSentNanos < settings.keepAlive().toNanos()) return;
+      long id = nextOpenId++;
+      keepAlives.put(id, session);
+      lastSentNanos = System.nanoTime();
+      nodes.get(target).accept(new RaftNode.ClientKeepAlive(id, session, replyTo));
     }
 
     Behavior<Msg> behavior() {
@@ -272,6 +297,10 @@ public final class RaftClient implements AutoCloseable {
           })
           .onMessage(Reply.class, r -> onReply(r.reply()))
           .onMessage(Timeout.class, this::onTimeout)
+          .onMessage(KeepAliveTick.class, t -> {
+            keepAlive();
+            return Behaviors.same();
+          })
           .onMessage(Resend.class, r -> {
             Call c = call(r.id());
             if (c != null) send(c);
@@ -306,6 +335,7 @@ public final class RaftClient implements AutoCloseable {
 
     private void send(Call c) {
       c.attempt++;
+      lastSentNanos = System.nanoTime();
       java.util.function.Consumer<RaftNode.Command> node = nodes.get(target);
       if (c == opening) {
         node.accept(new RaftNode.OpenClientSession(c.id, replyTo));
@@ -361,6 +391,14 @@ public final class RaftClient implements AutoCloseable {
     }
 
     private Behavior<Msg> onReply(RaftNode.ClientReply reply) {
+      Long kept = keepAlives.remove(reply.requestId());
+      if (kept != null) {
+        if (reply instanceof RaftNode.ClientSessionExpired && session == kept) session = 0; // the next command opens one
+        else if (reply instanceof RaftNode.ClientNotLeader nl && nl.leaderId() != null && nodes.containsKey(nl.leaderId())) {
+          target = nl.leaderId(); // the next keep-alive goes there
+        }
+        return Behaviors.same();
+      }
       Call c = call(reply.requestId());
       if (c == null) return Behaviors.same(); // already answered
       if (reply instanceof RaftNode.ClientSessionOpened o) {

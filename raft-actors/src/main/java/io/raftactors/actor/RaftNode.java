@@ -107,6 +107,13 @@ public final class RaftNode {
   public record ClientCommand(long session, long seq, long lowestUnacked, Payload command, ActorRef<ClientReply> replyTo)
       implements Command, RaftSerializable {}
 
+  /**
+   * Keeps an idle client's session alive through the log (thesis 6.3): answered with a
+   * {@link ClientResult} without result, or {@link ClientSessionExpired} if it is already gone.
+   */
+  public record ClientKeepAlive(long requestId, long session, ActorRef<ClientReply> replyTo)
+      implements Command, RaftSerializable {}
+
   /** A query from a client, serialized. */
   public record ClientQuery(long requestId, ReadConsistency consistency, Payload query, ActorRef<ClientReply> replyTo)
       implements Command, RaftSerializable {}
@@ -453,6 +460,10 @@ public final class RaftNode {
         .onMessage(OpenClientSession.class, o -> {
           o.replyTo().tell(new ClientNotLeader(o.requestId(), core.leaderId()));
           return Behaviors.same();
+        })
+        .onMessage(ClientKeepAlive.class, k -> {
+          k.replyTo().tell(new ClientNotLeader(k.requestId(), core.leaderId()));
+          return Behaviors.same();
         });
   }
 
@@ -463,6 +474,8 @@ public final class RaftNode {
         .onMessage(Propose.class, this::onPropose)
         .onMessage(ClientCommand.class, this::onClientCommand)
         .onMessage(OpenClientSession.class, this::onOpenSession)
+        .onMessage(ClientKeepAlive.class, k -> propose(
+            serialize(new SessionTable.KeepAlive(k.session(), System.currentTimeMillis())), new ClientWaiter(k.replyTo(), k.requestId())))
         .build();
   }
 
@@ -708,6 +721,14 @@ public final class RaftNode {
     }
     if (command instanceof SessionTable.SessionCommand sc) {
       applySessionCommand(e.index(), sc, waiter);
+      return;
+    }
+    if (command instanceof SessionTable.KeepAlive k) {
+      boolean alive = sessions.keepAlive(k);
+      if (waiter instanceof ClientWaiter w) {
+        w.replyTo().tell(alive ? new ClientResult(w.requestId(), e.index(), null)
+            : new ClientSessionExpired(w.requestId(), "session " + k.session() + " is unknown or expired"));
+      }
       return;
     }
     Object result = stateMachine.apply(e.index(), command);

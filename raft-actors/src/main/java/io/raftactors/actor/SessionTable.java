@@ -32,6 +32,9 @@ public final class SessionTable {
   /** A request to open a session, as logged; {@code time} is the leader's clock. */
   public record OpenSession(long time) implements RaftSerializable {}
 
+  /** An idle client's keep-alive for its session, as logged with the leader's clock (T6.3-08). */
+  public record KeepAlive(long session, long time) implements RaftSerializable {}
+
   /** What to do with a session command. */
   public sealed interface Decision {}
 
@@ -71,6 +74,21 @@ public final class SessionTable {
     s.lastActive = time;
     sessions.put(index, s);
     return index;
+  }
+
+  /**
+   * Applies a committed keep-alive: the session counts as active at its logged time. Returns false
+   * (and changes nothing else) if the session is unknown or has already expired.
+   */
+  public boolean keepAlive(KeepAlive k) {
+    advance(k.time());
+    Session s = sessions.get(k.session());
+    if (s == null || expired(s)) {
+      sessions.remove(k.session());
+      return false;
+    }
+    s.lastActive = time;
+    return true;
   }
 
   /** Decides about a committed session command; call {@link #complete} after applying an {@link Apply}. */

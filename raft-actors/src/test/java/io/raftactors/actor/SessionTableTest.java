@@ -184,4 +184,26 @@ class SessionTableTest {
     Duplicate d = assertInstanceOf(Duplicate.class, copy.begin(cmd(s, 2, 1, 30)));
     assertEquals(new Response(3, text("r2")), d.response());
   }
+
+  @Test
+  void sessions_T6_3_08_keepAlivesExtendTheSessionIdenticallyOnEveryReplica() {
+    List<String> outcomes = new ArrayList<>();
+    for (int replica = 0; replica < 2; replica++) {
+      SessionTable t = new SessionTable(TIMEOUT);
+      long kept = t.open(1, 0);
+      long idle = t.open(2, 0);
+      StringBuilder b = new StringBuilder();
+      // The client of session 1 sends a keep-alive every 40% of the timeout, as logged by leaders.
+      for (long time = 4_000; time <= 3 * TIMEOUT; time += 4_000) {
+        b.append(t.keepAlive(new SessionTable.KeepAlive(kept, time))).append(' ');
+      }
+      b.append(t.begin(cmd(kept, 1, 1, 3 * TIMEOUT + 1)).getClass().getSimpleName()).append(' ');
+      b.append(t.begin(cmd(idle, 1, 1, 3 * TIMEOUT + 1)).getClass().getSimpleName()).append(' ');
+      b.append(t.keepAlive(new SessionTable.KeepAlive(idle, 3 * TIMEOUT + 2)));
+      outcomes.add(b.toString());
+    }
+    assertEquals(outcomes.get(0), outcomes.get(1));
+    assertTrue(outcomes.get(0).endsWith("true Apply Expired false"), outcomes.get(0));
+    assertFalse(outcomes.get(0).contains("false true"), "every keep-alive of the live session succeeded: " + outcomes.get(0));
+  }
 }
