@@ -76,7 +76,9 @@ class WireSerializationTest {
         new RaftNode.ClientOutcomeUnknown(3, "lost leadership"),
         new RaftNode.ClientSessionOpened(1, 12),
         new SessionTable.SessionCommand(7, 3, 2, 123_456L, p),
-        new SessionTable.OpenSession(123_456L));
+        new SessionTable.OpenSession(123_456L),
+        new SessionTable.KeepAlive(7, 123_457L),
+        new RaftNode.ClientKeepAlive(5, 7, replyTo));
     for (Object m : all) {
       Serializer s = ser.findSerializerFor(m);
       assertEquals("akka.serialization.jackson.JacksonCborSerializer", s.getClass().getName(), m.toString());
