@@ -166,7 +166,7 @@ public final class RaftCore {
       } else if (m instanceof PreVote pv) {
         send(pv.from(), new PreVoteResponse(term, id, false), true);
       } else if (m instanceof ReadIndexRequest rr) {
-        send(rr.from(), new ReadIndexResponse(term, id, rr.requestId(), -1), false);
+        replyAfterPersist(rr.from(), new ReadIndexResponse(term, id, rr.requestId(), -1));
       } else if (m instanceof InstallSnapshot is) {
         replyAfterPersist(is.from(), new InstallSnapshotResponse(term, id, is.lastIncludedIndex(), 0, false));
       }
@@ -202,7 +202,7 @@ public final class RaftCore {
       if (role == Role.PRE_CANDIDATE && !r.granted()) votes.record(r.from(), false);
     } else if (m instanceof ReadIndexRequest rr) {
       if (role == Role.LEADER) leaderRead(new PendingRead(rr.requestId(), rr.from(), 0, 0));
-      else send(rr.from(), new ReadIndexResponse(term, id, rr.requestId(), -1), false);
+      else replyAfterPersist(rr.from(), new ReadIndexResponse(term, id, rr.requestId(), -1)); // term may be new
     } else if (m instanceof ReadIndexResponse rr) {
       if (forwardedReads.remove(rr.requestId()) != null) {
         if (rr.readIndex() >= 0) readStates.add(new ReadState(rr.requestId(), rr.readIndex()));
@@ -239,7 +239,8 @@ public final class RaftCore {
       leaderRead(new PendingRead(correlationId, null, 0, 0));
     } else if (role == Role.FOLLOWER && leaderId != null) {
       forwardedReads.put(correlationId, now);
-      send(leaderId, new ReadIndexRequest(term, id, correlationId), false);
+      // After persist: the term may have been adopted from the leader a moment ago (T3.8-01).
+      send(leaderId, new ReadIndexRequest(term, id, correlationId), true);
     } else {
       outcomes.add(new ProposalOutcome.NotLeader(correlationId, leaderId));
     }
@@ -426,6 +427,10 @@ public final class RaftCore {
   }
 
   private boolean heardFromLeaderRecently() {
+    // T6.4.1: with lease reads, this node may have acknowledged a leader's heartbeat round just before
+    // it crashed, and that leader's lease counts on it to ignore candidates for an election timeout.
+    // After a restart it keeps that promise: it grants no (pre-)vote for its first electionTimeoutMin ticks.
+    if (cfg.leaseTicks() > 0 && now < cfg.electionTimeoutMin()) return true;
     return leaderId != null && electionElapsed < cfg.electionTimeoutMin();
   }
 
@@ -870,7 +875,7 @@ public final class RaftCore {
     leaseUntil = Long.MIN_VALUE;
     for (PendingRead r : all) {
       if (r.from() == null) outcomes.add(new ProposalOutcome.NotLeader(r.correlationId(), newLeader));
-      else send(r.from(), new ReadIndexResponse(term, id, r.correlationId(), -1), false);
+      else replyAfterPersist(r.from(), new ReadIndexResponse(term, id, r.correlationId(), -1)); // stamped with the new term
     }
   }
 

@@ -316,12 +316,16 @@ class PreVoteAndCheckQuorumTest {
     long cut = l.now();
     l.ready();
 
-    // Proposals made after the cut stay pending; they cannot commit.
+    // Proposals and a read made after the cut stay pending: they cannot commit, and no majority
+    // confirms the read's heartbeat round.
     long p1 = l.propose(cmd("a"), 101);
     long p2 = l.propose(cmd("b"), 102);
+    l.readIndex(201);
     Ready pr = l.ready();
     persist(l, pr);
     assertEquals(List.of(p1, p2), pr.entries().stream().map(LogEntry::index).toList(), "setup");
+    assertEquals(List.of(), pr.reads(), "setup");
+    assertEquals(List.of(), pr.outcomes(), "setup");
 
     // The majority (itself, n2, n3) was last complete at majorityContact: it steps down no later
     // than electionTimeoutMin ticks after that, and not while that majority is recent.
@@ -331,9 +335,12 @@ class PreVoteAndCheckQuorumTest {
     while (l.now() < deadline) {
       assertEquals(Role.LEADER, l.role(), "tick " + l.now() + ": a majority was heard " + (l.now() - majorityContact)
           + " ticks ago");
-      assertTrue(l.ready().outcomes().isEmpty());
       l.tick();
       last = l.ready();
+      if (l.role() == Role.LEADER) {
+        assertEquals(List.of(), last.outcomes(), "nothing fails while leader");
+        assertEquals(List.of(), last.reads(), "no read is served without a majority");
+      }
     }
     assertEquals(deadline, l.now());
     assertEquals(Role.FOLLOWER, l.role(), "stepped down at " + l.now() + ", majority contact at " + majorityContact);
@@ -343,11 +350,14 @@ class PreVoteAndCheckQuorumTest {
     assertNull(last.hardState(), "no term change to write");
     assertTrue(sent(last, AppendEntries.class).isEmpty(), "no more heartbeats");
     assertTrue(last.committed().isEmpty());
-    assertEquals(Set.of(new ProposalOutcome.Unknown(101, ""), new ProposalOutcome.Unknown(102, "")),
+    assertEquals(List.of(), last.reads(), "the read is not served");
+    assertEquals(Set.of(new ProposalOutcome.Unknown(101, ""), new ProposalOutcome.Unknown(102, ""),
+            new ProposalOutcome.NotLeader(201, null)),
         Set.copyOf(last.outcomes().stream()
             .map(o -> o instanceof ProposalOutcome.Unknown ? new ProposalOutcome.Unknown(o.correlationId(), "") : o)
             .toList()),
-        "pending proposals end as unknown: " + last.outcomes());
+        "pending proposals end as unknown, the pending read as not-leader: " + last.outcomes());
+    assertEquals(3, last.outcomes().size(), "each exactly once: " + last.outcomes());
     assertEquals(0, l.pendingProposals());
 
     // New work is refused from now on.

@@ -12,6 +12,8 @@ import io.raftactors.core.RaftMessage.InstallSnapshot;
 import io.raftactors.core.RaftMessage.InstallSnapshotResponse;
 import io.raftactors.core.RaftMessage.PreVote;
 import io.raftactors.core.RaftMessage.PreVoteResponse;
+import io.raftactors.core.RaftMessage.ReadIndexRequest;
+import io.raftactors.core.RaftMessage.ReadIndexResponse;
 import io.raftactors.core.RaftMessage.RequestVote;
 import io.raftactors.core.RaftMessage.RequestVoteResponse;
 import java.nio.charset.StandardCharsets;
@@ -190,7 +192,8 @@ class SafetyTest {
 
     /** Delivers everything queued (and what that produces) except what {@code hold} keeps back. */
     void run(Predicate<Outbound> hold) {
-      while (!queue.isEmpty()) {
+      for (int delivered = 0; !queue.isEmpty(); delivered++) {
+        if (delivered > 10_000) throw new AssertionError("messages keep flowing without ticks: " + nodes.values());
         Outbound o = queue.poll();
         if (hold.test(o)) {
           held.add(o);
@@ -285,11 +288,12 @@ class SafetyTest {
     RaftConfig c = cfg(preVote, checkQuorum);
     Disk disk = new Disk(THREE, 4, null, logOfTerms(1, 1, 2));
     RaftCore before = disk.restart("n1", c, fixed(10));
-    while (before.role() != Role.CANDIDATE) {
+    for (int i = 0; i < 100 && before.role() != Role.CANDIDATE; i++) {
       before.tick();
       if (before.role() == Role.PRE_CANDIDATE) before.step(new PreVoteResponse(5, "n2", true));
       disk.ready(before);
     }
+    assertEquals(Role.CANDIDATE, before.role(), "setup");
     assertEquals(new HardState(5, "n1"), disk.hard, "setup: the candidacy is durable");
 
     // Crash mid-election, restart from storage only. The restart draws a timeout of 13 ticks.
@@ -363,6 +367,14 @@ class SafetyTest {
       settle(n, new AppendEntries(5, "n2", 4, 2, List.of(), 2)); // leader n2, commitIndex 2
       return n;
     });
+    s.put("follower with a forwarded read", () -> {
+      // As above, and a client read (correlation id 77) forwarded to the leader n2, not yet answered.
+      RaftCore n = node("n1", FIVE, 5, "n2", fixed(12), settings(), 1, 1, 2, 2);
+      settle(n, new AppendEntries(5, "n2", 4, 2, List.of(), 2));
+      n.readIndex(77);
+      n.ready();
+      return n;
+    });
     s.put("follower without a leader", () -> node("n1", FIVE, 5, null, fixed(12), settings(), 1, 1, 2, 2));
     s.put("pre-candidate", () -> {
       RaftCore n = node("n1", FIVE, 5, null, fixed(12), settings(), 1, 1, 2, 2);
@@ -412,8 +424,8 @@ class SafetyTest {
   /**
    * Every message type the core handles, built for the node it is delivered to ({@code t} is its
    * term). Same-term requests from a leader are not sent to a leader: two leaders in one term cannot
-   * exist. TimeoutNow and ReadIndex do not exist in the core yet (no leadership transfer, no
-   * ReadIndex protocol); they join this list when they are added.
+   * exist. TimeoutNow does not exist in the core yet (no leadership transfer); it joins this list
+   * when it is added.
    */
   static Map<String, Function<RaftCore, RaftMessage>> messages() {
     Map<String, Function<RaftCore, RaftMessage>> m = new LinkedHashMap<>();
@@ -449,6 +461,10 @@ class SafetyTest {
         FIVE, 0, bytes("sta"), false, 5));
     m.put("InstallSnapshotResponse installed", n -> new InstallSnapshotResponse(n.term(), "n4", 5, 8, true));
     m.put("InstallSnapshotResponse next offset", n -> new InstallSnapshotResponse(n.term(), "n4", 5, 3, false));
+    // A follower's read forwarded to the leader, and the leader's answers to read 77 (index 2, or not leader).
+    m.put("ReadIndexRequest", n -> new ReadIndexRequest(n.term(), "n3", 31));
+    m.put("ReadIndexResponse with a read index", n -> new ReadIndexResponse(n.term(), "n2", 77, 2));
+    m.put("ReadIndexResponse not leader", n -> new ReadIndexResponse(n.term(), "n2", 77, -1));
     return m;
   }
 
@@ -458,7 +474,9 @@ class SafetyTest {
       for (String msg : messages().keySet()) {
         boolean sameTermLeaderRequest = state.startsWith("leader") && !msg.contains("newer term")
             && !msg.contains("older term") && (msg.startsWith("AppendEntries ") || msg.startsWith("InstallSnapshot,"));
-        if (!sameTermLeaderRequest) out.add(Arguments.of(state, msg));
+        // A leader can answer a read only after a fresh heartbeat round: see the dedicated test below.
+        boolean leaderRead = state.startsWith("leader") && msg.equals("ReadIndexRequest");
+        if (!sameTermLeaderRequest && !leaderRead) out.add(Arguments.of(state, msg));
       }
     }
     return out.stream();
@@ -490,7 +508,8 @@ class SafetyTest {
       assertEquals(List.of(), r.entries(), "no entries written");
       assertNull(r.restore(), "no restore");
       assertEquals(List.of(), r.committed(), "nothing applied");
-      assertEquals(List.of(), r.outcomes(), "no proposal outcome");
+      assertEquals(List.of(), r.outcomes(), "no proposal or read outcome");
+      assertEquals(List.of(), r.reads(), "no read served again");
       assertEquals(List.of(), r.violations());
       for (Outbound o : allMessages(r)) {
         assertTrue(earlier.contains(o), "only a repeat of the first delivery's output, not " + o + "; first: " + earlier);
@@ -511,6 +530,77 @@ class SafetyTest {
     return List.of(r1, r2);
   }
 
+  /**
+   * A duplicated ReadIndexRequest reaching a leader. The leader cannot tell a duplicate from a new
+   * read that reuses the id (a restarted follower starts its ids anew), and answering a new read
+   * needs a heartbeat round that starts after it arrived (thesis 6.4), so the duplicate costs one
+   * more round. Apart from that, "at most a reply is repeated": no write, no change of state, only
+   * heartbeats that differ from the first delivery's in their round, and once the rounds are
+   * acknowledged the answer is the same reply with the same read index.
+   */
+  @ParameterizedTest(name = "{0}")
+  @ValueSource(strings = {"leader", "leader, check-quorum off", "leader sending a snapshot"})
+  void crash_P5_5_05_duplicateReadIndexRequestToLeaderOnlyRepeatsTheReply(String state) {
+    RaftCore once = states().get(state).get();
+    RaftCore twice = states().get(state).get();
+    RaftMessage m = new ReadIndexRequest(6, "n3", 31);
+
+    List<Ready> outOnce = deliver(once, m);
+    List<Ready> first = deliver(twice, m);
+    List<Ready> second = deliver(twice, m);
+    assertEquals(Observed.of(once), Observed.of(twice), "state after two deliveries equals state after one");
+
+    List<Outbound> earlier = new ArrayList<>();
+    for (Ready r : first) for (Outbound o : allMessages(r)) earlier.add(withoutRound(o));
+    List<Outbound> repeated = new ArrayList<>();
+    for (Ready r : second) {
+      assertFalse(r.hasWrite(), "no write: " + r);
+      assertEquals(List.of(), r.committed());
+      assertEquals(List.of(), r.outcomes());
+      assertEquals(List.of(), r.reads());
+      assertEquals(List.of(), r.violations());
+      repeated.addAll(allMessages(r));
+    }
+    assertFalse(repeated.isEmpty(), "setup: the duplicate starts a round");
+    for (Outbound o : repeated) {
+      AppendEntries hb = o.message() instanceof AppendEntries ae ? ae : null;
+      assertNotNull(hb, "only heartbeats: " + o);
+      assertTrue(hb.entries().isEmpty(), "a heartbeat carries no entries: " + o);
+      assertTrue(earlier.contains(withoutRound(o)), "the first delivery's heartbeat in a new round: " + o);
+    }
+
+    // n2 and n3 (with the leader a majority of 5) acknowledge every round; the reply to the read
+    // comes out once, or repeated, with the same read index: the commit index when it arrived.
+    List<ReadIndexResponse> answerOnce = acknowledgeRounds(once, outOnce);
+    List<Ready> all = new ArrayList<>(first);
+    all.addAll(second);
+    List<ReadIndexResponse> answerTwice = acknowledgeRounds(twice, all);
+    assertEquals(List.of(new ReadIndexResponse(6, "n1", 31, 5)), answerOnce);
+    assertFalse(answerTwice.isEmpty());
+    for (ReadIndexResponse a : answerTwice) assertEquals(answerOnce.get(0), a, "the same reply");
+    assertEquals(Observed.of(once), Observed.of(twice));
+  }
+
+  /** The message with its heartbeat round cleared (AppendEntries only). */
+  static Outbound withoutRound(Outbound o) {
+    if (!(o.message() instanceof AppendEntries ae)) return o;
+    return new Outbound(o.to(), new AppendEntries(ae.term(), ae.from(), ae.prevLogIndex(), ae.prevLogTerm(),
+        ae.entries(), ae.leaderCommit(), 0));
+  }
+
+  /** n2 and n3 acknowledge every heartbeat sent to them; returns the ReadIndexResponses to n3 that follow. */
+  static List<ReadIndexResponse> acknowledgeRounds(RaftCore leader, List<Ready> out) {
+    for (Ready r : out) {
+      for (Outbound o : allMessages(r)) {
+        if (o.message() instanceof AppendEntries ae && ae.entries().isEmpty() && !o.to().equals("n4")
+            && !o.to().equals("n5")) {
+          leader.step(AppendEntriesResponse.success(ae.term(), o.to(), ae.prevLogIndex()).withRound(ae.round()));
+        }
+      }
+    }
+    return sentTo(leader.ready(), "n3", ReadIndexResponse.class);
+  }
+
   @Test
   void crash_P5_5_05_theStatesAndMessagesAreRepresentative() {
     // Guards the property test against a vacuous setup: each state is what its name says, and
@@ -518,6 +608,9 @@ class SafetyTest {
     Map<String, Supplier<RaftCore>> s = states();
     assertEquals("n2", s.get("follower with a leader").get().leaderId());
     assertEquals(2, s.get("follower with a leader").get().commitIndex());
+    RaftCore reading = s.get("follower with a forwarded read").get();
+    assertEquals(List.of(new ReadState(77, 2)), step(reading, new ReadIndexResponse(5, "n2", 77, 2)).reads(),
+        "read 77 is waiting for the leader's answer");
     assertEquals(Role.PRE_CANDIDATE, s.get("pre-candidate").get().role());
     assertEquals(Role.CANDIDATE, s.get("candidate").get().role());
     RaftCore l = s.get("leader").get();

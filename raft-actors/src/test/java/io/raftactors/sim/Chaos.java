@@ -10,9 +10,9 @@ import java.util.SplittableRandom;
  * A fault schedule driven through a {@link Simulation}: message loss, duplication, reordering and
  * delays, random and flapping partitions (including one-way links and bridges), crash-restart of
  * random nodes (leaders and nodes with writes in flight included), GC-like pauses, tick-rate skew,
- * and client proposals. {@link #run} applies the faults for {@link Schedule#chaosTicks}; {@link
- * #quiesce} then removes every fault and checks liveness: a leader appears and every node converges
- * to the same committed log and applied state. All decisions come from the simulation's seeded
+ * client proposals and client reads (ReadIndex, and lease reads where the settings enable them). {@link #run} applies the faults for {@link Schedule#chaosTicks}; {@link
+ * #quiesce} then removes every fault and checks liveness: a leader appears, every node converges
+ * to the same committed log and applied state, and reads are served. All decisions come from the simulation's seeded
  * random source, so a seed replays exactly.
  */
 public final class Chaos {
@@ -38,6 +38,11 @@ public final class Chaos {
     public double skewMax = 1.0;
     /** Chance per global tick that a client proposes a command. */
     public double proposeRate = 0.1;
+    /**
+     * Chance per global tick that a client reads (thesis 6.4); half of the reads are lease reads
+     * when the settings enable them. The simulation checks every served read.
+     */
+    public double readRate;
 
     /** A random mix of every fault kind, drawn from {@code r}. */
     public static Schedule random(SplittableRandom r, RaftConfig cfg) {
@@ -60,6 +65,7 @@ public final class Chaos {
         s.skewMax = 2.0;
       }
       s.proposeRate = 0.05 + r.nextDouble() * 0.25;
+      s.readRate = 0.05 + r.nextDouble() * 0.2;
       return s;
     }
 
@@ -70,7 +76,7 @@ public final class Chaos {
           + (partitions ? " partitions" + (oneWay ? "+oneway" : "") + (flapping ? "+flapping" : "") : "")
           + (crashes ? " crashes" : "") + (pauses ? " pauses" : "")
           + (skewMax != 1.0 || skewMin != 1.0 ? " skew=" + skewMin + ".." + skewMax : "")
-          + " propose=" + fmt(proposeRate);
+          + " propose=" + fmt(proposeRate) + (readRate > 0 ? " read=" + fmt(readRate) : "");
     }
 
     private static String fmt(double d) {
@@ -109,6 +115,7 @@ public final class Chaos {
     while (sim.now() < end) {
       faultsFor(ids);
       if (rnd.nextDouble() < schedule.proposeRate) proposeSomewhere(ids);
+      if (schedule.readRate > 0 && rnd.nextDouble() < schedule.readRate) readSomewhere(ids);
       sim.runTicks(1);
     }
   }
@@ -221,12 +228,22 @@ public final class Chaos {
     if (sim.isUp(target) && !sim.isPaused(target)) sim.propose(target);
   }
 
+  /** A client reads: usually at the leader, sometimes at any node (a follower asks its leader). */
+  private void readSomewhere(List<String> ids) {
+    RaftCore leader = sim.leader();
+    String target = leader != null && rnd.nextInt(10) < 6 ? leader.id() : ids.get(rnd.nextInt(ids.size()));
+    if (!sim.isUp(target) || sim.isPaused(target)) return;
+    if (cfg.leaseTicks() > 0 && rnd.nextBoolean()) sim.leaseRead(target);
+    else sim.read(target);
+  }
+
   /**
    * Removes every fault (heals partitions, restarts crashed nodes, normal delays, no skew) and waits
    * for liveness: a leader within {@code leaderBound} ticks, then a fresh command from it applied on
    * every node and all logs equal within {@code convergeBound} more ticks, plus 12 ticks per
    * AppendEntries batch a follower may have to catch up (one round trip through a slow disk each)
-   * and, without the conflict hint, per index it may have to back up. Returns the ticks until a
+   * and, without the conflict hint, per index it may have to back up; with reads in the schedule, a
+   * read at the leader and one through a follower are then served. Returns the ticks until a
    * leader existed. Throws an AssertionError naming the seed if liveness fails.
    */
   public int quiesce(int leaderBound, int convergeBound) {
@@ -271,6 +288,19 @@ public final class Chaos {
           + sim.summary());
     }
     sim.assertConverged();
+    if (schedule.readRate > 0) {
+      // Reads are live too once the faults are gone: one at the leader, one through a follower.
+      String leader = sim.leader().id();
+      String follower = ids.get(ids.get(0).equals(leader) ? 1 : 0);
+      Simulation.Read atLeader = sim.read(leader);
+      Simulation.Read viaFollower = sim.read(follower);
+      int served = sim.runUntil(() -> atLeader.done() && viaFollower.done(), convergeBound);
+      if (served < 0 || atLeader.status() != Simulation.Read.Status.SERVED
+          || viaFollower.status() != Simulation.Read.Status.SERVED) {
+        throw new AssertionError("liveness: reads after healing not served within " + convergeBound + " ticks: "
+            + atLeader + ", " + viaFollower + "\n" + sim.summary());
+      }
+    }
     return toLeader;
   }
 }

@@ -15,10 +15,11 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Randomized simulation over many seeds (SIM-05, SIM-08, P5.2-16, P5.3-14, P5.3-17, P5.3-20,
- * P5.3-21, P5.4.3-01..03, P5.1-07, T3.8-10, NET-01..04, NET-08, NET-10, NET-12, P5.6-04): each
- * seed runs a 3-node and a 5-node group under a random mix of faults (see {@link Chaos.Schedule}),
- * with every invariant checked after every event, then heals everything and asserts liveness and
- * convergence.
+ * P5.3-21, P5.4.3-01..03, P5.1-07, T3.8-10, NET-01..04, NET-08, NET-10, NET-12, P5.6-04, T6.4-05):
+ * each seed runs a 3-node and a 5-node group under a random mix of faults (see {@link
+ * Chaos.Schedule}) and client writes and reads, with every invariant checked after every event (no
+ * read is served without every index committed before it was issued), then heals everything and
+ * asserts liveness and convergence.
  *
  * <ul>
  *   <li>{@code -Draft.sim.seeds=N}: seeds 1..N per group size (default 5000).
@@ -54,6 +55,12 @@ class RandomizedSimulationTest {
     cfg = cfg.withBatching(batch[r.nextInt(batch.length)], 1 << 20, window[r.nextInt(window.length)]);
     Chaos.Schedule schedule = Chaos.Schedule.random(r, cfg);
     int storageMax = 1 + r.nextInt(5);
+    // Lease reads (thesis 6.4.1) in half of the runs whose faults keep within the lease's timing
+    // assumptions: check-quorum on, no pause (a stalled leader's clock stops while real time goes
+    // on), and a lease shortened by the schedule's worst ratio of tick rates (the clock drift bound).
+    if (cfg.checkQuorum() && !schedule.pauses && r.nextBoolean()) {
+      cfg = withLeaseTicks(cfg, (int) Math.floor(cfg.electionTimeoutMin() * schedule.skewMin / schedule.skewMax));
+    }
     Simulation sim = Simulation.builder()
         .nodes(nodes)
         .seed(seed)
@@ -64,6 +71,12 @@ class RandomizedSimulationTest {
         .replayCommand(REPLAY + seed + " -Draft.sim.nodes=" + nodes)
         .build();
     return new Run(sim, schedule);
+  }
+
+  static RaftConfig withLeaseTicks(RaftConfig c, int leaseTicks) {
+    return new RaftConfig(c.electionTimeoutMin(), c.electionTimeoutMax(), c.heartbeatInterval(), c.preVote(),
+        c.checkQuorum(), c.conflictHint(), c.maxEntriesPerAppend(), c.maxBytesPerAppend(), c.maxInflightAppends(),
+        c.snapshotChunkBytes(), leaseTicks);
   }
 
   /** Runs one seed; returns the finished simulation. */
@@ -125,7 +138,7 @@ class RandomizedSimulationTest {
     Map<String, Long> m = total.asMap();
     String[] must = {"preVoteRounds", "elections", "leadersElected", "leaderStepDowns", "truncations", "proposals",
         "proposalsRejected", "clientOpsCompleted", "messagesDropped", "messagesDuplicated", "writes", "crashes",
-        "restarts", "partitions", "entriesApplied"};
+        "restarts", "partitions", "entriesApplied", "reads", "leaseReads", "readsServed", "readsFailed"};
     String[] rarer = {"proposalsUnknown", "crashesWithWritesInFlight", "leaderCrashes", "writesDiscardedByCrash",
         "messagesDiscardedByCrash", "messagesFromEarlierIncarnation", "pauses"};
     for (String k : must) assertTrue(m.get(k) > 0, "counter " + k + " stayed 0: " + m);

@@ -12,6 +12,7 @@ import io.raftactors.core.RaftConfig;
 import io.raftactors.core.RaftCore;
 import io.raftactors.core.RaftMessage;
 import io.raftactors.core.RandomSource;
+import io.raftactors.core.ReadState;
 import io.raftactors.core.Ready;
 import io.raftactors.core.Role;
 import io.raftactors.core.SnapshotMeta;
@@ -66,6 +67,11 @@ import java.util.function.Predicate;
  *   <li><b>State machines</b>: each node records every {@link Committed} it applies. A
  *       {@link #propose} gets a unique correlation id; a proposal applied with its id is
  *       <em>acknowledged</em> and must never be lost.
+ *   <li><b>Reads</b>: {@link #read} and {@link #leaseRead} ask a node for a linearizable read (thesis
+ *       6.4). The read records the highest index any node had marked committed when it was issued;
+ *       when the node hands out its {@link ReadState}, that index must be at least the recorded one
+ *       (every write completed before the read is visible) and the node's state machine must have
+ *       applied it. A read may instead fail as not-leader, or never be answered.
  * </ul>
  *
  * <h2>Invariants (checked after every event)</h2>
@@ -76,9 +82,10 @@ import java.util.function.Predicate;
  * node applies lastApplied+1, +2, ... never past commitIndex and only durable entries), monotonic
  * term, commitIndex and lastApplied per node (reset only by a restart), durable term monotonic,
  * every message stamped with its sender's current term (PreVote and a granted PreVoteResponse carry
- * the proposed term), no message sent before its term (or, for a vote, the vote) is durable, empty {@link Ready#violations()}, and any invariant added with {@link
- * #addInvariant}. The first violation throws a {@link SimulationFailure} naming the seed, step,
- * cluster size, feature flags and the replay command.
+ * the proposed term), no message sent before its term (or, for a vote, the vote) is durable, no
+ * stale or unapplied read served (see Reads above), empty {@link Ready#violations()}, and any
+ * invariant added with {@link #addInvariant}. The first violation throws a {@link
+ * SimulationFailure} naming the seed, step, cluster size, feature flags and the replay command.
  *
  * <h2>Scripting</h2>
  *
@@ -152,6 +159,50 @@ public final class Simulation {
     }
   }
 
+  /** A client read (thesis 6.4) and what became of it. */
+  public static final class Read {
+    public enum Status { PENDING, SERVED, NOT_LEADER }
+
+    public final long correlationId;
+    public final String node;
+    /** A lease read (thesis 6.4.1) rather than a ReadIndex read. */
+    public final boolean lease;
+    /** The highest index any node had marked committed when the read was issued. */
+    public final long mustSee;
+    public final long issuedAt;
+    final int incarnation;
+    private Status status = Status.PENDING;
+    private long readIndex = -1;
+
+    Read(long correlationId, String node, boolean lease, long mustSee, long issuedAt, int incarnation) {
+      this.correlationId = correlationId;
+      this.node = node;
+      this.lease = lease;
+      this.mustSee = mustSee;
+      this.issuedAt = issuedAt;
+      this.incarnation = incarnation;
+    }
+
+    public Status status() {
+      return status;
+    }
+
+    /** The index the read was served at, or -1. */
+    public long readIndex() {
+      return readIndex;
+    }
+
+    public boolean done() {
+      return status != Status.PENDING;
+    }
+
+    @Override
+    public String toString() {
+      return (lease ? "LeaseRead{" : "Read{") + correlationId + " on " + node + " at t" + issuedAt + " mustSee="
+          + mustSee + " " + status + (readIndex >= 0 ? " index=" + readIndex : "") + "}";
+    }
+  }
+
   /** Network conditions, changeable at any time (later sends use the new values). */
   public static final class Network {
     private double dropRate;
@@ -214,6 +265,10 @@ public final class Simulation {
     public long proposalsRejected;
     public long proposalsUnknown;
     public long clientOpsCompleted;
+    public long reads;
+    public long leaseReads;
+    public long readsServed;
+    public long readsFailed;
     public long messagesSent;
     public long messagesDelivered;
     public long messagesDropped;
@@ -241,6 +296,10 @@ public final class Simulation {
       proposalsRejected += o.proposalsRejected;
       proposalsUnknown += o.proposalsUnknown;
       clientOpsCompleted += o.clientOpsCompleted;
+      reads += o.reads;
+      leaseReads += o.leaseReads;
+      readsServed += o.readsServed;
+      readsFailed += o.readsFailed;
       messagesSent += o.messagesSent;
       messagesDelivered += o.messagesDelivered;
       messagesDropped += o.messagesDropped;
@@ -271,6 +330,10 @@ public final class Simulation {
       m.put("proposalsRejected", proposalsRejected);
       m.put("proposalsUnknown", proposalsUnknown);
       m.put("clientOpsCompleted", clientOpsCompleted);
+      m.put("reads", reads);
+      m.put("leaseReads", leaseReads);
+      m.put("readsServed", readsServed);
+      m.put("readsFailed", readsFailed);
       m.put("messagesSent", messagesSent);
       m.put("messagesDelivered", messagesDelivered);
       m.put("messagesDropped", messagesDropped);
@@ -518,6 +581,7 @@ public final class Simulation {
   private final List<Runnable> eventListeners = new ArrayList<>();
   private final Map<Long, Proposal> proposals = new LinkedHashMap<>();
   private final List<Proposal> acknowledged = new ArrayList<>();
+  private final Map<Long, Read> reads = new LinkedHashMap<>();
   private final ArrayDeque<String> recent = new ArrayDeque<>();
   private final List<String> trace = new ArrayList<>();
 
@@ -767,6 +831,33 @@ public final class Simulation {
     return propose(node, command("c" + nextCorrelation));
   }
 
+  /**
+   * A client asks {@code node} for a linearizable read through ReadIndex (thesis 6.4), with a fresh
+   * correlation id. The read must reflect every index committed anywhere at this moment.
+   */
+  public Read read(String node) {
+    return issueRead(node, false);
+  }
+
+  /** As {@link #read}, but a lease read (thesis 6.4.1): served at once while the leader's lease holds. */
+  public Read leaseRead(String node) {
+    return issueRead(node, true);
+  }
+
+  private Read issueRead(String node, boolean lease) {
+    SimNode n = live(node);
+    long corr = nextCorrelation++;
+    counters.reads++;
+    if (lease) counters.leaseReads++;
+    beginEvent((lease ? "lease read " : "read ") + node + " c" + corr, 14, n.index, corr);
+    Read rd = new Read(corr, node, lease, committedMax, now, n.incarnation);
+    reads.put(corr, rd);
+    if (lease) n.core.leaseRead(corr);
+    else n.core.readIndex(corr);
+    afterInput(n);
+    return rd;
+  }
+
   /** Completes every pending write of {@code node} now, in order (for scripts using held writes). */
   public void completeWrites(String node) {
     SimNode n = live(node);
@@ -902,6 +993,11 @@ public final class Simulation {
     return new ArrayList<>(proposals.values());
   }
 
+  /** Every read issued, in issue order. */
+  public List<Read> reads() {
+    return new ArrayList<>(reads.values());
+  }
+
   /** Proposals acknowledged to their client, in acknowledgement order. */
   public List<Proposal> acknowledged() {
     return new ArrayList<>(acknowledged);
@@ -927,7 +1023,8 @@ public final class Simulation {
     return "seed=" + seed + " nodes=" + nodes.size() + " preVote=" + cfg.preVote() + " checkQuorum="
         + cfg.checkQuorum() + " conflictHint=" + cfg.conflictHint() + " batch=" + cfg.maxEntriesPerAppend()
         + "/" + cfg.maxInflightAppends() + " timeouts=" + cfg.electionTimeoutMin() + ".." + cfg.electionTimeoutMax()
-        + "/" + cfg.heartbeatInterval() + " storage=" + storageMin + ".." + storageMax + " network[" + network + "]"
+        + "/" + cfg.heartbeatInterval() + (cfg.leaseTicks() > 0 ? " lease=" + cfg.leaseTicks() : "") + " storage="
+        + storageMin + ".." + storageMax + " network[" + network + "]"
         + (label.isEmpty() ? "" : " schedule[" + label + "]");
   }
 
@@ -1093,7 +1190,13 @@ public final class Simulation {
       }
     }
     for (Committed c : r.committed()) apply(n, c);
+    for (ReadState rs : r.reads()) serveRead(n, rs); // after applying this Ready's entries (Ready order)
     for (ProposalOutcome o : r.outcomes()) {
+      Read rd = reads.get(o.correlationId());
+      if (rd != null) {
+        readFailed(n, rd, o);
+        continue;
+      }
       Proposal p = proposals.get(o.correlationId());
       if (p == null) continue;
       if (o instanceof ProposalOutcome.NotLeader) {
@@ -1104,6 +1207,43 @@ public final class Simulation {
         p.status = Proposal.Status.UNKNOWN;
         counters.proposalsUnknown++;
       }
+    }
+  }
+
+  /**
+   * T6.4-05, T6.4-04: a served read reflects every index committed anywhere when it was issued, and
+   * the node's state machine has applied its read index.
+   */
+  private void serveRead(SimNode n, ReadState rs) {
+    Read rd = reads.get(rs.correlationId());
+    if (rd == null || !rd.node.equals(n.id) || rd.incarnation != n.incarnation) {
+      violation(n.id + " served read c" + rs.correlationId() + " it was never asked (" + rd + ")");
+      return;
+    }
+    if (rd.status != Read.Status.PENDING) violation(n.id + " served " + rd + " again at " + rs.index());
+    if (rs.index() < rd.mustSee) {
+      violation("stale read: " + n.id + " served " + rd + " at index " + rs.index() + ", but index " + rd.mustSee
+          + " was committed before the read was issued");
+    }
+    long applied = n.base() + n.applied.size();
+    if (applied < rs.index()) {
+      violation(n.id + " served " + rd + " at index " + rs.index() + " with only " + applied + " applied");
+    }
+    rd.status = Read.Status.SERVED;
+    rd.readIndex = rs.index();
+    counters.readsServed++;
+  }
+
+  private void readFailed(SimNode n, Read rd, ProposalOutcome o) {
+    if (!rd.node.equals(n.id) || rd.incarnation != n.incarnation) {
+      violation(n.id + " answered read " + rd + " it was never asked");
+    } else if (!(o instanceof ProposalOutcome.NotLeader)) {
+      violation(n.id + " answered " + rd + " with " + o + ": a read fails only as not-leader");
+    } else if (rd.status != Read.Status.PENDING) {
+      violation(n.id + " failed " + rd + " after it was answered");
+    } else {
+      rd.status = Read.Status.NOT_LEADER;
+      counters.readsFailed++;
     }
   }
 
