@@ -153,6 +153,14 @@ public final class RaftCore {
         // ignores a candidate's higher term; otherwise a removed or partitioned server disrupts it.
         return;
       }
+      if (cfg.leaseTicks() > 0 && role == Role.FOLLOWER && heardFromLeaderRecently()
+          && !(m instanceof AppendEntries) && !(m instanceof InstallSnapshot)) {
+        // T6.4.1: the leader's lease counts on this follower to stay out of any election for an
+        // election timeout after its last contact. Adopting a higher term from anything but a
+        // leader (a late pre-vote rejection, a stray response) would drop the leader and free the
+        // vote of the new term; so with lease reads on it waits until the lease is over.
+        return;
+      }
       // P5.1-04, P5.1-05: a higher term forces step-down. A denial is not a reset (P5.4.1-02):
       // a follower keeps its election deadline unless the message comes from a leader.
       boolean fromLeader = m instanceof AppendEntries || m instanceof InstallSnapshot;

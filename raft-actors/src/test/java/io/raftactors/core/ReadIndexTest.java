@@ -730,4 +730,35 @@ class ReadIndexTest {
     assertEquals(1, vote.size());
     assertTrue(vote.get(0).granted(), "an election timeout after the restart it votes again");
   }
+
+  /**
+   * The follower side of a lease: while it is inside the window after its last contact with the
+   * leader, a higher term reaching it in anything but a leader's message (here a late pre-vote
+   * rejection and a stray vote response) must not make it drop the leader and vote in that term.
+   * Once the window has passed it adopts the term as usual; without lease reads it adopts at once.
+   */
+  @ParameterizedTest(name = "lease reads={0}")
+  @ValueSource(booleans = {true, false})
+  void lease_T6_4_1_01_aFollowerInsideTheLeaseAdoptsNoHigherTermFromNonLeaderMessages(boolean lease) {
+    RaftConfig cfg = lease ? leaseSettings(LEASE) : settings();
+    RaftCore n = node("n2", THREE, 2, null, fixed(20), cfg, 1, 2);
+    tick(n, cfg.electionTimeoutMin()); // past the restart window of the previous test's rule
+    n.step(new AppendEntries(2, "n1", 2, 2, List.of(), 2)); // leader contact: the window starts now
+    n.ready();
+    n.step(new PreVoteResponse(5, "n3", false));
+    n.step(new RequestVoteResponse(5, "n3", false));
+    n.ready();
+    if (!lease) {
+      assertEquals(5, n.term(), "without leases the higher term is adopted at once");
+      return;
+    }
+    assertEquals(2, n.term(), "inside the lease window the term stays");
+    assertEquals("n1", n.leaderId(), "and the leader is kept");
+    n.step(new RaftMessage.RequestVote(5, "n3", 2, 2));
+    assertEquals(List.of(), sent(n.ready(), RequestVoteResponse.class), "no vote in the higher term");
+    tick(n, cfg.electionTimeoutMin());
+    n.step(new RequestVoteResponse(5, "n3", false));
+    n.ready();
+    assertEquals(5, n.term(), "after the window the higher term is adopted");
+  }
 }
