@@ -8,6 +8,7 @@ import static io.raftactors.sim.Sims.core;
 import static io.raftactors.sim.Sims.others;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.raftactors.core.RaftConfig;
@@ -145,6 +146,34 @@ class ReadSimulationTest {
     sim.runUntil(() -> lease.done() && readIndex.done(), 20 * ET_MAX);
     assertEquals(Simulation.Read.Status.NOT_LEADER, lease.status(), () -> lease + "\n" + sim.summary());
     assertEquals(Simulation.Read.Status.NOT_LEADER, readIndex.status(), () -> readIndex + "\n" + sim.summary());
+  }
+
+  /**
+   * T6.4.1-05, the companion that shows the check can fail: the same slow old leader (a quarter of
+   * the others' clock rate), but a lease as long as the whole minimum election timeout, as if clocks
+   * never drifted. Its lease now outlasts the followers' promise; the others elect a new leader that
+   * commits W while the old one still serves from its lease, and the simulation's read check
+   * reports the stale read. (Within the bound, the test above, the same run serves nothing stale.)
+   */
+  @Test
+  void lease_T6_4_1_05_driftBeyondTheBoundIsCaughtAsAStaleRead() {
+    RaftConfig d = RaftConfig.defaults();
+    RaftConfig cfg = RandomizedSimulationTest.withLeaseTicks(d, d.electionTimeoutMin());
+    Simulation sim = cluster(3, 3, cfg);
+    String old = awaitLeader(sim).id();
+    sim.setTickRate(old, 0.25);
+    awaitAck(sim, sim.propose(old), 10 * ET_MAX);
+    Simulation.Read before = sim.leaseRead(old);
+    assertTrue(sim.runUntil(before::done, 10 * ET_MAX) >= 0 && before.status() == Simulation.Read.Status.SERVED,
+        () -> "positive control: " + before + "\n" + sim.summary());
+    sim.isolate(old);
+    Simulation.Proposal w = newLeaderCommits(sim, old);
+    assertStillBelievesItLeads(sim, old, w);
+    Simulation.SimulationFailure f = assertThrows(Simulation.SimulationFailure.class, () -> {
+      Simulation.Read lease = sim.leaseRead(old);
+      sim.runUntil(lease::done, 20 * ET_MAX);
+    });
+    assertTrue(f.violation.contains("stale read"), f.violation);
   }
 
   /**
