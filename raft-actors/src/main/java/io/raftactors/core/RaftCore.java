@@ -786,18 +786,8 @@ public final class RaftCore {
   /** P5.3-13, P5.4.2: commit the highest index on a majority whose entry is of the current term. */
   private void maybeCommit() {
     if (role != Role.LEADER) return;
-    long[] matches = new long[config.voters().size()];
-    int n = 0;
-    for (String v : config.voters()) {
-      if (v.equals(id)) {
-        matches[n++] = stableIndex; // T10.2.1-02: the leader's own durable index, not its last index
-      } else {
-        Progress pr = progress.get(v);
-        matches[n++] = pr == null ? 0 : pr.matchIndex;
-      }
-    }
-    Arrays.sort(matches);
-    long candidate = matches[matches.length - config.quorum()];
+    // T10.2.1-02: the leader counts its own durable index, not its last index.
+    long candidate = quorumValue(stableIndex, pr -> pr.matchIndex, 0);
     if (candidate > commitIndex && log.term(candidate) == term) {
       commitIndex = candidate;
       if (!readsAwaitingCommit.isEmpty()) {
@@ -845,17 +835,7 @@ public final class RaftCore {
 
   /** The highest round a majority (this leader included) has acknowledged: serve what it confirms. */
   private void confirmRounds() {
-    long[] acked = new long[config.voters().size()];
-    int n = 0;
-    for (String v : config.voters()) {
-      if (v.equals(id)) acked[n++] = round;
-      else {
-        Progress pr = progress.get(v);
-        acked[n++] = pr == null ? 0 : pr.ackedRound;
-      }
-    }
-    Arrays.sort(acked);
-    long confirmed = acked[acked.length - config.quorum()];
+    long confirmed = quorumValue(round, pr -> pr.ackedRound, 0);
     if (confirmed <= confirmedRound) return;
     confirmedRound = confirmed;
     Map.Entry<Long, Long> start = roundStarts.floorEntry(confirmed);
@@ -905,17 +885,26 @@ public final class RaftCore {
 
   /** The latest tick by which a majority (counting this leader now) had been heard from. */
   private long quorumContact() {
-    long[] contacts = new long[config.voters().size()];
+    return quorumValue(now, pr -> pr.lastContact, Long.MIN_VALUE / 2);
+  }
+
+  /**
+   * The highest value that a majority of the voters has reached: this leader counts as
+   * {@code self}, each follower as {@code of} its progress ({@code absent} if it has none).
+   */
+  private long quorumValue(long self, java.util.function.ToLongFunction<Progress> of, long absent) {
+    long[] values = new long[config.voters().size()];
     int n = 0;
     for (String v : config.voters()) {
-      if (v.equals(id)) contacts[n++] = now;
-      else {
+      if (v.equals(id)) {
+        values[n++] = self;
+      } else {
         Progress pr = progress.get(v);
-        contacts[n++] = pr == null ? Long.MIN_VALUE / 2 : pr.lastContact;
+        values[n++] = pr == null ? absent : of.applyAsLong(pr);
       }
     }
-    Arrays.sort(contacts);
-    return contacts[contacts.length - config.quorum()];
+    Arrays.sort(values);
+    return values[values.length - config.quorum()];
   }
 
   // ---------------------------------------------------------------- helpers
