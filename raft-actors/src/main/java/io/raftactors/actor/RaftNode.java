@@ -389,10 +389,7 @@ public final class RaftNode {
           timers.cancel(PROBE_TIMER);
           return founding();
         })
-        .onMessage(Propose.class, p -> {
-          p.replyTo().tell(new NotLeader(null));
-          return Behaviors.same();
-        })
+        .onMessage(Command.class, this::refuseClient, this::answerNoLeader)
         .onMessage(GetStatus.class, g -> emptyStatus(g, "empty storage: waiting for every founding member to answer "
             + "before founding the group (raft.bootstrap = checked); no answer yet from "
             + peers.stream().filter(p -> !answered.containsKey(p)).toList()))
@@ -419,14 +416,27 @@ public final class RaftNode {
           }
           return Behaviors.same();
         })
-        .onMessage(Propose.class, p -> {
-          p.replyTo().tell(new NotLeader(null));
-          return Behaviors.same();
-        })
+        .onMessage(Command.class, this::refuseClient, this::answerNoLeader)
         .onMessage(GetStatus.class, g -> emptyStatus(g, "empty storage, but the group is already in term " + groupTerm
             + " (seen from " + witness + "): storage lost or replaced; not taking part"))
         .onMessage(Probe.class, t -> Behaviors.same())
         .build();
+  }
+
+  /** Client requests that a node without state (not founded, or refusing) answers with "no leader known". */
+  private boolean refuseClient(Command c) {
+    return c instanceof Propose || c instanceof Query || c instanceof ClientCommand || c instanceof ClientQuery
+        || c instanceof OpenClientSession || c instanceof ClientKeepAlive;
+  }
+
+  private Behavior<Command> answerNoLeader(Command c) {
+    if (c instanceof Propose p) p.replyTo().tell(new NotLeader(null));
+    else if (c instanceof Query q) q.replyTo().tell(new NotLeader(null));
+    else if (c instanceof ClientCommand cc) cc.replyTo().tell(new ClientNotLeader(cc.seq(), null));
+    else if (c instanceof ClientQuery cq) cq.replyTo().tell(new ClientNotLeader(cq.requestId(), null));
+    else if (c instanceof OpenClientSession o) o.replyTo().tell(new ClientNotLeader(o.requestId(), null));
+    else if (c instanceof ClientKeepAlive k) k.replyTo().tell(new ClientNotLeader(k.requestId(), null));
+    return Behaviors.same();
   }
 
   private Behavior<Command> emptyStatus(GetStatus g, String problem) {

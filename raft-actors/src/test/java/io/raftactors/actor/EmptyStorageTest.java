@@ -123,10 +123,16 @@ class EmptyStorageTest {
     assertEquals(7, answer.term());
     assertEquals(false, answer.granted());
 
-    // A proposal is refused without a leader hint.
+    // Proposals, queries and client commands are refused without a leader hint.
     TestProbe<RaftNode.ProposeReply> client = kit.createTestProbe();
     node.tell(new RaftNode.Propose("x", client.ref()));
     assertEquals(new RaftNode.NotLeader(null), client.receiveMessage(Duration.ofSeconds(5)));
+    TestProbe<RaftNode.QueryReply> reader = kit.createTestProbe();
+    node.tell(new RaftNode.Query("q", ReadConsistency.STALE, reader.ref()));
+    assertEquals(new RaftNode.NotLeader(null), reader.receiveMessage(Duration.ofSeconds(5)));
+    TestProbe<RaftNode.ClientReply> remote = kit.createTestProbe();
+    node.tell(new RaftNode.ClientCommand(3, 1, 1, new Payload(20, "", new byte[] {1}), remote.ref()));
+    assertEquals(new RaftNode.ClientNotLeader(1, null), remote.receiveMessage(Duration.ofSeconds(5)));
   }
 
   @Test
