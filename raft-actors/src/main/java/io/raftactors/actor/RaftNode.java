@@ -558,10 +558,7 @@ public final class RaftNode {
     core.propose(data, corr);
     // Batching: proposals already in the mailbox join the same AppendEntries and the same write;
     // the Flush queued behind them hands the batch to the core's ready().
-    if (!flushScheduled) {
-      flushScheduled = true;
-      ctx.getSelf().tell(Flush.INSTANCE);
-    }
+    scheduleFlush();
     return Behaviors.same();
   }
 
@@ -585,7 +582,17 @@ public final class RaftNode {
     queries.put(corr, q);
     if (consistency == ReadConsistency.LEASE) core.leaseRead(corr);
     else core.readIndex(corr);
-    return afterInput();
+    // Reads already in the mailbox share one heartbeat round (T6.4-07): the round starts at the
+    // core's next ready(), which the Flush queued behind them triggers.
+    scheduleFlush();
+    return Behaviors.same();
+  }
+
+  private void scheduleFlush() {
+    if (!flushScheduled) {
+      flushScheduled = true;
+      ctx.getSelf().tell(Flush.INSTANCE);
+    }
   }
 
   /** Runs a query whose read index is applied; a failing query fails alone, never the node. */

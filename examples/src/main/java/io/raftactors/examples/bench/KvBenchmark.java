@@ -35,9 +35,12 @@ import org.HdrHistogram.Recorder;
  * request per client).
  *
  * <p>{@code --storage leveldb} journals each node to LevelDB with fsync (in a temporary folder);
- * the default is in-memory storage.
+ * the default is in-memory storage. {@code --api} chooses the path: {@code propose} (default: the
+ * node actor's Propose, inside the leader's ActorSystem), {@code client} (a RaftClient per client
+ * thread in a separate ActorSystem, over Artery, with exactly-once sessions) or {@code read}
+ * (linearizable RaftClient queries of the same keys).
  *
- * <pre>java -cp examples/target/raft-kv.jar io.raftactors.examples.bench.KvBenchmark [clients...] [--warmup S] [--measure S] [--storage mem|leveldb]</pre>
+ * <pre>java -cp examples/target/raft-kv.jar io.raftactors.examples.bench.KvBenchmark [clients...] [--warmup S] [--measure S] [--storage mem|leveldb] [--api propose|client|read]</pre>
  */
 public final class KvBenchmark {
   public static void main(String[] args) throws Exception {
@@ -45,17 +48,20 @@ public final class KvBenchmark {
     int warmup = 5;
     int measure = 10;
     boolean durable = false;
+    String api = "propose";
     for (int i = 0; i < args.length; i++) {
       if (args[i].equals("--storage")) durable = args[++i].equals("leveldb");
+      else if (args[i].equals("--api")) api = args[++i];
       else if (args[i].equals("--warmup")) warmup = Integer.parseInt(args[++i]);
       else if (args[i].equals("--measure")) measure = Integer.parseInt(args[++i]);
       else clients.add(Integer.parseInt(args[i]));
     }
     if (clients.isEmpty()) clients = List.of(1, 32);
-    for (int c : clients) System.out.println(run(c, warmup, measure, durable));
+    if (!List.of("propose", "client", "read").contains(api)) throw new IllegalArgumentException("--api propose|client|read");
+    for (int c : clients) System.out.println(run(c, warmup, measure, durable, api));
   }
 
-  static String run(int clients, int warmupSeconds, int measureSeconds, boolean durable) throws Exception {
+  static String run(int clients, int warmupSeconds, int measureSeconds, boolean durable, String api) throws Exception {
     java.nio.file.Path data = java.nio.file.Files.createTempDirectory("kv-bench");
     Map<String, ActorSystem<Void>> systems = new LinkedHashMap<>();
     Map<String, ActorRef<RaftNode.Command>> nodes = new LinkedHashMap<>();
@@ -100,6 +106,17 @@ public final class KvBenchmark {
       if (leader == null) throw new IllegalStateException("no leader");
       ActorRef<RaftNode.Command> target = nodes.get(leader);
       ActorSystem<Void> sys = systems.get(leader);
+      ActorSystem<Void> clientSystem = null;
+      List<io.raftactors.actor.RaftClient> raftClients = new ArrayList<>();
+      if (!api.equals("propose")) {
+        clientSystem = ActorSystem.create(Behaviors.empty(), "bench-client",
+            ConfigFactory.parseString("akka.remote.artery.canonical.port = 0").withFallback(base).resolve());
+        systems.put("client", clientSystem);
+        RaftSettings s = RaftSettings.fromConfig(ConfigFactory.parseString("raft.member-id = n1").withFallback(base));
+        for (int t = 0; t < clients; t++) raftClients.add(io.raftactors.actor.RaftClient.create(clientSystem, s));
+        // Open the sessions (and, for reads, write the keys) before measuring.
+        for (io.raftactors.actor.RaftClient rc : raftClients) rc.submit(new KvCommand.Put("k0", "v")).toCompletableFuture().get(30, TimeUnit.SECONDS);
+      }
 
       Recorder recorder = new Recorder(3);
       AtomicBoolean stop = new AtomicBoolean();
@@ -109,6 +126,7 @@ public final class KvBenchmark {
       CountDownLatch done = new CountDownLatch(clients);
       for (int t = 0; t < clients; t++) {
         final int seed = t;
+        final io.raftactors.actor.RaftClient rc = raftClients.isEmpty() ? null : raftClients.get(t);
         Thread th = new Thread(() -> {
           SplittableRandom rnd = new SplittableRandom(seed);
           byte[] value = new byte[100];
@@ -117,10 +135,16 @@ public final class KvBenchmark {
               rnd.nextBytes(value);
               KvCommand cmd = new KvCommand.Put("k" + rnd.nextInt(1000), new String(value, java.nio.charset.StandardCharsets.ISO_8859_1));
               long start = System.nanoTime();
-              RaftNode.ProposeReply r = AskPattern.<RaftNode.Command, RaftNode.ProposeReply>ask(target,
-                  rt -> new RaftNode.Propose(cmd, rt), Duration.ofSeconds(10), sys.scheduler()).toCompletableFuture().get();
+              if (rc == null) {
+                RaftNode.ProposeReply r = AskPattern.<RaftNode.Command, RaftNode.ProposeReply>ask(target,
+                    rt -> new RaftNode.Propose(cmd, rt), Duration.ofSeconds(10), sys.scheduler()).toCompletableFuture().get();
+                if (!(r instanceof RaftNode.Applied)) errors.incrementAndGet();
+              } else if (api.equals("client")) {
+                rc.submit(cmd).toCompletableFuture().get(30, TimeUnit.SECONDS);
+              } else {
+                rc.query(new KvCommand.Get(cmd.key())).toCompletableFuture().get(30, TimeUnit.SECONDS);
+              }
               long micros = (System.nanoTime() - start) / 1000;
-              if (!(r instanceof RaftNode.Applied)) errors.incrementAndGet();
               if (measuring.get()) {
                 recorder.recordValue(Math.max(1, micros));
                 ops.incrementAndGet();
@@ -145,7 +169,8 @@ public final class KvBenchmark {
       Histogram h = recorder.getIntervalHistogram();
       stop.set(true);
       done.await(15, TimeUnit.SECONDS);
-      return String.format("raft-actors/" + (durable ? "leveldb-fsync" : "mem") + " clients=%d ops/s=%.0f p50=%.2fms p99=%.2fms p99.9=%.2fms errors=%d",
+      for (io.raftactors.actor.RaftClient c : raftClients) c.close();
+      return String.format("raft-actors/" + (durable ? "leveldb-fsync" : "mem") + "/" + api + " clients=%d ops/s=%.0f p50=%.2fms p99=%.2fms p99.9=%.2fms errors=%d",
           clients, ops.get() / secs, h.getValueAtPercentile(50) / 1000.0, h.getValueAtPercentile(99) / 1000.0,
           h.getValueAtPercentile(99.9) / 1000.0, errors.get());
     } finally {
