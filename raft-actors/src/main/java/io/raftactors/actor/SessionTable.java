@@ -23,7 +23,7 @@ import java.util.TreeMap;
  * session idle for longer than the timeout in that time expires at the same log index everywhere.
  * No replica reads its own clock.
  */
-public final class SessionTable {
+final class SessionTable {
 
   /** A session command as it is logged. {@code command} is the user's command, serialized. */
   public record SessionCommand(long session, long seq, long lowestUnacked, long time, Payload command)
