@@ -83,7 +83,10 @@ public final class RaftCore {
   private final List<ReadState> readStates = new ArrayList<>();
 
   /** A read on the leader; {@code from} is the follower that forwarded it, or null for a local one. */
-  private record PendingRead(long correlationId, String from, long index, long round) {}
+  private record PendingRead(long correlationId, String from, long index, long round, long since) {}
+
+  /** Rounds whose start tick is kept; older ones are forgotten (their confirmation then extends no lease). */
+  private static final int MAX_TRACKED_ROUNDS = 1024;
 
   /** Proposals made on this node while leader, by log index: index -> (term, correlation id). */
   private final TreeMap<Long, long[]> pending = new TreeMap<>();
@@ -209,7 +212,7 @@ public final class RaftCore {
       // A grant for this round carries term + 1 (handled above); here only rejections count.
       if (role == Role.PRE_CANDIDATE && !r.granted()) votes.record(r.from(), false);
     } else if (m instanceof ReadIndexRequest rr) {
-      if (role == Role.LEADER) leaderRead(new PendingRead(rr.requestId(), rr.from(), 0, 0));
+      if (role == Role.LEADER) leaderRead(new PendingRead(rr.requestId(), rr.from(), 0, 0, now));
       else replyAfterPersist(rr.from(), new ReadIndexResponse(term, id, rr.requestId(), -1)); // term may be new
     } else if (m instanceof ReadIndexResponse rr) {
       if (forwardedReads.remove(rr.requestId()) != null) {
@@ -244,7 +247,7 @@ public final class RaftCore {
    */
   public void readIndex(long correlationId) {
     if (role == Role.LEADER) {
-      leaderRead(new PendingRead(correlationId, null, 0, 0));
+      leaderRead(new PendingRead(correlationId, null, 0, 0, now));
     } else if (role == Role.FOLLOWER && leaderId != null) {
       forwardedReads.put(correlationId, now);
       // After persist: the term may have been adopted from the leader a moment ago (T3.8-01).
@@ -655,6 +658,7 @@ public final class RaftCore {
       becomeFollower(term, null, true);
       return;
     }
+    if (!readsAwaitingRound.isEmpty() || !readsAwaitingCommit.isEmpty()) expireLeaderReads();
     if (heartbeatElapsed >= cfg.heartbeatInterval()) {
       heartbeatElapsed = 0;
       startRound(false);
@@ -812,7 +816,7 @@ public final class RaftCore {
     // T6.4-02, T6.4-03: the read index is the commit index now; a round that starts after this
     // point must be acknowledged by a majority before the read is served. Reads arriving before
     // the next ready() share one round (T6.4-07).
-    readsAwaitingRound.addLast(new PendingRead(r.correlationId(), r.from(), commitIndex, round + 1));
+    readsAwaitingRound.addLast(new PendingRead(r.correlationId(), r.from(), commitIndex, round + 1, r.since()));
     roundRequested = true;
   }
 
@@ -820,6 +824,8 @@ public final class RaftCore {
   private void startRound(boolean broadcast) {
     round++;
     roundStarts.put(round, now);
+    // Bounded even when no round is ever confirmed (an isolated leader without check-quorum).
+    while (roundStarts.size() > MAX_TRACKED_ROUNDS) roundStarts.pollFirstEntry();
     if (broadcast) {
       roundRequested = false;
       for (Map.Entry<String, Progress> e : progress.entrySet()) {
@@ -865,6 +871,32 @@ public final class RaftCore {
       if (r.from() == null) outcomes.add(new ProposalOutcome.NotLeader(r.correlationId(), newLeader));
       else replyAfterPersist(r.from(), new ReadIndexResponse(term, id, r.correlationId(), -1)); // stamped with the new term
     }
+  }
+
+  /**
+   * A leader that cannot confirm a round (or commit in its term) within an election timeout is cut
+   * off, or soon no leader; its reads fail so that their callers can retry elsewhere, and nothing
+   * waits forever when check-quorum is off.
+   */
+  private void expireLeaderReads() {
+    long limit = now - cfg.electionTimeoutMax();
+    for (java.util.Iterator<PendingRead> it = readsAwaitingRound.iterator(); it.hasNext(); ) {
+      PendingRead r = it.next();
+      if (r.since() > limit) continue;
+      it.remove();
+      failRead(r);
+    }
+    for (java.util.Iterator<PendingRead> it = readsAwaitingCommit.iterator(); it.hasNext(); ) {
+      PendingRead r = it.next();
+      if (r.since() > limit) continue;
+      it.remove();
+      failRead(r);
+    }
+  }
+
+  private void failRead(PendingRead r) {
+    if (r.from() == null) outcomes.add(new ProposalOutcome.NotLeader(r.correlationId(), null));
+    else send(r.from(), new ReadIndexResponse(term, id, r.correlationId(), -1), false); // a leader's term is durable
   }
 
   /** Reads forwarded to a leader we no longer follow will never be answered by it: fail them now. */

@@ -274,7 +274,11 @@ class ActorTwinTest {
     String follower = IDS.stream().filter(id -> !id.equals(leader)).findFirst().orElseThrow();
     kit.stop(nodes.get(follower));
     awaitApplied(propose(leader, "while-away-", 40)); // the leader compacts past the follower's log
-    assertTrue(storages.get(leader).snapshotMeta().lastIncludedIndex() > storages.get(follower).entries().size());
+    // The snapshot is written right after the step that answers the last proposal: wait for it.
+    kit.createTestProbe().awaitAssert(Duration.ofSeconds(5), () -> {
+      assertTrue(storages.get(leader).snapshotMeta().lastIncludedIndex() > storages.get(follower).entries().size());
+      return null;
+    });
     startNode(follower);
     awaitConverged(IDS, 40);
     // At least one install: under a slow scheduler logical time can run ahead of the actors, a new

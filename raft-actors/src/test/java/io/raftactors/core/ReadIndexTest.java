@@ -761,4 +761,30 @@ class ReadIndexTest {
     n.ready();
     assertEquals(5, n.term(), "after the window the higher term is adopted");
   }
+
+  /**
+   * Without check-quorum a cut-off leader never steps down by itself, so a read waiting for a round
+   * that nobody acknowledges would wait forever: after an election timeout it fails as not-leader
+   * (safe: a failed read has no effect), for a local and for a forwarded read alike.
+   */
+  @Test
+  void readIndex_T6_4_08_aReadThatCannotBeConfirmedFailsAfterAnElectionTimeout() {
+    RaftConfig cfg = settings().withCheckQuorum(false);
+    RaftCore leader = leaderWithCommit(THREE, cfg);
+    leader.readIndex(7);
+    leader.step(new ReadIndexRequest(leader.term(), "n2", 8));
+    Ready first = leader.ready();
+    assertEquals(List.of(), first.reads());
+    List<Long> failed = new ArrayList<>();
+    List<ReadIndexResponse> refused = new ArrayList<>();
+    for (Ready r : tick(leader, cfg.electionTimeoutMax())) {
+      assertEquals(List.of(), r.reads(), "never served without a confirmed round");
+      failed.addAll(notLeaderIds(r));
+      refused.addAll(sentTo(r, "n2", ReadIndexResponse.class));
+    }
+    assertEquals(Role.LEADER, leader.role(), "setup: it still believes it leads");
+    assertEquals(List.of(7L), failed);
+    assertEquals(1, refused.size());
+    assertEquals(-1, refused.get(0).readIndex());
+  }
 }
