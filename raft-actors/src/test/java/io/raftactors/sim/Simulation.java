@@ -579,6 +579,7 @@ public final class Simulation {
   private final List<Named> extraInvariants = new ArrayList<>();
   private final List<Consumer<Envelope>> sendListeners = new ArrayList<>();
   private final List<Runnable> eventListeners = new ArrayList<>();
+  private final List<Runnable> tickListeners = new ArrayList<>();
   private final Map<Long, Proposal> proposals = new LinkedHashMap<>();
   private final List<Proposal> acknowledged = new ArrayList<>();
   private final Map<Long, Read> reads = new LinkedHashMap<>();
@@ -886,6 +887,14 @@ public final class Simulation {
     eventListeners.add(listener);
   }
 
+  /**
+   * Called at the start of every global tick, outside any event: a workload driven by another
+   * loop (such as {@link Chaos#run}) issues its client requests here.
+   */
+  public void beforeTick(Runnable listener) {
+    tickListeners.add(listener);
+  }
+
   // =================================================================== observers
 
   public Network network() {
@@ -1078,6 +1087,7 @@ public final class Simulation {
   // =================================================================== event processing
 
   private void advance() {
+    for (Runnable l : tickListeners) l.run();
     now++;
     while (!queue.isEmpty() && queue.peek().tick <= now) {
       Event ev = queue.poll();
