@@ -9,8 +9,6 @@ import akka.actor.testkit.typed.javadsl.TestProbe;
 import akka.actor.typed.ActorSystem;
 import akka.actor.typed.javadsl.Behaviors;
 import akka.serialization.SerializationExtension;
-import akka.serialization.Serializer;
-import akka.serialization.Serializers;
 import com.typesafe.config.ConfigFactory;
 import io.raftactors.actor.Payload;
 import io.raftactors.actor.RaftClient;
@@ -35,8 +33,7 @@ class ClientSessionTest {
   private static final Duration WAIT = Duration.ofSeconds(15);
 
   private static Payload payload(ActorSystem<?> sys, Object o) {
-    Serializer s = SerializationExtension.get(sys.classicSystem()).findSerializerFor(o);
-    return new Payload(s.identifier(), Serializers.manifestFor(s, o), s.toBinary(o));
+    return Payload.of(SerializationExtension.get(sys.classicSystem()), o);
   }
 
   private static long appliedCount(LocalCluster c, String node, TestCommand cmd) {

@@ -14,6 +14,18 @@ public record Payload(int serializerId, String manifest, byte[] bytes) implement
     Objects.requireNonNull(bytes, "bytes");
   }
 
+  /** {@code o} serialized with the serializer Akka binds to its class. */
+  public static Payload of(akka.serialization.Serialization serialization, Object o) {
+    if (o == null) throw new IllegalArgumentException("null cannot be serialized");
+    akka.serialization.Serializer s = serialization.findSerializerFor(o);
+    return new Payload(s.identifier(), akka.serialization.Serializers.manifestFor(s, o), s.toBinary(o));
+  }
+
+  /** The object this payload holds. */
+  public Object deserialize(akka.serialization.Serialization serialization) throws Exception {
+    return serialization.deserialize(bytes, serializerId, manifest).get();
+  }
+
   @Override
   public boolean equals(Object o) {
     return o instanceof Payload p && p.serializerId == serializerId && p.manifest.equals(manifest)

@@ -10,8 +10,6 @@ import akka.actor.typed.javadsl.Behaviors;
 import akka.actor.typed.javadsl.TimerScheduler;
 import akka.serialization.Serialization;
 import akka.serialization.SerializationExtension;
-import akka.serialization.Serializer;
-import akka.serialization.Serializers;
 import com.typesafe.config.Config;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -134,7 +132,7 @@ public final class RaftClient implements AutoCloseable {
     CompletableFuture<Object> f = new CompletableFuture<>();
     Payload p;
     try {
-      p = serialize(command);
+      p = Payload.of(serialization, command);
     } catch (RuntimeException e) {
       f.completeExceptionally(new RejectedException("command cannot be serialized: " + e.getMessage()));
       return f;
@@ -153,7 +151,7 @@ public final class RaftClient implements AutoCloseable {
     CompletableFuture<Object> f = new CompletableFuture<>();
     Payload p;
     try {
-      p = serialize(query);
+      p = Payload.of(serialization, query);
     } catch (RuntimeException e) {
       f.completeExceptionally(new RejectedException("query cannot be serialized: " + e.getMessage()));
       return f;
@@ -168,11 +166,6 @@ public final class RaftClient implements AutoCloseable {
     actor.tell(Stop.INSTANCE);
   }
 
-  private Payload serialize(Object o) {
-    if (o == null) throw new IllegalArgumentException("null");
-    Serializer s = serialization.findSerializerFor(o);
-    return new Payload(s.identifier(), Serializers.manifestFor(s, o), s.toBinary(o));
-  }
 
   // ------------------------------------------------------------------ the client actor
 
@@ -358,7 +351,7 @@ public final class RaftClient implements AutoCloseable {
       Call c = call(t.id());
       if (c == null || c.attempt != t.attempt()) return Behaviors.same(); // answered, or sent again since
       // No answer in time: the member may be down or cut off. Try the next one.
-      target = memberIds.get((memberIds.indexOf(target) + 1) % memberIds.size());
+      nextTarget();
       retryLater(c, "no answer within " + settings.requestTimeout().toMillis() + " ms");
       return Behaviors.same();
     }
@@ -408,28 +401,13 @@ public final class RaftClient implements AutoCloseable {
         List<Call> waiting = new ArrayList<>(waitingForSession);
         waitingForSession.clear();
         for (Call w : waiting) startCommand(w);
+      } else if (reply instanceof RaftNode.ClientNotLeader nl) {
+        redirect(c, nl.leaderId());
       } else if (c == opening) {
-        if (reply instanceof RaftNode.ClientNotLeader nl && nl.leaderId() != null && nodes.containsKey(nl.leaderId())
-            && !nl.leaderId().equals(target)) {
-          target = nl.leaderId();
-          send(c);
-        } else {
-          if (!(reply instanceof RaftNode.ClientNotLeader nl && nl.leaderId() != null)) {
-            target = memberIds.get((memberIds.indexOf(target) + 1) % memberIds.size());
-          }
-          retryLater(c, String.valueOf(reply));
-        }
+        nextTarget();
+        retryLater(c, String.valueOf(reply));
       } else if (reply instanceof RaftNode.ClientResult r) {
         finishWith(c, r.result());
-      } else if (reply instanceof RaftNode.ClientNotLeader nl) {
-        if (nl.leaderId() != null && nodes.containsKey(nl.leaderId()) && !nl.leaderId().equals(target)) {
-          target = nl.leaderId();
-          send(c); // follow the redirect at once
-        } else {
-          // No leader known (an election is running): wait a little, then ask the next member.
-          if (nl.leaderId() == null) target = memberIds.get((memberIds.indexOf(target) + 1) % memberIds.size());
-          retryLater(c, "no leader");
-        }
       } else if (reply instanceof RaftNode.ClientOutcomeUnknown u) {
         retryLater(c, u.reason()); // the same seq again: applied at most once
       } else if (reply instanceof RaftNode.ClientSessionExpired e) {
@@ -442,10 +420,25 @@ public final class RaftClient implements AutoCloseable {
       return Behaviors.same();
     }
 
+    /** Follows a redirect at once; without a usable leader hint, waits a little and retries. */
+    private void redirect(Call c, String leader) {
+      if (leader != null && nodes.containsKey(leader) && !leader.equals(target)) {
+        target = leader;
+        send(c);
+        return;
+      }
+      if (leader == null) nextTarget(); // no leader known (an election is running): ask the next member
+      retryLater(c, "no leader");
+    }
+
+    private void nextTarget() {
+      target = memberIds.get((memberIds.indexOf(target) + 1) % memberIds.size());
+    }
+
     private void finishWith(Call c, Payload result) {
       Object value;
       try {
-        value = result == null ? null : serialization.deserialize(result.bytes(), result.serializerId(), result.manifest()).get();
+        value = result == null ? null : result.deserialize(serialization);
       } catch (Exception e) {
         finish(c, new RaftClientException("the result cannot be deserialized: " + e));
         return;

@@ -12,8 +12,6 @@ import akka.actor.typed.javadsl.StashBuffer;
 import akka.actor.typed.javadsl.TimerScheduler;
 import akka.serialization.Serialization;
 import akka.serialization.SerializationExtension;
-import akka.serialization.Serializer;
-import akka.serialization.Serializers;
 import io.raftactors.core.Committed;
 import io.raftactors.core.DurableState;
 import io.raftactors.core.EntryData;
@@ -389,7 +387,7 @@ public final class RaftNode {
           timers.cancel(PROBE_TIMER);
           return founding();
         })
-        .onMessage(Command.class, this::refuseClient, this::answerNoLeader)
+        .onMessage(Command.class, RaftNode::isClientRequest, c -> tellNotLeader(c, null))
         .onMessage(GetStatus.class, g -> emptyStatus(g, "empty storage: waiting for every founding member to answer "
             + "before founding the group (raft.bootstrap = checked); no answer yet from "
             + peers.stream().filter(p -> !answered.containsKey(p)).toList()))
@@ -416,26 +414,31 @@ public final class RaftNode {
           }
           return Behaviors.same();
         })
-        .onMessage(Command.class, this::refuseClient, this::answerNoLeader)
+        .onMessage(Command.class, RaftNode::isClientRequest, c -> tellNotLeader(c, null))
         .onMessage(GetStatus.class, g -> emptyStatus(g, "empty storage, but the group is already in term " + groupTerm
             + " (seen from " + witness + "): storage lost or replaced; not taking part"))
         .onMessage(Probe.class, t -> Behaviors.same())
         .build();
   }
 
-  /** Client requests that a node without state (not founded, or refusing) answers with "no leader known". */
-  private boolean refuseClient(Command c) {
-    return c instanceof Propose || c instanceof Query || c instanceof ClientCommand || c instanceof ClientQuery
-        || c instanceof OpenClientSession || c instanceof ClientKeepAlive;
+  /** Requests that only a leader can serve: they append to the log. */
+  private static boolean isWrite(Command c) {
+    return c instanceof Propose || c instanceof ClientCommand || c instanceof OpenClientSession || c instanceof ClientKeepAlive;
   }
 
-  private Behavior<Command> answerNoLeader(Command c) {
-    if (c instanceof Propose p) p.replyTo().tell(new NotLeader(null));
-    else if (c instanceof Query q) q.replyTo().tell(new NotLeader(null));
-    else if (c instanceof ClientCommand cc) cc.replyTo().tell(new ClientNotLeader(cc.seq(), null));
-    else if (c instanceof ClientQuery cq) cq.replyTo().tell(new ClientNotLeader(cq.requestId(), null));
-    else if (c instanceof OpenClientSession o) o.replyTo().tell(new ClientNotLeader(o.requestId(), null));
-    else if (c instanceof ClientKeepAlive k) k.replyTo().tell(new ClientNotLeader(k.requestId(), null));
+  /** Every client request; a node without state (not founded, or refusing) serves none of them. */
+  private static boolean isClientRequest(Command c) {
+    return isWrite(c) || c instanceof Query || c instanceof ClientQuery;
+  }
+
+  /** Answers a client request with "not the leader", naming {@code leader} (null: none known). */
+  private Behavior<Command> tellNotLeader(Command c, String leader) {
+    if (c instanceof Propose p) p.replyTo().tell(new NotLeader(leader));
+    else if (c instanceof Query q) q.replyTo().tell(new NotLeader(leader));
+    else if (c instanceof ClientCommand cc) cc.replyTo().tell(new ClientNotLeader(cc.seq(), leader));
+    else if (c instanceof ClientQuery cq) cq.replyTo().tell(new ClientNotLeader(cq.requestId(), leader));
+    else if (c instanceof OpenClientSession o) o.replyTo().tell(new ClientNotLeader(o.requestId(), leader));
+    else if (c instanceof ClientKeepAlive k) k.replyTo().tell(new ClientNotLeader(k.requestId(), leader));
     return Behaviors.same();
   }
 
@@ -461,20 +464,8 @@ public final class RaftNode {
   }
 
   private BehaviorBuilder<Command> notLeading() {
-    return common()
-        .onMessage(Propose.class, this::redirect)
-        .onMessage(ClientCommand.class, c -> {
-          c.replyTo().tell(new ClientNotLeader(c.seq(), core.leaderId()));
-          return Behaviors.same();
-        })
-        .onMessage(OpenClientSession.class, o -> {
-          o.replyTo().tell(new ClientNotLeader(o.requestId(), core.leaderId()));
-          return Behaviors.same();
-        })
-        .onMessage(ClientKeepAlive.class, k -> {
-          k.replyTo().tell(new ClientNotLeader(k.requestId(), core.leaderId()));
-          return Behaviors.same();
-        });
+    // T6.2-01: writes are refused with the leader this node knows of; nothing is appended.
+    return common().onMessage(Command.class, RaftNode::isWrite, c -> tellNotLeader(c, core.leaderId()));
   }
 
   /** A leader ticks for heartbeats and check-quorum and batches proposals into AppendEntries and writes. */
@@ -487,11 +478,6 @@ public final class RaftNode {
         .onMessage(ClientKeepAlive.class, k -> propose(
             serialize(new SessionTable.KeepAlive(k.session(), System.currentTimeMillis())), new ClientWaiter(k.replyTo(), k.requestId())))
         .build();
-  }
-
-  private Behavior<Command> redirect(Propose p) {
-    p.replyTo().tell(new NotLeader(core.leaderId())); // T6.2-01: nothing is appended
-    return Behaviors.same();
   }
 
   private BehaviorBuilder<Command> common() {
@@ -565,7 +551,7 @@ public final class RaftNode {
   private Behavior<Command> onClientQuery(ClientQuery q) {
     Object query;
     try {
-      query = deserialize(q.query());
+      query = q.query().deserialize(serialization);
     } catch (Exception e) {
       q.replyTo().tell(new ClientRejected(q.requestId(), "query cannot be deserialized: " + e.getMessage()));
       return Behaviors.same();
@@ -772,16 +758,12 @@ public final class RaftNode {
 
   private Object deserializeEntry(long index, Payload p) {
     try {
-      return deserialize(p);
+      return p.deserialize(serialization);
     } catch (Exception ex) {
       // Every replica would fail the same way; halting is better than silently skipping an entry.
       throw new IllegalStateException("cannot deserialize the command of entry " + index
           + " (serializer " + p.serializerId() + ", manifest '" + p.manifest() + "')", ex);
     }
-  }
-
-  private Object deserialize(Payload p) throws Exception {
-    return serialization.deserialize(p.bytes(), p.serializerId(), p.manifest()).get();
   }
 
   /**
@@ -791,8 +773,7 @@ public final class RaftNode {
   private Payload serializeResult(Object result) {
     if (result == null) return null;
     try {
-      Serializer s = serialization.findSerializerFor(result);
-      return new Payload(s.identifier(), Serializers.manifestFor(s, result), s.toBinary(result));
+      return Payload.of(serialization, result);
     } catch (Exception ex) {
       log.error("Raft node {}: the state machine result {} cannot be serialized ({}); the client gets null",
           settings.memberId(), result.getClass().getName(), ex.toString());
@@ -809,9 +790,8 @@ public final class RaftNode {
 
   private EntryData.Command serialize(Object command) {
     if (command == null) throw new IllegalArgumentException("command is null");
-    Serializer s = serialization.findSerializerFor(command);
-    String manifest = Serializers.manifestFor(s, command);
-    return new EntryData.Command(s.identifier(), manifest, s.toBinary(command));
+    Payload p = Payload.of(serialization, command);
+    return new EntryData.Command(p.serializerId(), p.manifest(), p.bytes());
   }
 
   private void sendAll(List<Outbound> out) {

@@ -81,26 +81,13 @@ final class SessionTable {
    * (and changes nothing else) if the session is unknown or has already expired.
    */
   public boolean keepAlive(KeepAlive k) {
-    advance(k.time());
-    Session s = sessions.get(k.session());
-    if (s == null || expired(s)) {
-      sessions.remove(k.session());
-      return false;
-    }
-    s.lastActive = time;
-    return true;
+    return touch(k.session(), k.time()) != null;
   }
 
   /** Decides about a committed session command; call {@link #complete} after applying an {@link Apply}. */
   public Decision begin(SessionCommand c) {
-    advance(c.time());
-    Session s = sessions.get(c.session());
-    if (s != null && expired(s)) {
-      sessions.remove(c.session());
-      s = null;
-    }
+    Session s = touch(c.session(), c.time());
     if (s == null) return new Expired("session " + c.session() + " is unknown or expired");
-    s.lastActive = time;
     if (c.lowestUnacked() > s.lowestUnacked) {
       s.lowestUnacked = c.lowestUnacked();
       s.responses.headMap(s.lowestUnacked, false).clear(); // T6.3-04: the client has seen these answers
@@ -112,6 +99,21 @@ final class SessionTable {
           + s.lowestUnacked + "; its answer is gone");
     }
     return new Apply();
+  }
+
+  /**
+   * Moves logged time to {@code loggedTime} and marks {@code session} active then; returns it, or
+   * null (dropping it) if it is unknown or has expired.
+   */
+  private Session touch(long session, long loggedTime) {
+    advance(loggedTime);
+    Session s = sessions.get(session);
+    if (s == null || expired(s)) {
+      sessions.remove(session);
+      return null;
+    }
+    s.lastActive = time;
+    return s;
   }
 
   /** Records the answer to an applied command. */

@@ -867,10 +867,7 @@ public final class RaftCore {
     roundStarts.clear();
     roundRequested = false;
     leaseUntil = Long.MIN_VALUE;
-    for (PendingRead r : all) {
-      if (r.from() == null) outcomes.add(new ProposalOutcome.NotLeader(r.correlationId(), newLeader));
-      else replyAfterPersist(r.from(), new ReadIndexResponse(term, id, r.correlationId(), -1)); // stamped with the new term
-    }
+    for (PendingRead r : all) failRead(r, newLeader, true); // a refusal is stamped with the new term
   }
 
   /**
@@ -879,24 +876,24 @@ public final class RaftCore {
    * waits forever when check-quorum is off.
    */
   private void expireLeaderReads() {
+    expireReads(readsAwaitingRound);
+    expireReads(readsAwaitingCommit);
+  }
+
+  private void expireReads(java.util.Collection<PendingRead> reads) {
     long limit = now - cfg.electionTimeoutMax();
-    for (java.util.Iterator<PendingRead> it = readsAwaitingRound.iterator(); it.hasNext(); ) {
+    for (java.util.Iterator<PendingRead> it = reads.iterator(); it.hasNext(); ) {
       PendingRead r = it.next();
       if (r.since() > limit) continue;
       it.remove();
-      failRead(r);
-    }
-    for (java.util.Iterator<PendingRead> it = readsAwaitingCommit.iterator(); it.hasNext(); ) {
-      PendingRead r = it.next();
-      if (r.since() > limit) continue;
-      it.remove();
-      failRead(r);
+      failRead(r, null, false); // a leader's term is durable
     }
   }
 
-  private void failRead(PendingRead r) {
-    if (r.from() == null) outcomes.add(new ProposalOutcome.NotLeader(r.correlationId(), null));
-    else send(r.from(), new ReadIndexResponse(term, id, r.correlationId(), -1), false); // a leader's term is durable
+  /** Fails a leader read: a local one as not-leader, a forwarded one with a refusal to its follower. */
+  private void failRead(PendingRead r, String leaderHint, boolean afterPersist) {
+    if (r.from() == null) outcomes.add(new ProposalOutcome.NotLeader(r.correlationId(), leaderHint));
+    else send(r.from(), new ReadIndexResponse(term, id, r.correlationId(), -1), afterPersist);
   }
 
   /** Reads forwarded to a leader we no longer follow will never be answered by it: fail them now. */

@@ -6,8 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import akka.actor.testkit.typed.javadsl.TestProbe;
 import akka.serialization.SerializationExtension;
-import akka.serialization.Serializer;
-import akka.serialization.Serializers;
 import com.typesafe.config.ConfigFactory;
 import io.raftactors.testkit.RaftTestKit;
 import java.nio.charset.StandardCharsets;
@@ -61,8 +59,7 @@ class SessionSnapshotTest {
   }
 
   private Payload payload(Object o) {
-    Serializer s = SerializationExtension.get(group.system().classicSystem()).findSerializerFor(o);
-    return new Payload(s.identifier(), Serializers.manifestFor(s, o), s.toBinary(o));
+    return Payload.of(SerializationExtension.get(group.system().classicSystem()), o);
   }
 
   @Test

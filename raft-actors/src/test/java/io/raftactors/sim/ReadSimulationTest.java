@@ -54,6 +54,23 @@ class ReadSimulationTest {
     assertTrue(c.commitIndex() < w.appliedIndex(), "setup: its commit index is stale");
   }
 
+  /**
+   * The lease scenarios' common part: the leader's clock runs at a quarter of the others' rate; it
+   * serves a lease read (the positive control), is cut off, and the others elect a new leader that
+   * commits a write W while the old one still believes it leads. Returns the old leader.
+   */
+  private static String slowLeaderCutOffWhileANewOneCommits(Simulation sim) {
+    String old = awaitLeader(sim).id();
+    sim.setTickRate(old, 0.25);
+    awaitAck(sim, sim.propose(old), 10 * ET_MAX);
+    Simulation.Read before = sim.leaseRead(old);
+    assertTrue(sim.runUntil(before::done, 10 * ET_MAX) >= 0 && before.status() == Simulation.Read.Status.SERVED,
+        () -> "positive control: " + before + "\n" + sim.summary());
+    sim.isolate(old);
+    assertStillBelievesItLeads(sim, old, newLeaderCommits(sim, old));
+    return old;
+  }
+
   private static void assertNeverServedAndFails(Simulation sim, Simulation.Read... reads) {
     sim.heal();
     int t = sim.runUntil(() -> {
@@ -129,18 +146,8 @@ class ReadSimulationTest {
   @Test
   void leaseRead_T6_4_05_slowOldLeaderWithinTheDriftBoundServesNoStaleRead() {
     RaftConfig d = RaftConfig.defaults();
-    RaftConfig cfg = RandomizedSimulationTest.withLeaseTicks(d, d.electionTimeoutMin() / 4);
-    Simulation sim = cluster(3, 3, cfg);
-    String old = awaitLeader(sim).id();
-    sim.setTickRate(old, 0.25);
-    awaitAck(sim, sim.propose(old), 10 * ET_MAX);
-    Simulation.Read before = sim.leaseRead(old);
-    assertTrue(sim.runUntil(before::done, 10 * ET_MAX) >= 0 && before.status() == Simulation.Read.Status.SERVED,
-        () -> "positive control: " + before + "\n" + sim.summary());
-    sim.isolate(old);
-
-    Simulation.Proposal w = newLeaderCommits(sim, old);
-    assertStillBelievesItLeads(sim, old, w);
+    Simulation sim = cluster(3, 3, RandomizedSimulationTest.withLeaseTicks(d, d.electionTimeoutMin() / 4));
+    String old = slowLeaderCutOffWhileANewOneCommits(sim);
     Simulation.Read lease = sim.leaseRead(old);
     Simulation.Read readIndex = sim.read(old);
     sim.runUntil(() -> lease.done() && readIndex.done(), 20 * ET_MAX);
@@ -158,17 +165,8 @@ class ReadSimulationTest {
   @Test
   void lease_T6_4_1_05_driftBeyondTheBoundIsCaughtAsAStaleRead() {
     RaftConfig d = RaftConfig.defaults();
-    RaftConfig cfg = RandomizedSimulationTest.withLeaseTicks(d, d.electionTimeoutMin());
-    Simulation sim = cluster(3, 3, cfg);
-    String old = awaitLeader(sim).id();
-    sim.setTickRate(old, 0.25);
-    awaitAck(sim, sim.propose(old), 10 * ET_MAX);
-    Simulation.Read before = sim.leaseRead(old);
-    assertTrue(sim.runUntil(before::done, 10 * ET_MAX) >= 0 && before.status() == Simulation.Read.Status.SERVED,
-        () -> "positive control: " + before + "\n" + sim.summary());
-    sim.isolate(old);
-    Simulation.Proposal w = newLeaderCommits(sim, old);
-    assertStillBelievesItLeads(sim, old, w);
+    Simulation sim = cluster(3, 3, RandomizedSimulationTest.withLeaseTicks(d, d.electionTimeoutMin()));
+    String old = slowLeaderCutOffWhileANewOneCommits(sim);
     Simulation.SimulationFailure f = assertThrows(Simulation.SimulationFailure.class, () -> {
       Simulation.Read lease = sim.leaseRead(old);
       sim.runUntil(lease::done, 20 * ET_MAX);
