@@ -118,6 +118,11 @@ public final class LinearizabilityChecker {
         return outcome != null;
       }
 
+      /** The operation's id: its position in {@link #ops()}. */
+      public int id() {
+        return id;
+      }
+
       public Kind kind() {
         return kind;
       }
