@@ -73,7 +73,12 @@ class KvHttpClusterTest {
   }
 
   private HttpResponse<String> send(String method, URI uri, String body) throws Exception {
+    return send(method, uri, body, null);
+  }
+
+  private HttpResponse<String> send(String method, URI uri, String body, String idempotencyKey) throws Exception {
     HttpRequest.Builder b = HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(10));
+    if (idempotencyKey != null) b.header("Idempotency-Key", idempotencyKey);
     b.method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
     return client.send(b.build(), HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
   }
@@ -101,10 +106,12 @@ class KvHttpClusterTest {
   }
 
   /**
-   * A write as a careful curl user makes it: follow 307 to the leader, wait and retry on 503 or a
-   * dead node. Returns the final response (200, 404, 409 or a 4xx).
+   * A write as a careful client makes it: with an Idempotency-Key, following 307 to the leader, and
+   * retrying with the same key on 503 (not applied), 504 (outcome unknown) or a dead node, so that
+   * it is applied exactly once. Returns the final response (200, 404, 409 or a 4xx).
    */
   private HttpResponse<String> write(String method, String path, String body) throws Exception {
+    String key = java.util.UUID.randomUUID().toString();
     long deadline = System.nanoTime() + WAIT.toNanos();
     List<String> live = new ArrayList<>();
     for (String id : processes.keySet()) if (processes.get(id).isAlive()) live.add(id);
@@ -112,12 +119,12 @@ class KvHttpClusterTest {
     int next = 1;
     while (System.nanoTime() < deadline) {
       try {
-        HttpResponse<String> r = send(method, uri, body);
+        HttpResponse<String> r = send(method, uri, body, key);
         if (r.statusCode() == 307) {
           uri = URI.create(r.headers().firstValue("Location").orElseThrow());
           continue;
         }
-        if (r.statusCode() != 503) return r;
+        if (r.statusCode() != 503 && r.statusCode() != 504) return r;
       } catch (java.io.IOException deadNode) {
         // fall through: try the next live node
       }
@@ -156,6 +163,20 @@ class KvHttpClusterTest {
     assertEquals("bye", send("GET", leader, "/kv/greeting", null).body());
     assertEquals(200, send("DELETE", leader, "/kv/fresh", null).statusCode());
     assertEquals(404, send("DELETE", leader, "/kv/fresh", null).statusCode());
+
+    // Idempotency-Key: a retry through a follower (redirected) gets the first answer, no second write.
+    HttpResponse<String> first = send("PUT", URI.create("http://" + http.get(leader) + "/kv/once"), "1", "key-once");
+    assertEquals(200, first.statusCode(), first.body());
+    send("PUT", leader, "/kv/once", "2");
+    HttpResponse<String> viaFollower = send("PUT", URI.create("http://" + http.get(follower) + "/kv/once"), "1", "key-once");
+    assertEquals(307, viaFollower.statusCode());
+    HttpResponse<String> retried = send("PUT", URI.create(viaFollower.headers().firstValue("Location").get()), "1", "key-once");
+    assertEquals(200, retried.statusCode(), retried.body());
+    assertEquals(JSON.readTree(first.body()).get("index").asLong(), JSON.readTree(retried.body()).get("index").asLong());
+    assertEquals("2", send("GET", leader, "/kv/once", null).body(), "the retry did not write 1 again");
+    HttpResponse<String> reused = send("PUT", URI.create("http://" + http.get(leader) + "/kv/once"), "3", "key-once");
+    assertEquals(422, reused.statusCode(), reused.body());
+    assertEquals("2", send("GET", leader, "/kv/once", null).body());
 
     // Bad input: a JSON error, and the log does not grow.
     long before = JSON.readTree(send("GET", leader, "/status", null).body()).get("commitIndex").asLong();

@@ -29,10 +29,12 @@ import java.util.concurrent.ThreadLocalRandom;
  *
  * <p>Commands run in a client session (thesis 6.3): each has a sequence number, and the group
  * applies it at most once however often it is retried; a retry is answered with the first answer.
- * A {@link #submit} completes with the state machine's result, or fails with
- * {@link RejectedException} (it was not applied and never will be) or {@link OutcomeUnknownException}
- * (no answer before the deadline, or the session expired meanwhile: it may or may not have been
- * applied).
+ * A {@link #submit} completes with the state machine's result, or fails with one of two kinds of
+ * failure. Certainly not applied: {@link RejectedException} (refused), {@link OverloadedException}
+ * (the leader refused it for backpressure until the deadline) and {@link UnavailableException} (no
+ * leader accepted it before the deadline, and no attempt could have reached the log). Outcome
+ * unknown: {@link OutcomeUnknownException} (an attempt may have been appended, and no answer came
+ * before the deadline, or the session expired meanwhile: it may or may not have been applied).
  *
  * <p>Queries are linearizable by default ({@link ReadConsistency}); they are retried freely since
  * they change nothing, and fail with {@link UnavailableException} if no answer comes in time.
@@ -70,7 +72,22 @@ public final class RaftClient implements AutoCloseable {
     }
   }
 
-  /** No member answered in time: a query got no answer, or a command could not even be sent (it was not applied). */
+  /**
+   * The leader refused the command for backpressure ({@code raft.flow-control}) on every attempt
+   * until the deadline: it was not applied.
+   */
+  public static final class OverloadedException extends RaftClientException {
+    private static final long serialVersionUID = 1L;
+
+    OverloadedException(String message) {
+      super(message);
+    }
+  }
+
+  /**
+   * No member answered in time: a query got no answer, or a command was never accepted by a leader
+   * (every attempt was refused as not-leader or no session could be opened): it was not applied.
+   */
   public static final class UnavailableException extends RaftClientException {
     private static final long serialVersionUID = 1L;
 
@@ -201,6 +218,10 @@ public final class RaftClient implements AutoCloseable {
     long session;
     int attempt;
     int backoffs;
+    /** Some attempt may have reached a leader's log: it timed out or ended with outcome unknown. */
+    boolean maybeApplied;
+    /** The last definite refusal, when no attempt may have reached the log. */
+    String lastRefusal;
 
     Call(long id, Payload payload, ReadConsistency consistency, CompletableFuture<Object> result, long deadlineNanos) {
       this.id = id;
@@ -351,6 +372,7 @@ public final class RaftClient implements AutoCloseable {
       Call c = call(t.id());
       if (c == null || c.attempt != t.attempt()) return Behaviors.same(); // answered, or sent again since
       // No answer in time: the member may be down or cut off. Try the next one.
+      c.maybeApplied = true;
       nextTarget();
       retryLater(c, "no answer within " + settings.requestTimeout().toMillis() + " ms");
       return Behaviors.same();
@@ -374,7 +396,11 @@ public final class RaftClient implements AutoCloseable {
       } else if (System.nanoTime() > c.deadlineNanos) {
         finish(c, c.consistency != null
             ? new UnavailableException("no answer to the query before the deadline (" + why + ")")
-            : new OutcomeUnknownException("no answer before the deadline; the command may or may not have been applied (" + why + ")"));
+            : c.maybeApplied
+                ? new OutcomeUnknownException("no answer before the deadline; the command may or may not have been applied (" + why + ")")
+                : c.lastRefusal != null && c.lastRefusal.startsWith("overloaded")
+                    ? new OverloadedException("the leader refused the command until the deadline; it was not applied (" + c.lastRefusal + ")")
+                    : new UnavailableException("no leader accepted the command before the deadline; it was not applied (" + why + ")"));
         return;
       }
       long min = settings.backoffMin().toMillis();
@@ -402,13 +428,18 @@ public final class RaftClient implements AutoCloseable {
         waitingForSession.clear();
         for (Call w : waiting) startCommand(w);
       } else if (reply instanceof RaftNode.ClientNotLeader nl) {
+        c.lastRefusal = "not the leader";
         redirect(c, nl.leaderId());
       } else if (c == opening) {
         nextTarget();
         retryLater(c, String.valueOf(reply));
       } else if (reply instanceof RaftNode.ClientResult r) {
         finishWith(c, r.result());
+      } else if (reply instanceof RaftNode.ClientOverloaded o) {
+        c.lastRefusal = o.reason(); // certainly not appended: back off and try again
+        retryLater(c, o.reason());
       } else if (reply instanceof RaftNode.ClientOutcomeUnknown u) {
+        c.maybeApplied = true;
         retryLater(c, u.reason()); // the same seq again: applied at most once
       } else if (reply instanceof RaftNode.ClientSessionExpired e) {
         // The session is gone: this command may have been applied before it expired. Later commands open a new one.

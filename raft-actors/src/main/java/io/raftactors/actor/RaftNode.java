@@ -47,8 +47,25 @@ public final class RaftNode {
   /** Everything a node actor accepts. */
   public interface Command {}
 
-  /** Proposes {@code command} to the group; answered once it is applied, or when it cannot be. */
-  public record Propose(Object command, ActorRef<ProposeReply> replyTo) implements Command {}
+  /**
+   * Proposes {@code command} to the group; answered once it is applied, or when it cannot be.
+   *
+   * <p>With an {@code idempotencyKey} (null: none) the command is applied at most once per key:
+   * proposed again with the same key, through any member and across leader changes, it is answered
+   * with the first answer ({@link Applied} with the first index and result) and has no second
+   * effect. Keys live as long as client sessions ({@code raft.sessions.timeout} of logged time since
+   * their command) and survive snapshots and restarts; a key used again for a different command is
+   * answered {@link IdempotencyKeyReused}.
+   */
+  public record Propose(Object command, String idempotencyKey, ActorRef<ProposeReply> replyTo) implements Command {
+    /** A proposal without an idempotency key. */
+    public Propose(Object command, ActorRef<ProposeReply> replyTo) {
+      this(command, null, replyTo);
+    }
+  }
+
+  /** Longest idempotency key accepted, in characters. */
+  public static final int MAX_IDEMPOTENCY_KEY_LENGTH = 255;
 
   /** Runs {@code query} against the state machine ({@link StateMachine#query}) with the given consistency. */
   public record Query(Object query, ReadConsistency consistency, ActorRef<QueryReply> replyTo) implements Command {}
@@ -80,13 +97,28 @@ public final class RaftNode {
   /** The command was committed at {@code index} and applied; {@code result} is the state machine's answer. */
   public record Applied(long index, Object result) implements ProposeReply {}
 
-  /** This node is not the leader; nothing was appended. {@code leaderId} is the leader it knows of, or null. */
+  /**
+   * Certainly not applied: this node is not the leader and appended nothing. {@code leaderId} is the
+   * leader it knows of, or null.
+   */
   public record NotLeader(String leaderId) implements ProposeReply, QueryReply {}
 
-  /** The command was refused before reaching the log (for example it cannot be serialized). */
+  /** Certainly not applied: refused before reaching the log (for example it cannot be serialized). */
   public record Rejected(String reason) implements ProposeReply, QueryReply {}
 
-  /** Leadership was lost after the command was appended: it may or may not commit. */
+  /**
+   * Certainly not applied: the leader already holds as many proposals waiting to commit as
+   * {@code raft.flow-control} allows (or as many idempotency keys as it keeps). Retry later.
+   */
+  public record Overloaded(String reason) implements ProposeReply {}
+
+  /** Not applied now: the idempotency key was already used for a different command. */
+  public record IdempotencyKeyReused(String key) implements ProposeReply {}
+
+  /**
+   * The outcome is unknown: the command was appended, and leadership was lost before it committed.
+   * It may or may not be applied; retrying it without an idempotency key or session may apply it twice.
+   */
   public record OutcomeUnknown(String reason) implements ProposeReply {}
 
   // ------------------------------------------------------------------ client protocol (any ActorSystem)
@@ -130,6 +162,9 @@ public final class RaftNode {
   /** Refused before reaching the log, or failed without effect (for example a malformed payload). */
   public record ClientRejected(long requestId, String reason) implements ClientReply {}
 
+  /** Refused before reaching the log: the leader holds as many waiting proposals as it allows. Retry later. */
+  public record ClientOverloaded(long requestId, String reason) implements ClientReply {}
+
   /** The session is unknown or expired, or the answer to this old request is gone; it was not applied now. */
   public record ClientSessionExpired(long requestId, String reason) implements ClientReply {}
 
@@ -168,12 +203,17 @@ public final class RaftNode {
 
   private record WriteCompleted(long seq, Throwable failure) implements Command {}
 
-  /** Someone waiting for a proposal: a local proposer, or a client of the client protocol. */
-  private sealed interface Waiter {}
+  /**
+   * Someone waiting for a proposal: a local proposer, or a client of the client protocol; {@code bytes}
+   * is the size of the proposed entry, counted against {@code raft.flow-control.max-pending-bytes}.
+   */
+  private sealed interface Waiter {
+    long bytes();
+  }
 
-  private record LocalWaiter(ActorRef<ProposeReply> replyTo) implements Waiter {}
+  private record LocalWaiter(ActorRef<ProposeReply> replyTo, long bytes) implements Waiter {}
 
-  private record ClientWaiter(ActorRef<ClientReply> replyTo, long requestId) implements Waiter {}
+  private record ClientWaiter(ActorRef<ClientReply> replyTo, long requestId, long bytes) implements Waiter {}
 
   /** A query and whom to answer: exactly one of {@code local} and {@code client} is set. */
   private record PendingQuery(Object query, ActorRef<QueryReply> local, ActorRef<ClientReply> client, long requestId) {}
@@ -237,6 +277,8 @@ public final class RaftNode {
   private Role role;
   /** Who waits for each proposal, by correlation id. */
   private final Map<Long, Waiter> waiting = new HashMap<>();
+  /** Bytes of the proposals in {@code waiting}. */
+  private long waitingBytes;
   /** Queries waiting for their read index, by correlation id. */
   private final Map<Long, PendingQuery> queries = new HashMap<>();
   /** Client sessions: replicated state next to the state machine, and part of its snapshots. */
@@ -475,8 +517,8 @@ public final class RaftNode {
         .onMessage(Propose.class, this::onPropose)
         .onMessage(ClientCommand.class, this::onClientCommand)
         .onMessage(OpenClientSession.class, this::onOpenSession)
-        .onMessage(ClientKeepAlive.class, k -> propose(
-            serialize(new SessionTable.KeepAlive(k.session(), System.currentTimeMillis())), new ClientWaiter(k.replyTo(), k.requestId())))
+        .onMessage(ClientKeepAlive.class, k -> proposeForClient(
+            serialize(new SessionTable.KeepAlive(k.session(), System.currentTimeMillis())), k.replyTo(), k.requestId()))
         .build();
   }
 
@@ -505,15 +547,59 @@ public final class RaftNode {
   }
 
   private Behavior<Command> onPropose(Propose p) {
-    EntryData.Command data;
+    String key = p.idempotencyKey();
+    if (key != null && (key.isEmpty() || key.length() > MAX_IDEMPOTENCY_KEY_LENGTH)) {
+      p.replyTo().tell(new Rejected("an idempotency key has 1 to " + MAX_IDEMPOTENCY_KEY_LENGTH + " characters, this one "
+          + key.length()));
+      return Behaviors.same();
+    }
+    Payload command;
     try {
-      data = serialize(p.command());
+      if (p.command() == null) throw new IllegalArgumentException("command is null");
+      command = Payload.of(serialization, p.command());
     } catch (Exception e) {
       log.warn("Raft node {} rejected a proposal: {}", settings.memberId(), e.toString());
       p.replyTo().tell(new Rejected("command cannot be serialized: " + e.getMessage()));
       return Behaviors.same();
     }
-    return propose(data, new LocalWaiter(p.replyTo()));
+    if (key == null) return propose(entryOf(command), p.replyTo());
+    SessionTable.Response first = sessions.cached(key, command);
+    if (first != null) {
+      // Applied before under this key (thesis 6.3): the first answer, without touching the log.
+      p.replyTo().tell(new Applied(first.index(), deserializeResult(first.index(), first.result())));
+      return Behaviors.same();
+    }
+    if (sessions.keyCount() >= settings.maxIdempotencyKeys() || sessions.keyBytes() >= settings.maxIdempotencyKeyBytes()) {
+      p.replyTo().tell(new Overloaded("the group keeps " + sessions.keyCount() + " idempotency keys (" + sessions.keyBytes()
+          + " bytes), its limit (raft.sessions.max-idempotency-keys / max-idempotency-key-bytes); keys expire after "
+          + settings.sessionTimeout().toMinutes() + " min"));
+      return Behaviors.same();
+    }
+    // The leader stamps its clock; replicas expire keys on logged time only, as sessions.
+    return propose(serialize(new SessionTable.KeyedCommand(key, System.currentTimeMillis(), command)), p.replyTo());
+  }
+
+  private Behavior<Command> propose(EntryData.Command data, ActorRef<ProposeReply> replyTo) {
+    String overload = overload(data);
+    if (overload != null) {
+      replyTo.tell(new Overloaded(overload));
+      return Behaviors.same();
+    }
+    return propose(data, new LocalWaiter(replyTo, data.bytes().length));
+  }
+
+  /**
+   * Backpressure: null if one more proposal of {@code data} fits within {@code raft.flow-control},
+   * else why not. Proposals past the bound are refused at once (certainly not applied) instead of
+   * piling up in the leader's memory while the group cannot commit them fast enough.
+   */
+  private String overload(EntryData.Command data) {
+    if (waiting.size() < settings.maxPendingProposals() && waitingBytes + data.bytes().length <= settings.maxPendingBytes()) {
+      return null;
+    }
+    return "overloaded: " + waiting.size() + " proposals (" + waitingBytes + " bytes) wait to commit on leader "
+        + settings.memberId() + " (raft.flow-control allows " + settings.maxPendingProposals() + " and "
+        + settings.maxPendingBytes() + " bytes); not applied, retry later";
   }
 
   private Behavior<Command> onClientCommand(ClientCommand c) {
@@ -531,16 +617,26 @@ public final class RaftNode {
     // The leader stamps its clock; replicas expire sessions on logged time only (T6.3-05).
     SessionTable.SessionCommand logged =
         new SessionTable.SessionCommand(c.session(), c.seq(), c.lowestUnacked(), System.currentTimeMillis(), c.command());
-    return propose(serialize(logged), new ClientWaiter(c.replyTo(), c.seq()));
+    return proposeForClient(serialize(logged), c.replyTo(), c.seq());
   }
 
   private Behavior<Command> onOpenSession(OpenClientSession o) {
-    return propose(serialize(new SessionTable.OpenSession(System.currentTimeMillis())), new ClientWaiter(o.replyTo(), o.requestId()));
+    return proposeForClient(serialize(new SessionTable.OpenSession(System.currentTimeMillis())), o.replyTo(), o.requestId());
+  }
+
+  private Behavior<Command> proposeForClient(EntryData.Command data, ActorRef<ClientReply> replyTo, long requestId) {
+    String overload = overload(data);
+    if (overload != null) {
+      replyTo.tell(new ClientOverloaded(requestId, overload));
+      return Behaviors.same();
+    }
+    return propose(data, new ClientWaiter(replyTo, requestId, data.bytes().length));
   }
 
   private Behavior<Command> propose(EntryData.Command data, Waiter waiter) {
     long corr = nextCorrelation++;
     waiting.put(corr, waiter);
+    waitingBytes += waiter.bytes();
     core.propose(data, corr);
     // Batching: proposals already in the mailbox join the same AppendEntries and the same write;
     // the Flush queued behind them hands the batch to the core's ready().
@@ -677,7 +773,7 @@ public final class RaftNode {
         else q.client().tell(new ClientNotLeader(q.requestId(), leader));
         continue;
       }
-      Waiter w = waiting.remove(o.correlationId());
+      Waiter w = takeWaiter(o.correlationId());
       if (w instanceof LocalWaiter l) {
         if (o instanceof ProposalOutcome.NotLeader nl) l.replyTo().tell(new NotLeader(nl.leaderHint()));
         else if (o instanceof ProposalOutcome.Unknown u) l.replyTo().tell(new OutcomeUnknown(u.reason()));
@@ -716,7 +812,7 @@ public final class RaftNode {
     LogEntry e = c.entry();
     if (!(e.data() instanceof EntryData.Command cmd)) return;
     Object command = deserializeEntry(e.index(), new Payload(cmd.serializerId(), cmd.manifest(), cmd.bytes()));
-    Waiter waiter = c.hasCaller() ? waiting.remove(c.correlationId()) : null;
+    Waiter waiter = c.hasCaller() ? takeWaiter(c.correlationId()) : null;
     if (command instanceof SessionTable.OpenSession open) {
       long id = sessions.open(e.index(), open.time());
       if (waiter instanceof ClientWaiter w) w.replyTo().tell(new ClientSessionOpened(w.requestId(), id));
@@ -724,6 +820,10 @@ public final class RaftNode {
     }
     if (command instanceof SessionTable.SessionCommand sc) {
       applySessionCommand(e.index(), sc, waiter);
+      return;
+    }
+    if (command instanceof SessionTable.KeyedCommand kc) {
+      applyKeyedCommand(e.index(), kc, waiter);
       return;
     }
     if (command instanceof SessionTable.KeepAlive k) {
@@ -754,6 +854,40 @@ public final class RaftNode {
       reply = new ClientResult(sc.seq(), index, payload);
     }
     if (waiter instanceof ClientWaiter w) w.replyTo().tell(reply);
+  }
+
+  /** An idempotency key names a session of one command: applied once, later answered with the first answer. */
+  private void applyKeyedCommand(long index, SessionTable.KeyedCommand kc, Waiter waiter) {
+    SessionTable.Decision d = sessions.begin(kc);
+    ProposeReply reply;
+    if (d instanceof SessionTable.Duplicate dup) {
+      reply = waiter == null ? null : new Applied(dup.response().index(), deserializeResult(dup.response().index(), dup.response().result()));
+    } else if (d instanceof SessionTable.KeyReused) {
+      reply = new IdempotencyKeyReused(kc.key());
+    } else {
+      Object result = stateMachine.apply(index, deserializeEntry(index, kc.command()));
+      sessions.complete(kc, new SessionTable.Response(index, serializeResult(result)));
+      reply = new Applied(index, result);
+    }
+    if (waiter instanceof LocalWaiter l) l.replyTo().tell(reply);
+  }
+
+  private Waiter takeWaiter(long correlationId) {
+    Waiter w = waiting.remove(correlationId);
+    if (w != null) waitingBytes -= w.bytes();
+    return w;
+  }
+
+  /** A cached result for a local proposer; one that no longer deserializes is answered as null, and logged. */
+  private Object deserializeResult(long index, Payload p) {
+    if (p == null) return null;
+    try {
+      return p.deserialize(serialization);
+    } catch (Exception ex) {
+      log.error("Raft node {}: the cached result of entry {} cannot be deserialized ({}); answering null",
+          settings.memberId(), index, ex.toString());
+      return null;
+    }
   }
 
   private Object deserializeEntry(long index, Payload p) {
@@ -790,7 +924,10 @@ public final class RaftNode {
 
   private EntryData.Command serialize(Object command) {
     if (command == null) throw new IllegalArgumentException("command is null");
-    Payload p = Payload.of(serialization, command);
+    return entryOf(Payload.of(serialization, command));
+  }
+
+  private static EntryData.Command entryOf(Payload p) {
     return new EntryData.Command(p.serializerId(), p.manifest(), p.bytes());
   }
 

@@ -31,6 +31,10 @@ public final class RaftSettings {
   private final boolean bootstrapChecked;
   private final boolean bootstrapJoin;
   private final Duration sessionTimeout;
+  private final int maxIdempotencyKeys;
+  private final long maxIdempotencyKeyBytes;
+  private final int maxPendingProposals;
+  private final long maxPendingBytes;
 
   private RaftSettings(Config raft) {
     this.groupId = nonBlank(raft, "group-id");
@@ -64,6 +68,10 @@ public final class RaftSettings {
         positiveInt(raft, "max-inflight-appends"),
         (int) Math.min(Integer.MAX_VALUE, bytes(raft, "snapshot.chunk-size")), leaseTicks);
     this.sessionTimeout = duration(raft, "sessions.timeout");
+    this.maxIdempotencyKeys = positiveInt(raft, "sessions.max-idempotency-keys");
+    this.maxIdempotencyKeyBytes = bytes(raft, "sessions.max-idempotency-key-bytes");
+    this.maxPendingProposals = positiveInt(raft, "flow-control.max-pending-proposals");
+    this.maxPendingBytes = bytes(raft, "flow-control.max-pending-bytes");
     this.snapshotAfterEntries = read(raft, "snapshot.after-entries", Config::getLong);
     if (snapshotAfterEntries < 0) {
       throw new IllegalArgumentException("raft.snapshot.after-entries must be 0 (off) or positive, was " + snapshotAfterEntries);
@@ -136,6 +144,26 @@ public final class RaftSettings {
   /** A client session idle this long (in logged time) expires. */
   public Duration sessionTimeout() {
     return sessionTimeout;
+  }
+
+  /** The leader refuses proposals with a new idempotency key while it keeps this many keys. */
+  public int maxIdempotencyKeys() {
+    return maxIdempotencyKeys;
+  }
+
+  /** ... or while the keys and their cached answers take this many bytes. */
+  public long maxIdempotencyKeyBytes() {
+    return maxIdempotencyKeyBytes;
+  }
+
+  /** Backpressure: the most proposals a leader holds appended but not yet answered. */
+  public int maxPendingProposals() {
+    return maxPendingProposals;
+  }
+
+  /** Backpressure: the most bytes of such proposals. */
+  public long maxPendingBytes() {
+    return maxPendingBytes;
   }
 
   /**

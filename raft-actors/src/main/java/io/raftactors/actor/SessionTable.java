@@ -22,6 +22,13 @@ import java.util.TreeMap;
  * logged time seen so far (it never runs backwards, whatever the leaders' clocks do), and a
  * session idle for longer than the timeout in that time expires at the same log index everywhere.
  * No replica reads its own clock.
+ *
+ * <p>A session may also be named by the client instead of by a log index: an idempotency key (the
+ * {@code Idempotency-Key} of an HTTP request, or {@link RaftNode.Propose#idempotencyKey()}). Such a
+ * session is opened by its first command and holds exactly one command: a later command with the
+ * same key is answered with the first answer and not applied again, however it reaches the log and
+ * whichever leader logs it. It expires like any other session, and a command with the same key but a
+ * different payload is refused, so a key reused by mistake cannot return another request's answer.
  */
 final class SessionTable {
 
@@ -35,6 +42,12 @@ final class SessionTable {
   /** An idle client's keep-alive for its session, as logged with the leader's clock (T6.3-08). */
   public record KeepAlive(long session, long time) implements RaftSerializable {}
 
+  /**
+   * A command logged under a client-chosen idempotency key, with the leader's clock. At most one
+   * command is ever applied per key while the key lives.
+   */
+  public record KeyedCommand(String key, long time, Payload command) implements RaftSerializable {}
+
   /** What to do with a session command. */
   public sealed interface Decision {}
 
@@ -47,17 +60,29 @@ final class SessionTable {
   /** Do not apply: the session is unknown or expired, or the answer was already dropped. */
   public record Expired(String reason) implements Decision {}
 
+  /** Do not apply: the idempotency key was used for a command with a different payload. */
+  public record KeyReused(String reason) implements Decision {}
+
   /** A cached answer: the serialized result (null for a null result). */
   public record Response(long index, Payload result) {}
 
   private static final class Session {
     long lastActive;
     long lowestUnacked;
+    /** Keyed sessions: a digest of the payload of their one command (0 for numbered sessions). */
+    long fingerprint;
     final TreeMap<Long, Response> responses = new TreeMap<>();
   }
 
+  /** The sequence number of the one command of a keyed session. */
+  private static final long KEYED_SEQ = 1;
+
   private final long timeoutMillis;
   private final TreeMap<Long, Session> sessions = new TreeMap<>();
+  /** Sessions named by an idempotency key. */
+  private final TreeMap<String, Session> keyed = new TreeMap<>();
+  /** Bytes held by keyed sessions (keys and cached answers), for the leader's admission limit. */
+  private long keyedBytes;
   private long time;
   private long nextSweep;
 
@@ -102,6 +127,81 @@ final class SessionTable {
   }
 
   /**
+   * Decides about a committed keyed command: {@link Apply} the first time its key is seen (call
+   * {@link #complete(KeyedCommand, Response)} after applying it), {@link Duplicate} with the first
+   * answer afterwards, {@link KeyReused} if the key's command had another payload.
+   */
+  public Decision begin(KeyedCommand c) {
+    advance(c.time());
+    Session s = keyed.get(c.key());
+    if (s != null && expired(s)) {
+      dropKeyed(c.key(), s);
+      s = null;
+    }
+    if (s == null) return new Apply();
+    s.lastActive = time;
+    if (s.fingerprint != fingerprint(c.command())) {
+      return new KeyReused("idempotency key '" + c.key() + "' was already used for a different request");
+    }
+    Response first = s.responses.get(KEYED_SEQ);
+    // A keyed session is created with its answer, in one step, so it always has one.
+    return new Duplicate(first);
+  }
+
+  /** Records the answer to an applied keyed command; its key now names a session of its own. */
+  public void complete(KeyedCommand c, Response r) {
+    Session s = new Session();
+    s.lastActive = time;
+    s.fingerprint = fingerprint(c.command());
+    s.responses.put(KEYED_SEQ, r);
+    Session old = keyed.put(c.key(), s);
+    if (old != null) keyedBytes -= keyedSize(c.key(), old);
+    keyedBytes += keyedSize(c.key(), s);
+  }
+
+  /**
+   * The answer cached for {@code key} if a command with this payload was applied under it, or null.
+   * Only a hint for the leader (a replica that has not applied everything may not know the key yet).
+   */
+  public Response cached(String key, Payload command) {
+    Session s = keyed.get(key);
+    if (s == null || expired(s) || s.fingerprint != fingerprint(command)) return null;
+    return s.responses.get(KEYED_SEQ);
+  }
+
+  /** Live idempotency keys. */
+  public int keyCount() {
+    return keyed.size();
+  }
+
+  /** Bytes held by live idempotency keys and their answers. */
+  public long keyBytes() {
+    return keyedBytes;
+  }
+
+  private void dropKeyed(String key, Session s) {
+    keyed.remove(key);
+    keyedBytes -= keyedSize(key, s);
+  }
+
+  private static long keyedSize(String key, Session s) {
+    Response r = s.responses.get(KEYED_SEQ);
+    return 64L + 2L * key.length() + (r == null || r.result() == null ? 0 : r.result().bytes().length + r.result().manifest().length());
+  }
+
+  /**
+   * A 64-bit digest of a serialized command (FNV-1a over serializer id, manifest and bytes); the same
+   * on every replica, since it is computed from the logged bytes.
+   */
+  static long fingerprint(Payload p) {
+    long h = 0xcbf29ce484222325L;
+    h = (h ^ p.serializerId()) * 0x100000001b3L;
+    for (int i = 0; i < p.manifest().length(); i++) h = (h ^ p.manifest().charAt(i)) * 0x100000001b3L;
+    for (byte b : p.bytes()) h = (h ^ (b & 0xff)) * 0x100000001b3L;
+    return h == 0 ? 1 : h;
+  }
+
+  /**
    * Moves logged time to {@code loggedTime} and marks {@code session} active then; returns it, or
    * null (dropping it) if it is unknown or has expired.
    */
@@ -137,6 +237,7 @@ final class SessionTable {
     return time;
   }
 
+  /** Open numbered sessions (keyed sessions are counted by {@link #keyCount}). */
   public int size() {
     return sessions.size();
   }
@@ -152,6 +253,13 @@ final class SessionTable {
     nextSweep = time + Math.max(1, timeoutMillis / 10);
     for (Iterator<Map.Entry<Long, Session>> it = sessions.entrySet().iterator(); it.hasNext(); ) {
       if (expired(it.next().getValue())) it.remove();
+    }
+    for (Iterator<Map.Entry<String, Session>> it = keyed.entrySet().iterator(); it.hasNext(); ) {
+      Map.Entry<String, Session> e = it.next();
+      if (expired(e.getValue())) {
+        keyedBytes -= keyedSize(e.getKey(), e.getValue());
+        it.remove();
+      }
     }
   }
 
@@ -181,6 +289,17 @@ final class SessionTable {
           writePayload(out, r.getValue().result());
         }
       }
+      // Keyed sessions follow; a table written before they existed simply ends here.
+      out.writeInt(keyed.size());
+      for (Map.Entry<String, Session> e : keyed.entrySet()) {
+        Session s = e.getValue();
+        Response r = s.responses.get(KEYED_SEQ);
+        out.writeUTF(e.getKey());
+        out.writeLong(s.lastActive);
+        out.writeLong(s.fingerprint);
+        out.writeLong(r.index());
+        writePayload(out, r.result());
+      }
       out.flush();
       return bytes.toByteArray();
     } catch (IOException e) {
@@ -193,6 +312,8 @@ final class SessionTable {
     try {
       DataInputStream in = new DataInputStream(new ByteArrayInputStream(data));
       sessions.clear();
+      keyed.clear();
+      keyedBytes = 0;
       time = in.readLong();
       nextSweep = in.readLong();
       int n = in.readInt();
@@ -208,6 +329,19 @@ final class SessionTable {
           s.responses.put(seq, new Response(index, readPayload(in)));
         }
         sessions.put(id, s);
+      }
+      if (in.available() > 0) {
+        int k = in.readInt();
+        for (int i = 0; i < k; i++) {
+          String key = in.readUTF();
+          Session s = new Session();
+          s.lastActive = in.readLong();
+          s.fingerprint = in.readLong();
+          long index = in.readLong();
+          s.responses.put(KEYED_SEQ, new Response(index, readPayload(in)));
+          keyed.put(key, s);
+          keyedBytes += keyedSize(key, s);
+        }
       }
     } catch (IOException e) {
       throw new UncheckedIOException("corrupt session table in snapshot", e);

@@ -206,4 +206,88 @@ class SessionTableTest {
     assertTrue(outcomes.get(0).endsWith("true Apply Expired false"), outcomes.get(0));
     assertFalse(outcomes.get(0).contains("false true"), "every keep-alive of the live session succeeded: " + outcomes.get(0));
   }
+
+  // ------------------------------------------------------------------ idempotency keys
+
+  private static SessionTable.KeyedCommand keyed(String key, long time, String command) {
+    return new SessionTable.KeyedCommand(key, time, text(command));
+  }
+
+  /** Applies a keyed command as a node does. */
+  private static Decision run(SessionTable t, SessionTable.KeyedCommand c, long index, List<String> effects) {
+    Decision d = t.begin(c);
+    if (d instanceof Apply) {
+      effects.add(c.key());
+      t.complete(c, new Response(index, text("r" + index)));
+    }
+    return d;
+  }
+
+  @Test
+  void idempotencyKeys_aKeyedCommandIsAppliedOnceAndItsCopiesGetTheFirstAnswer() {
+    SessionTable t = new SessionTable(TIMEOUT);
+    List<String> effects = new ArrayList<>();
+    assertInstanceOf(Apply.class, run(t, keyed("k", 10, "put a"), 7, effects));
+    Duplicate d = assertInstanceOf(Duplicate.class, run(t, keyed("k", 20, "put a"), 9, effects));
+    assertEquals(new Response(7, text("r7")), d.response());
+    assertEquals(new Response(7, text("r7")), t.cached("k", text("put a")));
+    assertNull(t.cached("k", text("put b")), "no answer for another command under the key");
+    assertInstanceOf(Apply.class, run(t, keyed("other", 20, "put a"), 10, effects), "keys are independent");
+    assertEquals(List.of("k", "other"), effects);
+    assertEquals(2, t.keyCount());
+    assertTrue(t.keyBytes() > 0);
+  }
+
+  @Test
+  void idempotencyKeys_aKeyReusedForAnotherCommandIsRefused() {
+    SessionTable t = new SessionTable(TIMEOUT);
+    List<String> effects = new ArrayList<>();
+    run(t, keyed("k", 10, "put a"), 7, effects);
+    assertInstanceOf(SessionTable.KeyReused.class, run(t, keyed("k", 11, "delete a"), 8, effects));
+    assertEquals(List.of("k"), effects);
+  }
+
+  @Test
+  void idempotencyKeys_expireOnLoggedTimeLikeSessionsAndFreeTheirBytes() {
+    SessionTable t = new SessionTable(TIMEOUT);
+    List<String> effects = new ArrayList<>();
+    run(t, keyed("k", 0, "put a"), 1, effects);
+    // A retry within the timeout of logged time is a duplicate, and keeps the key alive.
+    assertInstanceOf(Duplicate.class, run(t, keyed("k", TIMEOUT, "put a"), 2, effects));
+    assertInstanceOf(Duplicate.class, run(t, keyed("k", 2 * TIMEOUT, "put a"), 3, effects));
+    // Past the timeout since it was last used, the key is gone: the command is new again.
+    assertInstanceOf(Apply.class, run(t, keyed("k", 3 * TIMEOUT + 1, "put a"), 4, effects));
+    assertEquals(List.of("k", "k"), effects);
+    // Swept with the other sessions once logged time moves on, whatever key comes next.
+    t.open(5, 5 * TIMEOUT);
+    assertEquals(0, t.keyCount());
+    assertEquals(0, t.keyBytes());
+  }
+
+  @Test
+  void idempotencyKeys_travelWithSnapshotsAndOldSnapshotsStillRestore() {
+    SessionTable t = new SessionTable(TIMEOUT);
+    long s = t.open(1, 0);
+    List<String> effects = new ArrayList<>();
+    t.begin(cmd(s, 1, 1, 5));
+    t.complete(cmd(s, 1, 1, 5), new Response(2, text("r1")));
+    run(t, keyed("k", 6, "put a"), 3, effects);
+    SessionTable copy = new SessionTable(TIMEOUT);
+    copy.restore(t.toBytes());
+    assertArrayEquals(t.toBytes(), copy.toBytes());
+    assertEquals(t.keyBytes(), copy.keyBytes());
+    assertEquals(new Response(3, text("r3")),
+        assertInstanceOf(Duplicate.class, copy.begin(keyed("k", 7, "put a"))).response());
+    assertInstanceOf(SessionTable.KeyReused.class, copy.begin(keyed("k", 7, "put b")));
+
+    // A table written before idempotency keys existed ends after its numbered sessions.
+    SessionTable plain = new SessionTable(TIMEOUT);
+    long p = plain.open(1, 0);
+    plain.complete(cmd(p, 1, 1, 5), new Response(2, text("r1")));
+    byte[] withKeys = plain.toBytes();
+    byte[] old = java.util.Arrays.copyOf(withKeys, withKeys.length - 4); // without the key count (0)
+    SessionTable restored = new SessionTable(TIMEOUT);
+    restored.restore(old);
+    assertArrayEquals(withKeys, restored.toBytes());
+  }
 }

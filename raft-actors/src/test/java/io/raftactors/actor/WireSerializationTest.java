@@ -74,6 +74,8 @@ class WireSerializationTest {
         new RaftNode.ClientRejected(3, "malformed"),
         new RaftNode.ClientSessionExpired(3, "gone"),
         new RaftNode.ClientOutcomeUnknown(3, "lost leadership"),
+        new RaftNode.ClientOverloaded(3, "overloaded: 10000 proposals wait"),
+        new SessionTable.KeyedCommand("8e03978e-key", 123_458L, p),
         new RaftNode.ClientSessionOpened(1, 12),
         new SessionTable.SessionCommand(7, 3, 2, 123_456L, p),
         new SessionTable.OpenSession(123_456L),

@@ -28,9 +28,8 @@ import java.util.concurrent.CompletionStage;
 
 /**
  * The HTTP API of one KV node (Akka HTTP). Writes go through the Raft log on the leader; a
- * follower answers writes and linearizable or lease reads with 307 to the leader's HTTP address,
- * and 503 with Retry-After while no leader is known. Bad input is refused with a 4xx and a JSON
- * error before it reaches the log.
+ * follower answers writes and linearizable or lease reads with 307 to the leader's HTTP address.
+ * Bad input is refused with a 4xx and a JSON error before it reaches the log.
  *
  * <pre>
  * PUT    /kv/{key}        body = value        200 {"index":N}
@@ -39,19 +38,34 @@ import java.util.concurrent.CompletionStage;
  * POST   /kv/{key}/cas    {"expected":..,"value":..}   200 {"index":N} | 409 {"current":..}
  * GET    /status                              200 {"node","role","term","leader",...}
  * </pre>
+ *
+ * <p>Every answer to a write says one thing about whether it was applied: 200, 404 (delete of an
+ * absent key) and 409 (cas that did not swap) were applied; 307, 503 (with Retry-After: no leader
+ * known, or the leader is overloaded), 400, 413 and 422 were certainly not applied; 504 ("outcome
+ * unknown") may or may not have been applied. Writes with an {@code Idempotency-Key} header are
+ * applied at most once per key: a retry with the same key, through any node and across leader
+ * changes, gets the first answer.
  */
 public final class KvHttpApi extends AllDirectives {
   /** Longest key, in UTF-8 bytes. */
   public static final int MAX_KEY_BYTES = 1024;
 
   private static final ObjectMapper JSON = new ObjectMapper();
-  private static final Duration ASK = Duration.ofSeconds(5);
+  /** How long a request waits for the node actor; a write without an answer by then is answered 504. */
+  public static final Duration DEFAULT_ASK_TIMEOUT = Duration.ofSeconds(5);
+  /** How long a request that finds no leader waits for an election before it is answered 503. */
+  public static final Duration DEFAULT_WAIT_FOR_LEADER = Duration.ofSeconds(2);
+  private static final Duration LEADER_POLL = Duration.ofMillis(20);
+  /** The header that makes a write exactly-once (IETF httpapi draft "The Idempotency-Key HTTP Header Field"). */
+  public static final String IDEMPOTENCY_KEY = "Idempotency-Key";
 
   private final ActorSystem<?> system;
   private final String memberId;
   private final ActorRef<RaftNode.Command> node;
   private final Map<String, String> httpAddresses;
   private final int maxValueBytes;
+  private final Duration ask;
+  private final Duration waitForLeader;
 
   /**
    * @param httpAddresses member id -> "host:port" of its HTTP API, for redirects and /status
@@ -59,6 +73,17 @@ public final class KvHttpApi extends AllDirectives {
    */
   public KvHttpApi(ActorSystem<?> system, String memberId, ActorRef<RaftNode.Command> node,
       Map<String, String> httpAddresses, int maxValueBytes) {
+    this(system, memberId, node, httpAddresses, maxValueBytes, DEFAULT_ASK_TIMEOUT, DEFAULT_WAIT_FOR_LEADER);
+  }
+
+  /**
+   * As above; {@code askTimeout} bounds each wait for the node actor's answer, {@code waitForLeader}
+   * how long a request that finds no leader known waits for one to be elected (0: answer 503 at once).
+   */
+  public KvHttpApi(ActorSystem<?> system, String memberId, ActorRef<RaftNode.Command> node,
+      Map<String, String> httpAddresses, int maxValueBytes, Duration askTimeout, Duration waitForLeader) {
+    this.ask = askTimeout;
+    this.waitForLeader = waitForLeader;
     this.system = system;
     this.memberId = memberId;
     this.node = node;
@@ -69,12 +94,13 @@ public final class KvHttpApi extends AllDirectives {
   public Route route() {
     Route api = concat(
         pathPrefix("kv", () -> concat(
-            path(PathMatchers.segment().slash("cas"), key -> post(() ->
-                entity(Unmarshaller.entityToString(), body -> completeWithFuture(cas(key, body))))),
+            path(PathMatchers.segment().slash("cas"), key -> post(() -> idempotencyKey(ik ->
+                entity(Unmarshaller.entityToString(), body -> completeWithFuture(cas(key, body, ik)))))),
             path(PathMatchers.segment(), key -> concat(
-                put(() -> entity(Unmarshaller.entityToString(), body -> completeWithFuture(put(key, body)))),
+                put(() -> idempotencyKey(ik ->
+                    entity(Unmarshaller.entityToString(), body -> completeWithFuture(put(key, body, ik))))),
                 get(() -> parameterOptional("consistency", c -> completeWithFuture(get(key, c.orElse("linearizable"))))),
-                delete(() -> completeWithFuture(delete(key))))))),
+                delete(() -> idempotencyKey(ik -> completeWithFuture(delete(key, ik)))))))),
         path("status", () -> get(() -> completeWithFuture(status()))));
     // Every refusal (unknown path, wrong method, ...) is answered in JSON, like the API's own errors.
     RejectionHandler json = RejectionHandler.defaultHandler().mapRejectionResponse(r -> {
@@ -86,24 +112,42 @@ public final class KvHttpApi extends AllDirectives {
     return handleRejections(json, () -> api);
   }
 
+  /**
+   * The request's Idempotency-Key (null without one). The draft makes it a structured-field string
+   * ({@code "..."}); a bare token is accepted too. 1 to 255 visible ASCII characters, else 400.
+   */
+  private Route idempotencyKey(java.util.function.Function<String, Route> inner) {
+    return optionalHeaderValueByName(IDEMPOTENCY_KEY, raw -> {
+      if (raw.isEmpty()) return inner.apply(null);
+      String k = raw.get().trim();
+      if (k.length() >= 2 && k.startsWith("\"") && k.endsWith("\"")) k = k.substring(1, k.length() - 1);
+      if (k.isEmpty() || k.length() > RaftNode.MAX_IDEMPOTENCY_KEY_LENGTH || !k.chars().allMatch(ch -> ch > 0x20 && ch < 0x7f)) {
+        return complete(json(StatusCodes.BAD_REQUEST, obj().put("error", IDEMPOTENCY_KEY + " must be 1 to "
+            + RaftNode.MAX_IDEMPOTENCY_KEY_LENGTH + " visible ASCII characters").put("applied", false)));
+      }
+      return inner.apply(k);
+    });
+  }
+
   // ------------------------------------------------------------------ operations
 
-  private CompletionStage<HttpResponse> put(String key, String value) {
+  private CompletionStage<HttpResponse> put(String key, String value, String idempotencyKey) {
     HttpResponse bad = checkKey(key);
     if (bad == null) bad = checkValue(value);
     if (bad != null) return done(bad);
-    return write(new KvCommand.Put(key, value), "/kv/" + key, (index, result) -> json(StatusCodes.OK, obj().put("index", index)));
+    return write(new KvCommand.Put(key, value), idempotencyKey, "/kv/" + key,
+        (index, result) -> json(StatusCodes.OK, obj().put("index", index)));
   }
 
-  private CompletionStage<HttpResponse> delete(String key) {
+  private CompletionStage<HttpResponse> delete(String key, String idempotencyKey) {
     HttpResponse bad = checkKey(key);
     if (bad != null) return done(bad);
-    return write(new KvCommand.Delete(key), "/kv/" + key, (index, removed) -> removed == null
+    return write(new KvCommand.Delete(key), idempotencyKey, "/kv/" + key, (index, removed) -> removed == null
         ? json(StatusCodes.NOT_FOUND, obj().put("error", "no such key").put("index", index))
         : json(StatusCodes.OK, obj().put("index", index)));
   }
 
-  private CompletionStage<HttpResponse> cas(String key, String body) {
+  private CompletionStage<HttpResponse> cas(String key, String body, String idempotencyKey) {
     HttpResponse bad = checkKey(key);
     if (bad != null) return done(bad);
     JsonNode req;
@@ -121,7 +165,7 @@ public final class KvHttpApi extends AllDirectives {
     bad = checkValue(value);
     if (bad != null) return done(bad);
     String expected = req.has("expected") && !req.get("expected").isNull() ? req.get("expected").asText() : null;
-    return write(new KvCommand.Cas(key, expected, value), "/kv/" + key + "/cas", (index, result) -> {
+    return write(new KvCommand.Cas(key, expected, value), idempotencyKey, "/kv/" + key + "/cas", (index, result) -> {
       KvCommand.CasResult r = (KvCommand.CasResult) result;
       if (r.swapped()) return json(StatusCodes.OK, obj().put("index", index));
       return json(StatusCodes.CONFLICT, obj().put("error", "current value differs").put("current", r.current()));
@@ -145,9 +189,9 @@ public final class KvHttpApi extends AllDirectives {
       answer = query(key, c);
     } else {
       // Linearizable and lease reads are served by the leader; a follower redirects to it.
-      answer = statusOf().thenCompose(s -> s.role() == Role.LEADER
+      answer = untilLeaderKnown(() -> statusOf().thenCompose(s -> s.role() == Role.LEADER
           ? query(key, c)
-          : CompletableFuture.completedFuture(new RaftNode.NotLeader(s.leaderId())));
+          : CompletableFuture.completedFuture(new RaftNode.NotLeader(s.leaderId()))));
     }
     return answer.thenApply(r -> {
       if (r instanceof RaftNode.QueryResult q) {
@@ -156,16 +200,18 @@ public final class KvHttpApi extends AllDirectives {
             : HttpResponse.create().withStatus(StatusCodes.OK).withEntity(ContentTypes.TEXT_PLAIN_UTF8, (String) q.result());
       }
       if (r instanceof RaftNode.NotLeader nl) return notLeader(nl.leaderId(), "/kv/" + key + "?consistency=" + consistency);
-      return json(StatusCodes.SERVICE_UNAVAILABLE, obj().put("error", String.valueOf(r)));
-    }).exceptionally(e -> json(StatusCodes.SERVICE_UNAVAILABLE, obj().put("error", "no answer: " + e.getMessage())));
+      RaftNode.Rejected rj = (RaftNode.Rejected) r;
+      return json(StatusCodes.BAD_REQUEST, obj().put("error", rj.reason()));
+    }).exceptionally(e -> retryLater(json(StatusCodes.SERVICE_UNAVAILABLE,
+        obj().put("error", "read not served: no answer within " + ask.toMillis() + " ms; a read changes nothing, retry it"))));
   }
 
   private CompletionStage<RaftNode.QueryReply> query(String key, ReadConsistency c) {
-    return AskPattern.ask(node, r -> new RaftNode.Query(new KvCommand.Get(key), c, r), ASK, system.scheduler());
+    return AskPattern.ask(node, r -> new RaftNode.Query(new KvCommand.Get(key), c, r), ask, system.scheduler());
   }
 
   private CompletionStage<RaftNode.Status> statusOf() {
-    return AskPattern.ask(node, RaftNode.GetStatus::new, ASK, system.scheduler());
+    return AskPattern.ask(node, RaftNode.GetStatus::new, ask, system.scheduler());
   }
 
   private CompletionStage<HttpResponse> status() {
@@ -184,25 +230,65 @@ public final class KvHttpApi extends AllDirectives {
     HttpResponse respond(long index, Object result);
   }
 
-  /** Proposes {@code command} to this node; a follower answers with a redirect to the leader. */
-  private CompletionStage<HttpResponse> write(KvCommand command, String path, OnApplied onApplied) {
-    CompletionStage<RaftNode.ProposeReply> reply =
-        AskPattern.ask(node, r -> new RaftNode.Propose(command, r), ASK, system.scheduler());
+  /**
+   * Proposes {@code command} to this node; a follower answers with a redirect to the leader. Each
+   * reply class maps to one answer class: applied, certainly not applied, or outcome unknown (504).
+   */
+  private CompletionStage<HttpResponse> write(KvCommand command, String idempotencyKey, String path, OnApplied onApplied) {
+    CompletionStage<RaftNode.ProposeReply> reply = untilLeaderKnown(() ->
+        AskPattern.ask(node, r -> new RaftNode.Propose(command, idempotencyKey, r), ask, system.scheduler()));
     return reply.thenApply(r -> {
       if (r instanceof RaftNode.Applied a) return onApplied.respond(a.index(), a.result());
       if (r instanceof RaftNode.NotLeader nl) return notLeader(nl.leaderId(), path);
-      if (r instanceof RaftNode.Rejected rj) return json(StatusCodes.BAD_REQUEST, obj().put("error", rj.reason()));
-      RaftNode.OutcomeUnknown u = (RaftNode.OutcomeUnknown) r;
-      return json(StatusCodes.SERVICE_UNAVAILABLE, obj().put("error", "outcome unknown: " + u.reason()));
-    }).exceptionally(e -> json(StatusCodes.SERVICE_UNAVAILABLE,
-        obj().put("error", "outcome unknown: no answer within " + ASK.toSeconds() + " s")));
+      if (r instanceof RaftNode.Rejected rj) return json(StatusCodes.BAD_REQUEST, obj().put("error", rj.reason()).put("applied", false));
+      if (r instanceof RaftNode.Overloaded o) {
+        return retryLater(json(StatusCodes.SERVICE_UNAVAILABLE, obj().put("error", "overloaded").put("detail", o.reason()).put("applied", false)));
+      }
+      if (r instanceof RaftNode.IdempotencyKeyReused k) {
+        return json(StatusCodes.UNPROCESSABLE_ENTITY, obj()
+            .put("error", IDEMPOTENCY_KEY + " '" + k.key() + "' was already used for a different request").put("applied", false));
+      }
+      return outcomeUnknown(((RaftNode.OutcomeUnknown) r).reason(), idempotencyKey);
+    }).exceptionally(e -> outcomeUnknown("no answer from the node within " + ask.toMillis() + " ms", idempotencyKey));
+  }
+
+  /**
+   * Runs {@code attempt} again every few milliseconds while it answers "no leader known" (a
+   * NotLeader without a leader: certainly nothing was appended, so trying again is safe), for up to
+   * {@code waitForLeader}: a request that arrives during an election is answered once the new
+   * leader is known, instead of with a 503 the client would have to retry.
+   */
+  private <R> CompletionStage<R> untilLeaderKnown(java.util.function.Supplier<CompletionStage<R>> attempt) {
+    return untilLeaderKnown(attempt, System.nanoTime() + waitForLeader.toNanos());
+  }
+
+  private <R> CompletionStage<R> untilLeaderKnown(java.util.function.Supplier<CompletionStage<R>> attempt, long deadline) {
+    return attempt.get().thenCompose(r -> {
+      boolean noLeader = r instanceof RaftNode.NotLeader nl && nl.leaderId() == null;
+      if (!noLeader || System.nanoTime() + LEADER_POLL.toNanos() > deadline) return CompletableFuture.completedFuture(r);
+      return akka.pattern.Patterns.after(LEADER_POLL, system.classicSystem().scheduler(), system.executionContext(),
+          () -> untilLeaderKnown(attempt, deadline));
+    });
+  }
+
+  /** 504: the command may or may not have been applied; the body says so, and how to find out. */
+  private static HttpResponse outcomeUnknown(String reason, String idempotencyKey) {
+    String how = idempotencyKey != null
+        ? "retry with the same " + IDEMPOTENCY_KEY + " to get its outcome without applying it twice"
+        : "retrying it may apply it twice; send writes with an " + IDEMPOTENCY_KEY + " header to retry safely";
+    return json(StatusCodes.GATEWAY_TIMEOUT, obj().put("error", "outcome unknown").put("detail", reason)
+        .put("applied", "unknown").put("note", "the command may or may not have been applied; " + how));
+  }
+
+  private static HttpResponse retryLater(HttpResponse r) {
+    return r.addHeader(RetryAfter.create(1L));
   }
 
   private HttpResponse notLeader(String leader, String path) {
     String addr = leader == null ? null : httpAddresses.get(leader);
     if (addr == null) {
-      return json(StatusCodes.SERVICE_UNAVAILABLE, obj().put("error", "no leader known; retry shortly"))
-          .addHeader(RetryAfter.create(1L));
+      return retryLater(json(StatusCodes.SERVICE_UNAVAILABLE,
+          obj().put("error", "no leader known; retry shortly").put("applied", false)));
     }
     return json(StatusCodes.TEMPORARY_REDIRECT, obj().put("error", "not the leader").put("leader", leader))
         .addHeader(Location.create("http://" + addr + path));

@@ -75,12 +75,15 @@ public final class KvNode {
         .resolve();
     RaftSettings settings = RaftSettings.fromConfig(nodeConfig);
     int maxValue = (int) Math.min(Integer.MAX_VALUE, nodeConfig.getBytes("kv.max-value-bytes"));
+    Duration waitForLeader = nodeConfig.hasPath("kv.wait-for-leader")
+        ? nodeConfig.getDuration("kv.wait-for-leader") : KvHttpApi.DEFAULT_WAIT_FOR_LEADER;
+    if (waitForLeader.isNegative()) throw new IllegalArgumentException("kv.wait-for-leader must not be negative, was " + waitForLeader);
     ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), members.get(node).system(), nodeConfig);
     try {
       ActorRef<RaftNode.Command> ref = RaftNode.start(system, settings, JournalStorage.start(system, settings), new KvStateMachine());
       String[] hostPort = http.get(node).split(":");
       ServerBinding binding = Http.get(system).newServerAt(hostPort[0], Integer.parseInt(hostPort[1]))
-          .bind(new KvHttpApi(system, node, ref, http, maxValue).route())
+          .bind(new KvHttpApi(system, node, ref, http, maxValue, KvHttpApi.DEFAULT_ASK_TIMEOUT, waitForLeader).route())
           .toCompletableFuture().get(30, TimeUnit.SECONDS);
       binding.addToCoordinatedShutdown(Duration.ofSeconds(3), system);
       return new Running(system, ref, http.get(node));

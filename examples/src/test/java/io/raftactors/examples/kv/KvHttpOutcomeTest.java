@@ -1,0 +1,191 @@
+package io.raftactors.examples.kv;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.ActorSystem;
+import akka.actor.typed.javadsl.Behaviors;
+import akka.http.javadsl.Http;
+import akka.http.javadsl.ServerBinding;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.typesafe.config.ConfigFactory;
+import io.raftactors.actor.RaftNode;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Every answer of the node maps to one HTTP answer class for writes: applied (200/404/409),
+ * certainly not applied (307, 503 with Retry-After, 400, 422) or outcome unknown (504, and the body
+ * says the write may have been applied). The node is a stub that answers each key's write with the
+ * reply named by the key, so every class is produced on purpose.
+ */
+class KvHttpOutcomeTest {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static ActorSystem<Void> system;
+  private static ServerBinding binding;
+  private static String base;
+  /** What the stub node saw: key -> idempotency key of the last write ("" for none). */
+  private static final Map<String, String> seen = new ConcurrentHashMap<>();
+  private static final HttpClient http = HttpClient.newBuilder().followRedirects(HttpClient.Redirect.NEVER).build();
+
+  private static final java.util.concurrent.atomic.AtomicInteger electionAttempts = new java.util.concurrent.atomic.AtomicInteger();
+
+  private static RaftNode.ProposeReply replyFor(String key) {
+    return switch (key) {
+      case "election" -> electionAttempts.incrementAndGet() <= 3 ? new RaftNode.NotLeader(null) : new RaftNode.Applied(9, null);
+      case "applied" -> new RaftNode.Applied(7, null);
+      case "cas-refused" -> new RaftNode.Applied(8, new KvCommand.CasResult(false, "other"));
+      case "no-leader" -> new RaftNode.NotLeader(null);
+      case "follower" -> new RaftNode.NotLeader("n2");
+      case "overloaded" -> new RaftNode.Overloaded("overloaded: 10000 proposals wait");
+      case "rejected" -> new RaftNode.Rejected("command cannot be serialized");
+      case "reused" -> new RaftNode.IdempotencyKeyReused("abc");
+      case "unknown" -> new RaftNode.OutcomeUnknown("leadership lost after the append");
+      default -> null; // "silent": no answer at all
+    };
+  }
+
+  @BeforeAll
+  static void start() throws Exception {
+    system = ActorSystem.create(Behaviors.empty(), "kv-http-outcomes", ConfigFactory.parseString(
+        "akka.loglevel = WARNING\nakka.actor.provider = local").withFallback(ConfigFactory.load()));
+    ActorRef<RaftNode.Command> stub = system.systemActorOf(Behaviors.receive(RaftNode.Command.class)
+        .onMessage(RaftNode.Propose.class, p -> {
+          KvCommand c = (KvCommand) p.command();
+          seen.put(c.key(), p.idempotencyKey() == null ? "" : p.idempotencyKey());
+          RaftNode.ProposeReply r = replyFor(c.key());
+          if (r != null) p.replyTo().tell(r);
+          return Behaviors.same();
+        })
+        .build(), "stub-node", akka.actor.typed.Props.empty());
+    KvHttpApi api = new KvHttpApi(system, "n1", stub, Map.of("n1", "127.0.0.1:1", "n2", "127.0.0.1:8082"), 1024,
+        Duration.ofMillis(300), Duration.ofMillis(500));
+    binding = Http.get(system).newServerAt("127.0.0.1", 0).bind(api.route()).toCompletableFuture().get(10, TimeUnit.SECONDS);
+    base = "http://127.0.0.1:" + binding.localAddress().getPort();
+  }
+
+  @AfterAll
+  static void stop() {
+    system.terminate();
+  }
+
+  private static HttpResponse<String> put(String key, String idempotencyKey) throws Exception {
+    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(base + "/kv/" + key)).PUT(HttpRequest.BodyPublishers.ofString("v"));
+    if (idempotencyKey != null) b.header("Idempotency-Key", idempotencyKey);
+    return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  private static JsonNode body(HttpResponse<String> r) throws Exception {
+    assertEquals("application/json", r.headers().firstValue("Content-Type").orElse(""), r.body());
+    return JSON.readTree(r.body());
+  }
+
+  @Test
+  void appliedIs200WithItsIndex() throws Exception {
+    HttpResponse<String> r = put("applied", null);
+    assertEquals(200, r.statusCode());
+    assertEquals(7, body(r).get("index").asLong());
+  }
+
+  @Test
+  void aCasThatDidNotSwapIsApplied409() throws Exception {
+    HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(base + "/kv/cas-refused/cas"))
+        .POST(HttpRequest.BodyPublishers.ofString("{\"expected\":\"a\",\"value\":\"b\"}")).build(), HttpResponse.BodyHandlers.ofString());
+    assertEquals(409, r.statusCode());
+    assertEquals("other", body(r).get("current").asText());
+  }
+
+  @Test
+  void certainlyNotApplied_noLeaderIs503WithRetryAfter() throws Exception {
+    HttpResponse<String> r = put("no-leader", null);
+    assertEquals(503, r.statusCode());
+    assertTrue(r.headers().firstValue("Retry-After").isPresent());
+    assertFalse(body(r).get("applied").asBoolean(true));
+  }
+
+  @Test
+  void aWriteThatArrivesDuringAnElectionWaitsForTheNewLeader() throws Exception {
+    HttpResponse<String> r = put("election", null);
+    assertEquals(200, r.statusCode(), r.body());
+    assertEquals(9, body(r).get("index").asLong());
+    assertEquals(4, electionAttempts.get(), "proposed again while no leader was known, never after");
+  }
+
+  @Test
+  void certainlyNotApplied_aFollowerRedirectsToTheLeader() throws Exception {
+    HttpResponse<String> r = put("follower", null);
+    assertEquals(307, r.statusCode());
+    assertEquals("http://127.0.0.1:8082/kv/follower", r.headers().firstValue("Location").orElse(""));
+  }
+
+  @Test
+  void certainlyNotApplied_overloadedIs503WithRetryAfter() throws Exception {
+    HttpResponse<String> r = put("overloaded", null);
+    assertEquals(503, r.statusCode());
+    assertTrue(r.headers().firstValue("Retry-After").isPresent());
+    JsonNode b = body(r);
+    assertEquals("overloaded", b.get("error").asText());
+    assertFalse(b.get("applied").asBoolean(true));
+  }
+
+  @Test
+  void certainlyNotApplied_rejectedIs400() throws Exception {
+    HttpResponse<String> r = put("rejected", null);
+    assertEquals(400, r.statusCode());
+    assertFalse(body(r).get("applied").asBoolean(true));
+  }
+
+  @Test
+  void certainlyNotApplied_aKeyReusedForAnotherRequestIs422() throws Exception {
+    HttpResponse<String> r = put("reused", "abc");
+    assertEquals(422, r.statusCode());
+    assertFalse(body(r).get("applied").asBoolean(true));
+  }
+
+  @Test
+  void outcomeUnknownIs504AndSaysItMayHaveBeenApplied() throws Exception {
+    for (String key : new String[] {"unknown", "silent"}) {
+      HttpResponse<String> r = put(key, null);
+      assertEquals(504, r.statusCode(), key);
+      assertTrue(r.headers().firstValue("Retry-After").isEmpty(), key + ": no invitation to retry blindly");
+      JsonNode b = body(r);
+      assertEquals("outcome unknown", b.get("error").asText());
+      assertEquals("unknown", b.get("applied").asText());
+      assertTrue(b.get("note").asText().contains("may or may not have been applied"), b.toString());
+    }
+  }
+
+  @Test
+  void theIdempotencyKeyReachesTheNodeBareOrAsAStructuredString() throws Exception {
+    put("applied", "8e03978e-40d5-43e8-bc93-6894a57f9324");
+    assertEquals("8e03978e-40d5-43e8-bc93-6894a57f9324", seen.get("applied"));
+    put("applied", "\"quoted-key\"");
+    assertEquals("quoted-key", seen.get("applied"));
+    put("applied", null);
+    assertEquals("", seen.get("applied"));
+  }
+
+  @Test
+  void aMalformedIdempotencyKeyIs400AndNeverReachesTheNode() throws Exception {
+    seen.remove("bad-key");
+    for (String k : new String[] {"k".repeat(256), "\"\""}) {
+      HttpResponse<String> r = put("bad-key", k);
+      assertEquals(400, r.statusCode(), k);
+      assertFalse(body(r).get("applied").asBoolean(true));
+    }
+    assertNull(seen.get("bad-key"));
+  }
+}
