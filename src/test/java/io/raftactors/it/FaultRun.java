@@ -76,6 +76,8 @@ final class FaultRun {
     LinearizabilityChecker.Verdict verdict;
     int lostAcknowledged;
     long checkMillis;
+    /** The machine's load average (1 min) at the end of the run, for reading the timings. */
+    double loadAverage;
     int followerDownWindows;
     final int[] survivorWrites = new int[3]; // ok, fail, unknown
     final List<Long> failoverMillis = new ArrayList<>(); // -1: no acknowledged write within the deadline
@@ -103,26 +105,28 @@ final class FaultRun {
       return String.format("%s seed=%d %.0fs: operations %d (ok %d, fail %d, unknown %d;%s ok/fail/unknown; stale reads %d;"
               + " idempotent retries %d, settled %d) faults %d (kill %d, freeze %d, combined %d) violations %d"
               + " (checker %s, lost acknowledged writes %d) | follower down (%d windows): writes to others ok %d fail %d unknown %d"
-              + " | leader killed/frozen -> next acknowledged write: %s | restart -> HTTP: %s, caught up: %s | check %d ms",
+              + " | leader killed/frozen -> next acknowledged write: %s | restart -> HTTP: %s, caught up: %s | check %d ms"
+              + " | load average %.1f",
           label, seed, seconds, operations(), total(0), total(1), total(2), ops, staleReads, idempotentRetried,
           idempotentSettled, faults(), kills, freezes, combinations, violations.size(), verdict, lostAcknowledged,
           followerDownWindows, survivorWrites[0], survivorWrites[1], survivorWrites[2], stats(failoverMillis),
-          stats(restartHttpMillis), stats(caughtUpMillis), checkMillis);
+          stats(restartHttpMillis), stats(caughtUpMillis), checkMillis, loadAverage);
     }
 
     static final String CSV_HEADER = "label,seed,seconds,operations,ok,fail,unknown,stale_reads,faults,kills,freezes,"
         + "combined,violations,lost_acknowledged,follower_down_windows,survivor_writes_ok,survivor_writes_fail,"
         + "survivor_writes_unknown,leader_faults,failover_p50_ms,failover_max_ms,restarts,restart_http_p50_ms,"
-        + "restart_http_max_ms,caught_up_p50_ms,caught_up_max_ms,check_ms";
+        + "restart_http_max_ms,caught_up_p50_ms,caught_up_max_ms,check_ms,load_average";
 
     String csv() {
-      return String.join(",", label, String.valueOf(seed), String.format("%.1f", seconds), str(operations()),
+      return String.join(",", label, String.valueOf(seed), String.format(java.util.Locale.ROOT, "%.1f", seconds), str(operations()),
           str(total(0)), str(total(1)), str(total(2)), str(staleReads), str(faults()), str(kills), str(freezes),
           str(combinations), str(violations.size()), str(lostAcknowledged), str(followerDownWindows),
           str(survivorWrites[0]), str(survivorWrites[1]), str(survivorWrites[2]), str(failoverMillis.size()),
           str(percentile(failoverMillis, 50)), str(percentile(failoverMillis, 100)), str(restartHttpMillis.size()),
           str(percentile(restartHttpMillis, 50)), str(percentile(restartHttpMillis, 100)),
-          str(percentile(caughtUpMillis, 50)), str(percentile(caughtUpMillis, 100)), str(checkMillis));
+          str(percentile(caughtUpMillis, 50)), str(percentile(caughtUpMillis, 100)), str(checkMillis),
+          String.format(java.util.Locale.ROOT, "%.1f", loadAverage));
     }
 
     private static String str(long v) {
@@ -199,7 +203,8 @@ final class FaultRun {
     try {
       nemesis.run(until);
     } finally {
-      long joinMillis = settings.requestTimeout.toMillis() * (settings.idempotentRetries + 2) + 5_000;
+      // An operation may take a timeout per hop and per attempt; this only guards against a client that hangs.
+      long joinMillis = 120_000;
       for (Thread t : clients) {
         t.join(joinMillis);
         if (t.isAlive()) throw new AssertionError(t.getName() + " did not stop within " + joinMillis + " ms");
@@ -207,6 +212,7 @@ final class FaultRun {
       nemesis.heal();
     }
     report.seconds = (System.nanoTime() - t0) / 1e9;
+    report.loadAverage = java.lang.management.ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage();
     if (!errors.isEmpty()) {
       AssertionError e = new AssertionError("a client failed");
       errors.forEach(e::addSuppressed);
@@ -287,6 +293,12 @@ final class FaultRun {
             // What the client knows the key holds now, for its next cas.
             if (kind == Kind.DELETE) lastSeen.remove(key);
             else if (kind == Kind.PUT || Boolean.TRUE.equals(r.output())) lastSeen.put(key, value);
+          } else if (r.outcome() == Outcome.FAIL) {
+            // A write that certainly did not apply: read the key back at once (through another
+            // member), so that a store that applied it after all is likely to be seen doing so.
+            String other = KvProcessCluster.IDS.get((KvProcessCluster.IDS.indexOf(node) + 1) % KvProcessCluster.IDS.size());
+            HttpKvClient.Result back = http.read(process, name, other, key, "linearizable", Set.of());
+            if (back.outcome() == Outcome.OK) lastSeen.put(key, (Long) back.output());
           }
         } else {
           String consistency = roll < 80 ? "linearizable" : roll < 90 ? "lease" : "stale";
@@ -301,29 +313,45 @@ final class FaultRun {
 
   // ------------------------------------------------------------------ final reads and checks
 
-  /** Reads every key on every member (stale, after convergence) and once through the leader (recorded). */
+  /**
+   * Reads every key on every member (stale, after convergence) and once more linearizably
+   * (recorded). A read that fails (an election may still happen: a leader on a busy machine can
+   * miss its quorum) is tried again, at the next member, until a deadline.
+   */
   private Map<String, Long> finalReads(KvProcessCluster cluster, KvHistory history, List<String> keys, Report report)
       throws InterruptedException {
     HttpKvClient http = new HttpKvClient(history, cluster.httpAddresses(), Duration.ofSeconds(10), 3);
     Map<String, Long> values = new LinkedHashMap<>();
     int process = history.newProcess();
-    String leader = cluster.leader().orElseThrow(() -> new AssertionError("no leader after healing"));
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    int next = 0;
     for (String key : keys) {
       Map<String, Long> perMember = new TreeMap<>();
       for (String id : KvProcessCluster.IDS) {
-        HttpKvClient.Answer a = http.send("GET", id, "/kv/" + key + "?consistency=stale", null, null, Set.of(),
-            new KvHistory.Wire("final", false));
-        if (a.failure() != HttpKvClient.Failure.NONE || (a.status() != 200 && a.status() != 404)) {
-          throw new AssertionError("final stale read of " + key + " at " + id + " failed: " + a);
+        while (true) {
+          HttpKvClient.Answer a = http.send("GET", id, "/kv/" + key + "?consistency=stale", null, null, Set.of(),
+              new KvHistory.Wire("final", false));
+          if (a.failure() == HttpKvClient.Failure.NONE && (a.status() == 200 || a.status() == 404)) {
+            perMember.put(id, a.status() == 200 ? Long.valueOf(a.body()) : null);
+            break;
+          }
+          if (System.nanoTime() > deadline) throw new AssertionError("final stale read of " + key + " at " + id + ": " + a);
+          TimeUnit.MILLISECONDS.sleep(100); // retrying with a deadline
         }
-        perMember.put(id, a.status() == 200 ? Long.valueOf(a.body()) : null);
       }
       if (perMember.values().stream().distinct().count() != 1) {
         report.violations.add("members hold different final values of " + key + ": " + perMember);
       }
-      HttpKvClient.Result r = http.read(process, "final", leader, key, "linearizable", Set.of());
-      if (r.outcome() != Outcome.OK) throw new AssertionError("final linearizable read of " + key + " failed");
-      values.put(key, (Long) r.output());
+      while (true) {
+        String at = KvProcessCluster.IDS.get(next++ % KvProcessCluster.IDS.size());
+        HttpKvClient.Result r = http.read(process, "final", at, key, "linearizable", Set.of());
+        if (r.outcome() == Outcome.OK) {
+          values.put(key, (Long) r.output());
+          break;
+        }
+        if (System.nanoTime() > deadline) throw new AssertionError("final linearizable read of " + key + " failed");
+        TimeUnit.MILLISECONDS.sleep(100); // retrying with a deadline
+      }
     }
     return values;
   }

@@ -69,7 +69,7 @@ final class HttpKvClient {
     this.http = http;
     this.timeout = timeout;
     this.maxHops = maxHops;
-    this.client = HttpClient.newBuilder().followRedirects(HttpClient.Redirect.NEVER)
+    this.client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).followRedirects(HttpClient.Redirect.NEVER)
         .connectTimeout(Duration.ofMillis(Math.min(1000, timeout.toMillis()))).build();
   }
 

@@ -14,6 +14,7 @@ import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.CleanupMode;
 import org.junit.jupiter.api.io.TempDir;
@@ -28,6 +29,7 @@ import org.junit.jupiter.api.io.TempDir;
  * <p>Size and replay, by system property (Maven passes them through):
  * <pre>
  * -Draft.faults.runs=N      runs (default 2)
+ * -Draft.faults.minutes=M   no new run after M minutes (default 0: no limit; the profile faults-long sets 60)
  * -Draft.faults.seconds=S   seconds of faults per run (default 30)
  * -Draft.faults.seed=N      seed of the first run (run i uses N+i); a random one otherwise. Printed.
  * -Draft.faults.dir=DIR     where member data and logs go (default: a temporary folder, kept if a test fails)
@@ -85,6 +87,8 @@ class KvFaultSuiteTest {
   @Test
   void seededFaultRunsOnRealProcessesAreLinearizableAndLoseNoAcknowledgedWrite() throws Exception {
     int runs = (int) longProperty("raft.faults.runs", 2);
+    long minutes = longProperty("raft.faults.minutes", 0);
+    long started = System.nanoTime();
     int seconds = (int) longProperty("raft.faults.seconds", 30);
     long seed = longProperty("raft.faults.seed", ThreadLocalRandom.current().nextLong(1, 1L << 40));
     List<FaultRun.Report> reports = new ArrayList<>();
@@ -94,6 +98,7 @@ class KvFaultSuiteTest {
     try (KvProcessCluster cluster = new KvProcessCluster(d, KvNode.class, "")) {
       FaultRun.start(cluster);
       for (int i = 0; i < runs; i++) {
+        if (minutes > 0 && System.nanoTime() - started > TimeUnit.MINUTES.toNanos(minutes)) break;
         FaultRun.Settings s = new FaultRun.Settings();
         s.seed = seed + i;
         s.seconds = seconds;

@@ -49,7 +49,8 @@ final class KvProcessCluster implements AutoCloseable {
   private final Map<String, String> http = new LinkedHashMap<>();
   private final Map<String, Process> processes = new LinkedHashMap<>();
   private final Map<String, Boolean> frozen = new LinkedHashMap<>();
-  private final HttpClient client = HttpClient.newBuilder().followRedirects(HttpClient.Redirect.NEVER)
+  private final HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+      .followRedirects(HttpClient.Redirect.NEVER)
       .connectTimeout(Duration.ofSeconds(1)).build();
 
   /**

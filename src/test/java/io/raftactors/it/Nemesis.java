@@ -5,6 +5,8 @@ import io.raftactors.sim.LinearizabilityChecker.Outcome;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.time.Duration;
+import java.time.LocalTime;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -195,7 +197,7 @@ final class Nemesis {
     Restart r = new Restart(id, started);
     restarts.add(r);
     r.httpUp = cluster.awaitHttp(id, Duration.ofSeconds(60));
-    out.printf("[faults] %s restarted: HTTP after %d ms%n", id, ms(r.httpUp - started));
+    log(0, id + " restarted: HTTP after " + ms(r.httpUp - started) + " ms");
     Thread t = new Thread(() -> awaitCaughtUp(r), "catch-up-" + id);
     t.setDaemon(true);
     synchronized (helpers) {
@@ -282,7 +284,9 @@ final class Nemesis {
   }
 
   private void log(int step, String what) {
-    String line = String.format("+%.3fs %s%s", (System.nanoTime() - t0) / 1e9, step > 0 ? "#" + step + " " : "", what);
+    // Wall-clock time too, to find the moment in the members' logs.
+    String line = String.format("+%.3fs (%s) %s%s", (System.nanoTime() - t0) / 1e9,
+        LocalTime.now().truncatedTo(ChronoUnit.MILLIS), step > 0 ? "#" + step + " " : "", what);
     synchronized (events) {
       events.add(line);
     }
