@@ -5,7 +5,6 @@ import io.raftactors.sim.LinearizabilityChecker.Kind;
 import io.raftactors.sim.LinearizabilityChecker.Op;
 import io.raftactors.sim.LinearizabilityChecker.Outcome;
 import java.io.PrintStream;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -81,6 +80,7 @@ final class FaultRun {
     int followerDownWindows;
     final int[] survivorWrites = new int[3]; // ok, fail, unknown
     final List<Long> failoverMillis = new ArrayList<>(); // -1: no acknowledged write within the deadline
+    final List<String> failovers = new ArrayList<>(); // "n2 killed: 910 ms", one per leader fault
     final List<Long> restartHttpMillis = new ArrayList<>();
     final List<Long> caughtUpMillis = new ArrayList<>(); // -1: not within the deadline
 
@@ -446,7 +446,9 @@ final class FaultRun {
       for (Op o : writes) {
         if (o.outcome() == Outcome.OK && o.invoke() >= f.at()) first = Math.min(first, o.complete());
       }
-      report.failoverMillis.add(first == Long.MAX_VALUE ? -1 : TimeUnit.NANOSECONDS.toMillis(first - f.at()));
+      long ms = first == Long.MAX_VALUE ? -1 : TimeUnit.NANOSECONDS.toMillis(first - f.at());
+      report.failoverMillis.add(ms);
+      report.failovers.add(f.node() + " " + f.what() + ": " + (ms < 0 ? "no acknowledged write" : ms + " ms"));
     }
     for (Nemesis.Restart r : nemesis.restarts()) {
       report.restartHttpMillis.add(r.httpUp < 0 ? -1 : TimeUnit.NANOSECONDS.toMillis(r.httpUp - r.started));

@@ -19,6 +19,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 
 /**
  * A client of the KV HTTP API that records every operation in a {@link KvHistory}, mapping each
@@ -36,9 +37,9 @@ import java.util.Set;
  * </ul>
  *
  * <p>With an Idempotency-Key, a write whose outcome is unknown is sent again with the same key,
- * through the next member, up to {@code retries} times; the first definite answer (200, 404, 409)
- * is the operation's outcome, and the history holds one operation from the first invoke to that
- * answer. Reads with consistency=stale go to {@link KvHistory#staleRead}, not to the checker.
+ * through the next member after a growing pause, up to {@code retries} times; the first definite
+ * answer (200, 404, 409) is the operation's outcome, and the history holds one operation from the
+ * first invoke to that answer. Reads with consistency=stale go to {@link KvHistory#staleRead}, not to the checker.
  */
 final class HttpKvClient {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -129,6 +130,8 @@ final class HttpKvClient {
         break;
       }
       at = nextNode(at, avoid);
+      // An unknown outcome often means a leader change; give the group time to elect the next one.
+      TimeUnit.MILLISECONDS.sleep(250L * (attempt + 1));
     }
     switch (outcome) {
       case OK -> history.ok(p, output);

@@ -70,6 +70,7 @@ class KvFaultSuiteTest {
     StringBuilder text = new StringBuilder(r.summary()).append('\n');
     for (String e : r.faultEvents) text.append("    ").append(e).append('\n');
     text.append("    answers: ").append(r.answers).append('\n');
+    text.append("    leader faults -> next acknowledged write: ").append(r.failovers).append('\n');
     for (String v : r.violations) text.append("    VIOLATION ").append(v).append('\n');
     Files.writeString(d.resolve("summary.txt"), text, StandardCharsets.UTF_8, StandardOpenOption.CREATE,
         StandardOpenOption.APPEND);
@@ -79,6 +80,7 @@ class KvFaultSuiteTest {
     FaultRun.Report r = new FaultRun(s, cluster, System.out).run();
     System.out.println("[faults] " + r.summary());
     System.out.println("[faults] answers: " + r.answers);
+    System.out.println("[faults] leader faults -> next acknowledged write: " + r.failovers);
     for (String v : r.violations) System.out.println("[faults] VIOLATION " + v);
     writeReport(r);
     return r;
