@@ -1,8 +1,10 @@
 package io.raftactors.sim;
 
+import io.raftactors.actor.SessionTableBridge;
 import io.raftactors.core.EntryData;
 import io.raftactors.core.LogEntry;
 import io.raftactors.core.RaftCore;
+import io.raftactors.core.Role;
 import io.raftactors.sim.LinearizabilityChecker.History;
 import io.raftactors.sim.LinearizabilityChecker.Kind;
 import io.raftactors.sim.LinearizabilityChecker.Outcome;
@@ -13,6 +15,7 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
+import java.util.TreeMap;
 
 /**
  * A key-value workload on a {@link Simulation} (LIN-09), recorded as a {@link History} for the
@@ -28,12 +31,36 @@ import java.util.SplittableRandom;
  * LIN-02 says ({@link #outcomeOf}); an operation that times out, or whose node crashes, is unknown
  * and its client continues under a new process id (LIN-03).
  *
+ * <p><b>Session clients</b> ({@link Settings#sessionShare}, thesis 6.3, LIN-03): such a client
+ * first opens a session through the log, then sends every write as a session command with the
+ * next sequence number and its lowest unanswered one. An attempt that times out, whose node
+ * crashes, or that is answered not-leader or unknown is <em>retried</em> with the same (session,
+ * seq) at the leader the client learned from the node or at a random node, until an answer comes
+ * or the operation's bound ({@link Settings#retryTicks}) runs out; gets are retried the same way.
+ * The recorded operation spans from its first invoke to its final answer. After a refused cas a
+ * session client reads the key and then tries a cas from what it read (a cas loop), which makes a
+ * cas that ran twice visible: its second run refuses, and the read that follows finds the value its
+ * first run wrote. Each node's state
+ * machine keeps the real session table next to its registers: a duplicate is answered from the
+ * table and not applied again, a command of an expired session is refused. The leader stamps each
+ * session entry with its own clock, which is skewed per node ({@link Settings#clockSkew}); a
+ * client that naps ({@link Settings#napRate}) past the session timeout finds its session expired
+ * and opens a new one. A refused write is fail when no earlier attempt of it was appended anywhere
+ * and unknown otherwise (an earlier attempt may have taken effect before the session expired).
+ *
+ * <p>Every state machine counts how often it executes each (unique) written value, so a command
+ * that takes effect twice is reported ({@link #doubleApplies}), and every replica's decision about
+ * an entry (with its output) must equal the first one made there ({@link #replicaDisagreements}).
+ * With {@link Settings#snapshotRate} a state machine is now and then replaced by a copy restored
+ * from a node snapshot of itself (session table and registers, in the node's snapshot layout).
+ *
  * <p>Times are stamped from the simulation's event counter ({@link Simulation#step}), its finest
  * monotonic clock: an operation is invoked at {@code 2 * step + 1}, between the event before and its
  * request's event, and completes at {@code 2 * step} of the event that produced its result.
  *
- * <p>{@link Settings#unsafeLocalReads} makes a deliberately broken store for LIN-08: a get is
- * answered at once from the applied state of a random node, without ReadIndex.
+ * <p>Deliberately broken stores: {@link Settings#unsafeLocalReads} (LIN-08) answers a get at once
+ * from the applied state of a random node, without ReadIndex; {@link Settings#ignoreSessions}
+ * executes every session command it applies, duplicates of retried commands too.
  */
 final class KvWorkload {
 
@@ -43,53 +70,248 @@ final class KvWorkload {
     int clients = 6;
     /** Chance per global tick that an idle client starts an operation. */
     double opRate = 0.3;
-    /** Ticks after which a client gives up on an operation (its outcome is then unknown). */
+    /** Ticks after which a client without a session gives up on an operation (its outcome is then unknown). */
     int timeoutTicks = 100;
     /** LIN-08: answer gets from a random node's applied state without ReadIndex (not linearizable). */
     boolean unsafeLocalReads;
+    /** Share of the clients (the first ones) that use sessions and retry; 0 means none. */
+    double sessionShare;
+    /** A session client retries an attempt that has no answer after this many ticks. */
+    int attemptTicks = 40;
+    /** A session client gives up on an operation this many ticks after its first invoke (unknown). */
+    int retryTicks = 1500;
+    /** Idle time after which a session expires, in logged ticks. */
+    long sessionTimeout = 600;
+    /** Chance after an operation that a session client naps for longer than the session timeout. */
+    double napRate;
+    /** Each node's clock, which it stamps on the session entries it proposes, is off by up to this many ticks. */
+    int clockSkew;
+    /** Chance per applied entry that a state machine is replaced by its own round trip through a node snapshot. */
+    double snapshotRate;
+    /** Broken store: state machines execute every session command, ignoring the session table's decision. */
+    boolean ignoreSessions;
 
     @Override
     public String toString() {
       return "keys=" + keys + " clients=" + clients + " opRate=" + opRate + " timeout=" + timeoutTicks
-          + (unsafeLocalReads ? " UNSAFE-local-reads" : "");
+          + (sessionShare > 0 ? " sessions=" + sessionShare + " attempt=" + attemptTicks + " retry<=" + retryTicks
+              + " sessionTimeout=" + sessionTimeout + " nap=" + napRate + " clockSkew=" + clockSkew
+              + " snapshots=" + snapshotRate : "")
+          + (unsafeLocalReads ? " UNSAFE-local-reads" : "") + (ignoreSessions ? " BROKEN-ignores-sessions" : "");
+    }
+  }
+
+  /** What the session clients went through, summed over a run. */
+  static final class Stats {
+    long sessionOps;
+    long sessionWrites;
+    long sessionUnknown;
+    long sessionFail;
+    long plainOps;
+    long plainUnknown;
+    /** Attempts after the first one of an operation. */
+    long retries;
+    /** Operations that needed more than one attempt, and those of them that got a definite answer. */
+    long retriedOps;
+    long retriedOpsDefinite;
+    /** Retried writes answered from a session: a duplicate in the log, or the cache at the leader. */
+    long answeredFromLog;
+    long answeredFromCache;
+    /** Log entries the session table found to be duplicates, or too old to run (below lowest unanswered). */
+    long duplicatesInLog;
+    long staleInLog;
+    long sessionsOpened;
+    long sessionsExpired;
+    long giveUps;
+    long naps;
+    long snapshotRoundTrips;
+
+    void add(Stats o) {
+      sessionOps += o.sessionOps;
+      sessionWrites += o.sessionWrites;
+      sessionUnknown += o.sessionUnknown;
+      sessionFail += o.sessionFail;
+      plainOps += o.plainOps;
+      plainUnknown += o.plainUnknown;
+      retries += o.retries;
+      retriedOps += o.retriedOps;
+      retriedOpsDefinite += o.retriedOpsDefinite;
+      answeredFromLog += o.answeredFromLog;
+      answeredFromCache += o.answeredFromCache;
+      duplicatesInLog += o.duplicatesInLog;
+      staleInLog += o.staleInLog;
+      sessionsOpened += o.sessionsOpened;
+      sessionsExpired += o.sessionsExpired;
+      giveUps += o.giveUps;
+      naps += o.naps;
+      snapshotRoundTrips += o.snapshotRoundTrips;
+    }
+
+    @Override
+    public String toString() {
+      return "session ops=" + sessionOps + " (writes " + sessionWrites + ", unknown " + sessionUnknown + ", fail "
+          + sessionFail + "), plain ops=" + plainOps + " (unknown " + plainUnknown + "), retries=" + retries
+          + ", retried ops=" + retriedOps + " (definite " + retriedOpsDefinite + "), answered from a duplicate="
+          + answeredFromLog + " from the leader's cache=" + answeredFromCache + ", duplicates in log=" + duplicatesInLog
+          + ", stale in log=" + staleInLog + ", sessions opened=" + sessionsOpened + " expired=" + sessionsExpired
+          + ", give-ups=" + giveUps + ", naps=" + naps + ", snapshot round trips=" + snapshotRoundTrips;
     }
   }
 
   // ------------------------------------------------------------------ commands and the state machine
 
   private static final String MANIFEST = "kv";
+  private static final String SESSION_MANIFEST = "kv-session";
 
   /** A put ({@code expected} unused) or cas command as a log entry. */
   static EntryData.Command encode(Kind kind, String key, Long expected, long value) {
-    String text = kind == Kind.PUT ? "put " + key + " " + value : "cas " + key + " " + expected + " " + value;
-    return new EntryData.Command(0, MANIFEST, text.getBytes(StandardCharsets.UTF_8));
+    return new EntryData.Command(0, MANIFEST, kvText(kind, key, expected, value).getBytes(StandardCharsets.UTF_8));
   }
 
-  /** One node's KV register state machine. */
+  private static String kvText(Kind kind, String key, Long expected, long value) {
+    return kind == Kind.PUT ? "put " + key + " " + value : "cas " + key + " " + expected + " " + value;
+  }
+
+  /** A request to open a session, stamped with the proposing node's clock. */
+  static EntryData.Command encodeOpen(long time) {
+    return new EntryData.Command(0, SESSION_MANIFEST, ("open " + time).getBytes(StandardCharsets.UTF_8));
+  }
+
+  /** Command {@code seq} of {@code session}, stamped with the proposing node's clock. */
+  static EntryData.Command encodeSession(long session, long seq, long lowestUnacked, long time, String kvText) {
+    String text = "cmd " + session + " " + seq + " " + lowestUnacked + " " + time + "|" + kvText;
+    return new EntryData.Command(0, SESSION_MANIFEST, text.getBytes(StandardCharsets.UTF_8));
+  }
+
+  /**
+   * What a node answers the client whose command it applied at an index: a session it opened, a
+   * refusal (expired), or the command's output (null for a put, a Boolean for a cas), with whether
+   * it came from the session table. {@code decision} is the same text on every replica.
+   */
+  record Answer(String decision, long session, boolean expired, boolean duplicate, Object output) {}
+
+  /** One node's KV register state machine, with its session table. */
   static final class KvStateMachine {
     final Map<String, Long> registers = new HashMap<>();
-    /** Whether the cas applied at an index succeeded. */
-    final Map<Long, Boolean> casResults = new HashMap<>();
+    /** The answer to the entry applied at each index (for the clients waiting on this node; not replicated state). */
+    final Map<Long, Answer> answers;
+    /** How often this state machine executed a command writing each value (diagnostics, not replicated state). */
+    final Map<Long, Integer> executions;
+    final SessionTableBridge sessions;
+    final long sessionTimeout;
+    final boolean ignoreSessions;
+    final List<String> doubles;
+    final String node;
     long appliedIndex;
+
+    KvStateMachine(String node, long sessionTimeout, boolean ignoreSessions, List<String> doubles) {
+      this(node, sessionTimeout, ignoreSessions, doubles, new HashMap<>(), new HashMap<>());
+    }
+
+    private KvStateMachine(String node, long sessionTimeout, boolean ignoreSessions, List<String> doubles,
+        Map<Long, Answer> answers, Map<Long, Integer> executions) {
+      this.node = node;
+      this.sessionTimeout = sessionTimeout;
+      this.ignoreSessions = ignoreSessions;
+      this.doubles = doubles;
+      this.answers = answers;
+      this.executions = executions;
+      this.sessions = new SessionTableBridge(sessionTimeout);
+    }
 
     /** Applies one log entry; entries that are not KV commands (no-ops, configurations, others' commands) change nothing. */
     void apply(LogEntry e) {
       if (e.index() != appliedIndex + 1) throw new IllegalStateException("applied " + e.index() + " after " + appliedIndex);
       appliedIndex = e.index();
-      if (!(e.data() instanceof EntryData.Command c) || !c.manifest().equals(MANIFEST)) return;
-      String[] w = new String(c.bytes(), StandardCharsets.UTF_8).split(" ");
-      if (w[0].equals("put")) {
-        registers.put(w[1], Long.parseLong(w[2]));
-      } else {
-        Long expected = w[2].equals("null") ? null : Long.parseLong(w[2]);
-        boolean ok = java.util.Objects.equals(registers.get(w[1]), expected);
-        if (ok) registers.put(w[1], Long.parseLong(w[3]));
-        casResults.put(e.index(), ok);
+      if (!(e.data() instanceof EntryData.Command c)) return;
+      String text = new String(c.bytes(), StandardCharsets.UTF_8);
+      if (c.manifest().equals(MANIFEST)) {
+        Object out = execute(text, e.index());
+        answers.put(e.index(), new Answer("plain " + out, 0, false, false, out));
+      } else if (c.manifest().equals(SESSION_MANIFEST)) {
+        answers.put(e.index(), applySession(text, e.index()));
       }
+    }
+
+    /** Thesis 6.3 as the node does it: the session table decides; only a new command is executed. */
+    private Answer applySession(String text, long index) {
+      if (text.startsWith("open ")) {
+        long id = sessions.open(index, Long.parseLong(text.substring(5)));
+        return new Answer("open " + id, id, false, false, null);
+      }
+      int bar = text.indexOf('|');
+      String[] h = text.substring(0, bar).split(" ");
+      String kv = text.substring(bar + 1);
+      long session = Long.parseLong(h[1]);
+      long seq = Long.parseLong(h[2]);
+      SessionTableBridge.Decision d = sessions.begin(session, seq, Long.parseLong(h[3]), Long.parseLong(h[4]),
+          kv.getBytes(StandardCharsets.UTF_8));
+      if (ignoreSessions || d.verdict() == SessionTableBridge.Verdict.APPLY) {
+        Object out = execute(kv, index);
+        if (d.verdict() == SessionTableBridge.Verdict.APPLY) {
+          sessions.complete(session, seq, index, String.valueOf(out).getBytes(StandardCharsets.UTF_8));
+        }
+        return new Answer("apply " + out, session, false, false, out);
+      }
+      if (d.verdict() == SessionTableBridge.Verdict.DUPLICATE) {
+        Object out = parseOutput(new String(d.cachedResult(), StandardCharsets.UTF_8));
+        return new Answer("duplicate of " + d.cachedIndex() + " " + out, session, false, true, out);
+      }
+      return new Answer("expired: " + d.reason(), session, true, false, null);
+    }
+
+    /** Executes a put or cas; returns null for a put, whether it succeeded for a cas. */
+    private Object execute(String text, long index) {
+      String[] w = text.split(" ");
+      long value = Long.parseLong(w[w.length - 1]);
+      int n = executions.merge(value, 1, Integer::sum);
+      if (n == 2) doubles.add("value " + value + " executed again by " + node + " at index " + index + ": " + text);
+      if (w[0].equals("put")) {
+        registers.put(w[1], value);
+        return null;
+      }
+      Long expected = w[2].equals("null") ? null : Long.parseLong(w[2]);
+      boolean ok = java.util.Objects.equals(registers.get(w[1]), expected);
+      if (ok) registers.put(w[1], value);
+      return ok;
+    }
+
+    /** The answer the cached result bytes stand for: "null" (a put) or "true"/"false" (a cas). */
+    private static Object parseOutput(String s) {
+      return s.equals("null") ? null : Boolean.valueOf(s);
     }
 
     Long get(String key) {
       return registers.get(key);
+    }
+
+    /** The answer to {@code (session, seq)} cached in the session table, or null if there is none. */
+    Answer cached(long session, long seq) {
+      byte[] b = sessions.cached(session, seq);
+      if (b == null) return null;
+      Object out = parseOutput(new String(b, StandardCharsets.UTF_8));
+      return new Answer("cached " + out, session, false, true, out);
+    }
+
+    /**
+     * A copy restored from a node snapshot of this state machine: the session table and the
+     * registers (with the applied index) in the node's snapshot layout. The answers and execution
+     * counts are the node's bookkeeping, not replicated state, and carry over as they are.
+     */
+    KvStateMachine roundTrip() {
+      StringBuilder b = new StringBuilder().append(appliedIndex);
+      for (Map.Entry<String, Long> r : new TreeMap<>(registers).entrySet()) {
+        b.append(' ').append(r.getKey()).append('=').append(r.getValue());
+      }
+      byte[] snapshot = sessions.snapshot(b.toString().getBytes(StandardCharsets.UTF_8));
+      KvStateMachine copy = new KvStateMachine(node, sessionTimeout, ignoreSessions, doubles, answers, executions);
+      String[] w = new String(copy.sessions.restore(snapshot), StandardCharsets.UTF_8).split(" ");
+      copy.appliedIndex = Long.parseLong(w[0]);
+      for (int i = 1; i < w.length; i++) {
+        int eq = w[i].indexOf('=');
+        copy.registers.put(w[i].substring(0, eq), Long.parseLong(w[i].substring(eq + 1)));
+      }
+      return copy;
     }
   }
 
@@ -122,37 +344,79 @@ final class KvWorkload {
     }
   }
 
+  /**
+   * LIN-02 for a session write the state machine refused (the session expired): fail only if no
+   * attempt of it was ever appended, since an appended one may have run before the session expired.
+   */
+  static Outcome outcomeOfRefusal(boolean anAttemptWasAppended) {
+    return anAttemptWasAppended ? Outcome.UNKNOWN : Outcome.FAIL;
+  }
+
   // ------------------------------------------------------------------ the workload
 
-  /** An operation in flight: the history record and the simulation request behind it. */
+  /**
+   * An operation in flight: the history record and the simulation request behind it. A session
+   * client's operation (or its request to open a session, which has no record) goes through
+   * attempts: {@code proposal}/{@code read} belong to the current one, and between attempts it
+   * waits for {@code retryAt}.
+   */
   private static final class InFlight {
     final int client;
     final History.Pending op;
-    final String node;
-    final int incarnation;
     final long issuedAt;
+    /** Retried until a definite answer: a session client's operation or session opening. */
+    final boolean retried;
+    /** A request to open a session (no history record). */
+    final boolean open;
+    /** Session and sequence number of a session write. */
+    final long session;
+    final long seq;
+    final String kvText;
+    String node;
+    int incarnation;
+    long attemptAt;
+    int attempts;
+    boolean appended;
+    boolean waiting;
+    long retryAt;
+    String hint;
     Simulation.Proposal proposal;
     Simulation.Read read;
 
-    InFlight(int client, History.Pending op, String node, int incarnation, long issuedAt) {
+    InFlight(int client, History.Pending op, long issuedAt, boolean retried, boolean open, long session, long seq,
+        String kvText) {
       this.client = client;
       this.op = op;
-      this.node = node;
-      this.incarnation = incarnation;
       this.issuedAt = issuedAt;
+      this.retried = retried;
+      this.open = open;
+      this.session = session;
+      this.seq = seq;
+      this.kvText = kvText;
     }
   }
 
   private final Simulation sim;
   private final Settings settings;
   private final SplittableRandom rnd;
+  private final SplittableRandom snapshotRnd;
   private final History history;
   private final Map<String, KvStateMachine> machines = new HashMap<>();
   private final Map<String, Integer> machineIncarnation = new HashMap<>();
+  private final Map<String, Long> clockOffset = new HashMap<>();
   private final List<InFlight> inFlight = new ArrayList<>();
   private final int[] process; // each client's current process id
   private final Long[][] lastSeen; // [client][key]: the value the client last saw, its next cas's expectation
   private final InFlight[] busy;
+  private final boolean[] sessionClient;
+  private final long[] session; // 0: none
+  private final long[] nextSeq;
+  private final long[] napUntil;
+  private final CasStep[] casLoop;
+  private final List<String> doubles = new ArrayList<>();
+  private final Map<Long, String> decisionAt = new HashMap<>(); // index -> the first replica's session decision
+  private final List<String> disagreements = new ArrayList<>();
+  private final Stats stats = new Stats();
   private int nextProcess;
   private long nextValue = 1;
   private boolean inEvent;
@@ -162,17 +426,33 @@ final class KvWorkload {
     this.sim = sim;
     this.settings = settings;
     this.rnd = new SplittableRandom(seed ^ 0x4B56574F524B4CL);
+    SplittableRandom sessionRnd = new SplittableRandom(seed ^ 0x53455353494F4EL);
+    this.snapshotRnd = sessionRnd.split();
     this.history = new History(() -> inEvent ? 2 * sim.step() : 2 * sim.step() + 1);
     this.process = new int[settings.clients];
     this.busy = new InFlight[settings.clients];
     this.lastSeen = new Long[settings.clients][settings.keys];
-    for (int c = 0; c < settings.clients; c++) process[c] = nextProcess++;
+    this.sessionClient = new boolean[settings.clients];
+    this.session = new long[settings.clients];
+    this.nextSeq = new long[settings.clients];
+    this.napUntil = new long[settings.clients];
+    this.casLoop = new CasStep[settings.clients];
+    int withSessions = (int) Math.round(settings.sessionShare * settings.clients);
+    for (int c = 0; c < settings.clients; c++) {
+      process[c] = nextProcess++;
+      sessionClient[c] = c < withSessions;
+    }
     for (String id : sim.ids()) {
-      machines.put(id, new KvStateMachine());
+      machines.put(id, newMachine(id));
       machineIncarnation.put(id, sim.incarnation(id));
+      clockOffset.put(id, settings.clockSkew == 0 ? 0L : (long) sessionRnd.nextInt(-settings.clockSkew, settings.clockSkew + 1));
     }
     sim.afterEvent(this::afterEvent);
     sim.beforeTick(this::beforeTick);
+  }
+
+  private KvStateMachine newMachine(String id) {
+    return new KvStateMachine(id, settings.sessionTimeout, settings.ignoreSessions, doubles);
   }
 
   /** Clients start issuing operations on every tick. */
@@ -180,14 +460,22 @@ final class KvWorkload {
     running = true;
   }
 
-  /** Clients issue no new operations; those in flight may still complete. */
+  /** Clients issue no new operations; those in flight may still complete (session clients keep retrying theirs). */
   void stop() {
     running = false;
+  }
+
+  /** Whether no operation is in flight. */
+  boolean quiet() {
+    return inFlight.isEmpty();
   }
 
   /** Ends the run: operations still in flight are unknown. Returns the whole history. */
   History finish() {
     running = false;
+    for (InFlight f : inFlight) {
+      if (f.op != null) countOutcome(f, Outcome.UNKNOWN);
+    }
     history.close();
     inFlight.clear();
     return history;
@@ -195,6 +483,20 @@ final class KvWorkload {
 
   History history() {
     return history;
+  }
+
+  Stats stats() {
+    return stats;
+  }
+
+  /** Every time a state machine executed a written value a second time: empty when every command took effect once. */
+  List<String> doubleApplies() {
+    return doubles;
+  }
+
+  /** Indexes where a replica's decision (and output) differed from the first one made there. */
+  List<String> replicaDisagreements() {
+    return disagreements;
   }
 
   /** The KV state machine of {@code node} as it is now (its applied entries). */
@@ -222,6 +524,20 @@ final class KvWorkload {
     return issue(client, node, Kind.CAS, key);
   }
 
+  /** Session client {@code client} asks {@code node} to open a session (retried like an operation). */
+  void openSession(int client, String node) {
+    if (!sessionClient[client] || busy[client] != null) throw new IllegalStateException("client " + client);
+    InFlight f = new InFlight(client, null, sim.now(), true, true, 0, 0, null);
+    busy[client] = f;
+    inFlight.add(f);
+    attempt(f, node);
+  }
+
+  /** The session of {@code client}, or 0. */
+  long session(int client) {
+    return session[client];
+  }
+
   /** The current process id of {@code client}. */
   int process(int client) {
     return process[client];
@@ -231,39 +547,70 @@ final class KvWorkload {
 
   private void beforeTick() {
     long now = sim.now();
-    // Clients give up on operations that take too long: the outcome is unknown.
-    for (Iterator<InFlight> it = inFlight.iterator(); it.hasNext(); ) {
-      InFlight f = it.next();
-      if (now - f.issuedAt >= settings.timeoutTicks) {
-        it.remove();
-        complete(f, Outcome.UNKNOWN, null);
+    for (InFlight f : new ArrayList<>(inFlight)) {
+      if (!inFlight.contains(f)) continue; // answered while an earlier one was retried
+      if (!f.retried) {
+        // Clients give up on operations that take too long: the outcome is unknown.
+        if (now - f.issuedAt >= settings.timeoutTicks) {
+          inFlight.remove(f);
+          complete(f, Outcome.UNKNOWN, null);
+        }
+        continue;
       }
+      if (!f.waiting && now - f.attemptAt >= settings.attemptTicks) abandonAttempt(f, null); // no answer: try elsewhere
+      if (!f.waiting || now < f.retryAt) continue;
+      if (now - f.issuedAt >= settings.retryTicks) {
+        inFlight.remove(f); // LIN-03: a bound on retries; the outcome stays unknown
+        stats.giveUps++;
+        if (f.open) busy[f.client] = null;
+        else complete(f, Outcome.UNKNOWN, null);
+        continue;
+      }
+      attempt(f, pickRetryNode(f));
     }
     if (!running) return;
     List<String> ids = sim.ids();
     for (int c = 0; c < settings.clients; c++) {
-      if (busy[c] != null || rnd.nextDouble() >= settings.opRate) continue;
+      if (busy[c] != null || (sessionClient[c] && now < napUntil[c]) || rnd.nextDouble() >= settings.opRate) continue;
       RaftCore leader = sim.leader();
       String node = leader != null && rnd.nextInt(10) < 8 ? leader.id() : ids.get(rnd.nextInt(ids.size()));
       if (!sim.isUp(node) || sim.isPaused(node)) continue; // the client cannot connect; it tries again later
+      if (sessionClient[c] && session[c] == 0) {
+        openSession(c, node);
+        continue;
+      }
+      if (casLoop[c] != null) {
+        // A session client in a cas loop: after a refused cas it reads the key, then tries again from what it read.
+        CasStep step = casLoop[c];
+        casLoop[c] = step.kind() == Kind.GET ? new CasStep(Kind.CAS, step.key()) : null;
+        issue(c, node, step.kind(), step.key());
+        continue;
+      }
       int roll = rnd.nextInt(10);
       Kind kind = roll < 4 ? Kind.PUT : roll < 8 ? Kind.GET : Kind.CAS;
       issue(c, node, kind, rnd.nextInt(settings.keys));
     }
   }
 
+  /** The next step of a client's cas loop. */
+  private record CasStep(Kind kind, int key) {}
+
   private History.Pending issue(int client, String node, Kind kind, int k) {
     if (busy[client] != null) throw new IllegalStateException("client " + client + " is busy");
     String key = key(k);
     History.Pending op;
+    String kv = null;
     if (kind == Kind.GET) {
       op = history.get(process[client], key);
     } else {
       long value = nextValue++;
       Long expected = lastSeen[client][k];
       op = kind == Kind.PUT ? history.put(process[client], key, value) : history.cas(process[client], key, expected, value);
+      kv = kvText(kind, key, expected, value);
     }
-    InFlight f = new InFlight(client, op, node, sim.incarnation(node), sim.now());
+    boolean retried = sessionClient[client] && session[client] != 0;
+    long seq = retried && kind != Kind.GET ? nextSeq[client]++ : 0;
+    InFlight f = new InFlight(client, op, sim.now(), retried, false, session[client], seq, kv);
     busy[client] = f;
     if (kind == Kind.GET && settings.unsafeLocalReads) {
       // LIN-08's broken store: any node's applied state, no ReadIndex, no leader check.
@@ -273,6 +620,13 @@ final class KvWorkload {
       complete(f, Outcome.OK, machine(any).get(key));
       return op;
     }
+    if (retried) {
+      inFlight.add(f);
+      attempt(f, node);
+      return op;
+    }
+    f.node = node;
+    f.incarnation = sim.incarnation(node);
     if (kind == Kind.GET) {
       boolean lease = sim.raftConfig().leaseTicks() > 0 && rnd.nextBoolean();
       f.read = lease ? sim.leaseRead(node) : sim.read(node);
@@ -280,13 +634,80 @@ final class KvWorkload {
       f.proposal = sim.propose(node, encode(kind, key, op.expected, op.value));
     }
     inFlight.add(f);
+    pollNow();
+    return op;
+  }
+
+  /**
+   * One attempt of a retried operation at {@code node}, or none if the client cannot reach it now
+   * (it tries again on the next tick). A write is stamped with the node's clock; a leader that has
+   * the answer in its session table gives it at once, as the node does.
+   */
+  private void attempt(InFlight f, String node) {
+    f.waiting = true;
+    if (node == null || !sim.isUp(node) || sim.isPaused(node)) {
+      f.retryAt = sim.now() + 1;
+      return;
+    }
+    if (f.attempts++ > 0) stats.retries++;
+    f.node = node;
+    f.incarnation = sim.incarnation(node);
+    f.attemptAt = sim.now();
+    if (f.op != null && f.op.kind() != Kind.GET && sim.core(node).role() == Role.LEADER) {
+      Answer cached = machine(node).cached(f.session, f.seq);
+      if (cached != null) {
+        inFlight.remove(f);
+        stats.answeredFromCache++;
+        // Stamped at the last event: later than this operation's first attempt, before anything invoked now.
+        inEvent = true;
+        try {
+          complete(f, Outcome.OK, cached.output());
+        } finally {
+          inEvent = false;
+        }
+        return;
+      }
+    }
+    long time = sim.now() + clockOffset.get(node);
+    // The request's own event polls too; the attempt is still marked waiting then, so it is skipped.
+    if (f.open) {
+      f.proposal = sim.propose(node, encodeOpen(time));
+    } else if (f.op.kind() == Kind.GET) {
+      boolean lease = sim.raftConfig().leaseTicks() > 0 && rnd.nextBoolean();
+      f.read = lease ? sim.leaseRead(node) : sim.read(node);
+    } else {
+      f.proposal = sim.propose(node, encodeSession(f.session, f.seq, f.seq, time, f.kvText));
+    }
+    f.waiting = false;
+    pollNow();
+  }
+
+  /** The current attempt is over without an answer; the next one goes to {@code hint} or a random node. */
+  private void abandonAttempt(InFlight f, String hint) {
+    if (f.proposal != null && f.proposal.index > 0) f.appended = true;
+    f.proposal = null;
+    f.read = null;
+    f.waiting = true;
+    f.hint = hint;
+    f.retryAt = sim.now() + (hint != null ? 1 : 1 + rnd.nextInt(4)); // asked no one: back off a little
+  }
+
+  /** The leader the client learned from the node it last asked, most of the time; otherwise a random node. */
+  private String pickRetryNode(InFlight f) {
+    List<String> ids = sim.ids();
+    String hint = f.hint;
+    f.hint = null;
+    if (hint != null && rnd.nextInt(4) != 0) return hint;
+    return ids.get(rnd.nextInt(ids.size()));
+  }
+
+  private void pollNow() {
     inEvent = true;
     try {
       poll(); // the answer may have come at once (not-leader, a lease read)
     } finally {
       inEvent = false;
     }
-    return op;
   }
 
   private void afterEvent() {
@@ -303,32 +724,79 @@ final class KvWorkload {
     for (String id : machines.keySet()) catchUp(id);
     for (Iterator<InFlight> it = inFlight.iterator(); it.hasNext(); ) {
       InFlight f = it.next();
+      if (f.waiting) continue;
       if (f.incarnation != sim.incarnation(f.node)) {
+        if (f.retried) { // the node crashed: the connection is lost; try elsewhere
+          abandonAttempt(f, null);
+          continue;
+        }
         it.remove(); // the node crashed: the client's connection is lost, the result unknown
         complete(f, Outcome.UNKNOWN, null);
         continue;
       }
       if (f.proposal != null) {
-        Outcome o = outcomeOf(f.proposal.status());
-        if (f.proposal.status() == Simulation.Proposal.Status.PENDING) continue;
+        Simulation.Proposal.Status st = f.proposal.status();
+        if (st == Simulation.Proposal.Status.PENDING) continue;
+        if (f.retried && st != Simulation.Proposal.Status.APPLIED) {
+          abandonAttempt(f, st == Simulation.Proposal.Status.NOT_LEADER ? leaderKnownBy(f.node) : null);
+          continue;
+        }
         it.remove();
+        if (f.retried) {
+          answered(f, machines.get(f.node).answers.get(f.proposal.appliedIndex()));
+          continue;
+        }
+        Outcome o = outcomeOf(st);
         Object output = null;
         if (o == Outcome.OK && f.op.kind() == Kind.CAS) {
-          output = machines.get(f.node).casResults.get(f.proposal.appliedIndex());
-          if (output == null) throw new IllegalStateException("no cas result at " + f.proposal.appliedIndex());
+          Answer a = machines.get(f.node).answers.get(f.proposal.appliedIndex());
+          if (a == null) throw new IllegalStateException("no cas result at " + f.proposal.appliedIndex());
+          output = a.output();
         }
         complete(f, o, output);
       } else {
-        if (f.read.status() == Simulation.Read.Status.PENDING) continue;
+        Simulation.Read.Status st = f.read.status();
+        if (st == Simulation.Read.Status.PENDING) continue;
+        if (f.retried && st == Simulation.Read.Status.NOT_LEADER) {
+          abandonAttempt(f, leaderKnownBy(f.node));
+          continue;
+        }
         it.remove();
-        Outcome o = outcomeOf(f.read.status());
+        Outcome o = outcomeOf(st);
         complete(f, o, o == Outcome.OK ? machines.get(f.node).get(f.op.key()) : null);
       }
     }
   }
 
+  /** A retried request was applied at its node: opens the session, or completes the operation with the node's answer. */
+  private void answered(InFlight f, Answer a) {
+    if (a == null) throw new IllegalStateException("no answer at " + f.proposal.appliedIndex() + " on " + f.node);
+    int c = f.client;
+    if (f.open) {
+      busy[c] = null;
+      session[c] = a.session();
+      nextSeq[c] = 1;
+      stats.sessionsOpened++;
+      return;
+    }
+    if (a.expired()) {
+      stats.sessionsExpired++;
+      session[c] = 0; // the client opens a new session for its next write
+      complete(f, outcomeOfRefusal(f.appended), null);
+      return;
+    }
+    if (a.duplicate()) stats.answeredFromLog++;
+    complete(f, Outcome.OK, a.output());
+  }
+
+  private String leaderKnownBy(String node) {
+    RaftCore c = sim.core(node);
+    return c == null ? null : c.leaderId();
+  }
+
   private void complete(InFlight f, Outcome o, Object output) {
     busy[f.client] = null;
+    countOutcome(f, o);
     int k = Integer.parseInt(f.op.key().substring(1));
     if (o == Outcome.OK) {
       history.ok(f.op, output);
@@ -340,6 +808,28 @@ final class KvWorkload {
       history.unknown(f.op);
       process[f.client] = nextProcess++; // LIN-03: a process with an unknown operation retires
     }
+    if (f.retried && f.op.kind() == Kind.CAS && Boolean.FALSE.equals(output)) casLoop[f.client] = new CasStep(Kind.GET, k);
+    if (f.retried && settings.napRate > 0 && rnd.nextDouble() < settings.napRate) {
+      // Idle for longer than the session timeout: the session expires meanwhile.
+      stats.naps++;
+      napUntil[f.client] = sim.now() + settings.sessionTimeout + 1 + rnd.nextInt((int) settings.sessionTimeout);
+    }
+  }
+
+  private void countOutcome(InFlight f, Outcome o) {
+    if (f.retried) {
+      stats.sessionOps++;
+      if (f.op.kind() != Kind.GET) stats.sessionWrites++;
+      if (o == Outcome.UNKNOWN) stats.sessionUnknown++;
+      if (o == Outcome.FAIL) stats.sessionFail++;
+      if (f.attempts > 1) {
+        stats.retriedOps++;
+        if (o != Outcome.UNKNOWN) stats.retriedOpsDefinite++;
+      }
+    } else {
+      stats.plainOps++;
+      if (o == Outcome.UNKNOWN) stats.plainUnknown++;
+    }
   }
 
   private void catchUp(String id) {
@@ -347,7 +837,7 @@ final class KvWorkload {
     int inc = sim.incarnation(id);
     KvStateMachine m = machines.get(id);
     if (machineIncarnation.get(id) != inc) {
-      m = new KvStateMachine(); // a restarted node starts from an empty state machine
+      m = newMachine(id); // a restarted node starts from an empty state machine
       machines.put(id, m);
       machineIncarnation.put(id, inc);
     }
@@ -355,6 +845,30 @@ final class KvWorkload {
     if (applied <= m.appliedIndex) return;
     List<LogEntry> entries = sim.applied(id);
     long base = applied - entries.size();
-    for (int i = (int) (m.appliedIndex - base); i < entries.size(); i++) m.apply(entries.get(i));
+    for (int i = (int) (m.appliedIndex - base); i < entries.size(); i++) {
+      m.apply(entries.get(i));
+      recordDecision(id, m, entries.get(i).index());
+      if (settings.snapshotRate > 0 && snapshotRnd.nextDouble() < settings.snapshotRate) {
+        m = m.roundTrip();
+        machines.put(id, m);
+        stats.snapshotRoundTrips++;
+      }
+    }
+  }
+
+  /**
+   * T6.3-05, T6.3-06: every replica decides the same about each entry: a session opened, a command
+   * applied (with the same output), answered as a duplicate, or refused as expired.
+   */
+  private void recordDecision(String node, KvStateMachine m, long index) {
+    Answer a = m.answers.get(index);
+    if (a == null) return;
+    String first = decisionAt.putIfAbsent(index, a.decision());
+    if (first == null) {
+      if (a.duplicate()) stats.duplicatesInLog++;
+      if (a.expired() && a.decision().contains("older than")) stats.staleInLog++;
+    } else if (!first.equals(a.decision())) {
+      disagreements.add("index " + index + ": " + node + " decided '" + a.decision() + "', another replica '" + first + "'");
+    }
   }
 }

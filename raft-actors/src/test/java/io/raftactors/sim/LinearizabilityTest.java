@@ -14,6 +14,7 @@ import java.util.SplittableRandom;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.function.BiFunction;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -36,8 +37,13 @@ class LinearizabilityTest {
   static final String REPLAY = "mvn -B verify -pl raft-actors -Dtest=LinearizabilityTest -Draft.sim.seed=";
   private static final long CHECK_BUDGET_MS = 10_000;
 
-  /** What one run produced. */
-  record RunResult(long seed, int nodes, String description, Result result, List<Op> ops, Simulation.Counters counters) {}
+  /**
+   * What one run produced: besides the history and its verdict, what the session clients went
+   * through, every command a state machine executed twice, and every entry about which replicas
+   * decided differently (both empty in a correct store).
+   */
+  record RunResult(long seed, int nodes, String description, Result result, List<Op> ops, Simulation.Counters counters,
+      KvWorkload.Stats stats, List<String> doubleApplies, List<String> disagreements) {}
 
   /** The workload's shape for a seed: 1-5 keys, three clients per key. */
   static KvWorkload.Settings settings(long seed, int nodes, boolean unsafeReads) {
@@ -53,11 +59,19 @@ class LinearizabilityTest {
 
   /** One seed: faults with the workload, healing and liveness, then the check of every key. */
   static RunResult run(long seed, int nodes, boolean unsafeReads) {
+    return run(seed, nodes, settings(seed, nodes, unsafeReads), REPLAY);
+  }
+
+  /**
+   * One seed with the given workload: faults with the workload, healing and liveness, then the
+   * check of every key. Session clients keep retrying after the faults heal, until each operation
+   * they have in flight is answered or reaches its retry bound.
+   */
+  static RunResult run(long seed, int nodes, KvWorkload.Settings settings, String replay) {
     RandomizedSimulationTest.Run run = RandomizedSimulationTest.build(seed, nodes, false);
     Simulation sim = run.sim();
-    KvWorkload.Settings settings = settings(seed, nodes, unsafeReads);
     String description = "seed " + seed + ", " + nodes + " nodes, workload[" + settings + "]\n  " + sim.describe()
-        + "\n  replay: " + REPLAY + seed + " -Draft.sim.nodes=" + nodes;
+        + "\n  replay: " + replay + seed + " -Draft.sim.nodes=" + nodes;
     KvWorkload workload = new KvWorkload(sim, settings, seed);
     Chaos chaos = new Chaos(sim, run.schedule());
     try {
@@ -67,16 +81,23 @@ class LinearizabilityTest {
       int et = sim.raftConfig().electionTimeoutMax();
       chaos.quiesce(30 * et, 30 * et);
       sim.runTicks(settings.timeoutTicks); // answers still on their way arrive, or the clients give up
+      if (settings.sessionShare > 0) sim.runUntil(workload::quiet, settings.retryTicks);
     } catch (AssertionError e) {
       throw new AssertionError("simulation failed: " + description + "\n" + e.getMessage(), e);
     }
     List<Op> ops = workload.finish().ops();
     Result result = LinearizabilityChecker.check(ops, CHECK_BUDGET_MS);
-    return new RunResult(seed, nodes, description, result, ops, sim.counters());
+    return new RunResult(seed, nodes, description, result, ops, sim.counters(), workload.stats(),
+        List.copyOf(workload.doubleApplies()), List.copyOf(workload.replicaDisagreements()));
   }
 
   /** The fixed seed list, or with {@code replayAndSoak} the seed to replay or fresh soak seeds if asked for. */
   private static List<long[]> seeds(boolean replayAndSoak) {
+    return seeds(replayAndSoak, Integer.getInteger("raft.lin.seeds", 40));
+  }
+
+  /** As {@link #seeds(boolean)}, with {@code count} fixed seeds per group size. */
+  static List<long[]> seeds(boolean replayAndSoak, int count) {
     List<long[]> out = new ArrayList<>();
     String single = replayAndSoak ? System.getProperty("raft.sim.seed") : null;
     String nodesProp = replayAndSoak ? System.getProperty("raft.sim.nodes") : null;
@@ -87,7 +108,6 @@ class LinearizabilityTest {
     }
     boolean soak = replayAndSoak && Boolean.getBoolean("raft.sim.random");
     SplittableRandom fresh = new SplittableRandom();
-    int count = Integer.getInteger("raft.lin.seeds", 40);
     for (int i = 1; i <= count; i++) {
       long seed = soak ? fresh.nextLong() & Long.MAX_VALUE : i;
       for (int n : sizes) out.add(new long[] {seed, n});
@@ -96,18 +116,27 @@ class LinearizabilityTest {
   }
 
   private static List<Object> runAll(List<long[]> seeds, boolean unsafeReads) throws Exception {
+    boolean soak = !unsafeReads && Boolean.getBoolean("raft.sim.random");
+    return runAll(seeds, (seed, nodes) -> run(seed, nodes, unsafeReads), soak, REPLAY);
+  }
+
+  /**
+   * Runs every (seed, size) on all cores with {@code runner}; each result is a {@link RunResult},
+   * or a String naming the failed seed and its replay command.
+   */
+  static List<Object> runAll(List<long[]> seeds, BiFunction<Long, Integer, RunResult> runner, boolean soak,
+      String replay) throws Exception {
     int threads = Math.max(1, Runtime.getRuntime().availableProcessors());
     ExecutorService pool = Executors.newFixedThreadPool(threads);
-    boolean soak = !unsafeReads && Boolean.getBoolean("raft.sim.random");
     try {
       List<Future<Object>> futures = new ArrayList<>();
       for (long[] sn : seeds) {
         futures.add(pool.submit(() -> {
           if (soak) System.out.println("lin seed " + sn[0] + " nodes " + sn[1]);
           try {
-            return run(sn[0], (int) sn[1], unsafeReads);
+            return runner.apply(sn[0], (int) sn[1]);
           } catch (AssertionError | RuntimeException e) {
-            return "FAILED seed " + sn[0] + " nodes " + sn[1] + ": " + e.getMessage() + "\n  replay: " + REPLAY + sn[0]
+            return "FAILED seed " + sn[0] + " nodes " + sn[1] + ": " + e.getMessage() + "\n  replay: " + replay + sn[0]
                 + " -Draft.sim.nodes=" + sn[1];
           }
         }));
