@@ -339,9 +339,7 @@ final class FaultRun {
           TimeUnit.MILLISECONDS.sleep(100); // retrying with a deadline
         }
       }
-      if (perMember.values().stream().distinct().count() != 1) {
-        report.violations.add("members hold different final values of " + key + ": " + perMember);
-      }
+      report.violations.addAll(KvStateChecks.agreement(key, perMember));
       while (true) {
         String at = KvProcessCluster.IDS.get(next++ % KvProcessCluster.IDS.size());
         HttpKvClient.Result r = http.read(process, "final", at, key, "linearizable", Set.of());
@@ -379,51 +377,10 @@ final class FaultRun {
       if (k.verdict() != LinearizabilityChecker.Verdict.LINEARIZABLE) report.violations.add(k.toString());
     }
 
-    // Stale reads: a value some write that did not fail wrote, invoked before the read ended.
-    Map<String, Map<Long, Op>> writers = new HashMap<>();
-    for (Op o : ops) {
-      if ((o.kind() == Kind.PUT || o.kind() == Kind.CAS) && o.outcome() != Outcome.FAIL
-          && !(o.kind() == Kind.CAS && Boolean.FALSE.equals(o.output()))) {
-        writers.computeIfAbsent(o.key(), k -> new HashMap<>()).put(o.value(), o);
-      }
-    }
-    for (KvHistory.StaleRead r : history.staleReads()) {
-      if (r.value() == null) continue;
-      Op w = writers.getOrDefault(r.key(), Map.of()).get(r.value());
-      if (w == null || w.invoke() > r.complete()) {
-        report.violations.add("stale read at " + r.node() + " returned " + r.key() + "=" + r.value()
-            + ", which no write that did not fail had written");
-      }
-    }
-
-    // Lost acknowledged writes.
-    for (Map.Entry<String, Long> e : finalValues.entrySet()) {
-      String key = e.getKey();
-      Long value = e.getValue();
-      long after; // acknowledged writes invoked after this certainly came after the final value's write
-      if (value != null) {
-        Op w = writers.getOrDefault(key, Map.of()).get(value);
-        if (w == null) {
-          report.violations.add("final value " + key + "=" + value + " was written by no write that did not fail");
-          continue;
-        }
-        after = w.complete();
-      } else {
-        after = Long.MIN_VALUE;
-        for (Op o : ops) {
-          if (o.key().equals(key) && o.kind() == Kind.DELETE && o.outcome() != Outcome.FAIL) after = Math.max(after, o.complete());
-        }
-      }
-      for (Op o : ops) {
-        if (!o.key().equals(key) || o.outcome() != Outcome.OK || o.invoke() <= after) continue;
-        boolean changes = o.kind() == Kind.PUT || (o.kind() == Kind.CAS && Boolean.TRUE.equals(o.output()))
-            || (o.kind() == Kind.DELETE && value != null && Boolean.TRUE.equals(o.output()));
-        if (changes && !(o.value() != null && o.value().equals(value))) {
-          report.lostAcknowledged++;
-          report.violations.add("acknowledged write lost: " + o + " (final " + key + "=" + value + ")");
-        }
-      }
-    }
+    report.violations.addAll(KvStateChecks.staleReads(ops, history.staleReads()));
+    List<String> lost = KvStateChecks.lostWrites(ops, finalValues);
+    report.lostAcknowledged = (int) lost.stream().filter(v -> v.startsWith("acknowledged write lost")).count();
+    report.violations.addAll(lost);
   }
 
   // ------------------------------------------------------------------ availability
