@@ -219,7 +219,7 @@ final class FaultRun {
       throw e;
     }
     try {
-      cluster.awaitConverged(Duration.ofSeconds(90));
+      cluster.awaitConverged(Duration.ofSeconds(120));
     } finally {
       nemesis.close();
     }

@@ -196,7 +196,7 @@ final class Nemesis {
     if (downSince >= 0) followerDowns.add(new FollowerDown(id, what, downSince, started));
     Restart r = new Restart(id, started);
     restarts.add(r);
-    r.httpUp = cluster.awaitHttp(id, Duration.ofSeconds(60));
+    r.httpUp = cluster.awaitHttp(id, Duration.ofSeconds(120));
     log(0, id + " restarted: HTTP after " + ms(r.httpUp - started) + " ms");
     Thread t = new Thread(() -> awaitCaughtUp(r), "catch-up-" + id);
     t.setDaemon(true);
@@ -270,7 +270,7 @@ final class Nemesis {
         cluster.start(id);
       }
     }
-    for (String id : KvProcessCluster.IDS) cluster.awaitHttp(id, Duration.ofSeconds(60));
+    for (String id : KvProcessCluster.IDS) cluster.awaitHttp(id, Duration.ofSeconds(120));
   }
 
   /** Stops the probes and catch-up measurements and waits for them. */
