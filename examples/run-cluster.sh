@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Starts the three members of application.conf (n1, n2, n3), each in its own JVM with its LevelDB
-# journal under ./data/<node> and its log in ./data/<node>.log, prints their HTTP addresses and
-# stops all three on Ctrl-C. Builds the jar first if it is missing.
+# journal under ./data/<node> and its log in ./data/<node>.log (the previous run's log is kept as
+# ./data/<node>.log.1), prints their HTTP addresses and stops all three on Ctrl-C. Builds the jar
+# first if it is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 JAR=examples/target/raft-kv.jar
@@ -21,6 +22,7 @@ stop() {
 }
 trap stop INT TERM EXIT
 for n in n1 n2 n3; do
+  if [ -s "data/$n.log" ]; then mv -f "data/$n.log" "data/$n.log.1"; fi
   java -jar "$JAR" --node "$n" --config "$CONFIG" > "data/$n.log" 2>&1 &
   pids+=($!)
 done
