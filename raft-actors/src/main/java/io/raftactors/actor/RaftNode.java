@@ -285,6 +285,9 @@ public final class RaftNode {
   private long lastSnapshotIndex;
   /** Bytes of entries applied since the last snapshot. */
   private long bytesSinceSnapshot;
+  /** When this incarnation started running on its recovered state, until it first hears of a leader. */
+  private long runningSinceNanos;
+  private boolean leaderKnown;
 
   private RaftNode(ActorContext<Command> ctx, StashBuffer<Command> stash, TimerScheduler<Command> timers,
       RaftSettings settings, RaftStorage storage, StateMachine stateMachine, PeerTransport transport) {
@@ -379,6 +382,7 @@ public final class RaftNode {
     role = core.role();
     log.info("Raft node {} of group {} recovered: term {}, last index {}; starting as {}",
         settings.memberId(), settings.groupId(), core.term(), core.lastIndex(), role);
+    runningSinceNanos = System.nanoTime();
     return stash.unstashAll(follower());
   }
 
@@ -688,6 +692,11 @@ public final class RaftNode {
   /** Runs the core's output and switches behaviour if the role changed. */
   private Behavior<Command> afterInput() {
     process(core.ready());
+    if (!leaderKnown && core.leaderId() != null) {
+      leaderKnown = true;
+      log.info("Raft node {} knows leader {} in term {}, {} ms after it recovered; commit index {}", settings.memberId(),
+          core.leaderId(), core.term(), (System.nanoTime() - runningSinceNanos) / 1_000_000, core.commitIndex());
+    }
     Role now = core.role();
     if (now == role || (now == Role.PRE_CANDIDATE && role == Role.FOLLOWER) || (now == Role.FOLLOWER && role == Role.PRE_CANDIDATE)) {
       role = now;
