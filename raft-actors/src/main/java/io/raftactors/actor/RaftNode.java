@@ -179,11 +179,11 @@ public final class RaftNode {
    * its {@link Status} has term 0 and no leader, and it serves no client request.
    */
   public enum Phase {
-    /** Reading its state from storage (at start, or after a restart). Client requests wait. */
+    /** Reading its state from storage (at start, or after a restart). Client requests are answered "no leader known". */
     RECOVERING,
     /** Empty storage, raft.bootstrap = checked: waiting for every other founding member to answer. */
     AWAITING_FOUNDERS,
-    /** Writing the founding configuration. Client requests wait. */
+    /** Writing the founding configuration. Client requests are answered "no leader known". */
     FOUNDING,
     /** Taking part in the group. */
     RUNNING,
@@ -394,6 +394,9 @@ public final class RaftNode {
         })
         .onMessage(GetStatus.class, g -> startingStatus(g, Phase.RECOVERING, "recovering: reading its state from storage "
             + "(attempt " + attempt + ", for " + (System.nanoTime() - started) / 1_000_000 + " ms)"))
+        // Client requests are answered at once, never stashed: a stash is lost when a failed attempt
+        // restarts the node, and its clients would then wait for nothing and learn nothing.
+        .onMessage(Command.class, RaftNode::isClientRequest, c -> tellNotLeader(c, null))
         .onAnyMessage(this::stashIt)
         .build();
   }
@@ -450,6 +453,7 @@ public final class RaftNode {
           throw new IllegalStateException("raft node " + settings.memberId() + " could not write its founding state", f.cause());
         })
         .onMessage(GetStatus.class, g -> startingStatus(g, Phase.FOUNDING, "founding the group: writing its first configuration"))
+        .onMessage(Command.class, RaftNode::isClientRequest, c -> tellNotLeader(c, null))
         .onAnyMessage(this::stashIt)
         .build();
   }

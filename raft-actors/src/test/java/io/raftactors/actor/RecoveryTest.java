@@ -128,6 +128,10 @@ class RecoveryTest {
   void aRecoveryThatNeverCompletesIsReportedFailsAfterTheTimeoutAndIsRetried() {
     awaitRecoverCalls(1);
     RaftNode.Status recovering = status(); // answered while the storage has not answered
+    // A proposal meanwhile is answered at once, certainly not appended: not stashed for a restart to lose.
+    TestProbe<RaftNode.ProposeReply> proposer = kit.createTestProbe();
+    node.tell(new RaftNode.Propose("early", proposer.ref()));
+    assertEquals(new RaftNode.NotLeader(null), proposer.receiveMessage(Duration.ofSeconds(5)));
     assertEquals(RaftNode.Phase.RECOVERING, recovering.phase());
     assertTrue(recovering.problem().contains("attempt 1"), recovering.toString());
 
