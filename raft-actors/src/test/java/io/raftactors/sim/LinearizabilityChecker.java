@@ -22,8 +22,8 @@ import java.util.function.LongSupplier;
  * checker splits the history by key (linearizability is local to each object, LIN-04) and searches
  * each key's history for a linearization in the style of Wing and Gong, with the memoisation of
  * Lowe and Porcupine (LIN-05): it walks the call and return events in time order, tries each pending
- * call that comes before the earliest pending return against a sequential register (put, get, cas;
- * initial value null), backtracks when the register's output differs from the recorded one, and
+ * call that comes before the earliest pending return against a sequential register (put, get, cas,
+ * delete; initial value null, which a delete restores), backtracks when the register's output differs from the recorded one, and
  * skips any (set of operations linearized, register value) pair it has seen before.
  *
  * <p>Outcomes (LIN-02, LIN-03): failed operations had no effect and are left out. An unknown write
@@ -31,7 +31,8 @@ import java.util.function.LongSupplier;
  * read is dropped. A history is linearizable once every operation with a finite completion time is
  * placed. Two exact reductions keep histories with many unknown writes tractable: values no
  * operation refers to (no get returned them, no cas expected them) are one model state, and an
- * unknown put of such a value is only ever placed right before a refused cas it could explain. The verdict is linearizable, not linearizable (with the key, the longest partial
+ * unknown put of such a value is only ever placed right before a refused cas or a delete that
+ * removed something, which it could explain. The verdict is linearizable, not linearizable (with the key, the longest partial
  * linearization and the operations that could not be placed) or inconclusive when the time budget
  * runs out (LIN-06), which callers must treat as a failure.
  */
@@ -40,7 +41,7 @@ public final class LinearizabilityChecker {
   /** Completion time of an operation whose result is unknown. */
   public static final long INFINITY = Long.MAX_VALUE;
 
-  public enum Kind { PUT, GET, CAS }
+  public enum Kind { PUT, GET, CAS, DELETE }
 
   public enum Outcome { OK, FAIL, UNKNOWN }
 
@@ -48,8 +49,9 @@ public final class LinearizabilityChecker {
 
   /**
    * One recorded operation. {@code value} is the value a put or cas writes; {@code expected} the
-   * value a cas compares with. {@code output} is the value a get returned (a Long or null) or
-   * whether a cas succeeded (a Boolean); null for puts and for operations without a result.
+   * value a cas compares with. {@code output} is the value a get returned (a Long or null),
+   * whether a cas succeeded or whether a delete removed a value (a Boolean); null for puts and for
+   * operations without a result.
    */
   public record Op(int id, int process, Kind kind, String key, Long value, Long expected, long invoke, long complete,
       Outcome outcome, Object output) {
@@ -64,6 +66,7 @@ public final class LinearizabilityChecker {
         case PUT -> "put(" + key + ", " + value + ")";
         case GET -> "get(" + key + ")";
         case CAS -> "cas(" + key + ", " + expected + " -> " + value + ")";
+        case DELETE -> "delete(" + key + ")";
       };
       String result = outcome == null ? "running"
           : outcome == Outcome.OK ? (kind == Kind.PUT ? "ok" : "ok " + output) : outcome.name().toLowerCase();
@@ -115,6 +118,11 @@ public final class LinearizabilityChecker {
         return outcome != null;
       }
 
+      /** The operation's id: its position in {@link #ops()}. */
+      public int id() {
+        return id;
+      }
+
       public Kind kind() {
         return kind;
       }
@@ -149,6 +157,11 @@ public final class LinearizabilityChecker {
       return invoke(process, Kind.CAS, key, value, expected);
     }
 
+    /** A delete; its output says whether it removed a value (true) or found the key absent (false). */
+    public Pending delete(int process, String key) {
+      return invoke(process, Kind.DELETE, key, null, null);
+    }
+
     private Pending invoke(int process, Kind kind, String key, Long value, Long expected) {
       if (retired.contains(process)) throw new IllegalStateException("process " + process + " was retired");
       if (running.containsKey(process)) {
@@ -160,10 +173,14 @@ public final class LinearizabilityChecker {
       return p;
     }
 
-    /** The operation took effect; {@code output} is a get's value or a cas's success (null for a put). */
+    /**
+     * The operation took effect; {@code output} is a get's value, a cas's success or whether a
+     * delete removed a value (null for a put).
+     */
     public void ok(Pending p, Object output) {
       if (p.kind == Kind.GET && output != null && !(output instanceof Long)) throw new IllegalArgumentException();
       if (p.kind == Kind.CAS && !(output instanceof Boolean)) throw new IllegalArgumentException("cas needs a Boolean");
+      if (p.kind == Kind.DELETE && !(output instanceof Boolean)) throw new IllegalArgumentException("delete needs a Boolean");
       finish(p, Outcome.OK, output, clock.getAsLong());
     }
 
@@ -289,6 +306,9 @@ public final class LinearizabilityChecker {
         return canonical(o.value(), referenced);
       case GET:
         return Objects.equals(state, o.output()) ? state : REJECT;
+      case DELETE:
+        if (!unknown && (state != null) != (Boolean) o.output()) return REJECT;
+        return null;
       default: // CAS
         boolean matches = Objects.equals(state, o.expected());
         if (!unknown && matches != (Boolean) o.output()) return REJECT;
@@ -380,10 +400,11 @@ public final class LinearizabilityChecker {
         }
         Object next = step(state, op, referenced);
         Entry before = null;
-        if (next == REJECT && op.kind() == Kind.CAS && Boolean.FALSE.equals(op.output())) {
-          // A refused cas the state would let succeed: some unknown write of an unreferenced value
-          // that is already invoked may have taken effect just before. They are interchangeable
-          // (all invoked, none ever completes), so the first one stands for them all.
+        if (next == REJECT && explainableByUnreferencedWrite(op)) {
+          // A refused cas the state would let succeed, or a delete that removed a value from an
+          // absent key: some unknown write of an unreferenced value that is already invoked may
+          // have taken effect just before. They are interchangeable (all invoked, none ever
+          // completes), so the first one stands for them all.
           before = firstUnreferencedUnknownPut(head, referenced);
           if (before != null) next = step(UNREFERENCED, op, referenced);
         }
@@ -425,6 +446,16 @@ public final class LinearizabilityChecker {
       }
     }
     return new KeyResult(key, Verdict.LINEARIZABLE, ops.size(), linearization(stack), List.of());
+  }
+
+  /**
+   * Whether {@code op}'s recorded output could be right if the register held a value nobody refers
+   * to: a refused cas (its expected value is referenced or null) or a delete that removed a value.
+   */
+  private static boolean explainableByUnreferencedWrite(Op op) {
+    if (op.outcome() != Outcome.OK) return false;
+    if (op.kind() == Kind.CAS) return Boolean.FALSE.equals(op.output());
+    return op.kind() == Kind.DELETE && Boolean.TRUE.equals(op.output());
   }
 
   private static boolean isUnreferencedUnknownPut(Op op, Set<Long> referenced) {

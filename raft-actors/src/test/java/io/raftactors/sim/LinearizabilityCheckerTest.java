@@ -53,6 +53,14 @@ class LinearizabilityCheckerTest {
       return add(p, Kind.CAS, "x", v, expected, from, to, Outcome.OK, ok);
     }
 
+    H delete(int p, boolean removed, long from, long to) {
+      return add(p, Kind.DELETE, "x", null, null, from, to, Outcome.OK, removed);
+    }
+
+    H deleteUnknown(int p, long from) {
+      return add(p, Kind.DELETE, "x", null, null, from, INFINITY, Outcome.UNKNOWN, null);
+    }
+
     H on(String key, int p, Kind k, Long value, long from, long to, Object out) {
       return add(p, k, key, value, null, from, to, Outcome.OK, out);
     }
@@ -151,6 +159,77 @@ class LinearizabilityCheckerTest {
     assertRejected(new H().put(0, 1, 0, 1).cas(1, 1L, 2, true, 2, 5).cas(2, 1L, 3, true, 3, 6));
     // The control: one of them failing is fine.
     assertAccepted(new H().put(0, 1, 0, 1).cas(1, 1L, 2, true, 2, 5).cas(2, 1L, 3, false, 3, 6));
+  }
+
+  // ------------------------------------------------------------------ delete
+
+  @Test
+  void delete_sequentialDeletesAreAcceptedAndSayWhetherTheyRemovedAValue() {
+    assertAccepted(new H()
+        .delete(0, false, 0, 1) // nothing to remove yet
+        .put(0, 1, 2, 3)
+        .delete(1, true, 4, 5)
+        .get(0, null, 6, 7)
+        .delete(0, false, 8, 9)
+        .cas(1, null, 2, true, 10, 11) // a cas from absent succeeds after a delete
+        .get(0, 2L, 12, 13));
+    // A delete that overlaps a put may come before it or after it.
+    assertAccepted(new H().put(0, 1, 0, 10).delete(1, false, 2, 5).get(2, 1L, 11, 12));
+    assertAccepted(new H().put(0, 1, 0, 10).delete(1, true, 2, 5).get(2, null, 11, 12));
+  }
+
+  @Test
+  void delete_readOfADeletedValueIsRejected() {
+    // The delete completed before the read began: the read must find the key absent.
+    assertRejected(new H().put(0, 1, 0, 1).delete(1, true, 2, 3).get(2, 1L, 4, 5));
+  }
+
+  @Test
+  void delete_thatClaimsToRemoveFromAnAbsentKeyIsRejected() {
+    assertRejected(new H().delete(0, true, 0, 1));
+    assertRejected(new H().put(0, 1, 0, 1).delete(1, true, 2, 3).delete(2, true, 4, 5));
+  }
+
+  @Test
+  void delete_thatFindsAWrittenKeyAbsentIsRejected() {
+    assertRejected(new H().put(0, 1, 0, 1).delete(1, false, 2, 3));
+    // A failed delete had no effect: the value is still there.
+    H failed = new H().put(0, 1, 0, 1);
+    failed.add(1, Kind.DELETE, "x", null, null, 2, 3, Outcome.FAIL, null);
+    assertRejected(failed.get(2, null, 4, 5));
+  }
+
+  @Test
+  void delete_unknownDeleteMayTakeEffectLaterOrNever() {
+    assertAccepted(new H().put(0, 1, 0, 1).deleteUnknown(1, 2).get(2, 1L, 3, 4).get(2, null, 5, 6));
+    assertAccepted(new H().put(0, 1, 0, 1).deleteUnknown(1, 2).get(2, 1L, 3, 4).get(2, 1L, 5, 6));
+    // ... but at most once: the value is not back after it is gone, and not gone before the delete's invoke.
+    assertRejected(new H().put(0, 1, 0, 1).deleteUnknown(1, 2).get(2, null, 3, 4).get(2, 1L, 5, 6));
+    assertRejected(new H().put(0, 1, 0, 1).get(2, null, 3, 4).deleteUnknown(1, 5));
+  }
+
+  /** An unknown write of a value nobody read explains a delete that removed something, once. */
+  @Test
+  void delete_LIN_03_unknownWriteExplainsADeleteThatRemovedSomething() {
+    assertAccepted(new H().putUnknown(1, 9, 0).delete(2, true, 1, 2));
+    assertRejected(new H().putUnknown(1, 9, 3).delete(2, true, 1, 2));
+    assertRejected(new H().putUnknown(1, 9, 0).delete(2, true, 1, 2).delete(2, true, 3, 4));
+    // The same write cannot also explain a refused cas after the delete emptied the key.
+    assertRejected(new H().putUnknown(1, 9, 0).delete(2, true, 1, 2).cas(2, null, 3, false, 3, 4));
+    assertAccepted(new H().putUnknown(1, 9, 0).delete(2, true, 1, 2).putUnknown(3, 10, 0)
+        .cas(2, null, 3, false, 3, 4));
+  }
+
+  @Test
+  void delete_LIN_01_isRecordedWithWhetherItRemovedAValue() {
+    AtomicLong clock = new AtomicLong();
+    History h = new History(clock::get);
+    History.Pending d = h.delete(0, "x");
+    clock.set(1);
+    assertThrows(IllegalArgumentException.class, () -> h.ok(d, null), "a delete's output is a Boolean");
+    h.ok(d, false);
+    assertEquals(List.of(new Op(0, 0, Kind.DELETE, "x", null, null, 0, 1, Outcome.OK, false)), h.ops());
+    assertEquals("#0 p0 delete(x) [0..1] ok false", h.ops().get(0).toString());
   }
 
   // ------------------------------------------------------------------ LIN-04, LIN-06
