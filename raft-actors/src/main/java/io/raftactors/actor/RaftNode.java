@@ -175,13 +175,30 @@ public final class RaftNode {
   public record ClientSessionOpened(long requestId, long session) implements ClientReply {}
 
   /**
+   * Where a node is in its life. Only a RUNNING node takes part in the group; in every other phase
+   * its {@link Status} has term 0 and no leader, and it serves no client request.
+   */
+  public enum Phase {
+    /** Reading its state from storage (at start, or after a restart). Client requests are answered "no leader known". */
+    RECOVERING,
+    /** Empty storage, raft.bootstrap = checked: waiting for every other founding member to answer. */
+    AWAITING_FOUNDERS,
+    /** Writing the founding configuration. Client requests are answered "no leader known". */
+    FOUNDING,
+    /** Taking part in the group. */
+    RUNNING,
+    /** Empty storage in a group that already exists: storage lost or replaced; not taking part. */
+    REFUSING
+  }
+
+  /**
    * A snapshot of a node's state. {@code problem} is null while the node takes part in the group;
-   * otherwise it says why it does not (for example it waits for the founding members, or its
-   * storage was lost).
+   * otherwise it says why it does not (for example it is still reading its storage, it waits for the
+   * founding members, or its storage was lost). {@code phase} says which {@link Phase} it is in.
    */
   public record Status(
       String memberId, Role role, long term, String leaderId, long commitIndex, long lastApplied, long lastIndex,
-      String problem) {}
+      String problem, Phase phase) {}
 
   private enum Tick implements Command {
     INSTANCE
@@ -191,7 +208,14 @@ public final class RaftNode {
     INSTANCE
   }
 
-  private record Recovered(DurableState state) implements Command {}
+  /** The state read by recovery attempt {@code attempt}. */
+  private record Recovered(int attempt, DurableState state) implements Command {}
+
+  /** Recovery attempt {@code attempt} failed, or did not complete within raft.recovery-timeout. */
+  private record RecoveryFailed(int attempt, Throwable cause) implements Command {}
+
+  /** Writing the founding configuration failed. */
+  private record FoundingFailed(Throwable cause) implements Command {}
 
   private enum Founded implements Command {
     INSTANCE
@@ -220,6 +244,7 @@ public final class RaftNode {
 
   private static final String TICK_TIMER = "raft-tick";
   private static final String PROBE_TIMER = "raft-founding-probe";
+  private static final String RECOVERY_TIMER = "raft-recovery-timeout";
   private static final int STASH_CAPACITY = 100_000;
 
   /** Spawns a node as a system actor of {@code system}. */
@@ -239,9 +264,12 @@ public final class RaftNode {
   /** As {@link #create(RaftSettings, RaftStorage, StateMachine)}, with a transport of its own (null: the default). */
   public static Behavior<Command> create(
       RaftSettings settings, RaftStorage storage, StateMachine stateMachine, PeerTransport transport) {
+    // Counts recovery attempts across restarts, so that each attempt is numbered in the log and in the status.
+    java.util.concurrent.atomic.AtomicInteger recoveries = new java.util.concurrent.atomic.AtomicInteger();
     Behavior<Command> node = Behaviors.setup(ctx -> Behaviors.withStash(STASH_CAPACITY, stash ->
         Behaviors.withTimers(timers -> new RaftNode(ctx, stash, timers, settings, storage, stateMachine,
-            transport != null ? transport : PeerTransport.resolving(ctx.getSystem(), settings)).recovering())));
+            transport != null ? transport : PeerTransport.resolving(ctx.getSystem(), settings))
+            .recovering(recoveries.incrementAndGet()))));
     Behavior<Command> supervised = Behaviors.supervise(node).onFailure(Exception.class, SupervisorStrategy.restartWithBackoff(
         settings.restartBackoffMin(), settings.restartBackoffMax(), 0.2));
     return Behaviors.intercept(StopInterceptor::new, supervised);
@@ -299,6 +327,9 @@ public final class RaftNode {
   private long lastSnapshotIndex;
   /** Bytes of entries applied since the last snapshot. */
   private long bytesSinceSnapshot;
+  /** When this incarnation started running on its recovered state, until it first hears of a leader. */
+  private long runningSinceNanos;
+  private boolean leaderKnown;
 
   private RaftNode(ActorContext<Command> ctx, StashBuffer<Command> stash, TimerScheduler<Command> timers,
       RaftSettings settings, RaftStorage storage, StateMachine stateMachine, PeerTransport transport) {
@@ -315,13 +346,38 @@ public final class RaftNode {
 
   // ------------------------------------------------------------------ behaviours
 
-  private Behavior<Command> recovering() {
-    ctx.pipeToSelf(storage.recover(), (state, failure) -> {
-      if (failure != null) throw new IllegalStateException("recovery of raft node " + settings.memberId() + " failed", failure);
-      return new Recovered(state);
-    });
+  /**
+   * Reads the node's state from storage; everything but status requests waits in the stash. An
+   * attempt that fails or takes longer than raft.recovery-timeout is logged and fails this
+   * incarnation, so that the supervisor retries it after backoff.
+   *
+   * <p>Failures arrive as messages and are thrown from a message handler: an exception thrown while
+   * adapting a piped result would become a signal that this behaviour does not handle, and Akka
+   * drops unhandled signals without a trace, which left the node recovering forever.
+   */
+  private Behavior<Command> recovering(int attempt) {
+    long started = System.nanoTime();
+    if (attempt > 1) {
+      log.info("Raft node {} of group {}: recovery attempt {}: reading its state from storage again",
+          settings.memberId(), settings.groupId(), attempt);
+    }
+    java.util.concurrent.CompletionStage<DurableState> reading;
+    try {
+      reading = storage.recover();
+    } catch (RuntimeException e) {
+      reading = java.util.concurrent.CompletableFuture.failedFuture(e);
+    }
+    ctx.pipeToSelf(reading, (state, failure) -> failure != null ? new RecoveryFailed(attempt, failure) : new Recovered(attempt, state));
+    timers.startSingleTimer(RECOVERY_TIMER, new RecoveryFailed(attempt, new java.util.concurrent.TimeoutException(
+        "storage did not answer within raft.recovery-timeout = " + settings.recoveryTimeout().toMillis() + " ms")),
+        settings.recoveryTimeout());
     return Behaviors.receive(Command.class)
+        .onMessage(RecoveryFailed.class, f -> f.attempt() != attempt ? Behaviors.same() : recoveryFailed(f, started))
+        .onMessage(Recovered.class, r -> r.attempt() != attempt, r -> Behaviors.same()) // an abandoned earlier attempt
         .onMessage(Recovered.class, r -> {
+          timers.cancel(RECOVERY_TIMER);
+          log.info("Raft node {} of group {} read its state from storage in {} ms (attempt {})", settings.memberId(),
+              settings.groupId(), (System.nanoTime() - started) / 1_000_000, attempt);
           if (!isEmpty(r.state())) return running(r.state());
           List<String> peers = settings.members().keySet().stream().filter(m -> !m.equals(settings.memberId())).toList();
           if (settings.bootstrapJoin()) {
@@ -336,8 +392,21 @@ public final class RaftNode {
               + "answers that it is still in term 0 (raft.bootstrap = checked)", settings.memberId(), settings.groupId(), peers);
           return stash.unstashAll(awaitingFounders(peers));
         })
+        .onMessage(GetStatus.class, g -> startingStatus(g, Phase.RECOVERING, "recovering: reading its state from storage "
+            + "(attempt " + attempt + ", for " + (System.nanoTime() - started) / 1_000_000 + " ms)"))
+        // Client requests are answered at once, never stashed: a stash is lost when a failed attempt
+        // restarts the node, and its clients would then wait for nothing and learn nothing.
+        .onMessage(Command.class, RaftNode::isClientRequest, c -> tellNotLeader(c, null))
         .onAnyMessage(this::stashIt)
         .build();
+  }
+
+  private Behavior<Command> recoveryFailed(RecoveryFailed f, long started) {
+    log.error("Raft node {} of group {}: recovery attempt {} from storage failed after {} ms: {}; it is retried after "
+            + "raft.restart-backoff", settings.memberId(), settings.groupId(), f.attempt(),
+        (System.nanoTime() - started) / 1_000_000, String.valueOf(f.cause()));
+    throw new IllegalStateException("recovery attempt " + f.attempt() + " of raft node " + settings.memberId() + " failed",
+        f.cause());
   }
 
   private Behavior<Command> stashIt(Command m) {
@@ -358,6 +427,7 @@ public final class RaftNode {
     role = core.role();
     log.info("Raft node {} of group {} recovered: term {}, last index {}; starting as {}",
         settings.memberId(), settings.groupId(), core.term(), core.lastIndex(), role);
+    runningSinceNanos = System.nanoTime();
     return stash.unstashAll(follower());
   }
 
@@ -373,12 +443,17 @@ public final class RaftNode {
   private Behavior<Command> founding() {
     DurableState founded = DurableState.bootstrap(settings.bootstrapConfig());
     log.info("Raft node {} founds group {} with members {}", settings.memberId(), settings.groupId(), settings.members().keySet());
-    ctx.pipeToSelf(storage.write(new RaftStorage.Write(null, 0, founded.entries())), (ok, failure) -> {
-      if (failure != null) throw new IllegalStateException("raft node " + settings.memberId() + " could not write its founding state", failure);
-      return Founded.INSTANCE;
-    });
+    ctx.pipeToSelf(storage.write(new RaftStorage.Write(null, 0, founded.entries())),
+        (ok, failure) -> failure != null ? new FoundingFailed(failure) : Founded.INSTANCE);
     return Behaviors.receive(Command.class)
         .onMessage(Founded.class, f -> running(founded))
+        .onMessage(FoundingFailed.class, f -> {
+          log.error("Raft node {} of group {} could not write its founding state: {}; it restarts after raft.restart-backoff",
+              settings.memberId(), settings.groupId(), String.valueOf(f.cause()));
+          throw new IllegalStateException("raft node " + settings.memberId() + " could not write its founding state", f.cause());
+        })
+        .onMessage(GetStatus.class, g -> startingStatus(g, Phase.FOUNDING, "founding the group: writing its first configuration"))
+        .onMessage(Command.class, RaftNode::isClientRequest, c -> tellNotLeader(c, null))
         .onAnyMessage(this::stashIt)
         .build();
   }
@@ -430,7 +505,7 @@ public final class RaftNode {
           return founding();
         })
         .onMessage(Command.class, RaftNode::isClientRequest, c -> tellNotLeader(c, null))
-        .onMessage(GetStatus.class, g -> emptyStatus(g, "empty storage: waiting for every founding member to answer "
+        .onMessage(GetStatus.class, g -> startingStatus(g, Phase.AWAITING_FOUNDERS, "empty storage: waiting for every founding member to answer "
             + "before founding the group (raft.bootstrap = checked); no answer yet from "
             + peers.stream().filter(p -> !answered.containsKey(p)).toList()))
         .build();
@@ -457,7 +532,7 @@ public final class RaftNode {
           return Behaviors.same();
         })
         .onMessage(Command.class, RaftNode::isClientRequest, c -> tellNotLeader(c, null))
-        .onMessage(GetStatus.class, g -> emptyStatus(g, "empty storage, but the group is already in term " + groupTerm
+        .onMessage(GetStatus.class, g -> startingStatus(g, Phase.REFUSING, "empty storage, but the group is already in term " + groupTerm
             + " (seen from " + witness + "): storage lost or replaced; not taking part"))
         .onMessage(Probe.class, t -> Behaviors.same())
         .build();
@@ -484,8 +559,9 @@ public final class RaftNode {
     return Behaviors.same();
   }
 
-  private Behavior<Command> emptyStatus(GetStatus g, String problem) {
-    g.replyTo().tell(new Status(settings.memberId(), Role.FOLLOWER, 0, null, 0, 0, 0, problem));
+  /** The status of a node that does not take part (yet): no term, no leader, no log. */
+  private Behavior<Command> startingStatus(GetStatus g, Phase phase, String problem) {
+    g.replyTo().tell(new Status(settings.memberId(), Role.FOLLOWER, 0, null, 0, 0, 0, problem, phase));
     return Behaviors.same();
   }
 
@@ -537,7 +613,7 @@ public final class RaftNode {
         .onMessage(ClientQuery.class, this::onClientQuery)
         .onMessage(GetStatus.class, g -> {
           g.replyTo().tell(new Status(settings.memberId(), core.role(), core.term(), core.leaderId(),
-              core.commitIndex(), core.lastApplied(), core.lastIndex(), null));
+              core.commitIndex(), core.lastApplied(), core.lastIndex(), null, Phase.RUNNING));
           return Behaviors.same();
         })
         .onMessage(Flush.class, f -> {
@@ -716,6 +792,11 @@ public final class RaftNode {
   /** Runs the core's output and switches behaviour if the role changed. */
   private Behavior<Command> afterInput() {
     process(core.ready());
+    if (!leaderKnown && core.leaderId() != null) {
+      leaderKnown = true;
+      log.info("Raft node {} knows leader {} in term {}, {} ms after it recovered; commit index {}", settings.memberId(),
+          core.leaderId(), core.term(), (System.nanoTime() - runningSinceNanos) / 1_000_000, core.commitIndex());
+    }
     Role now = core.role();
     if (now == role || (now == Role.PRE_CANDIDATE && role == Role.FOLLOWER) || (now == Role.FOLLOWER && role == Role.PRE_CANDIDATE)) {
       role = now;

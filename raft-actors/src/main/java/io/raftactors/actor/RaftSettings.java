@@ -26,6 +26,7 @@ public final class RaftSettings {
   private final RaftConfig core;
   private final Duration restartBackoffMin;
   private final Duration restartBackoffMax;
+  private final Duration recoveryTimeout;
   private final long snapshotAfterEntries;
   private final long snapshotAfterBytes;
   private final boolean bootstrapChecked;
@@ -79,6 +80,7 @@ public final class RaftSettings {
     this.snapshotAfterBytes = bytes(raft, "snapshot.after-bytes");
     this.restartBackoffMin = duration(raft, "restart-backoff.min");
     this.restartBackoffMax = duration(raft, "restart-backoff.max");
+    this.recoveryTimeout = duration(raft, "recovery-timeout");
     String bootstrap = read(raft, "bootstrap", Config::getString);
     if (!bootstrap.equals("checked") && !bootstrap.equals("unchecked") && !bootstrap.equals("join")) {
       throw new IllegalArgumentException("raft.bootstrap must be 'checked', 'unchecked' or 'join', was '" + bootstrap + "'");
@@ -180,6 +182,11 @@ public final class RaftSettings {
 
   public Duration restartBackoffMax() {
     return restartBackoffMax;
+  }
+
+  /** How long one attempt to read the node's state from storage may take before it fails and is retried. */
+  public Duration recoveryTimeout() {
+    return recoveryTimeout;
   }
 
   /** Name of the node actor; the same on every member so peers can address each other. */

@@ -4,6 +4,8 @@ import akka.Done;
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.ActorSystem;
 import akka.actor.typed.Props;
+import akka.actor.typed.Terminated;
+import akka.actor.typed.javadsl.Behaviors;
 import akka.actor.typed.javadsl.AskPattern;
 import com.typesafe.config.Config;
 import io.raftactors.actor.RaftSettings;
@@ -13,7 +15,11 @@ import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Durable Raft storage through Akka Persistence. The journal and snapshot plugins come from
@@ -21,15 +27,27 @@ import java.util.concurrent.CompletionStage;
  * Persistence plugin (JDBC, Cassandra) is a configuration change.
  */
 public final class JournalStorage implements RaftStorage, AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(JournalStorage.class);
   private static final java.util.concurrent.atomic.AtomicLong INCARNATIONS = new java.util.concurrent.atomic.AtomicLong();
   private final ActorSystem<?> system;
-  private final ActorRef<RaftJournal.Command> journal;
+  private final RaftSettings settings;
+  private final Config config;
   private final Duration timeout;
+  private final Duration recoveryTimeout;
 
-  private JournalStorage(ActorSystem<?> system, ActorRef<RaftJournal.Command> journal, Duration timeout) {
+  /** The journal actor in use; replaced by a new one when it has stopped (a journal failure stops it). */
+  private Journal journal;
+  private boolean closed;
+
+  /** One journal actor and whether it has stopped. */
+  private record Journal(ActorRef<RaftJournal.Command> ref, AtomicBoolean stopped) {}
+
+  private JournalStorage(ActorSystem<?> system, RaftSettings settings, Config config, Duration timeout) {
     this.system = system;
-    this.journal = journal;
+    this.settings = settings;
+    this.config = config;
     this.timeout = timeout;
+    this.recoveryTimeout = settings.recoveryTimeout();
   }
 
   /**
@@ -40,7 +58,6 @@ public final class JournalStorage implements RaftStorage, AutoCloseable {
   public static JournalStorage start(ActorSystem<?> system, RaftSettings settings) {
     Config config = system.settings().config();
     String journalPlugin = config.getString("raft.persistence.journal-plugin");
-    String snapshotPlugin = config.getString("raft.persistence.snapshot-plugin");
     Duration timeout = config.getDuration("raft.persistence.write-timeout");
     int snapshotEvery = config.getInt("raft.persistence.journal-snapshot-every");
     if (snapshotEvery <= 0) {
@@ -49,11 +66,54 @@ public final class JournalStorage implements RaftStorage, AutoCloseable {
     if (config.hasPath(journalPlugin + ".dir") && config.hasPath(journalPlugin + ".native")) {
       ensureDirectory(new File(config.getString(journalPlugin + ".dir")), journalPlugin + ".dir");
     }
-    ActorRef<RaftJournal.Command> journal = system.systemActorOf(
-        RaftJournal.create(settings.groupId(), settings.memberId(), settings.bootstrapConfig(), journalPlugin, snapshotPlugin,
+    JournalStorage storage = new JournalStorage(system, settings, config, timeout);
+    synchronized (storage) {
+      storage.journal = storage.startJournal(); // starts reading the journal before the node asks for it
+    }
+    return storage;
+  }
+
+  /**
+   * Starts a journal actor, and a watcher that marks it stopped when it stops. A journal actor stops
+   * for good when the journal plugin fails (a failed write, a recovery that failed or timed out):
+   * such an actor is never asked again.
+   */
+  private Journal startJournal() {
+    int snapshotEvery = config.getInt("raft.persistence.journal-snapshot-every");
+    long incarnation = INCARNATIONS.incrementAndGet();
+    String name = "raft-journal-" + settings.groupId() + "-" + settings.memberId() + "-" + incarnation;
+    ActorRef<RaftJournal.Command> ref = system.systemActorOf(
+        RaftJournal.create(settings.groupId(), settings.memberId(), settings.bootstrapConfig(),
+            config.getString("raft.persistence.journal-plugin"), config.getString("raft.persistence.snapshot-plugin"),
             snapshotEvery),
-        "raft-journal-" + settings.groupId() + "-" + settings.memberId() + "-" + INCARNATIONS.incrementAndGet(), Props.empty());
-    return new JournalStorage(system, journal, timeout);
+        name, Props.empty());
+    AtomicBoolean stopped = new AtomicBoolean();
+    system.systemActorOf(Behaviors.<Void>setup(ctx -> {
+      ctx.watch(ref);
+      return Behaviors.receiveSignal((c, signal) -> {
+        if (!(signal instanceof Terminated)) return Behaviors.same();
+        stopped.set(true);
+        if (!isClosed()) {
+          LOG.error("The journal actor {} of raft node {} has stopped (its cause is logged above); the node's next "
+              + "recovery starts a new one", name, settings.memberId());
+        }
+        return Behaviors.stopped();
+      });
+    }), "raft-journal-watcher-" + settings.groupId() + "-" + settings.memberId() + "-" + incarnation, Props.empty());
+    return new Journal(ref, stopped);
+  }
+
+  private synchronized boolean isClosed() {
+    return closed;
+  }
+
+  /** The journal actor to ask: the current one, or a new one if the current one has stopped. */
+  private synchronized Journal liveJournal(boolean replaceStopped) {
+    if (replaceStopped && journal.stopped().get() && !closed) {
+      LOG.info("Raft node {}: starting a new journal actor in place of the stopped one", settings.memberId());
+      journal = startJournal();
+    }
+    return journal;
   }
 
   /** Creates {@code dir} if needed and checks it is a writable directory. */
@@ -74,17 +134,34 @@ public final class JournalStorage implements RaftStorage, AutoCloseable {
    */
   @Override
   public void close() {
-    journal.tell(RaftJournal.Stop.INSTANCE);
+    Journal j;
+    synchronized (this) {
+      closed = true;
+      j = journal;
+    }
+    j.ref().tell(RaftJournal.Stop.INSTANCE);
   }
 
+  /**
+   * Answers with the journal's state once the journal actor has read it, within
+   * raft.recovery-timeout. A journal actor that has stopped is replaced by a new one, which reads
+   * the journal again; one that is still reading is asked again, and answers when it is done.
+   */
   @Override
   public CompletionStage<DurableState> recover() {
-    return AskPattern.askWithStatus(journal, RaftJournal.Recover::new, timeout, system.scheduler());
+    Journal j = liveJournal(true);
+    return AskPattern.askWithStatus(j.ref(), RaftJournal.Recover::new, recoveryTimeout, system.scheduler());
   }
 
+  /** Fails at once if the journal actor has stopped: the node must recover (with a new one) first. */
   @Override
   public CompletionStage<Void> write(Write write) {
-    CompletionStage<Done> done = AskPattern.askWithStatus(journal, r -> new RaftJournal.Write(write, r), timeout, system.scheduler());
+    Journal j = liveJournal(false);
+    if (j.stopped().get()) {
+      return CompletableFuture.failedFuture(new IllegalStateException("the journal actor of raft node " + settings.memberId()
+          + " has stopped; the node must recover before it writes again"));
+    }
+    CompletionStage<Done> done = AskPattern.askWithStatus(j.ref(), r -> new RaftJournal.Write(write, r), timeout, system.scheduler());
     return done.thenApply(d -> null);
   }
 }

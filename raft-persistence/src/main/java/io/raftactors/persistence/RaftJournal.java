@@ -64,6 +64,9 @@ final class RaftJournal extends EventSourcedBehavior<RaftJournal.Command, Journa
   private final String journalPluginId;
   private final String snapshotPluginId;
   private final int snapshotEvery;
+  private final org.slf4j.Logger log;
+  /** When this actor started reading the journal. */
+  private final long startedNanos = System.nanoTime();
 
   static Behavior<Command> create(String groupId, String memberId, ClusterConfig bootstrap,
       String journalPluginId, String snapshotPluginId, int snapshotEvery) {
@@ -83,6 +86,7 @@ final class RaftJournal extends EventSourcedBehavior<RaftJournal.Command, Journa
       String journalPluginId, String snapshotPluginId, int snapshotEvery) {
     super(persistenceId(memberId));
     this.snapshotEvery = snapshotEvery;
+    this.log = ctx.getLog();
     this.groupId = groupId;
     this.memberId = memberId;
     this.bootstrap = bootstrap;
@@ -225,7 +229,9 @@ final class RaftJournal extends EventSourcedBehavior<RaftJournal.Command, Journa
 
   @Override
   public SignalHandler<State> signalHandler() {
-    return newSignalHandlerBuilder().onSignal(RecoveryCompleted.instance(), s -> { }).build();
+    return newSignalHandlerBuilder().onSignal(RecoveryCompleted.instance(), s -> log.info(
+        "Journal of raft node {} read in {} ms (plugin start, snapshot and events): {} entries after index {}",
+        memberId, (System.nanoTime() - startedNanos) / 1_000_000, s.log.size(), s.base())).build();
   }
 
   private DurableState toDurable(State s) {

@@ -138,6 +138,35 @@ class JournalStorageTest {
   }
 
   @Test
+  void aJournalActorThatStoppedIsNeverAskedAgainTheNextRecoveryStartsANewOne() {
+    Config cfg = ConfigFactory.parseString("raft.recovery-timeout = 5s").withFallback(config("g", "n1"));
+    ActorTestKit kit = ActorTestKit.create("JournalStorageTest", cfg);
+    try {
+      JournalStorage st = JournalStorage.start(kit.system(), RaftSettings.fromConfig(cfg));
+      found(st);
+      st.write(new RaftStorage.Write(new HardState(1, "n1"), 0, List.of(entry(2, 1)))).toCompletableFuture().join();
+      // The journal actor dies, as it does when the journal plugin fails under it.
+      kit.system().classicSystem().actorSelection("/system/raft-journal-g-n1-*").tell(akka.actor.PoisonPill.getInstance(),
+          akka.actor.ActorRef.noSender());
+      // Writes fail at once instead of waiting for a dead actor...
+      kit.createTestProbe().awaitAssert(java.time.Duration.ofSeconds(5), () -> {
+        CompletionException e = assertThrows(CompletionException.class, () ->
+            st.write(new RaftStorage.Write(null, 0, List.of(entry(3, 1)))).toCompletableFuture().join());
+        assertTrue(e.getCause().getMessage().contains("has stopped"), e.toString());
+        return null;
+      });
+      // ...and recovery reads the journal with a new actor, well within the recovery timeout.
+      DurableState s = st.recover().toCompletableFuture().join();
+      assertEquals(new HardState(1, "n1"), s.hardState());
+      assertEquals(List.of(1L, 2L), s.entries().stream().map(LogEntry::index).toList());
+      st.write(new RaftStorage.Write(null, 0, List.of(entry(3, 1)))).toCompletableFuture().join();
+      assertEquals(3, st.recover().toCompletableFuture().join().entries().size());
+    } finally {
+      kit.shutdownTestKit();
+    }
+  }
+
+  @Test
   void aJournalOfAnotherGroupStopsTheNodeWithAnErrorSayingSo() {
     withStorage("kv", "n1", st -> st.recover().toCompletableFuture().join());
     CompletionException e = assertThrows(CompletionException.class,

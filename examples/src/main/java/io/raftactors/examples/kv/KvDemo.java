@@ -106,7 +106,7 @@ public final class KvDemo {
       }
       String leader = awaitLeader(systems, nodes, new ArrayList<>(members.keySet()), out);
       long t0 = System.nanoTime();
-      putAll(systems.get(leader), nodes.get(leader), "key-", writes);
+      putAll(systems, nodes, new ArrayList<>(members.keySet()), leader, "key-", writes, out);
       double secs = (System.nanoTime() - t0) / 1e9;
       out.printf("wrote %d keys through %s in %.2f s (%.0f writes/s, 32 in flight)%n", writes, leader, secs, writes / secs);
 
@@ -116,7 +116,7 @@ public final class KvDemo {
       List<String> rest = new ArrayList<>(members.keySet());
       rest.remove(leader);
       String next = awaitLeader(systems, nodes, rest, out);
-      putAll(systems.get(next), nodes.get(next), "after-failover-", 100);
+      putAll(systems, nodes, rest, next, "after-failover-", 100, out);
       out.println("wrote 100 more keys through the new leader " + next);
 
       Map<String, String> expected = machines.get(next).snapshot();
@@ -155,7 +155,7 @@ public final class KvDemo {
         RaftNode.Status s = AskPattern.<RaftNode.Command, RaftNode.Status>ask(nodes.get(id), RaftNode.GetStatus::new, ASK,
             systems.get(id).scheduler()).toCompletableFuture().get();
         if (s.role() == Role.LEADER) {
-          out.println("leader is " + id + " in term " + s.term());
+          if (out != null) out.println("leader is " + id + " in term " + s.term());
           return id;
         }
       }
@@ -164,20 +164,41 @@ public final class KvDemo {
     throw new IllegalStateException("no leader elected within 30 s among " + among);
   }
 
-  private static void putAll(ActorSystem<Void> system, ActorRef<RaftNode.Command> leader, String prefix, int n) {
+  /**
+   * Puts {@code n} keys through {@code leader}, 32 in flight, each with an idempotency key: a write
+   * that is not answered applied (the leader changed, or it answered late on a busy machine) is sent
+   * again with the same key to whichever member leads then, so it is applied exactly once.
+   */
+  private static void putAll(Map<String, ActorSystem<Void>> systems, Map<String, ActorRef<RaftNode.Command>> nodes,
+      List<String> among, String leader, String prefix, int n, PrintStream out) throws Exception {
     java.util.concurrent.Semaphore window = new java.util.concurrent.Semaphore(32);
     List<CompletableFuture<RaftNode.ProposeReply>> all = new ArrayList<>();
     for (int i = 0; i < n; i++) {
       window.acquireUninterruptibly();
-      KvCommand cmd = new KvCommand.Put(prefix + i, "value-" + i);
-      CompletableFuture<RaftNode.ProposeReply> f = AskPattern.<RaftNode.Command, RaftNode.ProposeReply>ask(
-          leader, r -> new RaftNode.Propose(cmd, r), Duration.ofSeconds(10), system.scheduler()).toCompletableFuture();
-      f.whenComplete((r, e) -> window.release());
-      all.add(f);
+      all.add(put(systems.get(leader), nodes.get(leader), prefix, i).whenComplete((r, e) -> window.release()));
     }
-    for (CompletableFuture<RaftNode.ProposeReply> f : all) {
-      RaftNode.ProposeReply r = f.join();
-      if (!(r instanceof RaftNode.Applied)) throw new IllegalStateException("write failed: " + r);
+    int retried = 0;
+    for (int i = 0; i < n; i++) {
+      RaftNode.ProposeReply r = all.get(i).exceptionally(e -> new RaftNode.OutcomeUnknown("no answer: " + e)).join();
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+      while (!(r instanceof RaftNode.Applied)) {
+        if (System.nanoTime() > deadline) throw new IllegalStateException("write of " + prefix + i + " failed: " + r);
+        retried++;
+        TimeUnit.MILLISECONDS.sleep(20); // a pause before asking who leads now
+        String now = awaitLeader(systems, nodes, among, null);
+        r = put(systems.get(now), nodes.get(now), prefix, i).exceptionally(e -> new RaftNode.OutcomeUnknown("no answer: " + e)).join();
+      }
     }
+    if (retried > 0) out.println("(" + retried + " writes were sent again with their idempotency keys after a leader change or a late answer)");
+  }
+
+  /** Idempotency keys of this run: a later run on the same journals writes its keys anew. */
+  private static final String RUN = "demo-" + Long.toHexString(new java.security.SecureRandom().nextLong()) + "-";
+
+  private static CompletableFuture<RaftNode.ProposeReply> put(ActorSystem<Void> system, ActorRef<RaftNode.Command> node,
+      String prefix, int i) {
+    KvCommand cmd = new KvCommand.Put(prefix + i, "value-" + i);
+    return AskPattern.<RaftNode.Command, RaftNode.ProposeReply>ask(
+        node, r -> new RaftNode.Propose(cmd, RUN + prefix + i, r), Duration.ofSeconds(10), system.scheduler()).toCompletableFuture();
   }
 }

@@ -216,7 +216,7 @@ public final class KvHttpApi extends AllDirectives {
 
   private CompletionStage<HttpResponse> status() {
     return statusOf().thenApply(s -> {
-      ObjectNode o = obj().put("node", memberId).put("role", s.role().name()).put("term", s.term())
+      ObjectNode o = obj().put("node", memberId).put("phase", s.phase().name()).put("role", s.role().name()).put("term", s.term())
           .put("leader", s.leaderId()).put("commitIndex", s.commitIndex()).put("appliedIndex", s.lastApplied());
       ObjectNode members = o.putObject("members");
       httpAddresses.forEach((id, addr) -> members.put(id, "http://" + addr));

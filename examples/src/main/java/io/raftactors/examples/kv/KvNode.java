@@ -17,6 +17,8 @@ import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * One member of the replicated KV store in this JVM: a Raft node journaling to LevelDB under
@@ -32,6 +34,7 @@ public final class KvNode {
   public record Running(ActorSystem<Void> system, ActorRef<RaftNode.Command> node, String httpAddress) {}
 
   public static void main(String[] args) throws Exception {
+    long mainAt = System.currentTimeMillis();
     String node = null;
     String configFile = "application.conf";
     String dataDir = "data";
@@ -55,6 +58,9 @@ public final class KvNode {
       System.exit(2);
       return;
     }
+    long jvmStart = java.lang.management.ManagementFactory.getRuntimeMXBean().getStartTime();
+    LoggerFactory.getLogger(KvNode.class).info("node {} started: JVM start to main {} ms, main to HTTP bound {} ms ({} ms since JVM start)",
+        node, mainAt - jvmStart, System.currentTimeMillis() - mainAt, System.currentTimeMillis() - jvmStart);
     System.out.println("node " + node + " running: HTTP at http://" + r.httpAddress() + ", data in "
         + new File(dataDir, node).getPath() + "; Ctrl-C stops it");
     r.system().getWhenTerminated().toCompletableFuture().get();
@@ -78,13 +84,19 @@ public final class KvNode {
     Duration waitForLeader = nodeConfig.hasPath("kv.wait-for-leader")
         ? nodeConfig.getDuration("kv.wait-for-leader") : KvHttpApi.DEFAULT_WAIT_FOR_LEADER;
     if (waitForLeader.isNegative()) throw new IllegalArgumentException("kv.wait-for-leader must not be negative, was " + waitForLeader);
+    long t0 = System.nanoTime();
     ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), members.get(node).system(), nodeConfig);
+    Logger log = LoggerFactory.getLogger(KvNode.class);
+    log.info("node {}: ActorSystem created in {} ms", node, (System.nanoTime() - t0) / 1_000_000);
     try {
+      long t1 = System.nanoTime();
       ActorRef<RaftNode.Command> ref = RaftNode.start(system, settings, JournalStorage.start(system, settings), new KvStateMachine());
       String[] hostPort = http.get(node).split(":");
       ServerBinding binding = Http.get(system).newServerAt(hostPort[0], Integer.parseInt(hostPort[1]))
           .bind(new KvHttpApi(system, node, ref, http, maxValue, KvHttpApi.DEFAULT_ASK_TIMEOUT, waitForLeader).route())
           .toCompletableFuture().get(30, TimeUnit.SECONDS);
+      log.info("node {}: journal and node started, HTTP bound at {} in {} ms", node, http.get(node),
+          (System.nanoTime() - t1) / 1_000_000);
       binding.addToCoordinatedShutdown(Duration.ofSeconds(3), system);
       return new Running(system, ref, http.get(node));
     } catch (Exception e) {
