@@ -54,8 +54,8 @@ final class KvProcessCluster implements AutoCloseable {
       .connectTimeout(Duration.ofSeconds(1)).build();
 
   /**
-   * Writes the configuration (application.conf of the repository with free ports, lease reads on,
-   * a generous journal timeout, and {@code extraConfig} on top) into {@code dir}; starts nothing yet.
+   * Writes the configuration (application.conf of the repository with free ports, lease reads on
+   * and {@code extraConfig} on top) into {@code dir}; starts nothing yet.
    */
   KvProcessCluster(Path dir, Class<?> main, String extraConfig) throws IOException {
     this.dir = dir;
@@ -68,10 +68,7 @@ final class KvProcessCluster implements AutoCloseable {
       over.append("kv.http.").append(id).append(" = \"").append(addr).append("\"\n");
       frozen.put(id, false);
     }
-    over.append("raft.lease-reads = on\n");
-    // Three JVMs start at once, on a machine that may be busy: give a slow first journal recovery time.
-    over.append("raft.persistence.write-timeout = 30s\n");
-    over.append(extraConfig).append('\n');
+    over.append("raft.lease-reads = on\n").append(extraConfig).append('\n');
     Config c = ConfigFactory.parseString(over.toString()).withFallback(ConfigFactory.parseFile(new File("../application.conf")));
     config = dir.resolve("cluster.conf");
     Files.writeString(config, c.root().render(ConfigRenderOptions.concise().setFormatted(true)));
