@@ -72,6 +72,8 @@ final class FaultRun {
     int freezes;
     int combinations;
     final List<String> violations = new ArrayList<>();
+    /** Members that exited although nobody killed them. */
+    final List<String> crashes = new ArrayList<>();
     LinearizabilityChecker.Verdict verdict;
     int lostAcknowledged;
     long checkMillis;
@@ -103,12 +105,13 @@ final class FaultRun {
         ops.append(' ').append(e.getKey().name().toLowerCase()).append(' ').append(a[0]).append('/').append(a[1]).append('/').append(a[2]);
       }
       return String.format("%s seed=%d %.0fs: operations %d (ok %d, fail %d, unknown %d;%s ok/fail/unknown; stale reads %d;"
-              + " idempotent retries %d, settled %d) faults %d (kill %d, freeze %d, combined %d) violations %d"
+              + " idempotent retries %d, settled %d) faults %d (kill %d, freeze %d, combined %d) members exited %d violations %d"
               + " (checker %s, lost acknowledged writes %d) | follower down (%d windows): writes to others ok %d fail %d unknown %d"
               + " | leader killed/frozen -> next acknowledged write: %s | restart -> HTTP: %s, caught up: %s | check %d ms"
               + " | load average %.1f",
           label, seed, seconds, operations(), total(0), total(1), total(2), ops, staleReads, idempotentRetried,
-          idempotentSettled, faults(), kills, freezes, combinations, violations.size(), verdict, lostAcknowledged,
+          idempotentSettled, faults(), kills, freezes, combinations, crashes.size(), violations.size(), verdict,
+          lostAcknowledged,
           followerDownWindows, survivorWrites[0], survivorWrites[1], survivorWrites[2], stats(failoverMillis),
           stats(restartHttpMillis), stats(caughtUpMillis), checkMillis, loadAverage);
     }
@@ -233,6 +236,7 @@ final class FaultRun {
     check(history, finalValues, report);
     availability(history, nemesis, report);
     report.faultEvents = nemesis.events();
+    report.crashes.addAll(nemesis.crashes());
     report.kills = nemesis.kills();
     report.freezes = nemesis.freezes();
     report.combinations = nemesis.combinations();

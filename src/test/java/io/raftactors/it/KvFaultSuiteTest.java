@@ -71,6 +71,7 @@ class KvFaultSuiteTest {
     for (String e : r.faultEvents) text.append("    ").append(e).append('\n');
     text.append("    answers: ").append(r.answers).append('\n');
     text.append("    leader faults -> next acknowledged write: ").append(r.failovers).append('\n');
+    for (String c : r.crashes) text.append("    MEMBER EXITED ").append(c).append('\n');
     for (String v : r.violations) text.append("    VIOLATION ").append(v).append('\n');
     Files.writeString(d.resolve("summary.txt"), text, StandardCharsets.UTF_8, StandardOpenOption.CREATE,
         StandardOpenOption.APPEND);
@@ -108,6 +109,7 @@ class KvFaultSuiteTest {
         s.keyPrefix = "r" + (i + 1) + "-";
         FaultRun.Report r = run(s, cluster);
         reports.add(r);
+        for (String c : r.crashes) failures.add(s.label + " (seed " + s.seed + "): member " + c);
         if (!r.violations.isEmpty()) {
           failures.add(s.label + " (seed " + s.seed + ", replay with -Draft.faults.seed=" + s.seed
               + " -Draft.faults.runs=1): " + r.violations.size() + " violation(s), first: " + r.violations.get(0));

@@ -49,6 +49,8 @@ final class KvProcessCluster implements AutoCloseable {
   private final Map<String, String> http = new LinkedHashMap<>();
   private final Map<String, Process> processes = new LinkedHashMap<>();
   private final Map<String, Boolean> frozen = new LinkedHashMap<>();
+  /** Members killed on purpose and not started again; any other member that is not alive exited on its own. */
+  private final java.util.Set<String> killed = new java.util.HashSet<>();
   private final HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
       .followRedirects(HttpClient.Redirect.NEVER)
       .connectTimeout(Duration.ofSeconds(1)).build();
@@ -107,13 +109,15 @@ final class KvProcessCluster implements AutoCloseable {
     Process old = processes.get(id);
     if (old != null && old.isAlive()) throw new IllegalStateException(id + " is running");
     String java = ProcessHandle.current().info().command().orElse("java");
-    List<String> cmd = new ArrayList<>(List.of(java, "-Xmx256m", "-XX:+UseSerialGC",
+    // The JVM options of examples/run-cluster.sh: C1 only and the serial GC start faster and need less CPU.
+    List<String> cmd = new ArrayList<>(List.of(java, "-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC",
         "-Dlogback.configurationFile=" + logback, "-cp", System.getProperty("java.class.path"), main.getName(),
         "--node", id, "--config", config.toString(), "--data-dir", dir.resolve("data").toString()));
     long at = System.nanoTime();
     processes.put(id, new ProcessBuilder(cmd).redirectErrorStream(true)
         .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve(id + ".log").toFile())).start());
     frozen.put(id, false);
+    killed.remove(id);
     return at;
   }
 
@@ -122,6 +126,7 @@ final class KvProcessCluster implements AutoCloseable {
     Process p;
     synchronized (this) {
       p = processes.get(id);
+      killed.add(id);
     }
     signal(p, "KILL");
     if (!p.waitFor(30, TimeUnit.SECONDS)) throw new IllegalStateException(id + " survived SIGKILL");
@@ -149,6 +154,21 @@ final class KvProcessCluster implements AutoCloseable {
 
   synchronized boolean isFrozen(String id) {
     return frozen.get(id);
+  }
+
+  /**
+   * Members whose JVM exited although nobody killed it, each described once (with its exit code);
+   * they stay down until started again.
+   */
+  synchronized List<String> unexpectedExits() {
+    List<String> out = new ArrayList<>();
+    for (String id : IDS) {
+      Process p = processes.get(id);
+      if (p == null || p.isAlive() || killed.contains(id)) continue;
+      out.add(id + " exited on its own with code " + p.exitValue() + "; see " + dir.resolve(id + ".log"));
+      killed.add(id); // reported
+    }
+    return out;
   }
 
   private static void signal(Process p, String signal) throws IOException, InterruptedException {

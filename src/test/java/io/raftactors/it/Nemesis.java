@@ -65,6 +65,7 @@ final class Nemesis {
   private final List<FollowerDown> followerDowns = new ArrayList<>();
   private final List<Restart> restarts = new ArrayList<>();
   private final List<Thread> helpers = new ArrayList<>();
+  private final List<String> crashes = new ArrayList<>();
   private int kills;
   private int freezes;
   private int combinations;
@@ -103,6 +104,7 @@ final class Nemesis {
       boolean secondPrefersLeader = random.nextBoolean();
       int secondPick = random.nextInt(2);
       TimeUnit.MILLISECONDS.sleep(calm); // the schedule's pause between faults
+      noticeCrashes();
       if (System.nanoTime() >= until || closing) return;
       step++;
       String x = target(preferLeader, pick, null);
@@ -260,6 +262,7 @@ final class Nemesis {
 
   /** Continues frozen members, starts dead ones, and waits until every member answers HTTP. */
   void heal() throws IOException, InterruptedException {
+    noticeCrashes();
     for (String id : KvProcessCluster.IDS) {
       if (cluster.isRunning(id) && cluster.isFrozen(id)) {
         log(0, "heal: SIGCONT " + id);
@@ -281,6 +284,18 @@ final class Nemesis {
       ts = new ArrayList<>(helpers);
     }
     for (Thread t : ts) t.join(TimeUnit.SECONDS.toMillis(20));
+  }
+
+  /** Members that exited without being killed: a failure of the run, logged and kept. */
+  private void noticeCrashes() {
+    for (String c : cluster.unexpectedExits()) {
+      crashes.add(c);
+      log(0, "MEMBER EXITED: " + c);
+    }
+  }
+
+  List<String> crashes() {
+    return List.copyOf(crashes);
   }
 
   private void log(int step, String what) {
