@@ -345,11 +345,16 @@ public final class RaftTestKit implements AutoCloseable {
     }
   }
 
-  /** Starts a crashed member again on its storage, with a new state machine from the factory. */
+  /**
+   * Starts a crashed member again on its storage, with a new state machine from the factory; returns
+   * once it has read its storage.
+   */
   public void restart(String id) {
     if (nodes.containsKey(id)) throw new IllegalStateException(id + " is running");
     if (!storages.containsKey(id)) storages.put(id, storageFactory.apply(system, settings.get(id)));
     startNode(id);
+    // Returns once the member has read its storage, so that its status describes the recovered node.
+    await(Duration.ofSeconds(30), id + " reads its storage", () -> status(id).phase() != RaftNode.Phase.RECOVERING);
   }
 
   /** A client of the group (created on first use, closed with the kit). */

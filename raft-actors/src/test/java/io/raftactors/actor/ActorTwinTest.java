@@ -109,10 +109,15 @@ class ActorTwinTest {
     status(id); // recovered
   }
 
+  /** The node's status once it has read its storage (status is also answered while it recovers). */
   private RaftNode.Status status(String id) {
     TestProbe<RaftNode.Status> p = kit.createTestProbe();
-    nodes.get(id).tell(new RaftNode.GetStatus(p.ref()));
-    return p.receiveMessage(Duration.ofSeconds(5));
+    return p.awaitAssert(Duration.ofSeconds(5), Duration.ofMillis(10), () -> {
+      nodes.get(id).tell(new RaftNode.GetStatus(p.ref()));
+      RaftNode.Status s = p.receiveMessage(Duration.ofSeconds(5));
+      if (s.phase() == RaftNode.Phase.RECOVERING) throw new AssertionError("still recovering");
+      return s;
+    });
   }
 
   private List<Object> appliedOn(String id) {
@@ -305,6 +310,12 @@ class ActorTwinTest {
     long snap = storages.get(follower).snapshotMeta().lastIncludedIndex();
     assertTrue(snap > 0);
     startNode(follower);
+    // Recovery is asynchronous and status is answered meanwhile: wait until the node runs. Logical
+    // time stands still, so no heartbeat can commit anything before the checks below.
+    kit.createTestProbe().awaitAssert(Duration.ofSeconds(5), () -> {
+      assertEquals(RaftNode.Phase.RUNNING, status(follower).phase());
+      return null;
+    });
     assertEquals(1, machines.get(follower).restores, "restored from its own snapshot at start");
     RaftNode.Status s = status(follower);
     assertEquals(snap, s.lastApplied(), "nothing after the snapshot is applied before it is known committed");

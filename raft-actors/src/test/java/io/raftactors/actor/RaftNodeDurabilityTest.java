@@ -92,10 +92,15 @@ class RaftNodeDurabilityTest {
     node = startNode();
   }
 
+  /** The node's status once it has read its storage (status is also answered while it recovers). */
   private RaftNode.Status status(ActorRef<RaftNode.Command> ref) {
     TestProbe<RaftNode.Status> p = kit.createTestProbe();
-    ref.tell(new RaftNode.GetStatus(p.ref()));
-    return p.receiveMessage(Duration.ofSeconds(5));
+    return p.awaitAssert(Duration.ofSeconds(5), Duration.ofMillis(10), () -> {
+      ref.tell(new RaftNode.GetStatus(p.ref()));
+      RaftNode.Status s = p.receiveMessage(Duration.ofSeconds(5));
+      if (s.phase() == RaftNode.Phase.RECOVERING) throw new AssertionError("still recovering");
+      return s;
+    });
   }
 
   private void fromPeer(RaftMessage m) {
