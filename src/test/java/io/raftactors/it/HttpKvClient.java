@@ -199,7 +199,13 @@ final class HttpKvClient {
         r = client.send(b.build(), HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
       } catch (ConnectException | HttpConnectTimeoutException e) {
         record(wire, 0, "refused");
-        return new Answer(0, "", Failure.REFUSED, visited);
+        // No connection: nothing was sent, so the same request may go to another member, as a
+        // client that knows every member's address would send it (a member that is down refuses).
+        String next = nextNode(target, union(avoid, visited));
+        if (next.equals(target) || visited.contains(next) || hop >= maxHops) return new Answer(0, "", Failure.REFUSED, visited);
+        target = next;
+        uri = URI.create("http://" + http.get(target) + pathAndQuery);
+        continue;
       } catch (HttpTimeoutException e) {
         record(wire, 0, "timeout");
         return new Answer(0, "", Failure.NO_ANSWER, visited);
@@ -216,7 +222,13 @@ final class HttpKvClient {
     }
   }
 
-  private static void record(KvHistory.Wire wire, int status, String failure) {
+  private static Set<String> union(Set<String> a, List<String> b) {
+    Set<String> u = new java.util.HashSet<>(a);
+    u.addAll(b);
+    return u;
+  }
+
+    private static void record(KvHistory.Wire wire, int status, String failure) {
     synchronized (wire) {
       wire.lastStatus = status;
       wire.lastFailure = failure;
