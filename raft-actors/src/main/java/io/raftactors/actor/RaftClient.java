@@ -220,8 +220,8 @@ public final class RaftClient implements AutoCloseable {
     int backoffs;
     /** Some attempt may have reached a leader's log: it timed out or ended with outcome unknown. */
     boolean maybeApplied;
-    /** The last definite refusal, when no attempt may have reached the log. */
-    String lastRefusal;
+    /** The last refusal for backpressure (null after any other answer), when no attempt may have reached the log. */
+    RaftNode.ClientOverloaded lastOverloaded;
 
     Call(long id, Payload payload, ReadConsistency consistency, CompletableFuture<Object> result, long deadlineNanos) {
       this.id = id;
@@ -398,8 +398,9 @@ public final class RaftClient implements AutoCloseable {
             ? new UnavailableException("no answer to the query before the deadline (" + why + ")")
             : c.maybeApplied
                 ? new OutcomeUnknownException("no answer before the deadline; the command may or may not have been applied (" + why + ")")
-                : c.lastRefusal != null && c.lastRefusal.startsWith("overloaded")
-                    ? new OverloadedException("the leader refused the command until the deadline; it was not applied (" + c.lastRefusal + ")")
+                : c.lastOverloaded != null
+                    ? new OverloadedException("the leader refused the command until the deadline; it was not applied ("
+                        + c.lastOverloaded.reason() + ")")
                     : new UnavailableException("no leader accepted the command before the deadline; it was not applied (" + why + ")"));
         return;
       }
@@ -428,7 +429,7 @@ public final class RaftClient implements AutoCloseable {
         waitingForSession.clear();
         for (Call w : waiting) startCommand(w);
       } else if (reply instanceof RaftNode.ClientNotLeader nl) {
-        c.lastRefusal = "not the leader";
+        c.lastOverloaded = null;
         redirect(c, nl.leaderId());
       } else if (c == opening) {
         nextTarget();
@@ -436,7 +437,7 @@ public final class RaftClient implements AutoCloseable {
       } else if (reply instanceof RaftNode.ClientResult r) {
         finishWith(c, r.result());
       } else if (reply instanceof RaftNode.ClientOverloaded o) {
-        c.lastRefusal = o.reason(); // certainly not appended: back off and try again
+        c.lastOverloaded = o; // certainly not appended: back off and try again
         retryLater(c, o.reason());
       } else if (reply instanceof RaftNode.ClientOutcomeUnknown u) {
         c.maybeApplied = true;

@@ -227,17 +227,15 @@ public final class RaftNode {
 
   private record WriteCompleted(long seq, Throwable failure) implements Command {}
 
-  /**
-   * Someone waiting for a proposal: a local proposer, or a client of the client protocol; {@code bytes}
-   * is the size of the proposed entry, counted against {@code raft.flow-control.max-pending-bytes}.
-   */
-  private sealed interface Waiter {
-    long bytes();
-  }
+  /** Someone waiting for a proposal: a local proposer, or a client of the client protocol. */
+  private sealed interface Waiter {}
 
-  private record LocalWaiter(ActorRef<ProposeReply> replyTo, long bytes) implements Waiter {}
+  private record LocalWaiter(ActorRef<ProposeReply> replyTo) implements Waiter {}
 
-  private record ClientWaiter(ActorRef<ClientReply> replyTo, long requestId, long bytes) implements Waiter {}
+  private record ClientWaiter(ActorRef<ClientReply> replyTo, long requestId) implements Waiter {}
+
+  /** A proposal appended and not yet answered: who waits, and its size for raft.flow-control.max-pending-bytes. */
+  private record Pending(Waiter waiter, long bytes) {}
 
   /** A query and whom to answer: exactly one of {@code local} and {@code client} is set. */
   private record PendingQuery(Object query, ActorRef<QueryReply> local, ActorRef<ClientReply> client, long requestId) {}
@@ -304,7 +302,7 @@ public final class RaftNode {
   private RaftCore core;
   private Role role;
   /** Who waits for each proposal, by correlation id. */
-  private final Map<Long, Waiter> waiting = new HashMap<>();
+  private final Map<Long, Pending> waiting = new HashMap<>();
   /** Bytes of the proposals in {@code waiting}. */
   private long waitingBytes;
   /** Queries waiting for their read index, by correlation id. */
@@ -593,8 +591,8 @@ public final class RaftNode {
         .onMessage(Propose.class, this::onPropose)
         .onMessage(ClientCommand.class, this::onClientCommand)
         .onMessage(OpenClientSession.class, this::onOpenSession)
-        .onMessage(ClientKeepAlive.class, k -> proposeForClient(
-            serialize(new SessionTable.KeepAlive(k.session(), System.currentTimeMillis())), k.replyTo(), k.requestId()))
+        .onMessage(ClientKeepAlive.class, k -> propose(
+            serialize(new SessionTable.KeepAlive(k.session(), System.currentTimeMillis())), new ClientWaiter(k.replyTo(), k.requestId())))
         .build();
   }
 
@@ -631,18 +629,17 @@ public final class RaftNode {
     }
     Payload command;
     try {
-      if (p.command() == null) throw new IllegalArgumentException("command is null");
-      command = Payload.of(serialization, p.command());
+      command = payload(p.command());
     } catch (Exception e) {
       log.warn("Raft node {} rejected a proposal: {}", settings.memberId(), e.toString());
       p.replyTo().tell(new Rejected("command cannot be serialized: " + e.getMessage()));
       return Behaviors.same();
     }
-    if (key == null) return propose(entryOf(command), p.replyTo());
+    if (key == null) return propose(entryOf(command), new LocalWaiter(p.replyTo()));
     SessionTable.Response first = sessions.cached(key, command);
     if (first != null) {
       // Applied before under this key (thesis 6.3): the first answer, without touching the log.
-      p.replyTo().tell(new Applied(first.index(), deserializeResult(first.index(), first.result())));
+      p.replyTo().tell(applied(first));
       return Behaviors.same();
     }
     if (sessions.keyCount() >= settings.maxIdempotencyKeys() || sessions.keyBytes() >= settings.maxIdempotencyKeyBytes()) {
@@ -652,16 +649,7 @@ public final class RaftNode {
       return Behaviors.same();
     }
     // The leader stamps its clock; replicas expire keys on logged time only, as sessions.
-    return propose(serialize(new SessionTable.KeyedCommand(key, System.currentTimeMillis(), command)), p.replyTo());
-  }
-
-  private Behavior<Command> propose(EntryData.Command data, ActorRef<ProposeReply> replyTo) {
-    String overload = overload(data);
-    if (overload != null) {
-      replyTo.tell(new Overloaded(overload));
-      return Behaviors.same();
-    }
-    return propose(data, new LocalWaiter(replyTo, data.bytes().length));
+    return propose(serialize(new SessionTable.KeyedCommand(key, System.currentTimeMillis(), command)), new LocalWaiter(p.replyTo()));
   }
 
   /**
@@ -693,26 +681,23 @@ public final class RaftNode {
     // The leader stamps its clock; replicas expire sessions on logged time only (T6.3-05).
     SessionTable.SessionCommand logged =
         new SessionTable.SessionCommand(c.session(), c.seq(), c.lowestUnacked(), System.currentTimeMillis(), c.command());
-    return proposeForClient(serialize(logged), c.replyTo(), c.seq());
+    return propose(serialize(logged), new ClientWaiter(c.replyTo(), c.seq()));
   }
 
   private Behavior<Command> onOpenSession(OpenClientSession o) {
-    return proposeForClient(serialize(new SessionTable.OpenSession(System.currentTimeMillis())), o.replyTo(), o.requestId());
-  }
-
-  private Behavior<Command> proposeForClient(EntryData.Command data, ActorRef<ClientReply> replyTo, long requestId) {
-    String overload = overload(data);
-    if (overload != null) {
-      replyTo.tell(new ClientOverloaded(requestId, overload));
-      return Behaviors.same();
-    }
-    return propose(data, new ClientWaiter(replyTo, requestId, data.bytes().length));
+    return propose(serialize(new SessionTable.OpenSession(System.currentTimeMillis())), new ClientWaiter(o.replyTo(), o.requestId()));
   }
 
   private Behavior<Command> propose(EntryData.Command data, Waiter waiter) {
+    String overload = overload(data);
+    if (overload != null) {
+      if (waiter instanceof LocalWaiter l) l.replyTo().tell(new Overloaded(overload));
+      else if (waiter instanceof ClientWaiter c) c.replyTo().tell(new ClientOverloaded(c.requestId(), overload));
+      return Behaviors.same();
+    }
     long corr = nextCorrelation++;
-    waiting.put(corr, waiter);
-    waitingBytes += waiter.bytes();
+    waiting.put(corr, new Pending(waiter, data.bytes().length));
+    waitingBytes += data.bytes().length;
     core.propose(data, corr);
     // Batching: proposals already in the mailbox join the same AppendEntries and the same write;
     // the Flush queued behind them hands the batch to the core's ready().
@@ -940,34 +925,34 @@ public final class RaftNode {
   /** An idempotency key names a session of one command: applied once, later answered with the first answer. */
   private void applyKeyedCommand(long index, SessionTable.KeyedCommand kc, Waiter waiter) {
     SessionTable.Decision d = sessions.begin(kc);
-    ProposeReply reply;
-    if (d instanceof SessionTable.Duplicate dup) {
-      reply = waiter == null ? null : new Applied(dup.response().index(), deserializeResult(dup.response().index(), dup.response().result()));
-    } else if (d instanceof SessionTable.KeyReused) {
-      reply = new IdempotencyKeyReused(kc.key());
-    } else {
+    if (d instanceof SessionTable.Apply) {
       Object result = stateMachine.apply(index, deserializeEntry(index, kc.command()));
       sessions.complete(kc, new SessionTable.Response(index, serializeResult(result)));
-      reply = new Applied(index, result);
+      if (waiter instanceof LocalWaiter l) l.replyTo().tell(new Applied(index, result));
+    } else if (waiter instanceof LocalWaiter l) {
+      l.replyTo().tell(d instanceof SessionTable.Duplicate dup ? applied(dup.response()) : new IdempotencyKeyReused(kc.key()));
     }
-    if (waiter instanceof LocalWaiter l) l.replyTo().tell(reply);
   }
 
   private Waiter takeWaiter(long correlationId) {
-    Waiter w = waiting.remove(correlationId);
-    if (w != null) waitingBytes -= w.bytes();
-    return w;
+    Pending p = waiting.remove(correlationId);
+    if (p == null) return null;
+    waitingBytes -= p.bytes();
+    return p.waiter();
   }
 
-  /** A cached result for a local proposer; one that no longer deserializes is answered as null, and logged. */
-  private Object deserializeResult(long index, Payload p) {
-    if (p == null) return null;
+  /**
+   * The first answer to a keyed command, from the session table, for a local proposer; a result that
+   * no longer deserializes is answered as null, and logged.
+   */
+  private Applied applied(SessionTable.Response first) {
+    if (first.result() == null) return new Applied(first.index(), null);
     try {
-      return p.deserialize(serialization);
+      return new Applied(first.index(), first.result().deserialize(serialization));
     } catch (Exception ex) {
       log.error("Raft node {}: the cached result of entry {} cannot be deserialized ({}); answering null",
-          settings.memberId(), index, ex.toString());
-      return null;
+          settings.memberId(), first.index(), ex.toString());
+      return new Applied(first.index(), null);
     }
   }
 
@@ -1004,8 +989,12 @@ public final class RaftNode {
   }
 
   private EntryData.Command serialize(Object command) {
+    return entryOf(payload(command));
+  }
+
+  private Payload payload(Object command) {
     if (command == null) throw new IllegalArgumentException("command is null");
-    return entryOf(Payload.of(serialization, command));
+    return Payload.of(serialization, command);
   }
 
   private static EntryData.Command entryOf(Payload p) {

@@ -150,13 +150,17 @@ final class SessionTable {
 
   /** Records the answer to an applied keyed command; its key now names a session of its own. */
   public void complete(KeyedCommand c, Response r) {
+    putKeyed(c.key(), time, fingerprint(c.command()), r);
+  }
+
+  private void putKeyed(String key, long lastActive, long fingerprint, Response r) {
     Session s = new Session();
-    s.lastActive = time;
-    s.fingerprint = fingerprint(c.command());
+    s.lastActive = lastActive;
+    s.fingerprint = fingerprint;
     s.responses.put(KEYED_SEQ, r);
-    Session old = keyed.put(c.key(), s);
-    if (old != null) keyedBytes -= keyedSize(c.key(), old);
-    keyedBytes += keyedSize(c.key(), s);
+    Session old = keyed.put(key, s);
+    if (old != null) keyedBytes -= keyedSize(key, old);
+    keyedBytes += keyedSize(key, s);
   }
 
   /**
@@ -334,13 +338,10 @@ final class SessionTable {
         int k = in.readInt();
         for (int i = 0; i < k; i++) {
           String key = in.readUTF();
-          Session s = new Session();
-          s.lastActive = in.readLong();
-          s.fingerprint = in.readLong();
+          long lastActive = in.readLong();
+          long fingerprint = in.readLong();
           long index = in.readLong();
-          s.responses.put(KEYED_SEQ, new Response(index, readPayload(in)));
-          keyed.put(key, s);
-          keyedBytes += keyedSize(key, s);
+          putKeyed(key, lastActive, fingerprint, new Response(index, readPayload(in)));
         }
       }
     } catch (IOException e) {
