@@ -11,14 +11,14 @@ import io.raftactors.core.RaftMessage.ReadIndexRequest;
 import io.raftactors.core.RaftMessage.ReadIndexResponse;
 import io.raftactors.core.RaftMessage.RequestVote;
 import io.raftactors.core.RaftMessage.RequestVoteResponse;
-import java.util.ArrayDeque;
+import io.raftactors.core.ReadTracker.PendingRead;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.TreeMap;
+import java.util.function.Consumer;
 
 /**
  * One Raft node as a pure, deterministic state machine: no threads, no clock, no I/O, no
@@ -27,11 +27,27 @@ import java.util.TreeMap;
  * and handed out by {@link #ready()}. A driver (the actor shell, or the simulation in tests) calls
  * an input, then {@code ready()}, and carries out the result as {@link Ready} describes.
  *
+ * <h2>How it is organised</h2>
+ *
+ * <ul>
+ *   <li>{@link #step} applies the term rules of paper 5.1 to every message (a higher term demotes,
+ *       a lower one is refused), handles the requests every role answers alike (votes, pre-votes),
+ *       then hands the message to the step function of the current role: {@link #stepFollower},
+ *       {@link #stepCandidate} (pre-candidates too) or {@link #stepLeader}. {@link #tick} likewise
+ *       calls {@link #tickElection} or {@link #tickHeartbeat}. Each {@code become...} method sets
+ *       both, so a role's rules are in one place.
+ *   <li>{@link ProgressTracker} holds the active configuration, its {@link Quorum} and each other
+ *       member's {@link Progress}; elections, commitment, read rounds and check-quorum all count
+ *       through it.
+ *   <li>{@link ReadTracker} holds the bookkeeping of ReadIndex and lease reads.
+ *   <li>{@link #status()} reports the node's state as one value.
+ * </ul>
+ *
  * <p>Rules are named after the paper ("P5.3") or the thesis ("T9.6") where they are implemented.
  */
 public final class RaftCore {
   private final String id;
-  private final RaftConfig cfg;
+  private final RaftConfig settings;
   private final RandomSource random;
   private final RaftLog log;
 
@@ -41,6 +57,8 @@ public final class RaftCore {
 
   // Volatile state.
   private Role role = Role.FOLLOWER;
+  private Consumer<RaftMessage> stepRole = this::stepFollower;
+  private Runnable tickRole = this::tickElection;
   private String leaderId;
   private long commitIndex;
   private long lastApplied;
@@ -50,7 +68,7 @@ public final class RaftCore {
   private int electionElapsed;
   private int randomizedElectionTimeout;
   private int heartbeatElapsed;
-  private ClusterConfig config;
+  private final ProgressTracker tracker;
   /** The configuration as of the log's start (the snapshot point). */
   private ClusterConfig snapshotConfig;
   /** The latest snapshot this node holds (null if it has none with data). */
@@ -60,36 +78,13 @@ public final class RaftCore {
   private byte[] incoming;
   private int incomingSize;
 
-  private VoteTally votes; // PRE_CANDIDATE and CANDIDATE
-  private Map<String, Progress> progress; // LEADER
+  private final ReadTracker reads = new ReadTracker();
 
-  // Linearizable reads (thesis 6.4). Heartbeat rounds: every AppendEntries carries the round current
-  // when it was sent and its response echoes it; a round acknowledged by a majority proves that
-  // this node was still leader after the round began.
-  private long round;
-  private boolean roundRequested;
-  /** Start tick of each round not yet known to be confirmed (LEADER). */
-  private final TreeMap<Long, Long> roundStarts = new TreeMap<>();
-  private long confirmedRound;
-  /** Reads may be served without a round before this tick (lease reads, thesis 6.4.1). */
-  private long leaseUntil = Long.MIN_VALUE;
-  /** Reads that wait for this leader's first commit in its term (T6.4-01). */
-  private final List<PendingRead> readsAwaitingCommit = new ArrayList<>();
-  /** Reads with their read index, waiting for their round to be confirmed (T6.4-03). */
-  private final ArrayDeque<PendingRead> readsAwaitingRound = new ArrayDeque<>();
-  /** Reads this follower forwarded to the leader, by correlation id (T6.4-09). */
-  private final LinkedHashMap<Long, Long> forwardedReads = new LinkedHashMap<>(); // correlation id -> tick sent
-  /** Confirmed reads; each is handed out once its index is applied (T6.4-04). */
-  private final List<ReadState> readStates = new ArrayList<>();
+  /** A proposal made on this node while it led: the term it was appended in and who waits for it. */
+  private record PendingProposal(long term, long correlationId) {}
 
-  /** A read on the leader; {@code from} is the follower that forwarded it, or null for a local one. */
-  private record PendingRead(long correlationId, String from, long index, long round, long since) {}
-
-  /** Rounds whose start tick is kept; older ones are forgotten (their confirmation then extends no lease). */
-  private static final int MAX_TRACKED_ROUNDS = 1024;
-
-  /** Proposals made on this node while leader, by log index: index -> (term, correlation id). */
-  private final TreeMap<Long, long[]> pending = new TreeMap<>();
+  /** Proposals made on this node while leader, by log index. */
+  private final TreeMap<Long, PendingProposal> proposals = new TreeMap<>();
 
   // Output accumulated until the next ready().
   private boolean hardStateDirty;
@@ -104,9 +99,9 @@ public final class RaftCore {
   private final List<ProposalOutcome> outcomes = new ArrayList<>();
   private final List<String> violations = new ArrayList<>();
 
-  public RaftCore(String id, RaftConfig cfg, RandomSource random, DurableState state) {
+  public RaftCore(String id, RaftConfig settings, RandomSource random, DurableState state) {
     this.id = Objects.requireNonNull(id, "id");
-    this.cfg = Objects.requireNonNull(cfg, "cfg");
+    this.settings = Objects.requireNonNull(settings, "settings");
     this.random = Objects.requireNonNull(random, "random");
     this.log = new RaftLog(state.snapshot(), state.entries());
     this.term = state.hardState().term();
@@ -118,6 +113,7 @@ public final class RaftCore {
     this.unstableFrom = log.lastIndex() + 1;
     this.snapshotConfig = state.snapshot().config();
     if (state.snapshotData() != null) this.snapshot = new Snapshot(state.snapshot(), state.snapshotData());
+    this.tracker = new ProgressTracker(id, snapshotConfig);
     refreshConfig();
     resetElectionTimer(); // P5.1-08: start as a follower with a random timeout armed
   }
@@ -127,98 +123,143 @@ public final class RaftCore {
   /** One unit of logical time. */
   public void tick() {
     now++;
-    if (role == Role.LEADER) {
-      tickLeader();
-    } else {
-      if (!forwardedReads.isEmpty()) expireForwardedReads();
-      electionElapsed++;
-      if (electionElapsed >= randomizedElectionTimeout && config.isVoter(id)) {
-        campaign();
-      }
-    }
+    tickRole.run();
   }
 
   /** Handles a message from a peer. */
   public void step(RaftMessage m) {
     if (m.from() == null || m.from().equals(id)) return;
     if (m.term() > term) {
-      if (m instanceof PreVote pv) {
-        handlePreVote(pv); // never changes our term (T9.6-02)
-        return;
-      }
-      if (m instanceof PreVoteResponse r && r.granted()) {
-        // A grant carries the proposed term; it is not a newer term to adopt.
-        if (role == Role.PRE_CANDIDATE && r.term() == term + 1) onPreVoteResponse(r);
-        return;
-      }
-      if (m instanceof RequestVote && inLease()) {
-        // T4.2.3: a node that heard from a live leader within the minimum election timeout
-        // ignores a candidate's higher term; otherwise a removed or partitioned server disrupts it.
-        return;
-      }
-      if (cfg.leaseTicks() > 0 && role == Role.FOLLOWER && heardFromLeaderRecently()
-          && !(m instanceof AppendEntries) && !(m instanceof InstallSnapshot)) {
-        // T6.4.1: the leader's lease counts on this follower to stay out of any election for an
-        // election timeout after its last contact. Adopting a higher term from anything but a
-        // leader (a late pre-vote rejection, a stray response) would drop the leader and free the
-        // vote of the new term; so with lease reads on it waits until the lease is over.
-        return;
-      }
-      // P5.1-04, P5.1-05: a higher term forces step-down. A denial is not a reset (P5.4.1-02):
-      // a follower keeps its election deadline unless the message comes from a leader.
-      boolean fromLeader = m instanceof AppendEntries || m instanceof InstallSnapshot;
-      becomeFollower(m.term(), fromLeader ? m.from() : null, role != Role.FOLLOWER);
+      if (!adoptHigherTerm(m)) return;
     } else if (m.term() < term) {
-      // P5.1-02, P5.1-03: stale requests are answered with our term; stale responses are ignored.
-      if (m instanceof AppendEntries ae) {
-        replyAfterPersist(ae.from(), AppendEntriesResponse.reject(term, id, ae.prevLogIndex(), 0, 0));
-      } else if (m instanceof RequestVote rv) {
-        replyAfterPersist(rv.from(), new RequestVoteResponse(term, id, false));
-      } else if (m instanceof PreVote pv) {
-        send(pv.from(), new PreVoteResponse(term, id, false), true);
-      } else if (m instanceof ReadIndexRequest rr) {
-        replyAfterPersist(rr.from(), new ReadIndexResponse(term, id, rr.requestId(), -1));
-      } else if (m instanceof InstallSnapshot is) {
-        replyAfterPersist(is.from(), new InstallSnapshotResponse(term, id, is.lastIncludedIndex(), 0, false));
-      }
+      refuseStale(m);
       return;
     }
-
-    if (m instanceof AppendEntries ae) {
-      if (role == Role.LEADER) {
-        violation("two leaders in term " + term + ": " + id + " and " + ae.from());
-        return;
-      }
-      if (role != Role.FOLLOWER) becomeFollower(term, ae.from(), true); // P5.2-06
-      handleAppendEntries(ae);
-    } else if (m instanceof InstallSnapshot is) {
-      if (role == Role.LEADER) {
-        violation("two leaders in term " + term + ": " + id + " and " + is.from());
-        return;
-      }
-      if (role != Role.FOLLOWER) becomeFollower(term, is.from(), true);
-      handleInstallSnapshot(is);
-    } else if (m instanceof InstallSnapshotResponse r) {
-      if (role == Role.LEADER) onInstallSnapshotResponse(r);
-    } else if (m instanceof RequestVote rv) {
+    // The same term from here on. Every role answers (pre-)votes alike; the rest depends on the role.
+    if (m instanceof RequestVote rv) {
       handleRequestVote(rv);
     } else if (m instanceof PreVote pv) {
       handlePreVote(pv);
-    } else if (m instanceof AppendEntriesResponse r) {
-      if (role == Role.LEADER) onAppendResponse(r);
+    } else if (m instanceof ReadIndexResponse rr) {
+      onReadIndexResponse(rr);
+    } else {
+      stepRole.accept(m);
+    }
+  }
+
+  /**
+   * P5.1-04, P5.1-05: a message of a higher term. Returns true if this node has adopted the term
+   * and the message is to be handled in it; false if it was handled (or ignored) here.
+   */
+  private boolean adoptHigherTerm(RaftMessage m) {
+    if (m instanceof PreVote pv) {
+      handlePreVote(pv); // never changes our term (T9.6-02)
+      return false;
+    }
+    if (m instanceof PreVoteResponse r && r.granted()) {
+      // A grant carries the proposed term; it is not a newer term to adopt.
+      if (role == Role.PRE_CANDIDATE && r.term() == term + 1) onPreVoteResponse(r);
+      return false;
+    }
+    if (m instanceof RequestVote && ignoresDisruptiveCandidates()) {
+      // T4.2.3: a node that heard from a live leader within the minimum election timeout ignores
+      // a candidate's higher term; otherwise a removed or partitioned server disrupts it.
+      return false;
+    }
+    if (settings.leaseTicks() > 0 && role == Role.FOLLOWER && heardFromLeaderRecently()
+        && !(m instanceof AppendEntries) && !(m instanceof InstallSnapshot)) {
+      // T6.4.1: the leader's lease counts on this follower to stay out of any election for an
+      // election timeout after its last contact. Adopting a higher term from anything but a
+      // leader (a late pre-vote rejection, a stray response) would drop the leader and free the
+      // vote of the new term; so with lease reads on it waits until the lease is over.
+      return false;
+    }
+    // A denial is not a reset (P5.4.1-02): a follower keeps its election deadline unless the
+    // message comes from a leader.
+    boolean fromLeader = m instanceof AppendEntries || m instanceof InstallSnapshot;
+    becomeFollower(m.term(), fromLeader ? m.from() : null, role != Role.FOLLOWER);
+    return true;
+  }
+
+  /** P5.1-02, P5.1-03: stale requests are answered with our term; stale responses are ignored. */
+  private void refuseStale(RaftMessage m) {
+    if (m instanceof AppendEntries ae) {
+      replyAfterPersist(ae.from(), AppendEntriesResponse.reject(term, id, ae.prevLogIndex(), 0, 0));
+    } else if (m instanceof RequestVote rv) {
+      replyAfterPersist(rv.from(), new RequestVoteResponse(term, id, false));
+    } else if (m instanceof PreVote pv) {
+      send(pv.from(), new PreVoteResponse(term, id, false), true);
+    } else if (m instanceof ReadIndexRequest rr) {
+      replyAfterPersist(rr.from(), new ReadIndexResponse(term, id, rr.requestId(), -1));
+    } else if (m instanceof InstallSnapshot is) {
+      replyAfterPersist(is.from(), new InstallSnapshotResponse(term, id, is.lastIncludedIndex(), 0, false));
+    }
+  }
+
+  /** A follower: the leader's replication, and reads to forward or refuse. */
+  private void stepFollower(RaftMessage m) {
+    if (m instanceof AppendEntries ae) {
+      handleAppendEntries(ae);
+    } else if (m instanceof InstallSnapshot is) {
+      handleInstallSnapshot(is);
+    } else if (m instanceof ReadIndexRequest rr) {
+      refuseRead(rr);
+    }
+  }
+
+  /** A pre-candidate or candidate: votes, and any sign of this term's leader (P5.2-06). */
+  private void stepCandidate(RaftMessage m) {
+    if (m instanceof AppendEntries ae) {
+      becomeFollower(term, ae.from(), true);
+      handleAppendEntries(ae);
+    } else if (m instanceof InstallSnapshot is) {
+      becomeFollower(term, is.from(), true);
+      handleInstallSnapshot(is);
     } else if (m instanceof RequestVoteResponse r) {
       if (role == Role.CANDIDATE) onVoteResponse(r);
     } else if (m instanceof PreVoteResponse r) {
-      // A grant for this round carries term + 1 (handled above); here only rejections count.
-      if (role == Role.PRE_CANDIDATE && !r.granted()) votes.record(r.from(), false);
+      // A grant for this round carries term + 1 (handled with the higher terms); here only rejections count.
+      if (role == Role.PRE_CANDIDATE && !r.granted()) tracker.recordVote(r.from(), false);
     } else if (m instanceof ReadIndexRequest rr) {
-      if (role == Role.LEADER) leaderRead(new PendingRead(rr.requestId(), rr.from(), 0, 0, now));
-      else replyAfterPersist(rr.from(), new ReadIndexResponse(term, id, rr.requestId(), -1)); // term may be new
-    } else if (m instanceof ReadIndexResponse rr) {
-      if (forwardedReads.remove(rr.requestId()) != null) {
-        if (rr.readIndex() >= 0) readStates.add(new ReadState(rr.requestId(), rr.readIndex()));
-        else outcomes.add(new ProposalOutcome.NotLeader(rr.requestId(), role == Role.FOLLOWER ? leaderId : null));
-      }
+      refuseRead(rr);
+    }
+  }
+
+  /** The leader: acknowledgements of its replication, and reads forwarded to it. */
+  private void stepLeader(RaftMessage m) {
+    if (m instanceof AppendEntries || m instanceof InstallSnapshot) {
+      violation("two leaders in term " + term + ": " + id + " and " + m.from());
+    } else if (m instanceof AppendEntriesResponse r) {
+      onAppendResponse(r);
+    } else if (m instanceof InstallSnapshotResponse r) {
+      onInstallSnapshotResponse(r);
+    } else if (m instanceof ReadIndexRequest rr) {
+      leaderRead(new PendingRead(rr.requestId(), rr.from(), 0, 0, now));
+    }
+  }
+
+  /** Followers, pre-candidates and candidates: time runs towards the next election. */
+  private void tickElection() {
+    if (reads.anyForwarded()) expireForwardedReads();
+    electionElapsed++;
+    if (electionElapsed >= randomizedElectionTimeout && tracker.isVoter(id)) {
+      campaign();
+    }
+  }
+
+  /** The leader: check-quorum, expired reads and heartbeats. */
+  private void tickHeartbeat() {
+    heartbeatElapsed++;
+    if (settings.checkQuorum() && now - quorumContact() >= settings.electionTimeoutMin()) {
+      // T6.2-02: no majority heard from within one (minimum) election timeout: step down, same term.
+      becomeFollower(term, null, true);
+      return;
+    }
+    if (reads.leaderReadsWaiting()) expireLeaderReads();
+    if (heartbeatElapsed >= settings.heartbeatInterval()) {
+      heartbeatElapsed = 0;
+      startRound(false);
+      for (Map.Entry<String, Progress> e : tracker.allProgress().entrySet()) heartbeat(e.getKey(), e.getValue());
     }
   }
 
@@ -233,7 +274,7 @@ public final class RaftCore {
       return -1;
     }
     long index = appendAsLeader(data);
-    if (correlationId >= 0) pending.put(index, new long[] {term, correlationId});
+    if (correlationId >= 0) proposals.put(index, new PendingProposal(term, correlationId));
     return index;
   }
 
@@ -249,7 +290,7 @@ public final class RaftCore {
     if (role == Role.LEADER) {
       leaderRead(new PendingRead(correlationId, null, 0, 0, now));
     } else if (role == Role.FOLLOWER && leaderId != null) {
-      forwardedReads.put(correlationId, now);
+      reads.forward(correlationId, now);
       // After persist: the term may have been adopted from the leader a moment ago (T3.8-01).
       send(leaderId, new ReadIndexRequest(term, id, correlationId), true);
     } else {
@@ -263,8 +304,8 @@ public final class RaftCore {
    * {@link #readIndex} read. Needs lease reads enabled ({@link RaftConfig#leaseTicks()}).
    */
   public void leaseRead(long correlationId) {
-    if (role == Role.LEADER && cfg.leaseTicks() > 0 && committedInTerm() && now < leaseUntil) {
-      readStates.add(new ReadState(correlationId, commitIndex));
+    if (role == Role.LEADER && settings.leaseTicks() > 0 && committedInTerm() && reads.leaseHolds(now)) {
+      reads.confirmed(new ReadState(correlationId, commitIndex));
       return;
     }
     readIndex(correlationId);
@@ -307,8 +348,8 @@ public final class RaftCore {
   /** Hands out everything accumulated since the last call. */
   public Ready ready() {
     if (role == Role.LEADER) {
-      if (roundRequested) startRound(true);
-      for (Map.Entry<String, Progress> e : progress.entrySet()) sendAppend(e.getKey(), e.getValue());
+      if (reads.roundRequested()) startRound(true);
+      for (Map.Entry<String, Progress> e : tracker.allProgress().entrySet()) sendAppend(e.getKey(), e.getValue());
     }
     HardState hs = hardStateDirty ? new HardState(term, votedFor) : null;
     hardStateDirty = false;
@@ -325,29 +366,19 @@ public final class RaftCore {
     long applyTo = Math.min(commitIndex, stableIndex); // only durable entries are applied
     while (lastApplied < applyTo) {
       LogEntry e = log.entry(++lastApplied);
-      long[] p = pending.remove(e.index());
-      boolean ours = p != null && p[0] == e.term();
+      PendingProposal p = proposals.remove(e.index());
+      boolean ours = p != null && p.term() == e.term();
       if (p != null && !ours) {
         // P5.3-19: another leader's entry took this slot; the outcome is decided by the applied entry.
-        outcomes.add(new ProposalOutcome.Unknown(p[1], "entry " + e.index() + " was replaced by term " + e.term()));
+        outcomes.add(new ProposalOutcome.Unknown(p.correlationId(), "entry " + e.index() + " was replaced by term " + e.term()));
       }
-      toApply.add(new Committed(e, ours ? p[1] : -1));
+      toApply.add(new Committed(e, ours ? p.correlationId() : -1));
     }
-    List<ReadState> reads = List.of();
-    if (!readStates.isEmpty()) {
-      // T6.4-04: a read is served only once the state machine has applied its read index; the
-      // driver applies this round's committed entries before it serves this round's reads.
-      reads = new ArrayList<>();
-      for (java.util.Iterator<ReadState> it = readStates.iterator(); it.hasNext(); ) {
-        ReadState rs = it.next();
-        if (rs.index() <= lastApplied) {
-          reads.add(rs);
-          it.remove();
-        }
-      }
-    }
+    // T6.4-04: a read is served only once the state machine has applied its read index; the
+    // driver applies this round's committed entries before it serves this round's reads.
+    List<ReadState> servable = reads.takeServable(lastApplied);
     Ready r = new Ready(hs, toWrite, truncateFrom, toWriteEntries, List.copyOf(messages),
-        List.copyOf(messagesAfterPersist), toRestore, toApply, List.copyOf(outcomes), List.copyOf(reads),
+        List.copyOf(messagesAfterPersist), toRestore, toApply, List.copyOf(outcomes), List.copyOf(servable),
         List.copyOf(violations));
     messages.clear();
     messagesAfterPersist.clear();
@@ -359,38 +390,38 @@ public final class RaftCore {
   // ---------------------------------------------------------------- elections (P5.2, T9.6)
 
   private void campaign() {
-    if (cfg.preVote()) becomePreCandidate();
+    if (settings.preVote()) becomePreCandidate();
     else becomeCandidate();
   }
 
   private void becomePreCandidate() {
-    role = Role.PRE_CANDIDATE;
+    setRole(Role.PRE_CANDIDATE);
     failForwardedReads(null);
     leaderId = null;
-    votes = new VoteTally(config, id);
+    tracker.resetVotes();
     resetElectionTimer();
-    if (votes.won()) {
+    if (tracker.tally() == Quorum.VoteResult.WON) {
       becomeCandidate();
       return;
     }
     // T9.6-01: nothing is persisted; the request carries the term we would campaign in.
-    for (String peer : peers()) send(peer, new PreVote(term + 1, id, log.lastIndex(), log.lastTerm()), false);
+    for (String peer : tracker.peers()) send(peer, new PreVote(term + 1, id, log.lastIndex(), log.lastTerm()), false);
   }
 
   private void becomeCandidate() {
-    role = Role.CANDIDATE;
+    setRole(Role.CANDIDATE);
     failForwardedReads(null);
     term++;
     votedFor = id;
     hardStateDirty = true; // P5.2-01, P5.2-13: term and self-vote durable before RequestVote leaves
     leaderId = null;
-    votes = new VoteTally(config, id);
+    tracker.resetVotes();
     resetElectionTimer();
-    if (votes.won()) {
+    if (tracker.tally() == Quorum.VoteResult.WON) {
       becomeLeader(); // P5.2-14: a single voter elects itself without a message
       return;
     }
-    for (String peer : peers()) {
+    for (String peer : tracker.peers()) {
       send(peer, new RequestVote(term, id, log.lastIndex(), log.lastTerm()), true);
     }
   }
@@ -405,8 +436,8 @@ public final class RaftCore {
   }
 
   private void onPreVoteResponse(PreVoteResponse r) {
-    votes.record(r.from(), r.granted());
-    if (votes.won()) becomeCandidate(); // T9.6-03
+    tracker.recordVote(r.from(), r.granted());
+    if (tracker.tally() == Quorum.VoteResult.WON) becomeCandidate(); // T9.6-03
   }
 
   private void handleRequestVote(RequestVote rv) {
@@ -420,16 +451,17 @@ public final class RaftCore {
       }
       resetElectionTimer(); // P5.2-02 (b)
       if (role == Role.PRE_CANDIDATE) {
-        role = Role.FOLLOWER; // it backs another candidate of this term; its own pre-vote round ends
-        votes = null;
+        setRole(Role.FOLLOWER); // it backs another candidate of this term; its own pre-vote round ends
+        tracker.clearVotes();
       }
     }
     replyAfterPersist(rv.from(), new RequestVoteResponse(term, id, grant));
   }
 
   private void onVoteResponse(RequestVoteResponse r) {
-    votes.record(r.from(), r.granted()); // P5.2-04: a set of voters, a duplicate counts once
-    if (votes.won()) becomeLeader(); // P5.2-03; P5.2-05: denials never end the election early
+    tracker.recordVote(r.from(), r.granted()); // P5.2-04: a set of voters, a duplicate counts once
+    // P5.2-03; P5.2-05: denials never end the election early, only the timer does.
+    if (tracker.tally() == Quorum.VoteResult.WON) becomeLeader();
   }
 
   /** P5.4.1: the candidate's log is at least as up to date: last term first, then last index. */
@@ -441,18 +473,41 @@ public final class RaftCore {
     // T6.4.1: with lease reads, this node may have acknowledged a leader's heartbeat round just before
     // it crashed, and that leader's lease counts on it to ignore candidates for an election timeout.
     // After a restart it keeps that promise: it grants no (pre-)vote for its first electionTimeoutMin ticks.
-    if (cfg.leaseTicks() > 0 && now < cfg.electionTimeoutMin()) return true;
-    return leaderId != null && electionElapsed < cfg.electionTimeoutMin();
+    if (settings.leaseTicks() > 0 && now < settings.electionTimeoutMin()) return true;
+    return leaderId != null && electionElapsed < settings.electionTimeoutMin();
   }
 
-  /** T4.2.3: with check-quorum on, a node that knows a live leader ignores disruptive candidates. */
-  private boolean inLease() {
-    if (!cfg.checkQuorum()) return false;
-    if (role == Role.LEADER) return now - quorumContact() < cfg.electionTimeoutMin();
+  /**
+   * T4.2.3 (with check-quorum on): a node that knows a live leader ignores RequestVote of a higher
+   * term. A follower knows one if it heard from it within the minimum election timeout; a leader
+   * is one if a quorum has answered it within that time.
+   */
+  private boolean ignoresDisruptiveCandidates() {
+    if (!settings.checkQuorum()) return false;
+    if (role == Role.LEADER) return now - quorumContact() < settings.electionTimeoutMin();
     return heardFromLeaderRecently();
   }
 
   // ---------------------------------------------------------------- role changes
+
+  /** Sets the role and with it the role's step and tick functions. */
+  private void setRole(Role r) {
+    role = r;
+    switch (r) {
+      case LEADER:
+        stepRole = this::stepLeader;
+        tickRole = this::tickHeartbeat;
+        break;
+      case CANDIDATE:
+      case PRE_CANDIDATE:
+        stepRole = this::stepCandidate;
+        tickRole = this::tickElection;
+        break;
+      default:
+        stepRole = this::stepFollower;
+        tickRole = this::tickElection;
+    }
+  }
 
   private void becomeFollower(long newTerm, String leader, boolean resetTimer) {
     Role old = role;
@@ -461,42 +516,38 @@ public final class RaftCore {
       votedFor = null;
       hardStateDirty = true; // P5.1-04: persisted before any reply leaves
     }
-    role = Role.FOLLOWER;
+    setRole(Role.FOLLOWER);
     if (!Objects.equals(leader, leaderId)) failForwardedReads(leader);
     leaderId = leader;
-    votes = null;
+    tracker.clearVotes();
     if (old == Role.LEADER) {
-      progress = null;
-      failPending("leadership lost in term " + term);
+      tracker.stopReplication();
+      failProposals("leadership lost in term " + term);
       failLeaderReads(leader);
     }
     if (resetTimer) resetElectionTimer();
   }
 
   private void becomeLeader() {
-    role = Role.LEADER;
+    setRole(Role.LEADER);
     leaderId = id;
-    votes = null;
+    tracker.clearVotes();
     heartbeatElapsed = 0;
-    progress = new LinkedHashMap<>();
-    for (String peer : peers()) progress.put(peer, new Progress(log.lastIndex() + 1, now)); // P5.2-03
-    confirmedRound = round; // rounds of an earlier leadership prove nothing now
-    roundStarts.clear();
-    leaseUntil = Long.MIN_VALUE;
+    tracker.startReplication(log.lastIndex() + 1, now); // P5.2-03
+    reads.startLeadership();
     // P5.4.2-04 (paper 8): a no-op of the new term lets earlier entries commit.
     appendAsLeader(new EntryData.Noop(term));
   }
 
   private void resetElectionTimer() {
     electionElapsed = 0;
-    randomizedElectionTimeout = random.between(cfg.electionTimeoutMin(), cfg.electionTimeoutMax());
+    randomizedElectionTimeout = random.between(settings.electionTimeoutMin(), settings.electionTimeoutMax());
   }
 
-  private void failPending(String reason) {
-    for (long[] p : pending.values()) outcomes.add(new ProposalOutcome.Unknown(p[1], reason));
-    pending.clear();
+  private void failProposals(String reason) {
+    for (PendingProposal p : proposals.values()) outcomes.add(new ProposalOutcome.Unknown(p.correlationId(), reason));
+    proposals.clear();
   }
-
   // ---------------------------------------------------------------- follower: AppendEntries (P5.3)
 
   private void handleAppendEntries(AppendEntries ae) {
@@ -633,13 +684,20 @@ public final class RaftCore {
   private void appendEntry(LogEntry e) {
     log.append(e);
     unstableFrom = Math.min(unstableFrom, e.index());
-    if (e.data() instanceof Configuration c) config = c.config(); // T4.1: effective once appended
+    if (e.data() instanceof Configuration c) useConfig(c.config()); // T4.1: effective once appended
   }
 
   /** The active configuration is the latest one in the log, else the snapshot's. */
   private void refreshConfig() {
     LogEntry latest = log.latestConfigEntry(log.lastIndex());
-    config = latest != null ? ((Configuration) latest.data()).config() : snapshotConfig; // T4.1-03
+    useConfig(latest != null ? ((Configuration) latest.data()).config() : snapshotConfig); // T4.1-03
+  }
+
+  /** Makes {@code c} the active configuration; a leader starts or stops replicating to the members it adds or drops. */
+  private void useConfig(ClusterConfig c) {
+    if (c.equals(tracker.config())) return;
+    tracker.setConfig(c);
+    if (role == Role.LEADER) tracker.syncProgress(log.lastIndex() + 1, now);
   }
 
   // ---------------------------------------------------------------- leader: replication (P5.3, T10.2)
@@ -649,21 +707,6 @@ public final class RaftCore {
     appendEntry(e);
     maybeCommit(); // a single voter whose write is already durable cannot commit yet: stableIndex lags
     return e.index();
-  }
-
-  private void tickLeader() {
-    heartbeatElapsed++;
-    if (cfg.checkQuorum() && now - quorumContact() >= cfg.electionTimeoutMin()) {
-      // T6.2-02: no majority heard from within one (minimum) election timeout: step down, same term.
-      becomeFollower(term, null, true);
-      return;
-    }
-    if (!readsAwaitingRound.isEmpty() || !readsAwaitingCommit.isEmpty()) expireLeaderReads();
-    if (heartbeatElapsed >= cfg.heartbeatInterval()) {
-      heartbeatElapsed = 0;
-      startRound(false);
-      for (Map.Entry<String, Progress> e : progress.entrySet()) heartbeat(e.getKey(), e.getValue());
-    }
   }
 
   /** P5.3-16, P5.5-01: contact every follower at least once per heartbeat interval, forever. */
@@ -679,16 +722,16 @@ public final class RaftCore {
       return;
     }
     Progress.Inflight oldest = pr.inflight.peekFirst();
-    if (oldest != null && now - oldest.sentAt() >= 2L * cfg.heartbeatInterval()) {
+    if (oldest != null && now - oldest.sentAt() >= 2L * settings.heartbeatInterval()) {
       // T10.2.2-04: a request or its reply is lost; probe again from the last acknowledged index.
       pr.becomeProbe(pr.matchIndex + 1);
       sendAppend(peer, pr);
       return;
     }
-    if (now - pr.lastSent >= cfg.heartbeatInterval()) {
+    if (now - pr.lastSent >= settings.heartbeatInterval()) {
       // prevLogIndex = matchIndex is known to match, so a heartbeat never disturbs the pipeline.
       long prev = Math.max(pr.matchIndex, log.snapshotIndex());
-      send(peer, new AppendEntries(term, id, prev, log.term(prev), List.of(), commitIndex, round), false);
+      send(peer, new AppendEntries(term, id, prev, log.term(prev), List.of(), commitIndex, reads.round()), false);
       pr.lastSent = now;
     }
   }
@@ -702,16 +745,16 @@ public final class RaftCore {
     if (pr.mode == Progress.Mode.PROBE) {
       if (pr.probeSent) return; // one probe at a time; the heartbeat retries a lost one
       List<LogEntry> batch = pr.nextIndex <= log.lastIndex()
-          ? log.slice(pr.nextIndex, log.lastIndex(), cfg.maxEntriesPerAppend(), cfg.maxBytesPerAppend())
+          ? log.slice(pr.nextIndex, log.lastIndex(), settings.maxEntriesPerAppend(), settings.maxBytesPerAppend())
           : List.of();
       sendAppendEntries(peer, pr, pr.nextIndex - 1, batch);
       pr.probeSent = true;
       return;
     }
     // T10.2.2: pipelining with an optimistic nextIndex, at most maxInflightAppends outstanding.
-    while (pr.inflight.size() < cfg.maxInflightAppends() && pr.nextIndex <= log.lastIndex()) {
+    while (pr.inflight.size() < settings.maxInflightAppends() && pr.nextIndex <= log.lastIndex()) {
       List<LogEntry> batch =
-          log.slice(pr.nextIndex, log.lastIndex(), cfg.maxEntriesPerAppend(), cfg.maxBytesPerAppend());
+          log.slice(pr.nextIndex, log.lastIndex(), settings.maxEntriesPerAppend(), settings.maxBytesPerAppend());
       sendAppendEntries(peer, pr, pr.nextIndex - 1, batch);
       long last = batch.get(batch.size() - 1).index();
       pr.inflight.addLast(new Progress.Inflight(last, now));
@@ -726,7 +769,7 @@ public final class RaftCore {
     if (pr.probeSent) return;
     Snapshot s = pr.sending; // T5.1-14: keeps the snapshot it started with, even if a newer one is taken
     int from = (int) pr.snapshotOffset;
-    int len = Math.min(cfg.snapshotChunkBytes(), s.data().length - from);
+    int len = Math.min(settings.snapshotChunkBytes(), s.data().length - from);
     byte[] chunk = java.util.Arrays.copyOfRange(s.data(), from, from + len);
     boolean done = from + len == s.data().length;
     send(peer, new InstallSnapshot(term, id, s.index(), s.term(), s.meta().config(), from, chunk, done, s.data().length), false);
@@ -735,7 +778,7 @@ public final class RaftCore {
   }
 
   private void onInstallSnapshotResponse(InstallSnapshotResponse r) {
-    Progress pr = progress.get(r.from());
+    Progress pr = tracker.progress(r.from());
     if (pr == null) return;
     pr.lastContact = now;
     if (r.installed()) {
@@ -749,12 +792,12 @@ public final class RaftCore {
   }
 
   private void sendAppendEntries(String peer, Progress pr, long prev, List<LogEntry> batch) {
-    send(peer, new AppendEntries(term, id, prev, log.term(prev), batch, commitIndex, round), false);
+    send(peer, new AppendEntries(term, id, prev, log.term(prev), batch, commitIndex, reads.round()), false);
     pr.lastSent = now;
   }
 
   private void onAppendResponse(AppendEntriesResponse r) {
-    Progress pr = progress.get(r.from());
+    Progress pr = tracker.progress(r.from());
     if (pr == null) return;
     pr.lastContact = now; // T6.2-02: any reply of the current term is contact
     if (r.round() > pr.ackedRound) {
@@ -775,7 +818,7 @@ public final class RaftCore {
     if (r.rejectedIndex() < pr.matchIndex) return;
     if (pr.mode == Progress.Mode.PROBE && r.rejectedIndex() != pr.nextIndex - 1) return;
     long next;
-    if (!cfg.conflictHint()) {
+    if (!settings.conflictHint()) {
       next = r.rejectedIndex(); // P5.3-09: back up by exactly one
     } else if (r.hintTerm() == 0) {
       next = r.hintIndex(); // P5.3-10: the follower's log ends before prevLogIndex
@@ -791,14 +834,10 @@ public final class RaftCore {
   private void maybeCommit() {
     if (role != Role.LEADER) return;
     // T10.2.1-02: the leader counts its own durable index, not its last index.
-    long candidate = quorumValue(stableIndex, pr -> pr.matchIndex, 0);
+    long candidate = tracker.agreed(stableIndex, pr -> pr.matchIndex, 0);
     if (candidate > commitIndex && log.term(candidate) == term) {
       commitIndex = candidate;
-      if (!readsAwaitingCommit.isEmpty()) {
-        List<PendingRead> waiting = new ArrayList<>(readsAwaitingCommit);
-        readsAwaitingCommit.clear();
-        for (PendingRead r : waiting) leaderRead(r);
-      }
+      for (PendingRead r : reads.takeAwaitingCommit()) leaderRead(r);
     }
   }
 
@@ -810,25 +849,17 @@ public final class RaftCore {
 
   private void leaderRead(PendingRead r) {
     if (!committedInTerm()) {
-      readsAwaitingCommit.add(r); // T6.4-01: our commit index may still be behind the last leader's
+      reads.awaitCommit(r); // T6.4-01: our commit index may still be behind the last leader's
       return;
     }
-    // T6.4-02, T6.4-03: the read index is the commit index now; a round that starts after this
-    // point must be acknowledged by a majority before the read is served. Reads arriving before
-    // the next ready() share one round (T6.4-07).
-    readsAwaitingRound.addLast(new PendingRead(r.correlationId(), r.from(), commitIndex, round + 1, r.since()));
-    roundRequested = true;
+    reads.awaitRound(r, commitIndex);
   }
 
-  /** Starts heartbeat round {@code round + 1}; {@code broadcast}: send it to every follower now. */
+  /** Starts a new heartbeat round; {@code broadcast}: send it to every follower now. */
   private void startRound(boolean broadcast) {
-    round++;
-    roundStarts.put(round, now);
-    // Bounded even when no round is ever confirmed (an isolated leader without check-quorum).
-    while (roundStarts.size() > MAX_TRACKED_ROUNDS) roundStarts.pollFirstEntry();
+    long round = reads.startRound(now, broadcast);
     if (broadcast) {
-      roundRequested = false;
-      for (Map.Entry<String, Progress> e : progress.entrySet()) {
+      for (Map.Entry<String, Progress> e : tracker.allProgress().entrySet()) {
         Progress pr = e.getValue();
         if (pr.mode == Progress.Mode.SNAPSHOT) continue; // an AppendEntries would disturb the transfer
         long prev = Math.max(pr.matchIndex, log.snapshotIndex());
@@ -839,35 +870,18 @@ public final class RaftCore {
     confirmRounds(); // a single voter confirms its own round
   }
 
-  /** The highest round a majority (this leader included) has acknowledged: serve what it confirms. */
+  /** The highest round a quorum (this leader included) has acknowledged: serve what it confirms. */
   private void confirmRounds() {
-    long confirmed = quorumValue(round, pr -> pr.ackedRound, 0);
-    if (confirmed <= confirmedRound) return;
-    confirmedRound = confirmed;
-    Map.Entry<Long, Long> start = roundStarts.floorEntry(confirmed);
-    if (start != null && cfg.leaseTicks() > 0) {
-      // T6.4.1-01: the lease runs from when the round was SENT: every follower that acknowledged it
-      // heard from this leader after that tick and ignores candidates for electionTimeoutMin (T4.2.3).
-      leaseUntil = Math.max(leaseUntil, start.getValue() + cfg.leaseTicks());
-    }
-    roundStarts.headMap(confirmed, true).clear();
-    while (!readsAwaitingRound.isEmpty() && readsAwaitingRound.peekFirst().round() <= confirmed) {
-      PendingRead r = readsAwaitingRound.pollFirst();
-      if (r.from() == null) readStates.add(new ReadState(r.correlationId(), r.index()));
+    long agreed = tracker.agreed(reads.round(), pr -> pr.ackedRound, 0);
+    for (PendingRead r : reads.confirm(agreed, settings.leaseTicks())) {
+      if (r.from() == null) reads.confirmed(new ReadState(r.correlationId(), r.index()));
       else send(r.from(), new ReadIndexResponse(term, id, r.correlationId(), r.index()), false);
     }
   }
 
   /** T6.4-08: a leader that steps down serves none of its pending reads. */
   private void failLeaderReads(String newLeader) {
-    List<PendingRead> all = new ArrayList<>(readsAwaitingCommit);
-    all.addAll(readsAwaitingRound);
-    readsAwaitingCommit.clear();
-    readsAwaitingRound.clear();
-    roundStarts.clear();
-    roundRequested = false;
-    leaseUntil = Long.MIN_VALUE;
-    for (PendingRead r : all) failRead(r, newLeader, true); // a refusal is stamped with the new term
+    for (PendingRead r : reads.endLeadership()) failRead(r, newLeader, true); // a refusal is stamped with the new term
   }
 
   /**
@@ -876,16 +890,7 @@ public final class RaftCore {
    * waits forever when check-quorum is off.
    */
   private void expireLeaderReads() {
-    expireReads(readsAwaitingRound);
-    expireReads(readsAwaitingCommit);
-  }
-
-  private void expireReads(java.util.Collection<PendingRead> reads) {
-    long limit = now - cfg.electionTimeoutMax();
-    for (java.util.Iterator<PendingRead> it = reads.iterator(); it.hasNext(); ) {
-      PendingRead r = it.next();
-      if (r.since() > limit) continue;
-      it.remove();
+    for (PendingRead r : reads.expireLeaderReads(now - settings.electionTimeoutMax())) {
       failRead(r, null, false); // a leader's term is durable
     }
   }
@@ -896,53 +901,36 @@ public final class RaftCore {
     else send(r.from(), new ReadIndexResponse(term, id, r.correlationId(), -1), afterPersist);
   }
 
+  /** A node that does not lead refuses a read forwarded to it; the follower asks elsewhere. */
+  private void refuseRead(ReadIndexRequest rr) {
+    replyAfterPersist(rr.from(), new ReadIndexResponse(term, id, rr.requestId(), -1)); // our term may be new
+  }
+
+  /** The leader's answer to a read this node forwarded (T6.4-09). */
+  private void onReadIndexResponse(ReadIndexResponse rr) {
+    if (!reads.answered(rr.requestId())) return;
+    if (rr.readIndex() >= 0) reads.confirmed(new ReadState(rr.requestId(), rr.readIndex()));
+    else outcomes.add(new ProposalOutcome.NotLeader(rr.requestId(), role == Role.FOLLOWER ? leaderId : null));
+  }
+
   /** Reads forwarded to a leader we no longer follow will never be answered by it: fail them now. */
   private void failForwardedReads(String newLeader) {
-    for (long corr : forwardedReads.keySet()) outcomes.add(new ProposalOutcome.NotLeader(corr, newLeader));
-    forwardedReads.clear();
+    for (long corr : reads.dropForwarded()) outcomes.add(new ProposalOutcome.NotLeader(corr, newLeader));
   }
 
   /** A forwarded read whose answer was lost fails after an election timeout; its caller may retry. */
   private void expireForwardedReads() {
-    for (java.util.Iterator<Map.Entry<Long, Long>> it = forwardedReads.entrySet().iterator(); it.hasNext(); ) {
-      Map.Entry<Long, Long> e = it.next();
-      if (now - e.getValue() < cfg.electionTimeoutMax()) break; // in the order sent
-      outcomes.add(new ProposalOutcome.NotLeader(e.getKey(), leaderId));
-      it.remove();
+    for (long corr : reads.expireForwarded(now - settings.electionTimeoutMax())) {
+      outcomes.add(new ProposalOutcome.NotLeader(corr, leaderId));
     }
   }
 
-  /** The latest tick by which a majority (counting this leader now) had been heard from. */
+  /** The latest tick by which a quorum (counting this leader now) had been heard from. */
   private long quorumContact() {
-    return quorumValue(now, pr -> pr.lastContact, Long.MIN_VALUE / 2);
-  }
-
-  /**
-   * The highest value that a majority of the voters has reached: this leader counts as
-   * {@code self}, each follower as {@code of} its progress ({@code absent} if it has none).
-   */
-  private long quorumValue(long self, java.util.function.ToLongFunction<Progress> of, long absent) {
-    long[] values = new long[config.voters().size()];
-    int n = 0;
-    for (String v : config.voters()) {
-      if (v.equals(id)) {
-        values[n++] = self;
-      } else {
-        Progress pr = progress.get(v);
-        values[n++] = pr == null ? absent : of.applyAsLong(pr);
-      }
-    }
-    Arrays.sort(values);
-    return values[values.length - config.quorum()];
+    return tracker.agreed(now, pr -> pr.lastContact, Long.MIN_VALUE / 2);
   }
 
   // ---------------------------------------------------------------- helpers
-
-  private List<String> peers() {
-    List<String> out = new ArrayList<>(config.voters().size());
-    for (String v : config.voters()) if (!v.equals(id)) out.add(v);
-    return out;
-  }
 
   private void send(String to, RaftMessage m, boolean afterPersist) {
     (afterPersist ? messagesAfterPersist : messages).add(new Outbound(to, m));
@@ -958,9 +946,52 @@ public final class RaftCore {
 
   // ---------------------------------------------------------------- observers (tests, status, invariants)
 
+  /** The node's state now, as one value. */
+  public CoreStatus status() {
+    Map<String, CoreStatus.PeerProgress> peers = Map.of();
+    if (role == Role.LEADER) {
+      peers = new LinkedHashMap<>();
+      for (Map.Entry<String, Progress> e : tracker.allProgress().entrySet()) {
+        Progress pr = e.getValue();
+        peers.put(e.getKey(), new CoreStatus.PeerProgress(pr.matchIndex, pr.nextIndex, pr.inflight.size(), pr.mode.name()));
+      }
+      peers = java.util.Collections.unmodifiableMap(peers);
+    }
+    return new CoreStatus(id, role, term, votedFor, leaderId, commitIndex, lastApplied, stableIndex, log.firstIndex(),
+        log.lastIndex(), log.lastTerm(), log.snapshotIndex(), tracker.config(), now, electionElapsed,
+        randomizedElectionTimeout, proposals.size(),
+        role == Role.PRE_CANDIDATE || role == Role.CANDIDATE ? tracker.granted() : java.util.Set.of(), peers);
+  }
+
   public String id() {
     return id;
   }
+
+  /** The settings this node runs with. */
+  public RaftConfig settings() {
+    return settings;
+  }
+
+  /** The term of entry {@code index}, or -1 if not held. */
+  public long termAt(long index) {
+    return log.term(index);
+  }
+
+  public LogEntry entry(long index) {
+    return log.entry(index);
+  }
+
+  /** The entries from {@code from} to the end of the log. */
+  public List<LogEntry> entriesFrom(long from) {
+    return log.entriesFrom(Math.max(from, log.firstIndex()));
+  }
+
+  /** The latest snapshot this node holds, or null. */
+  public Snapshot snapshot() {
+    return snapshot;
+  }
+
+  // Single-value observers, kept while callers move to status().
 
   public long term() {
     return term;
@@ -1003,29 +1034,10 @@ public final class RaftCore {
     return log.firstIndex();
   }
 
-  /** The term of entry {@code index}, or -1 if not held. */
-  public long termAt(long index) {
-    return log.term(index);
-  }
-
-  public LogEntry entry(long index) {
-    return log.entry(index);
-  }
-
-  /** The entries from {@code from} to the end of the log. */
-  public List<LogEntry> entriesFrom(long from) {
-    return log.entriesFrom(Math.max(from, log.firstIndex()));
-  }
-
   public ClusterConfig config() {
-    return config;
+    return tracker.config();
   }
 
-  public RaftConfig settings() {
-    return cfg;
-  }
-
-  /** Logical time: ticks seen since this node (re)started. */
   public long now() {
     return now;
   }
@@ -1034,47 +1046,35 @@ public final class RaftCore {
     return electionElapsed;
   }
 
-  /** The election timeout drawn at the last reset. */
   public int randomizedElectionTimeout() {
     return randomizedElectionTimeout;
   }
 
-  /** Leader only: the follower's matchIndex, or -1. */
   public long matchIndex(String peer) {
-    Progress pr = progress == null ? null : progress.get(peer);
+    Progress pr = tracker.progress(peer);
     return pr == null ? -1 : pr.matchIndex;
   }
 
-  /** Leader only: the follower's nextIndex, or -1. */
   public long nextIndex(String peer) {
-    Progress pr = progress == null ? null : progress.get(peer);
+    Progress pr = tracker.progress(peer);
     return pr == null ? -1 : pr.nextIndex;
   }
 
-  /** Leader only: AppendEntries outstanding to the follower (pipelining window), or -1. */
   public int inflight(String peer) {
-    Progress pr = progress == null ? null : progress.get(peer);
+    Progress pr = tracker.progress(peer);
     return pr == null ? -1 : pr.inflight.size();
   }
 
-  /** Candidates and pre-candidates: the voters that granted so far (including this node). */
   public java.util.Set<String> votesGranted() {
-    return votes == null ? java.util.Set.of() : votes.granted();
+    return role == Role.PRE_CANDIDATE || role == Role.CANDIDATE ? tracker.granted() : java.util.Set.of();
   }
 
-  /** The latest snapshot this node holds, or null. */
-  public Snapshot snapshot() {
-    return snapshot;
-  }
-
-  /** Index of the last entry covered by a snapshot (0 if none). */
   public long snapshotIndex() {
     return log.snapshotIndex();
   }
 
-  /** Number of proposals waiting for their entry to be applied. */
   public int pendingProposals() {
-    return pending.size();
+    return proposals.size();
   }
 
   @Override

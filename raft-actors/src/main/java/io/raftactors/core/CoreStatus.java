@@ -1,0 +1,71 @@
+package io.raftactors.core;
+
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * A node's state at one moment, as {@link RaftCore#status()} reports it: for status pages, logs,
+ * tests and invariant checks. A value: it does not change when the node does.
+ *
+ * @param id this member
+ * @param role its role in {@code term}
+ * @param term its current term (durable once the Ready that raised it is written)
+ * @param votedFor whom it voted for in {@code term}, or null
+ * @param leaderId the leader of {@code term} as far as it knows, or null
+ * @param commitIndex highest index known committed
+ * @param lastApplied highest index handed out for applying
+ * @param stableIndex highest index known durable in its own storage
+ * @param firstIndex first index in its log (snapshotIndex + 1)
+ * @param lastIndex last index in its log
+ * @param lastTerm term of the last entry (or of the snapshot point)
+ * @param snapshotIndex last index covered by its snapshot (0: none)
+ * @param configuration its active configuration: the latest in its log, committed or not
+ * @param now logical ticks since it (re)started
+ * @param electionElapsed ticks since its election timer was last reset
+ * @param randomizedElectionTimeout the election timeout drawn at that reset
+ * @param pendingProposals proposals made here that wait for their entry to be applied
+ * @param votesGranted (pre-)candidates: the voters that granted so far, itself included
+ * @param progress leaders: each other member's replication progress; empty otherwise
+ */
+public record CoreStatus(
+    String id,
+    Role role,
+    long term,
+    String votedFor,
+    String leaderId,
+    long commitIndex,
+    long lastApplied,
+    long stableIndex,
+    long firstIndex,
+    long lastIndex,
+    long lastTerm,
+    long snapshotIndex,
+    ClusterConfig configuration,
+    long now,
+    int electionElapsed,
+    int randomizedElectionTimeout,
+    int pendingProposals,
+    Set<String> votesGranted,
+    Map<String, PeerProgress> progress) {
+
+  /** How far the leader has brought one member: as paper Figure 2 names it, plus how it sends. */
+  public record PeerProgress(long matchIndex, long nextIndex, int inflight, String mode) {}
+
+  /** Leaders: the member's matchIndex; -1 if this node does not lead or the member is unknown. */
+  public long matchIndex(String peer) {
+    PeerProgress p = progress.get(peer);
+    return p == null ? -1 : p.matchIndex();
+  }
+
+  /** Leaders: the member's nextIndex; -1 if this node does not lead or the member is unknown. */
+  public long nextIndex(String peer) {
+    PeerProgress p = progress.get(peer);
+    return p == null ? -1 : p.nextIndex();
+  }
+
+  /** Leaders: AppendEntries outstanding to the member (pipelining window); -1 as above. */
+  public int inflight(String peer) {
+    PeerProgress p = progress.get(peer);
+    return p == null ? -1 : p.inflight();
+  }
+}

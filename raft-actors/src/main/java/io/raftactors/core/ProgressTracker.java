@@ -1,0 +1,130 @@
+package io.raftactors.core;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.ToLongFunction;
+
+/**
+ * What a node knows of the other members under its active configuration: the quorum that decides,
+ * the votes of the current (pre-)election, and, while it leads, each other member's replication
+ * {@link Progress}. Votes, commitment, read rounds and check-quorum all ask {@link #quorum()}, so a
+ * change of configuration changes all of them at once (thesis 4.1: in force as soon as appended).
+ */
+final class ProgressTracker {
+  private final String self;
+  private ClusterConfig config;
+  private Quorum quorum;
+  /** Every other member's progress while this node leads; empty otherwise. */
+  private final Map<String, Progress> progress = new LinkedHashMap<>();
+  private final Set<String> granted = new HashSet<>();
+  private final Set<String> rejected = new HashSet<>();
+
+  ProgressTracker(String self, ClusterConfig config) {
+    this.self = self;
+    setConfig(config);
+  }
+
+  // ---------------------------------------------------------------- configuration
+
+  /** Makes {@code c} the active configuration; the caller updates progress with {@link #syncProgress}. */
+  void setConfig(ClusterConfig c) {
+    config = c;
+    quorum = Quorum.of(c);
+  }
+
+  ClusterConfig config() {
+    return config;
+  }
+
+  Quorum quorum() {
+    return quorum;
+  }
+
+  boolean isVoter(String id) {
+    return quorum.voters().contains(id);
+  }
+
+  /** Every member but this node, in a stable order. */
+  List<String> peers() {
+    List<String> out = new ArrayList<>(config.voters().size());
+    for (String v : config.voters()) if (!v.equals(self)) out.add(v);
+    return out;
+  }
+
+  // ---------------------------------------------------------------- replication (leader)
+
+  /** A new leadership: every other member starts in probe mode at {@code nextIndex} (P5.2-03). */
+  void startReplication(long nextIndex, long now) {
+    progress.clear();
+    for (String peer : peers()) progress.put(peer, new Progress(nextIndex, now));
+  }
+
+  void stopReplication() {
+    progress.clear();
+  }
+
+  /**
+   * While leading, after a configuration change: members that joined start in probe mode at
+   * {@code nextIndex}, members that left are forgotten, the others keep their progress.
+   */
+  void syncProgress(long nextIndex, long now) {
+    List<String> peers = peers();
+    progress.keySet().retainAll(peers);
+    for (String peer : peers) progress.computeIfAbsent(peer, p -> new Progress(nextIndex, now));
+  }
+
+  /** The member's progress while leading, else null. */
+  Progress progress(String peer) {
+    return progress.get(peer);
+  }
+
+  /** Every other member's progress while leading (empty otherwise), in a stable order. */
+  Map<String, Progress> allProgress() {
+    return Collections.unmodifiableMap(progress);
+  }
+
+  /**
+   * The highest value the quorum has reached: this node counts with {@code mine}, every other
+   * member with {@code of} its progress, or {@code absent} if it has none.
+   */
+  long agreed(long mine, ToLongFunction<Progress> of, long absent) {
+    return quorum.agreed(v -> {
+      if (v.equals(self)) return mine;
+      Progress pr = progress.get(v);
+      return pr == null ? absent : of.applyAsLong(pr);
+    });
+  }
+
+  // ---------------------------------------------------------------- votes (candidate, pre-candidate)
+
+  /** Starts a new round of votes; this node votes for itself if it is a voter. */
+  void resetVotes() {
+    granted.clear();
+    rejected.clear();
+    if (isVoter(self)) granted.add(self);
+  }
+
+  /** P5.2-04: each voter counts once, its first answer only; answers of non-voters never count. */
+  void recordVote(String voter, boolean grant) {
+    if (!isVoter(voter) || granted.contains(voter) || rejected.contains(voter)) return;
+    (grant ? granted : rejected).add(voter);
+  }
+
+  Quorum.VoteResult tally() {
+    return quorum.tally(granted, rejected);
+  }
+
+  Set<String> granted() {
+    return Set.copyOf(granted);
+  }
+
+  void clearVotes() {
+    granted.clear();
+    rejected.clear();
+  }
+}
