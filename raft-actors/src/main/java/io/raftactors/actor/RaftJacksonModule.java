@@ -31,7 +31,8 @@ public final class RaftJacksonModule extends SimpleModule {
     @JsonSubTypes.Type(value = RaftMessage.InstallSnapshot.class, name = "is"),
     @JsonSubTypes.Type(value = RaftMessage.InstallSnapshotResponse.class, name = "isr"),
     @JsonSubTypes.Type(value = RaftMessage.ReadIndexRequest.class, name = "ri"),
-    @JsonSubTypes.Type(value = RaftMessage.ReadIndexResponse.class, name = "rir")
+    @JsonSubTypes.Type(value = RaftMessage.ReadIndexResponse.class, name = "rir"),
+    @JsonSubTypes.Type(value = RaftMessage.TimeoutNow.class, name = "tn")
   })
   interface RaftMessageMixin {}
 

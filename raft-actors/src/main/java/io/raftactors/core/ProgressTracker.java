@@ -19,6 +19,11 @@ final class ProgressTracker {
   private final String self;
   private ClusterConfig config;
   private Quorum quorum;
+  /**
+   * Members that are not in the configuration yet but receive the log to catch up before a change
+   * makes them voters (thesis 4.2.1); they never count.
+   */
+  private final Set<String> staged = new java.util.TreeSet<>();
   /** Every other member's progress while this node leads; empty otherwise. */
   private final Map<String, Progress> progress = new LinkedHashMap<>();
   private final Set<String> granted = new HashSet<>();
@@ -49,11 +54,31 @@ final class ProgressTracker {
     return quorum.voters().contains(id);
   }
 
-  /** Every member but this node, in a stable order. */
-  List<String> peers() {
-    List<String> out = new ArrayList<>(config.voters().size());
-    for (String v : config.voters()) if (!v.equals(self)) out.add(v);
+  /** The voters other than this node, in id order: whom to ask for votes. */
+  List<String> otherVoters() {
+    List<String> out = new ArrayList<>();
+    for (String v : new java.util.TreeSet<>(quorum.voters())) if (!v.equals(self)) out.add(v);
     return out;
+  }
+
+  /** Every member that receives the log but this node (staged ones included), in a stable order. */
+  List<String> peers() {
+    List<String> out = new ArrayList<>();
+    for (String v : config.members()) if (!v.equals(self)) out.add(v);
+    for (String v : staged) if (!v.equals(self) && !config.isMember(v)) out.add(v);
+    return out;
+  }
+
+  /** Starts replicating to {@code id}, which is not in the configuration yet, from {@code nextIndex}. */
+  void stage(String id, long nextIndex, long now) {
+    staged.add(id);
+    progress.computeIfAbsent(id, p -> new Progress(nextIndex, now));
+  }
+
+  /** Stops staging {@code id}; its progress goes unless the configuration now holds it. */
+  void unstage(String id) {
+    staged.remove(id);
+    if (!config.isMember(id)) progress.remove(id);
   }
 
   // ---------------------------------------------------------------- replication (leader)
@@ -66,6 +91,7 @@ final class ProgressTracker {
 
   void stopReplication() {
     progress.clear();
+    staged.clear();
   }
 
   /**

@@ -16,6 +16,10 @@ package io.raftactors.core;
  * @param maxBytesPerAppend most entry bytes in one AppendEntries (at least one entry is always sent)
  * @param maxInflightAppends pipelining window: AppendEntries outstanding per follower
  * @param snapshotChunkBytes most snapshot bytes in one InstallSnapshot message
+ * @param leaseTicks lease reads: how long a confirmed heartbeat round lets the leader serve reads
+ *     alone (0: off)
+ * @param catchUpRounds a new voter must catch up within this many rounds, the last one shorter
+ *     than electionTimeoutMin, before it joins (thesis 4.2.1)
  */
 public record RaftConfig(
     int electionTimeoutMin,
@@ -28,7 +32,19 @@ public record RaftConfig(
     int maxBytesPerAppend,
     int maxInflightAppends,
     int snapshotChunkBytes,
-    int leaseTicks) {
+    int leaseTicks,
+    int catchUpRounds) {
+
+  /** Default catch-up rounds for new voters (thesis 4.2.1). */
+  public static final int DEFAULT_CATCH_UP_ROUNDS = 10;
+
+  /** With the default catch-up rounds. */
+  public RaftConfig(int electionTimeoutMin, int electionTimeoutMax, int heartbeatInterval, boolean preVote,
+      boolean checkQuorum, boolean conflictHint, int maxEntriesPerAppend, int maxBytesPerAppend, int maxInflightAppends,
+      int snapshotChunkBytes, int leaseTicks) {
+    this(electionTimeoutMin, electionTimeoutMax, heartbeatInterval, preVote, checkQuorum, conflictHint,
+        maxEntriesPerAppend, maxBytesPerAppend, maxInflightAppends, snapshotChunkBytes, leaseTicks, DEFAULT_CATCH_UP_ROUNDS);
+  }
 
   /** Without lease reads. */
   public RaftConfig(int electionTimeoutMin, int electionTimeoutMax, int heartbeatInterval, boolean preVote,
@@ -53,6 +69,7 @@ public record RaftConfig(
     positive("max-bytes-per-append", maxBytesPerAppend);
     positive("max-inflight-appends", maxInflightAppends);
     positive("snapshot.chunk-size", snapshotChunkBytes);
+    positive("membership.catch-up-rounds", catchUpRounds);
     if (electionTimeoutMin > electionTimeoutMax) {
       throw new IllegalArgumentException(
           "raft.election-timeout-min (" + electionTimeoutMin + ") must not exceed raft.election-timeout-max ("
@@ -84,31 +101,36 @@ public record RaftConfig(
 
   public RaftConfig withPreVote(boolean on) {
     return new RaftConfig(electionTimeoutMin, electionTimeoutMax, heartbeatInterval, on, checkQuorum,
-        conflictHint, maxEntriesPerAppend, maxBytesPerAppend, maxInflightAppends, snapshotChunkBytes, leaseTicks);
+        conflictHint, maxEntriesPerAppend, maxBytesPerAppend, maxInflightAppends, snapshotChunkBytes, leaseTicks, catchUpRounds);
   }
 
   public RaftConfig withCheckQuorum(boolean on) {
     return new RaftConfig(electionTimeoutMin, electionTimeoutMax, heartbeatInterval, preVote, on,
-        conflictHint, maxEntriesPerAppend, maxBytesPerAppend, maxInflightAppends, snapshotChunkBytes, leaseTicks);
+        conflictHint, maxEntriesPerAppend, maxBytesPerAppend, maxInflightAppends, snapshotChunkBytes, leaseTicks, catchUpRounds);
   }
 
   public RaftConfig withConflictHint(boolean on) {
     return new RaftConfig(electionTimeoutMin, electionTimeoutMax, heartbeatInterval, preVote, checkQuorum,
-        on, maxEntriesPerAppend, maxBytesPerAppend, maxInflightAppends, snapshotChunkBytes, leaseTicks);
+        on, maxEntriesPerAppend, maxBytesPerAppend, maxInflightAppends, snapshotChunkBytes, leaseTicks, catchUpRounds);
   }
 
   public RaftConfig withBatching(int maxEntries, int maxBytes, int maxInflight) {
     return new RaftConfig(electionTimeoutMin, electionTimeoutMax, heartbeatInterval, preVote, checkQuorum,
-        conflictHint, maxEntries, maxBytes, maxInflight, snapshotChunkBytes, leaseTicks);
+        conflictHint, maxEntries, maxBytes, maxInflight, snapshotChunkBytes, leaseTicks, catchUpRounds);
   }
 
   public RaftConfig withSnapshotChunkBytes(int bytes) {
     return new RaftConfig(electionTimeoutMin, electionTimeoutMax, heartbeatInterval, preVote, checkQuorum,
-        conflictHint, maxEntriesPerAppend, maxBytesPerAppend, maxInflightAppends, bytes, leaseTicks);
+        conflictHint, maxEntriesPerAppend, maxBytesPerAppend, maxInflightAppends, bytes, leaseTicks, catchUpRounds);
+  }
+
+  public RaftConfig withCatchUpRounds(int rounds) {
+    return new RaftConfig(electionTimeoutMin, electionTimeoutMax, heartbeatInterval, preVote, checkQuorum,
+        conflictHint, maxEntriesPerAppend, maxBytesPerAppend, maxInflightAppends, snapshotChunkBytes, leaseTicks, rounds);
   }
 
   public RaftConfig withTimeouts(int min, int max, int heartbeat) {
     return new RaftConfig(min, max, heartbeat, preVote, checkQuorum, conflictHint, maxEntriesPerAppend,
-        maxBytesPerAppend, maxInflightAppends, snapshotChunkBytes, leaseTicks);
+        maxBytesPerAppend, maxInflightAppends, snapshotChunkBytes, leaseTicks, catchUpRounds);
   }
 }

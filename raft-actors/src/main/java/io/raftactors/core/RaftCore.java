@@ -11,6 +11,7 @@ import io.raftactors.core.RaftMessage.ReadIndexRequest;
 import io.raftactors.core.RaftMessage.ReadIndexResponse;
 import io.raftactors.core.RaftMessage.RequestVote;
 import io.raftactors.core.RaftMessage.RequestVoteResponse;
+import io.raftactors.core.RaftMessage.TimeoutNow;
 import io.raftactors.core.ReadTracker.PendingRead;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -69,6 +70,12 @@ public final class RaftCore {
   private int randomizedElectionTimeout;
   private int heartbeatElapsed;
   private final ProgressTracker tracker;
+  /** Index of the entry that holds the active configuration (the snapshot index if the snapshot's). */
+  private long configIndex;
+  /** The membership change this leader prepares (catching members up, or waiting to append), or null. */
+  private PendingChange change;
+  /** The leadership transfer under way on this leader, or null (thesis 3.10). */
+  private Transfer transfer;
   /** The configuration as of the log's start (the snapshot point). */
   private ClusterConfig snapshotConfig;
   /** The latest snapshot this node holds (null if it has none with data). */
@@ -82,6 +89,31 @@ public final class RaftCore {
 
   /** A proposal made on this node while it led: the term it was appended in and who waits for it. */
   private record PendingProposal(long term, long correlationId) {}
+
+  /** A leadership transfer: to whom, who asked, and the tick it began. */
+  private record Transfer(String target, long correlationId, long startedAt) {}
+
+  /**
+   * A membership change on its way into the log: the configuration to append, and the members that
+   * must catch up first (thesis 4.2.1), counted in rounds: a round ends when they all hold what the
+   * leader held when it began.
+   */
+  private static final class PendingChange {
+    final long correlationId;
+    final ClusterConfig target;
+    final java.util.Set<String> catching;
+    int round = 1;
+    long roundEnd;
+    long roundStart;
+    long progressMark = -1;
+    long lastProgress;
+
+    PendingChange(long correlationId, ClusterConfig target, java.util.Set<String> catching) {
+      this.correlationId = correlationId;
+      this.target = target;
+      this.catching = catching;
+    }
+  }
 
   /** Proposals made on this node while leader, by log index. */
   private final TreeMap<Long, PendingProposal> proposals = new TreeMap<>();
@@ -161,22 +193,28 @@ public final class RaftCore {
       if (role == Role.PRE_CANDIDATE && r.term() == term + 1) onPreVoteResponse(r);
       return false;
     }
-    if (m instanceof RequestVote && ignoresDisruptiveCandidates()) {
+    boolean transferVote = m instanceof RequestVote rv && rv.transfer();
+    if (m instanceof RequestVote && !transferVote && ignoresDisruptiveCandidates()) {
       // T4.2.3: a node that heard from a live leader within the minimum election timeout ignores
       // a candidate's higher term; otherwise a removed or partitioned server disrupts it.
       return false;
     }
-    if (settings.leaseTicks() > 0 && role == Role.FOLLOWER && heardFromLeaderRecently()
-        && !(m instanceof AppendEntries) && !(m instanceof InstallSnapshot)) {
+    boolean fromLeader = m instanceof AppendEntries || m instanceof InstallSnapshot || m instanceof TimeoutNow;
+    if (settings.leaseTicks() > 0 && role == Role.FOLLOWER && heardFromLeaderRecently() && !fromLeader && !transferVote) {
       // T6.4.1: the leader's lease counts on this follower to stay out of any election for an
       // election timeout after its last contact. Adopting a higher term from anything but a
       // leader (a late pre-vote rejection, a stray response) would drop the leader and free the
       // vote of the new term; so with lease reads on it waits until the lease is over.
       return false;
     }
+    // T4.2.3-04, T3.10-05: a transfer election passes both guards above; the leader that asked for
+    // it cancelled its lease before it sent TimeoutNow.
+    if (role == Role.LEADER && transfer != null && transfer.target().equals(m.from())) {
+      outcomes.add(new ProposalOutcome.Transferred(transfer.correlationId(), transfer.target()));
+      transfer = null;
+    }
     // A denial is not a reset (P5.4.1-02): a follower keeps its election deadline unless the
     // message comes from a leader.
-    boolean fromLeader = m instanceof AppendEntries || m instanceof InstallSnapshot;
     becomeFollower(m.term(), fromLeader ? m.from() : null, role != Role.FOLLOWER);
     return true;
   }
@@ -204,6 +242,9 @@ public final class RaftCore {
       handleInstallSnapshot(is);
     } else if (m instanceof ReadIndexRequest rr) {
       refuseRead(rr);
+    } else if (m instanceof TimeoutNow tn) {
+      // T3.10-01: this term's leader hands over: campaign at once, without pre-vote (T3.10-05).
+      if (tracker.isVoter(id) && (leaderId == null || leaderId.equals(tn.from()))) becomeCandidate(true);
     }
   }
 
@@ -256,6 +297,13 @@ public final class RaftCore {
       return;
     }
     if (reads.leaderReadsWaiting()) expireLeaderReads();
+    if (transfer != null && now - transfer.startedAt() >= settings.electionTimeoutMax()) {
+      // T3.10-04: the target did not take over within an election timeout; carry on leading.
+      outcomes.add(new ProposalOutcome.Rejected(transfer.correlationId(), "leadership transfer to " + transfer.target()
+          + " did not complete within an election timeout (" + settings.electionTimeoutMax() + " ticks)"));
+      transfer = null;
+    }
+    if (change != null) advanceChange();
     if (heartbeatElapsed >= settings.heartbeatInterval()) {
       heartbeatElapsed = 0;
       startRound(false);
@@ -269,8 +317,13 @@ public final class RaftCore {
    * ProposalOutcome.NotLeader} and -1 is returned, with nothing appended (T6.2-01).
    */
   public long propose(EntryData data, long correlationId) {
-    if (role != Role.LEADER) {
-      outcomes.add(new ProposalOutcome.NotLeader(correlationId, leaderId));
+    if (role != Role.LEADER || transfer != null) {
+      // T3.10-03: during a transfer the leader appends nothing; the caller is sent to the target.
+      outcomes.add(new ProposalOutcome.NotLeader(correlationId, transfer != null ? transfer.target() : leaderId));
+      return -1;
+    }
+    if (data instanceof Configuration) {
+      outcomes.add(new ProposalOutcome.Rejected(correlationId, "a configuration is changed with changeMembership, not proposed"));
       return -1;
     }
     long index = appendAsLeader(data);
@@ -309,6 +362,93 @@ public final class RaftCore {
       return;
     }
     readIndex(correlationId);
+  }
+
+  /**
+   * Asks the leader to change the group's members (thesis chapter 4). Members that become voters
+   * first catch up outside the configuration (4.2.1); then, once this leader has committed an entry
+   * of its own term (the 2015 correction to 4.1), one configuration entry is appended: the new
+   * configuration if at most one voter changes (4.1), else a joint one (4.3), which the leader
+   * leaves by itself once it commits. The caller's {@link Committed} is the entry of the final
+   * configuration; a change that cannot be made ends in {@link ProposalOutcome.Rejected} with
+   * nothing appended (another change in progress, a member unknown or already present, the last
+   * voter removed, a new member that does not catch up), or {@link ProposalOutcome.NotLeader}.
+   */
+  public void changeMembership(List<MembershipChange> changes, long correlationId) {
+    if (role != Role.LEADER || transfer != null) {
+      outcomes.add(new ProposalOutcome.NotLeader(correlationId, transfer != null ? transfer.target() : leaderId));
+      return;
+    }
+    if (change != null || configIndex > commitIndex || tracker.config().joint()) {
+      // T4.1-04: one change at a time; a leader's log never holds two uncommitted configurations.
+      outcomes.add(new ProposalOutcome.Rejected(correlationId, "a membership change is in progress"));
+      return;
+    }
+    ClusterConfig target;
+    try {
+      target = MembershipChange.apply(tracker.config(), changes);
+    } catch (IllegalArgumentException e) {
+      outcomes.add(new ProposalOutcome.Rejected(correlationId, e.getMessage()));
+      return;
+    }
+    java.util.Set<String> catching = new java.util.TreeSet<>();
+    for (String v : target.voters()) if (!tracker.config().isVoter(v)) catching.add(v);
+    change = new PendingChange(correlationId, target, catching);
+    change.roundEnd = log.lastIndex();
+    change.roundStart = now;
+    change.lastProgress = now;
+    for (String v : catching) tracker.stage(v, log.lastIndex() + 1, now);
+    advanceChange();
+  }
+
+  /**
+   * Asks the leader to hand its leadership to {@code target} (null: the most up-to-date other
+   * voter), thesis 3.10. The leader stops accepting proposals and lease reads, brings the target up
+   * to date, and sends it {@link TimeoutNow}; the target campaigns at once. Ends in {@link
+   * ProposalOutcome.Transferred} when the leader steps down for the target's election, {@link
+   * ProposalOutcome.Rejected} if the target is not another voter or the transfer does not finish
+   * within an election timeout (the leader then carries on), or {@link ProposalOutcome.NotLeader}.
+   */
+  public void transferLeadership(String target, long correlationId) {
+    if (role != Role.LEADER) {
+      outcomes.add(new ProposalOutcome.NotLeader(correlationId, leaderId));
+      return;
+    }
+    if (transfer != null) {
+      outcomes.add(new ProposalOutcome.Rejected(correlationId, "a leadership transfer to " + transfer.target() + " is in progress"));
+      return;
+    }
+    String to = target != null ? target : mostUpToDateVoter();
+    String problem = null;
+    if (to == null) problem = "there is no other voter to transfer leadership to";
+    else if (to.equals(id)) problem = id + " is the leader already";
+    else if (tracker.config().isLearner(to)) problem = to + " is a learner; leadership goes only to a voter";
+    else if (!tracker.config().voters().contains(to)) problem = to + " is not a voter of the group";
+    if (problem != null) {
+      outcomes.add(new ProposalOutcome.Rejected(correlationId, problem)); // T3.10-06
+      return;
+    }
+    transfer = new Transfer(to, correlationId, now);
+    reads.cancelLease(); // T6.4.1-03: the target may lead before this lease would have run out
+    Progress pr = tracker.progress(to);
+    // T3.10-02: only a target that holds the whole log is told to campaign; otherwise replication
+    // brings it up to date and its acknowledgement triggers TimeoutNow.
+    if (pr != null && pr.matchIndex == log.lastIndex()) send(to, new TimeoutNow(term, id), false);
+  }
+
+  /** The other voter (of the new configuration) with the highest match index, or null. */
+  private String mostUpToDateVoter() {
+    String best = null;
+    long bestMatch = -1;
+    for (String v : tracker.config().voters()) {
+      Progress pr = tracker.progress(v);
+      if (v.equals(id) || pr == null) continue;
+      if (pr.matchIndex > bestMatch) {
+        best = v;
+        bestMatch = pr.matchIndex;
+      }
+    }
+    return best;
   }
 
   /**
@@ -391,7 +531,7 @@ public final class RaftCore {
 
   private void campaign() {
     if (settings.preVote()) becomePreCandidate();
-    else becomeCandidate();
+    else becomeCandidate(false);
   }
 
   private void becomePreCandidate() {
@@ -401,14 +541,15 @@ public final class RaftCore {
     tracker.resetVotes();
     resetElectionTimer();
     if (tracker.tally() == Quorum.VoteResult.WON) {
-      becomeCandidate();
+      becomeCandidate(false);
       return;
     }
     // T9.6-01: nothing is persisted; the request carries the term we would campaign in.
-    for (String peer : tracker.peers()) send(peer, new PreVote(term + 1, id, log.lastIndex(), log.lastTerm()), false);
+    for (String peer : tracker.otherVoters()) send(peer, new PreVote(term + 1, id, log.lastIndex(), log.lastTerm()), false);
   }
 
-  private void becomeCandidate() {
+  /** {@code transfer}: campaigning because the leader asked (TimeoutNow, thesis 3.10). */
+  private void becomeCandidate(boolean transfer) {
     setRole(Role.CANDIDATE);
     failForwardedReads(null);
     term++;
@@ -421,8 +562,8 @@ public final class RaftCore {
       becomeLeader(); // P5.2-14: a single voter elects itself without a message
       return;
     }
-    for (String peer : tracker.peers()) {
-      send(peer, new RequestVote(term, id, log.lastIndex(), log.lastTerm()), true);
+    for (String peer : tracker.otherVoters()) {
+      send(peer, new RequestVote(term, id, log.lastIndex(), log.lastTerm(), transfer), true);
     }
   }
 
@@ -437,7 +578,7 @@ public final class RaftCore {
 
   private void onPreVoteResponse(PreVoteResponse r) {
     tracker.recordVote(r.from(), r.granted());
-    if (tracker.tally() == Quorum.VoteResult.WON) becomeCandidate(); // T9.6-03
+    if (tracker.tally() == Quorum.VoteResult.WON) becomeCandidate(false); // T9.6-03
   }
 
   private void handleRequestVote(RequestVote rv) {
@@ -524,6 +665,15 @@ public final class RaftCore {
       tracker.stopReplication();
       failProposals("leadership lost in term " + term);
       failLeaderReads(leader);
+      if (change != null) {
+        outcomes.add(new ProposalOutcome.NotLeader(change.correlationId, leader)); // nothing was appended
+        change = null;
+      }
+      if (transfer != null) {
+        outcomes.add(new ProposalOutcome.Unknown(transfer.correlationId(), "leadership was lost in term " + term
+            + " before the transfer to " + transfer.target() + " completed"));
+        transfer = null;
+      }
     }
     if (resetTimer) resetElectionTimer();
   }
@@ -544,9 +694,14 @@ public final class RaftCore {
     randomizedElectionTimeout = random.between(settings.electionTimeoutMin(), settings.electionTimeoutMax());
   }
 
+  /**
+   * Leadership is lost: proposals beyond the commit index may or may not commit through a later
+   * leader. Those at or below it are committed and keep their callers: this node applies them.
+   */
   private void failProposals(String reason) {
-    for (PendingProposal p : proposals.values()) outcomes.add(new ProposalOutcome.Unknown(p.correlationId(), reason));
-    proposals.clear();
+    java.util.SortedMap<Long, PendingProposal> open = proposals.tailMap(commitIndex + 1);
+    for (PendingProposal p : open.values()) outcomes.add(new ProposalOutcome.Unknown(p.correlationId(), reason));
+    open.clear();
   }
   // ---------------------------------------------------------------- follower: AppendEntries (P5.3)
 
@@ -684,13 +839,17 @@ public final class RaftCore {
   private void appendEntry(LogEntry e) {
     log.append(e);
     unstableFrom = Math.min(unstableFrom, e.index());
-    if (e.data() instanceof Configuration c) useConfig(c.config()); // T4.1: effective once appended
+    if (e.data() instanceof Configuration c) {
+      useConfig(c.config()); // T4.1-01, T4.1-02: in force once appended, committed or not
+      configIndex = e.index();
+    }
   }
 
   /** The active configuration is the latest one in the log, else the snapshot's. */
   private void refreshConfig() {
     LogEntry latest = log.latestConfigEntry(log.lastIndex());
     useConfig(latest != null ? ((Configuration) latest.data()).config() : snapshotConfig); // T4.1-03
+    configIndex = latest != null ? latest.index() : log.snapshotIndex();
   }
 
   /** Makes {@code c} the active configuration; a leader starts or stops replicating to the members it adds or drops. */
@@ -783,6 +942,7 @@ public final class RaftCore {
     pr.lastContact = now;
     if (r.installed()) {
       if (pr.acknowledge(r.lastIncludedIndex())) maybeCommit();
+      if (role != Role.LEADER) return;
       if (pr.mode == Progress.Mode.SNAPSHOT) pr.becomeProbe(pr.matchIndex + 1);
       return;
     }
@@ -810,6 +970,11 @@ public final class RaftCore {
         pr.becomeReplicate();
       }
       if (moved) maybeCommit();
+      if (role != Role.LEADER) return; // the commit may have removed this leader
+      if (transfer != null && transfer.target().equals(r.from()) && pr.matchIndex == log.lastIndex()) {
+        send(r.from(), new TimeoutNow(term, id), false); // T3.10-02: the target holds the whole log now
+      }
+      if (moved && change != null) advanceChange();
       return;
     }
     // A rejection. Stale ones (T10.2.2-05) are ignored: in PROBE only the current probe counts;
@@ -838,7 +1003,84 @@ public final class RaftCore {
     if (candidate > commitIndex && log.term(candidate) == term) {
       commitIndex = candidate;
       for (PendingRead r : reads.takeAwaitingCommit()) leaderRead(r);
+      if (configIndex <= commitIndex) configurationCommitted();
+      if (change != null && role == Role.LEADER) advanceChange();
     }
+  }
+
+  // ---------------------------------------------------------------- membership (thesis chapter 4)
+
+  /** The leader's active configuration has committed: finish a joint change, or leave if removed. */
+  private void configurationCommitted() {
+    ClusterConfig c = tracker.config();
+    if (c.joint()) {
+      // T4.3-02: C_old,new is committed; C_new follows at once. The caller waits for it.
+      long jointIndex = configIndex;
+      long index = appendAsLeader(new Configuration(c.leaveJoint()));
+      PendingProposal p = proposals.remove(jointIndex);
+      if (p != null) proposals.put(index, new PendingProposal(term, p.correlationId()));
+      return;
+    }
+    if (!c.isVoter(id) && role == Role.LEADER) {
+      // T4.2.2-02: the configuration that removed this leader is committed without it. It steps
+      // down and tells the most up-to-date voter to campaign at once, so that the group does not
+      // wait an election timeout for its next leader.
+      String successor = mostUpToDateVoter();
+      Progress pr = successor == null ? null : tracker.progress(successor);
+      if (pr != null && pr.matchIndex == log.lastIndex()) send(successor, new TimeoutNow(term, id), false);
+      becomeFollower(term, null, true);
+    }
+  }
+
+  /**
+   * Moves the pending membership change on: counts catch-up rounds of its new voters (T4.2.1-02),
+   * fails it if they do not catch up (T4.2.1-03), and appends its configuration once they have
+   * and an entry of this term has committed (T4.1-06).
+   */
+  private void advanceChange() {
+    PendingChange c = change;
+    if (!c.catching.isEmpty()) {
+      long least = Long.MAX_VALUE;
+      for (String m : c.catching) {
+        Progress pr = tracker.progress(m);
+        least = Math.min(least, pr == null ? 0 : pr.matchIndex);
+      }
+      if (least > c.progressMark) {
+        c.progressMark = least;
+        c.lastProgress = now;
+      }
+      if (least < c.roundEnd) {
+        if (now - c.lastProgress >= settings.electionTimeoutMax()) {
+          failChange("new voter(s) " + c.catching + " made no progress for an election timeout ("
+              + settings.electionTimeoutMax() + " ticks); the configuration is unchanged");
+        }
+        return;
+      }
+      if (now - c.roundStart >= settings.electionTimeoutMin()) {
+        // The round took an election timeout or more: the member is still too far behind to vote.
+        if (c.round >= settings.catchUpRounds()) {
+          failChange("new voter(s) " + c.catching + " did not catch up within " + settings.catchUpRounds()
+              + " rounds (the last one must take less than an election timeout); the configuration is unchanged");
+          return;
+        }
+        c.round++;
+        c.roundEnd = log.lastIndex();
+        c.roundStart = now;
+        return;
+      }
+      c.catching.clear();
+    }
+    if (!committedInTerm()) return; // T4.1-06: first an entry of this leader's term commits
+    change = null;
+    long index = appendAsLeader(new Configuration(c.target));
+    proposals.put(index, new PendingProposal(term, c.correlationId));
+    for (String m : c.target.voters()) tracker.unstage(m);
+  }
+
+  private void failChange(String reason) {
+    outcomes.add(new ProposalOutcome.Rejected(change.correlationId, reason));
+    for (String m : change.target.voters()) if (!tracker.config().isMember(m)) tracker.unstage(m);
+    change = null;
   }
 
   // ---------------------------------------------------------------- reads (T6.4)
@@ -873,7 +1115,8 @@ public final class RaftCore {
   /** The highest round a quorum (this leader included) has acknowledged: serve what it confirms. */
   private void confirmRounds() {
     long agreed = tracker.agreed(reads.round(), pr -> pr.ackedRound, 0);
-    for (PendingRead r : reads.confirm(agreed, settings.leaseTicks())) {
+    // T6.4.1-03: a leader handing over its leadership takes no new lease.
+    for (PendingRead r : reads.confirm(agreed, transfer != null ? 0 : settings.leaseTicks())) {
       if (r.from() == null) reads.confirmed(new ReadState(r.correlationId(), r.index()));
       else send(r.from(), new ReadIndexResponse(term, id, r.correlationId(), r.index()), false);
     }

@@ -12,8 +12,23 @@ public sealed interface RaftMessage {
 
   String from();
 
-  /** RequestVote RPC (paper 5.2). */
-  record RequestVote(long term, String from, long lastLogIndex, long lastLogTerm) implements RaftMessage {}
+  /**
+   * RequestVote RPC (paper 5.2). {@code transfer}: the candidate campaigns because the leader told
+   * it to ({@link TimeoutNow}, thesis 3.10), so voters that heard from that leader lately consider
+   * it all the same (T4.2.3 does not apply).
+   */
+  record RequestVote(long term, String from, long lastLogIndex, long lastLogTerm, boolean transfer) implements RaftMessage {
+    /** An ordinary election's request. */
+    public RequestVote(long term, String from, long lastLogIndex, long lastLogTerm) {
+      this(term, from, lastLogIndex, lastLogTerm, false);
+    }
+  }
+
+  /**
+   * Leadership transfer (thesis 3.10): the leader of {@code term} tells a caught-up voter to start
+   * an election now, without waiting for its timer and without a pre-vote.
+   */
+  record TimeoutNow(long term, String from) implements RaftMessage {}
 
   record RequestVoteResponse(long term, String from, boolean granted) implements RaftMessage {}
 

@@ -116,6 +116,11 @@ final class ReadTracker {
     return served;
   }
 
+  /** Ends the lease at once (T6.4.1-03: a leadership transfer begins). */
+  void cancelLease() {
+    leaseUntil = Long.MIN_VALUE;
+  }
+
   /** True while this leader's lease holds at tick {@code now}. */
   boolean leaseHolds(long now) {
     return now < leaseUntil;
