@@ -26,6 +26,9 @@ import java.util.Set;
  * @param pendingProposals proposals made here that wait for their entry to be applied
  * @param votesGranted (pre-)candidates: the voters that granted so far, itself included
  * @param progress leaders: each other member's replication progress; empty otherwise
+ * @param change leaders: the membership change being prepared (its new voters catching up, or
+ *     waiting for a commit of this term), or null
+ * @param transferTarget leaders: the member leadership is being handed to, or null
  */
 public record CoreStatus(
     String id,
@@ -46,7 +49,18 @@ public record CoreStatus(
     int randomizedElectionTimeout,
     int pendingProposals,
     Set<String> votesGranted,
-    Map<String, PeerProgress> progress) {
+    Map<String, PeerProgress> progress,
+    ChangeStatus change,
+    String transferTarget) {
+
+  /**
+   * A membership change on its way into the log.
+   *
+   * @param target the configuration it will append
+   * @param catchingUp new voters that have not caught up yet (empty: waiting for a commit of this term)
+   * @param round the catch-up round under way (thesis 4.2.1)
+   */
+  public record ChangeStatus(ClusterConfig target, java.util.List<String> catchingUp, int round) {}
 
   /** How far the leader has brought one member: as paper Figure 2 names it, plus how it sends. */
   public record PeerProgress(long matchIndex, long nextIndex, int inflight, String mode) {}

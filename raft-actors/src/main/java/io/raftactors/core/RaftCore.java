@@ -379,8 +379,11 @@ public final class RaftCore {
       outcomes.add(new ProposalOutcome.NotLeader(correlationId, transfer != null ? transfer.target() : leaderId));
       return;
     }
-    if (change != null || configIndex > commitIndex || tracker.config().joint()) {
-      // T4.1-04: one change at a time; a leader's log never holds two uncommitted configurations.
+    // T4.1-04: one change at a time; a leader's log never holds two uncommitted configurations. A
+    // configuration entry of an earlier term that this leader does not know committed yet is no
+    // reason to refuse: the change waits for this term's first commit (T4.1-06), which covers it.
+    boolean ownUncommitted = configIndex > commitIndex && log.term(configIndex) == term;
+    if (change != null || ownUncommitted || tracker.config().joint()) {
       outcomes.add(new ProposalOutcome.Rejected(correlationId, "a membership change is in progress"));
       return;
     }
@@ -1203,7 +1206,9 @@ public final class RaftCore {
     return new CoreStatus(id, role, term, votedFor, leaderId, commitIndex, lastApplied, stableIndex, log.firstIndex(),
         log.lastIndex(), log.lastTerm(), log.snapshotIndex(), tracker.config(), now, electionElapsed,
         randomizedElectionTimeout, proposals.size(),
-        role == Role.PRE_CANDIDATE || role == Role.CANDIDATE ? tracker.granted() : java.util.Set.of(), peers);
+        role == Role.PRE_CANDIDATE || role == Role.CANDIDATE ? tracker.granted() : java.util.Set.of(), peers,
+        change == null ? null : new CoreStatus.ChangeStatus(change.target, List.copyOf(change.catching), change.round),
+        transfer == null ? null : transfer.target());
   }
 
   public String id() {

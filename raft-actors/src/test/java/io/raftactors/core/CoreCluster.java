@@ -22,6 +22,8 @@ final class CoreCluster {
   private BiPredicate<String, RaftMessage> dropIf = (to, m) -> false;
   final Map<String, List<ProposalOutcome>> outcomes = new TreeMap<>();
   final Map<String, List<Committed>> committed = new TreeMap<>();
+  /** Invariant violations any core reported. */
+  final List<String> violations = new ArrayList<>();
   /** Every message delivered, in order, as (to, message). */
   final List<Outbound> delivered = new ArrayList<>();
   private final List<Outbound> inFlight = new ArrayList<>();
@@ -108,12 +110,58 @@ final class CoreCluster {
     inFlight.addAll(r.messagesAfterPersist());
     committed.get(id).addAll(r.committed());
     outcomes.get(id).addAll(r.outcomes());
+    violations.addAll(r.violations());
     // Persisting may have moved the commit index: hand that out too.
     Ready more = n.ready();
     inFlight.addAll(more.messages());
     inFlight.addAll(more.messagesAfterPersist());
     committed.get(id).addAll(more.committed());
     outcomes.get(id).addAll(more.outcomes());
+    violations.addAll(more.violations());
+  }
+
+  /**
+   * One hop: every live member's output is collected, and what was in flight before is delivered
+   * once (answers wait for the next hop). With {@link #tickHops} time passes while a member catches up.
+   */
+  void hop() {
+    List<Outbound> now = new ArrayList<>(inFlight);
+    inFlight.clear();
+    for (Outbound o : now) {
+      RaftCore to = nodes.get(o.to());
+      if (to == null || down.contains(o.to()) || down.contains(o.message().from())) continue;
+      if (dropIf.test(o.to(), o.message())) continue;
+      delivered.add(o);
+      to.step(o.message());
+    }
+    for (Map.Entry<String, RaftCore> e : nodes.entrySet()) {
+      if (!down.contains(e.getKey())) collect(e.getKey(), e.getValue());
+    }
+  }
+
+  /** Ticks every live member, then makes one hop; {@code n} times. */
+  void tickHops(int n) {
+    for (int i = 0; i < n; i++) {
+      for (Map.Entry<String, RaftCore> e : nodes.entrySet()) if (!down.contains(e.getKey())) e.getValue().tick();
+      hop();
+    }
+  }
+
+  /**
+   * Restarts {@code id} from what it holds (every write is durable at once here): same term, vote,
+   * snapshot and log; everything volatile is lost and messages in flight to or from it are dropped.
+   */
+  RaftCore restart(String id, ClusterConfig founding) {
+    RaftCore old = nodes.get(id);
+    SnapshotMeta meta = old.snapshot() != null ? old.snapshot().meta()
+        : old.snapshotIndex() == 0 ? SnapshotMeta.initial(founding)
+        : new SnapshotMeta(old.snapshotIndex(), old.termAt(old.snapshotIndex()), founding);
+    DurableState st = new DurableState(new HardState(old.term(), old.votedFor()), meta,
+        old.entriesFrom(old.snapshotIndex() + 1), old.snapshot() != null ? old.snapshot().data() : null);
+    inFlight.removeIf(o -> o.to().equals(id) || o.message().from().equals(id));
+    RaftCore fresh = new RaftCore(id, settings, CoreFixture.fixed(old.randomizedElectionTimeout()), st);
+    nodes.put(id, fresh);
+    return fresh;
   }
 
   /** Ticks every live member once per step, settling the network after each, {@code n} times. */
