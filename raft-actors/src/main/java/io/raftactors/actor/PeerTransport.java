@@ -10,6 +10,12 @@ public interface PeerTransport {
   /** Sends {@code envelope} to member {@code to}; delivery is best-effort, like the network. */
   void send(String to, RaftNode.PeerEnvelope envelope);
 
+  /**
+   * The group's configuration now records these addresses (members added at run time bring theirs);
+   * a transport that resolves members by address uses them for members its settings do not list.
+   */
+  default void addressesChanged(java.util.Map<String, io.raftactors.core.MemberAddress> addresses) {}
+
   /** The default: resolve each peer's node actor from its configured Akka address. */
   static PeerTransport resolving(akka.actor.typed.ActorSystem<?> system, RaftSettings settings) {
     return new ResolvingTransport(system, settings);

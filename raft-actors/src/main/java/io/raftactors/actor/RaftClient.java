@@ -11,6 +11,9 @@ import akka.actor.typed.javadsl.TimerScheduler;
 import akka.serialization.Serialization;
 import akka.serialization.SerializationExtension;
 import com.typesafe.config.Config;
+import io.raftactors.core.ClusterConfig;
+import io.raftactors.core.MemberAddress;
+import io.raftactors.core.MembershipChange;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -42,6 +45,15 @@ import java.util.concurrent.ThreadLocalRandom;
  * <p>Commands, queries and results travel serialized with Akka Serialization, so their classes need
  * a serializer binding (implementing {@link RaftSerializable} binds them to Jackson CBOR). Settings:
  * {@code raft.client} in reference.conf. Thread-safe.
+ *
+ * <p>Membership ({@link #addMember}, {@link #promote}, {@link #removeMember}, {@link #changeMembers})
+ * and {@link #transferLeadership} go to the leader. A change completes with the group's new
+ * configuration once it is committed; it fails with {@link RejectedException} when the group
+ * refused it and nothing changed (another change in progress, an unknown member or one already
+ * present, the last voter removed, a new voter that did not catch up, a transfer target that is no
+ * other voter), and with {@link OutcomeUnknownException} when no answer came before the deadline or
+ * leadership was lost meanwhile: then {@link #members} tells what the group holds. They are not
+ * retried after a timeout, since a change that was made would be refused the second time.
  */
 public final class RaftClient implements AutoCloseable {
 
@@ -177,6 +189,48 @@ public final class RaftClient implements AutoCloseable {
     return f;
   }
 
+  /** The group's members as its leader sees them, and who leads. */
+  public record Members(ClusterConfig configuration, String leaderId) {}
+
+  /**
+   * Adds member {@code id}, reachable at {@code address} (null: from the members' settings), as a
+   * voter once it has caught up, or as a learner (a non-voting read replica) if {@code learner}.
+   */
+  public CompletionStage<ClusterConfig> addMember(String id, MemberAddress address, boolean learner) {
+    return changeMembers(List.of(learner ? new MembershipChange.AddLearner(id, address) : new MembershipChange.AddVoter(id, address)));
+  }
+
+  /** Makes learner {@code id} a voter, once it has caught up. */
+  public CompletionStage<ClusterConfig> promote(String id) {
+    return changeMembers(List.of(new MembershipChange.Promote(id)));
+  }
+
+  /** Removes member {@code id} (the leader too: it hands over once the removal is committed). */
+  public CompletionStage<ClusterConfig> removeMember(String id) {
+    return changeMembers(List.of(new MembershipChange.Remove(id)));
+  }
+
+  /** Makes several changes at once: one voter through a single entry, more through a joint configuration. */
+  public CompletionStage<ClusterConfig> changeMembers(List<MembershipChange> changes) {
+    return admin(new RaftNode.ChangeMembersRequest(List.copyOf(changes))).thenApply(Members::configuration);
+  }
+
+  /** Hands the leadership to voter {@code target} (null: the most up-to-date one); completes with the new leader's id. */
+  public CompletionStage<String> transferLeadership(String target) {
+    return admin(new RaftNode.TransferRequest(target)).thenApply(Members::leaderId);
+  }
+
+  /** The configuration in force on the leader (it may not be committed yet) and the leader's id. */
+  public CompletionStage<Members> members() {
+    return admin(new RaftNode.MembersRequest());
+  }
+
+  private CompletionStage<Members> admin(RaftNode.AdminRequest request) {
+    CompletableFuture<Object> f = new CompletableFuture<>();
+    actor.tell(new Admin(request, f));
+    return f.thenApply(o -> (Members) o);
+  }
+
   /** Stops the client; calls still running fail with {@link OutcomeUnknownException} or {@link UnavailableException}. */
   @Override
   public void close() {
@@ -191,6 +245,8 @@ public final class RaftClient implements AutoCloseable {
   private record Submit(Payload command, CompletableFuture<Object> result) implements Msg {}
 
   private record Read(Payload query, ReadConsistency consistency, CompletableFuture<Object> result) implements Msg {}
+
+  private record Admin(RaftNode.AdminRequest request, CompletableFuture<Object> result) implements Msg {}
 
   private record Reply(RaftNode.ClientReply reply) implements Msg {}
 
@@ -222,6 +278,8 @@ public final class RaftClient implements AutoCloseable {
     boolean maybeApplied;
     /** The last refusal for backpressure (null after any other answer), when no attempt may have reached the log. */
     RaftNode.ClientOverloaded lastOverloaded;
+    /** A membership change, transfer or members query (payload and consistency are null). */
+    RaftNode.AdminRequest admin;
 
     Call(long id, Payload payload, ReadConsistency consistency, CompletableFuture<Object> result, long deadlineNanos) {
       this.id = id;
@@ -234,6 +292,7 @@ public final class RaftClient implements AutoCloseable {
 
   private static final long OPEN_ID_BASE = 1L << 61;
   private static final long QUERY_ID_BASE = 1L << 62;
+  private static final long ADMIN_ID_BASE = (1L << 62) + (1L << 61);
 
   private static final class ClientActor {
     private final ActorContext<Msg> ctx;
@@ -256,6 +315,8 @@ public final class RaftClient implements AutoCloseable {
     /** Commands sent and not answered, by seq: their lowest is the client's lowest unanswered number. */
     private final TreeMap<Long, Call> commands = new TreeMap<>();
     private final Map<Long, Call> queries = new HashMap<>();
+    private final Map<Long, Call> admins = new HashMap<>();
+    private long nextAdminId = ADMIN_ID_BASE;
     /** Keep-alives sent and not answered: request id -> session. */
     private final Map<Long, Long> keepAlives = new HashMap<>();
     private long lastSentNanos = System.nanoTime();
@@ -309,6 +370,13 @@ public final class RaftClient implements AutoCloseable {
             send(c);
             return Behaviors.same();
           })
+          .onMessage(Admin.class, a -> {
+            Call c = new Call(nextAdminId++, null, null, a.result(), deadline());
+            c.admin = a.request();
+            admins.put(c.id, c);
+            send(c);
+            return Behaviors.same();
+          })
           .onMessage(Reply.class, r -> onReply(r.reply()))
           .onMessage(Timeout.class, this::onTimeout)
           .onMessage(KeepAliveTick.class, t -> {
@@ -325,6 +393,7 @@ public final class RaftClient implements AutoCloseable {
             for (Call c : commands.values()) c.result.completeExceptionally(closed);
             for (Call c : waitingForSession) c.result.completeExceptionally(closed);
             for (Call c : queries.values()) c.result.completeExceptionally(new UnavailableException("the client was closed"));
+            for (Call c : admins.values()) c.result.completeExceptionally(new OutcomeUnknownException("the client was closed"));
             return Behaviors.stopped();
           })
           .build();
@@ -351,7 +420,15 @@ public final class RaftClient implements AutoCloseable {
       c.attempt++;
       lastSentNanos = System.nanoTime();
       java.util.function.Consumer<RaftNode.Command> node = nodes.get(target);
-      if (c == opening) {
+      if (c.admin != null) {
+        node.accept(new RaftNode.ClientAdmin(c.id, c.admin, replyTo));
+        // A change is sent until a node takes it and then waits for its answer until the deadline:
+        // sent again, a change already made would be refused. Members queries are retried as queries.
+        Duration wait = c.admin instanceof RaftNode.MembersRequest ? settings.requestTimeout()
+            : Duration.ofNanos(Math.max(1, c.deadlineNanos - System.nanoTime()));
+        timers.startSingleTimer(c.id, new Timeout(c.id, c.attempt), wait);
+        return;
+      } else if (c == opening) {
         node.accept(new RaftNode.OpenClientSession(c.id, replyTo));
       } else if (c.consistency != null) {
         node.accept(new RaftNode.ClientQuery(c.id, c.consistency, c.payload, replyTo));
@@ -365,12 +442,19 @@ public final class RaftClient implements AutoCloseable {
     private Call call(long id) {
       if (opening != null && opening.id == id) return opening;
       Call c = commands.get(id);
-      return c != null ? c : queries.get(id);
+      if (c != null) return c;
+      c = queries.get(id);
+      return c != null ? c : admins.get(id);
     }
 
     private Behavior<Msg> onTimeout(Timeout t) {
       Call c = call(t.id());
       if (c == null || c.attempt != t.attempt()) return Behaviors.same(); // answered, or sent again since
+      if (c.admin != null && !(c.admin instanceof RaftNode.MembersRequest)) {
+        finish(c, new OutcomeUnknownException("no answer before the deadline; the " + describe(c.admin)
+            + " may or may not have been made (ask members())"));
+        return Behaviors.same();
+      }
       // No answer in time: the member may be down or cut off. Try the next one.
       c.maybeApplied = true;
       nextTarget();
@@ -394,7 +478,10 @@ public final class RaftClient implements AutoCloseable {
           return;
         }
       } else if (System.nanoTime() > c.deadlineNanos) {
-        finish(c, c.consistency != null
+        finish(c, c.admin != null
+            ? new UnavailableException("no leader took the " + describe(c.admin) + " before the deadline; nothing changed ("
+                + why + ")")
+            : c.consistency != null
             ? new UnavailableException("no answer to the query before the deadline (" + why + ")")
             : c.maybeApplied
                 ? new OutcomeUnknownException("no answer before the deadline; the command may or may not have been applied (" + why + ")")
@@ -434,6 +521,12 @@ public final class RaftClient implements AutoCloseable {
       } else if (c == opening) {
         nextTarget();
         retryLater(c, String.valueOf(reply));
+      } else if (reply instanceof RaftNode.ClientMembers m) {
+        learn(m.configuration());
+        remove(c);
+        c.result.complete(new Members(m.configuration(), m.leaderId()));
+      } else if (c.admin != null && reply instanceof RaftNode.ClientOutcomeUnknown u) {
+        finish(c, new OutcomeUnknownException("the " + describe(c.admin) + " may or may not have been made: " + u.reason()));
       } else if (reply instanceof RaftNode.ClientResult r) {
         finishWith(c, r.result());
       } else if (reply instanceof RaftNode.ClientOverloaded o) {
@@ -463,6 +556,25 @@ public final class RaftClient implements AutoCloseable {
       retryLater(c, "no leader");
     }
 
+    /** Members added at run time bring their addresses in the configuration: the client can reach them too. */
+    private void learn(ClusterConfig config) {
+      for (Map.Entry<String, MemberAddress> e : config.addresses().entrySet()) {
+        if (nodes.containsKey(e.getKey())) continue;
+        try {
+          Address a = akka.actor.AddressFromURIString.parse(e.getValue().peer());
+          nodes.put(e.getKey(), NodeAddress.sender(ctx.getSystem(), a, groupId, e.getKey()));
+          memberIds.add(e.getKey());
+        } catch (RuntimeException ex) {
+          ctx.getLog().warn("Raft client of group {}: member {} has no usable address '{}': {}", groupId, e.getKey(),
+              e.getValue().peer(), ex.toString());
+        }
+      }
+    }
+
+    private static String describe(RaftNode.AdminRequest r) {
+      return r instanceof RaftNode.TransferRequest ? "leadership transfer" : "membership change";
+    }
+
     private void nextTarget() {
       target = memberIds.get((memberIds.indexOf(target) + 1) % memberIds.size());
     }
@@ -487,6 +599,7 @@ public final class RaftClient implements AutoCloseable {
     private void remove(Call c) {
       timers.cancel(c.id);
       if (c == opening) opening = null;
+      else if (c.admin != null) admins.remove(c.id);
       else if (c.consistency != null) queries.remove(c.id);
       else commands.remove(c.id);
     }

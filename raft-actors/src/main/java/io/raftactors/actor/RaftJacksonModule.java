@@ -18,6 +18,7 @@ public final class RaftJacksonModule extends SimpleModule {
     super("raft-actors");
     setMixInAnnotation(RaftMessage.class, RaftMessageMixin.class);
     setMixInAnnotation(EntryData.class, EntryDataMixin.class);
+    setMixInAnnotation(io.raftactors.core.MembershipChange.class, MembershipChangeMixin.class);
   }
 
   @JsonTypeInfo(use = JsonTypeInfo.Id.NAME, property = "t")
@@ -43,4 +44,13 @@ public final class RaftJacksonModule extends SimpleModule {
     @JsonSubTypes.Type(value = EntryData.Configuration.class, name = "cfg")
   })
   interface EntryDataMixin {}
+
+  @JsonTypeInfo(use = JsonTypeInfo.Id.NAME, property = "t")
+  @JsonSubTypes({
+    @JsonSubTypes.Type(value = io.raftactors.core.MembershipChange.AddVoter.class, name = "voter"),
+    @JsonSubTypes.Type(value = io.raftactors.core.MembershipChange.AddLearner.class, name = "learner"),
+    @JsonSubTypes.Type(value = io.raftactors.core.MembershipChange.Promote.class, name = "promote"),
+    @JsonSubTypes.Type(value = io.raftactors.core.MembershipChange.Remove.class, name = "remove")
+  })
+  interface MembershipChangeMixin {}
 }

@@ -12,11 +12,13 @@ import akka.actor.typed.javadsl.StashBuffer;
 import akka.actor.typed.javadsl.TimerScheduler;
 import akka.serialization.Serialization;
 import akka.serialization.SerializationExtension;
+import io.raftactors.core.ClusterConfig;
 import io.raftactors.core.Committed;
 import io.raftactors.core.DurableState;
 import io.raftactors.core.EntryData;
 import io.raftactors.core.HardState;
 import io.raftactors.core.LogEntry;
+import io.raftactors.core.MembershipChange;
 import io.raftactors.core.Outbound;
 import io.raftactors.core.ProposalOutcome;
 import io.raftactors.core.RaftCore;
@@ -82,6 +84,34 @@ public final class RaftNode {
   /** Asks for the node's current {@link Status}. */
   public record GetStatus(ActorRef<Status> replyTo) implements Command {}
 
+  /**
+   * Changes the group's members (thesis chapter 4); only the leader does, others answer {@link
+   * NotLeader}. New voters first catch up without a vote (raft.membership.catch-up-rounds). Answered
+   * {@link MembersChanged} once the new configuration is committed; {@link Rejected} if it cannot be
+   * made (another change in progress, a member unknown or already present, the last voter removed,
+   * a new voter that does not catch up), with the configuration unchanged; {@link OutcomeUnknown} if
+   * leadership was lost after the configuration was appended.
+   */
+  public record ChangeMembers(List<MembershipChange> changes, ActorRef<AdminReply> replyTo) implements Command {}
+
+  /**
+   * Hands the leadership to voter {@code target} (null: the most up-to-date other voter), thesis
+   * 3.10. Meanwhile the leader refuses proposals with {@link NotLeader} naming the target. Answered
+   * {@link LeadershipTransferred} once the target leads; {@link Rejected} if the target is no other
+   * voter or it did not take over within an election timeout (the leader then carries on);
+   * {@link OutcomeUnknown} if leadership went elsewhere.
+   */
+  public record TransferLeadership(String target, ActorRef<AdminReply> replyTo) implements Command {}
+
+  /** How a {@link ChangeMembers} or {@link TransferLeadership} ended. */
+  public sealed interface AdminReply {}
+
+  /** The new configuration is committed at {@code index}. */
+  public record MembersChanged(long index, ClusterConfig configuration) implements AdminReply {}
+
+  /** {@code leaderId} leads now, in {@code term}. */
+  public record LeadershipTransferred(String leaderId, long term) implements AdminReply {}
+
   /** A Raft message between two nodes of group {@code groupId}, addressed to member {@code to}. */
   public record PeerEnvelope(String groupId, String to, RaftMessage message) implements Command, RaftSerializable {}
 
@@ -101,10 +131,10 @@ public final class RaftNode {
    * Certainly not applied: this node is not the leader and appended nothing. {@code leaderId} is the
    * leader it knows of, or null.
    */
-  public record NotLeader(String leaderId) implements ProposeReply, QueryReply {}
+  public record NotLeader(String leaderId) implements ProposeReply, QueryReply, AdminReply {}
 
   /** Certainly not applied: refused before reaching the log (for example it cannot be serialized). */
-  public record Rejected(String reason) implements ProposeReply, QueryReply {}
+  public record Rejected(String reason) implements ProposeReply, QueryReply, AdminReply {}
 
   /**
    * Certainly not applied: the leader already holds as many proposals waiting to commit as
@@ -119,7 +149,7 @@ public final class RaftNode {
    * The outcome is unknown: the command was appended, and leadership was lost before it committed.
    * It may or may not be applied; retrying it without an idempotency key or session may apply it twice.
    */
-  public record OutcomeUnknown(String reason) implements ProposeReply {}
+  public record OutcomeUnknown(String reason) implements ProposeReply, AdminReply {}
 
   // ------------------------------------------------------------------ client protocol (any ActorSystem)
 
@@ -148,6 +178,28 @@ public final class RaftNode {
   public record ClientQuery(long requestId, ReadConsistency consistency, Payload query, ActorRef<ClientReply> replyTo)
       implements Command, RaftSerializable {}
 
+  /** A membership change, leadership transfer or members query from a client ({@link RaftClient}). */
+  public record ClientAdmin(long requestId, AdminRequest request, ActorRef<ClientReply> replyTo)
+      implements Command, RaftSerializable {}
+
+  /** What a {@link ClientAdmin} asks for. */
+  @com.fasterxml.jackson.annotation.JsonTypeInfo(use = com.fasterxml.jackson.annotation.JsonTypeInfo.Id.NAME, property = "t")
+  @com.fasterxml.jackson.annotation.JsonSubTypes({
+    @com.fasterxml.jackson.annotation.JsonSubTypes.Type(value = ChangeMembersRequest.class, name = "change"),
+    @com.fasterxml.jackson.annotation.JsonSubTypes.Type(value = TransferRequest.class, name = "transfer"),
+    @com.fasterxml.jackson.annotation.JsonSubTypes.Type(value = MembersRequest.class, name = "members")
+  })
+  public sealed interface AdminRequest {}
+
+  /** As {@link ChangeMembers}; answered {@link ClientMembers} once committed. */
+  public record ChangeMembersRequest(List<MembershipChange> changes) implements AdminRequest {}
+
+  /** As {@link TransferLeadership}; answered {@link ClientMembers} naming the new leader. */
+  public record TransferRequest(String target) implements AdminRequest {}
+
+  /** The leader's configuration now; answered {@link ClientMembers}. */
+  public record MembersRequest() implements AdminRequest {}
+
   /** Answers of the client protocol; {@code requestId} is the request's id (a command's seq). */
   public sealed interface ClientReply extends RaftSerializable {
     long requestId();
@@ -170,6 +222,9 @@ public final class RaftNode {
 
   /** Leadership was lost after the command was appended: it may still be applied. Retry it with the same seq. */
   public record ClientOutcomeUnknown(long requestId, String reason) implements ClientReply {}
+
+  /** The group's configuration as of entry {@code index} (committed), and its leader. */
+  public record ClientMembers(long requestId, long index, ClusterConfig configuration, String leaderId) implements ClientReply {}
 
   /** A session is open. */
   public record ClientSessionOpened(long requestId, long session) implements ClientReply {}
@@ -198,7 +253,14 @@ public final class RaftNode {
    */
   public record Status(
       String memberId, Role role, long term, String leaderId, long commitIndex, long lastApplied, long lastIndex,
-      String problem, Phase phase) {}
+      String problem, Phase phase, ClusterConfig configuration) {
+
+    /** A status without a configuration (a node that does not take part yet). */
+    public Status(String memberId, Role role, long term, String leaderId, long commitIndex, long lastApplied, long lastIndex,
+        String problem, Phase phase) {
+      this(memberId, role, term, leaderId, commitIndex, lastApplied, lastIndex, problem, phase, null);
+    }
+  }
 
   private enum Tick implements Command {
     INSTANCE
@@ -234,6 +296,14 @@ public final class RaftNode {
 
   private record ClientWaiter(ActorRef<ClientReply> replyTo, long requestId) implements Waiter {}
 
+  /** Someone waiting for a membership change or transfer: local, or a client of the client protocol. */
+  private record AdminWaiter(ActorRef<AdminReply> replyTo) implements Waiter {}
+
+  private record ClientAdminWaiter(ActorRef<ClientReply> replyTo, long requestId) implements Waiter {}
+
+  /** A transfer the core has handed over: answered once {@code target} is known to lead, or at {@code deadline}. */
+  private record TransferWait(Waiter waiter, String target, long deadlineNanos) {}
+
   /** A proposal appended and not yet answered: who waits, and its size for raft.flow-control.max-pending-bytes. */
   private record Pending(Waiter waiter, long bytes) {}
 
@@ -248,7 +318,35 @@ public final class RaftNode {
   /** Spawns a node as a system actor of {@code system}. */
   public static ActorRef<Command> start(
       ActorSystem<?> system, RaftSettings settings, RaftStorage storage, StateMachine stateMachine) {
-    return system.systemActorOf(create(settings, storage, stateMachine), settings.actorName(), Props.empty());
+    ActorRef<Command> node = system.systemActorOf(create(settings, storage, stateMachine), settings.actorName(), Props.empty());
+    if (settings.transferOnShutdown()) handOverOnShutdown(system, settings, node);
+    return node;
+  }
+
+  /**
+   * raft.membership.transfer-leadership-on-shutdown: before the ActorSystem stops serving (a SIGTERM,
+   * a rolling restart), a leader hands its leadership to the most up-to-date other voter, so that
+   * the group does not wait an election timeout for its next leader. Any other node answers at once.
+   */
+  static void handOverOnShutdown(ActorSystem<?> system, RaftSettings settings, ActorRef<Command> node) {
+    org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(RaftNode.class);
+    akka.actor.CoordinatedShutdown.get(system).addTask(akka.actor.CoordinatedShutdown.PhaseBeforeServiceUnbind(),
+        "raft-hand-over-" + settings.actorName(), () -> {
+          long started = System.nanoTime();
+          return akka.actor.typed.javadsl.AskPattern.<Command, AdminReply>ask(node, r -> new TransferLeadership(null, r),
+                  settings.transferTimeout(), system.scheduler())
+              .handle((reply, failure) -> {
+                long ms = (System.nanoTime() - started) / 1_000_000;
+                if (reply instanceof LeadershipTransferred t) {
+                  log.info("Raft node {} of group {} handed its leadership to {} before shutting down ({} ms)",
+                      settings.memberId(), settings.groupId(), t.leaderId(), ms);
+                } else if (!(reply instanceof NotLeader)) {
+                  log.warn("Raft node {} of group {} could not hand its leadership over before shutting down ({} ms): {}",
+                      settings.memberId(), settings.groupId(), ms, failure != null ? failure.toString() : String.valueOf(reply));
+                }
+                return akka.Done.getInstance();
+              });
+        });
   }
 
   /**
@@ -328,6 +426,10 @@ public final class RaftNode {
   /** When this incarnation started running on its recovered state, until it first hears of a leader. */
   private long runningSinceNanos;
   private boolean leaderKnown;
+  /** The configuration as last seen, to log and act on changes. */
+  private ClusterConfig lastConfig;
+  /** A transfer the core has handed over, waiting for the target to lead. */
+  private TransferWait transferWait;
 
   private RaftNode(ActorContext<Command> ctx, StashBuffer<Command> stash, TimerScheduler<Command> timers,
       RaftSettings settings, RaftStorage storage, StateMachine stateMachine, PeerTransport transport) {
@@ -377,7 +479,7 @@ public final class RaftNode {
           log.info("Raft node {} of group {} read its state from storage in {} ms (attempt {})", settings.memberId(),
               settings.groupId(), (System.nanoTime() - started) / 1_000_000, attempt);
           if (!isEmpty(r.state())) return running(r.state());
-          List<String> peers = settings.members().keySet().stream().filter(m -> !m.equals(settings.memberId())).toList();
+          List<String> peers = settings.bootstrapConfig().voters().stream().filter(m -> !m.equals(settings.memberId())).toList();
           if (settings.bootstrapJoin()) {
             // T4.4-01: nothing is written; the configuration arrives by replication from the leader.
             // Until then this node knows no configuration that makes it a voter: it never campaigns.
@@ -423,6 +525,8 @@ public final class RaftNode {
     }
     lastSnapshotIndex = core.snapshotIndex();
     role = core.role();
+    lastConfig = null;
+    configurationSeen();
     log.info("Raft node {} of group {} recovered: term {}, last index {}; starting as {}",
         settings.memberId(), settings.groupId(), core.term(), core.lastIndex(), role);
     runningSinceNanos = System.nanoTime();
@@ -440,7 +544,7 @@ public final class RaftNode {
   /** Writes the founding configuration as log entry 1, then runs as a founding member. */
   private Behavior<Command> founding() {
     DurableState founded = DurableState.bootstrap(settings.bootstrapConfig());
-    log.info("Raft node {} founds group {} with members {}", settings.memberId(), settings.groupId(), settings.members().keySet());
+    log.info("Raft node {} founds group {} with voters {}", settings.memberId(), settings.groupId(), settings.bootstrapConfig().voters());
     ctx.pipeToSelf(storage.write(new RaftStorage.Write(null, 0, founded.entries())),
         (ok, failure) -> failure != null ? new FoundingFailed(failure) : Founded.INSTANCE);
     return Behaviors.receive(Command.class)
@@ -538,7 +642,8 @@ public final class RaftNode {
 
   /** Requests that only a leader can serve: they append to the log. */
   private static boolean isWrite(Command c) {
-    return c instanceof Propose || c instanceof ClientCommand || c instanceof OpenClientSession || c instanceof ClientKeepAlive;
+    return c instanceof Propose || c instanceof ClientCommand || c instanceof OpenClientSession || c instanceof ClientKeepAlive
+        || c instanceof ChangeMembers || c instanceof TransferLeadership || c instanceof ClientAdmin;
   }
 
   /** Every client request; a node without state (not founded, or refusing) serves none of them. */
@@ -554,6 +659,9 @@ public final class RaftNode {
     else if (c instanceof ClientQuery cq) cq.replyTo().tell(new ClientNotLeader(cq.requestId(), leader));
     else if (c instanceof OpenClientSession o) o.replyTo().tell(new ClientNotLeader(o.requestId(), leader));
     else if (c instanceof ClientKeepAlive k) k.replyTo().tell(new ClientNotLeader(k.requestId(), leader));
+    else if (c instanceof ChangeMembers m) m.replyTo().tell(new NotLeader(leader));
+    else if (c instanceof TransferLeadership t) t.replyTo().tell(new NotLeader(leader));
+    else if (c instanceof ClientAdmin a) a.replyTo().tell(new ClientNotLeader(a.requestId(), leader));
     return Behaviors.same();
   }
 
@@ -593,6 +701,9 @@ public final class RaftNode {
         .onMessage(OpenClientSession.class, this::onOpenSession)
         .onMessage(ClientKeepAlive.class, k -> propose(
             serialize(new SessionTable.KeepAlive(k.session(), System.currentTimeMillis())), new ClientWaiter(k.replyTo(), k.requestId())))
+        .onMessage(ChangeMembers.class, c -> changeMembers(c.changes(), new AdminWaiter(c.replyTo())))
+        .onMessage(TransferLeadership.class, t -> transfer(t.target(), new AdminWaiter(t.replyTo())))
+        .onMessage(ClientAdmin.class, this::onClientAdmin)
         .build();
   }
 
@@ -610,8 +721,11 @@ public final class RaftNode {
         .onMessage(Query.class, q -> onQuery(new PendingQuery(q.query(), q.replyTo(), null, 0), q.consistency()))
         .onMessage(ClientQuery.class, this::onClientQuery)
         .onMessage(GetStatus.class, g -> {
+          ClusterConfig config = core.config();
+          String problem = config.isMember(settings.memberId()) ? null
+              : "not a member of the group's configuration " + config + ": not added yet, or removed; it does not take part";
           g.replyTo().tell(new Status(settings.memberId(), core.role(), core.term(), core.leaderId(),
-              core.commitIndex(), core.lastApplied(), core.lastIndex(), null, Phase.RUNNING));
+              core.commitIndex(), core.lastApplied(), core.lastIndex(), problem, Phase.RUNNING, config));
           return Behaviors.same();
         })
         .onMessage(Flush.class, f -> {
@@ -650,6 +764,108 @@ public final class RaftNode {
     }
     // The leader stamps its clock; replicas expire keys on logged time only, as sessions.
     return propose(serialize(new SessionTable.KeyedCommand(key, System.currentTimeMillis(), command)), new LocalWaiter(p.replyTo()));
+  }
+
+  private Behavior<Command> changeMembers(List<MembershipChange> changes, Waiter waiter) {
+    if (changes == null || changes.isEmpty() || changes.stream().anyMatch(java.util.Objects::isNull)) {
+      answer(waiter, new ProposalOutcome.Rejected(0, "no membership change asked"));
+      return Behaviors.same();
+    }
+    // New members are replicated to while they catch up, before the configuration records their addresses.
+    Map<String, io.raftactors.core.MemberAddress> addresses = new HashMap<>(core.config().addresses());
+    for (MembershipChange c : changes) {
+      if (c instanceof MembershipChange.AddVoter a && a.address() != null) addresses.put(a.id(), a.address());
+      if (c instanceof MembershipChange.AddLearner a && a.address() != null) addresses.put(a.id(), a.address());
+    }
+    transport.addressesChanged(addresses);
+    long corr = nextCorrelation++;
+    waiting.put(corr, new Pending(waiter, 0));
+    log.info("Raft node {} of group {}: membership change {} asked", settings.memberId(), settings.groupId(), changes);
+    core.changeMembership(List.copyOf(changes), corr);
+    scheduleFlush();
+    return Behaviors.same();
+  }
+
+  private Behavior<Command> transfer(String target, Waiter waiter) {
+    long corr = nextCorrelation++;
+    waiting.put(corr, new Pending(waiter, 0));
+    log.info("Raft node {} of group {}: leadership transfer to {} asked", settings.memberId(), settings.groupId(),
+        target == null ? "the most up-to-date voter" : target);
+    core.transferLeadership(target, corr);
+    scheduleFlush();
+    return Behaviors.same();
+  }
+
+  private Behavior<Command> onClientAdmin(ClientAdmin a) {
+    ClientAdminWaiter w = new ClientAdminWaiter(a.replyTo(), a.requestId());
+    if (a.request() instanceof ChangeMembersRequest c) return changeMembers(c.changes(), w);
+    if (a.request() instanceof TransferRequest t) return transfer(t.target(), w);
+    if (a.request() instanceof MembersRequest) {
+      a.replyTo().tell(new ClientMembers(a.requestId(), core.commitIndex(), core.config(), core.leaderId()));
+      return Behaviors.same();
+    }
+    a.replyTo().tell(new ClientRejected(a.requestId(), "unknown request " + a.request()));
+    return Behaviors.same();
+  }
+
+  /** Answers a waiter with how its request ended (for a transfer handed over: once the target leads). */
+  private void answer(Waiter w, ProposalOutcome o) {
+    if (o instanceof ProposalOutcome.Transferred t) {
+      long wait = settings.tickInterval().toNanos() * settings.core().electionTimeoutMax() * 2;
+      transferWait = new TransferWait(w, t.target(), System.nanoTime() + wait);
+      return;
+    }
+    String leader = o instanceof ProposalOutcome.NotLeader nl ? nl.leaderHint() : null;
+    String reason = o instanceof ProposalOutcome.Unknown u ? u.reason() : o instanceof ProposalOutcome.Rejected r ? r.reason() : null;
+    boolean notLeader = o instanceof ProposalOutcome.NotLeader;
+    boolean unknown = o instanceof ProposalOutcome.Unknown;
+    if (w instanceof LocalWaiter l) {
+      l.replyTo().tell(notLeader ? new NotLeader(leader) : unknown ? new OutcomeUnknown(reason) : new Rejected(reason));
+    } else if (w instanceof AdminWaiter a) {
+      a.replyTo().tell(notLeader ? new NotLeader(leader) : unknown ? new OutcomeUnknown(reason) : new Rejected(reason));
+    } else if (w instanceof ClientWaiter c) {
+      c.replyTo().tell(notLeader ? new ClientNotLeader(c.requestId(), leader)
+          : unknown ? new ClientOutcomeUnknown(c.requestId(), reason) : new ClientRejected(c.requestId(), reason));
+    } else if (w instanceof ClientAdminWaiter c) {
+      c.replyTo().tell(notLeader ? new ClientNotLeader(c.requestId(), leader)
+          : unknown ? new ClientOutcomeUnknown(c.requestId(), reason) : new ClientRejected(c.requestId(), reason));
+    }
+  }
+
+  /** A transfer handed over ends once its target is known to lead, or unknown after twice the election timeout. */
+  private void checkTransferWait() {
+    TransferWait t = transferWait;
+    if (t == null) return;
+    boolean led = t.target().equals(core.leaderId());
+    if (!led && System.nanoTime() < t.deadlineNanos()) return;
+    transferWait = null;
+    if (led) {
+      log.info("Raft node {} of group {}: leadership transferred to {} in term {}", settings.memberId(), settings.groupId(),
+          t.target(), core.term());
+      if (t.waiter() instanceof AdminWaiter a) a.replyTo().tell(new LeadershipTransferred(t.target(), core.term()));
+      else if (t.waiter() instanceof ClientAdminWaiter c) {
+        c.replyTo().tell(new ClientMembers(c.requestId(), core.commitIndex(), core.config(), t.target()));
+      }
+      return;
+    }
+    answer(t.waiter(), new ProposalOutcome.Unknown(0, "leadership was handed to " + t.target()
+        + ", which was not seen leading within twice the election timeout; leader now: " + core.leaderId()));
+  }
+
+  /** Notices a new configuration: logs it, tells the transport its addresses, and warns when this node left it. */
+  private void configurationSeen() {
+    ClusterConfig c = core.config();
+    if (c.equals(lastConfig)) return;
+    ClusterConfig before = lastConfig;
+    lastConfig = c;
+    transport.addressesChanged(c.addresses());
+    if (before == null) return;
+    log.info("Raft node {} of group {}: configuration now {} (was {})", settings.memberId(), settings.groupId(), c, before);
+    String me = settings.memberId();
+    if (before.isMember(me) && !c.isMember(me)) {
+      log.warn("Raft node {} was removed from group {}: it no longer votes, campaigns or serves; its storage may be "
+          + "deleted once the removal is committed", me, settings.groupId());
+    }
   }
 
   /**
@@ -777,6 +993,8 @@ public final class RaftNode {
   /** Runs the core's output and switches behaviour if the role changed. */
   private Behavior<Command> afterInput() {
     process(core.ready());
+    configurationSeen();
+    if (transferWait != null) checkTransferWait();
     if (!leaderKnown && core.leaderId() != null) {
       leaderKnown = true;
       log.info("Raft node {} knows leader {} in term {}, {} ms after it recovered; commit index {}", settings.memberId(),
@@ -840,13 +1058,7 @@ public final class RaftNode {
         continue;
       }
       Waiter w = takeWaiter(o.correlationId());
-      if (w instanceof LocalWaiter l) {
-        if (o instanceof ProposalOutcome.NotLeader nl) l.replyTo().tell(new NotLeader(nl.leaderHint()));
-        else if (o instanceof ProposalOutcome.Unknown u) l.replyTo().tell(new OutcomeUnknown(u.reason()));
-      } else if (w instanceof ClientWaiter c) {
-        if (o instanceof ProposalOutcome.NotLeader nl) c.replyTo().tell(new ClientNotLeader(c.requestId(), nl.leaderHint()));
-        else if (o instanceof ProposalOutcome.Unknown u) c.replyTo().tell(new ClientOutcomeUnknown(c.requestId(), u.reason()));
-      }
+      if (w != null) answer(w, o);
     }
   }
 
@@ -876,6 +1088,16 @@ public final class RaftNode {
 
   private void apply(Committed c) {
     LogEntry e = c.entry();
+    if (e.data() instanceof EntryData.Configuration cfg) {
+      Waiter w = c.hasCaller() ? takeWaiter(c.correlationId()) : null;
+      if (w instanceof AdminWaiter a) a.replyTo().tell(new MembersChanged(e.index(), cfg.config()));
+      else if (w instanceof ClientAdminWaiter ca) {
+        ca.replyTo().tell(new ClientMembers(ca.requestId(), e.index(), cfg.config(), core.leaderId()));
+      }
+      if (w != null) log.info("Raft node {} of group {}: configuration {} committed at {}", settings.memberId(),
+          settings.groupId(), cfg.config(), e.index());
+      return;
+    }
     if (!(e.data() instanceof EntryData.Command cmd)) return;
     Object command = deserializeEntry(e.index(), new Payload(cmd.serializerId(), cmd.manifest(), cmd.bytes()));
     Waiter waiter = c.hasCaller() ? takeWaiter(c.correlationId()) : null;

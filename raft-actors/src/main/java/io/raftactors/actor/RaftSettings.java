@@ -22,6 +22,9 @@ public final class RaftSettings {
   private final String groupId;
   private final String memberId;
   private final Map<String, Address> members;
+  private final java.util.List<String> initialVoters;
+  private final boolean transferOnShutdown;
+  private final Duration transferTimeout;
   private final Duration tickInterval;
   private final RaftConfig core;
   private final Duration restartBackoffMin;
@@ -45,6 +48,16 @@ public final class RaftSettings {
       throw new IllegalArgumentException(
           "raft.member-id '" + memberId + "' is not one of raft.members " + members.keySet());
     }
+    java.util.List<String> initial = read(raft, "initial-voters", Config::getStringList);
+    if (initial.isEmpty()) initial = new ArrayList<>(members.keySet());
+    for (String v : initial) {
+      if (!members.containsKey(v)) {
+        throw new IllegalArgumentException("raft.initial-voters: '" + v + "' is not one of raft.members " + members.keySet());
+      }
+    }
+    this.initialVoters = java.util.List.copyOf(new java.util.TreeSet<>(initial));
+    this.transferOnShutdown = bool(raft, "membership.transfer-leadership-on-shutdown");
+    this.transferTimeout = duration(raft, "membership.transfer-timeout");
     this.tickInterval = duration(raft, "tick-interval");
     int min = ticks(raft, "election-timeout-min");
     int max = ticks(raft, "election-timeout-max");
@@ -67,7 +80,8 @@ public final class RaftSettings {
         bool(raft, "pre-vote"), checkQuorum, bool(raft, "conflict-hint"),
         positiveInt(raft, "max-entries-per-append"), (int) Math.min(Integer.MAX_VALUE, bytes(raft, "max-bytes-per-append")),
         positiveInt(raft, "max-inflight-appends"),
-        (int) Math.min(Integer.MAX_VALUE, bytes(raft, "snapshot.chunk-size")), leaseTicks);
+        (int) Math.min(Integer.MAX_VALUE, bytes(raft, "snapshot.chunk-size")), leaseTicks,
+        positiveInt(raft, "membership.catch-up-rounds"));
     this.sessionTimeout = duration(raft, "sessions.timeout");
     this.maxIdempotencyKeys = positiveInt(raft, "sessions.max-idempotency-keys");
     this.maxIdempotencyKeyBytes = bytes(raft, "sessions.max-idempotency-key-bytes");
@@ -85,11 +99,12 @@ public final class RaftSettings {
     if (!bootstrap.equals("checked") && !bootstrap.equals("unchecked") && !bootstrap.equals("join")) {
       throw new IllegalArgumentException("raft.bootstrap must be 'checked', 'unchecked' or 'join', was '" + bootstrap + "'");
     }
-    if (bootstrap.equals("join") && members.size() == 1) {
+    if (bootstrap.equals("join") && initialVoters.equals(java.util.List.of(memberId))) {
       throw new IllegalArgumentException("raft.bootstrap = join needs other members to join; a group of one founds itself");
     }
     this.bootstrapChecked = bootstrap.equals("checked");
-    this.bootstrapJoin = bootstrap.equals("join");
+    // A member that is not a founding voter can only join: founding a group it is not part of makes no sense.
+    this.bootstrapJoin = bootstrap.equals("join") || !initialVoters.contains(memberId);
   }
 
   /** Reads the {@code raft} section of {@code config} (which should include reference.conf). */
@@ -106,13 +121,31 @@ public final class RaftSettings {
     return memberId;
   }
 
-  /** Member id -> address of its ActorSystem, sorted by id. */
+  /**
+   * Member id -> address of its ActorSystem, sorted by id: every member this node knows how to reach
+   * from its settings (members added at run time bring their address in the configuration).
+   */
   public Map<String, Address> members() {
     return members;
   }
 
+  /** The voters a new group is founded with: raft.initial-voters, or every member of raft.members. */
+  public java.util.List<String> initialVoters() {
+    return initialVoters;
+  }
+
   public ClusterConfig bootstrapConfig() {
-    return new ClusterConfig(new ArrayList<>(members.keySet()));
+    return new ClusterConfig(initialVoters);
+  }
+
+  /** raft.membership.transfer-leadership-on-shutdown: a leader hands over before its ActorSystem stops. */
+  public boolean transferOnShutdown() {
+    return transferOnShutdown;
+  }
+
+  /** raft.membership.transfer-timeout: how long a transfer on shutdown may take before the node stops anyway. */
+  public Duration transferTimeout() {
+    return transferTimeout;
   }
 
   public Duration tickInterval() {

@@ -14,6 +14,8 @@ final class ResolvingTransport implements PeerTransport {
   private final ActorSystem<?> system;
   private final RaftSettings settings;
   private final Map<String, Consumer<RaftNode.Command>> peers = new HashMap<>();
+  /** Addresses recorded in the group's configuration, used for members the settings do not list. */
+  private final Map<String, Address> learned = new HashMap<>();
 
   ResolvingTransport(ActorSystem<?> system, RaftSettings settings) {
     this.system = system;
@@ -25,6 +27,7 @@ final class ResolvingTransport implements PeerTransport {
     Consumer<RaftNode.Command> peer = peers.get(to);
     if (peer == null) {
       Address a = settings.members().get(to);
+      if (a == null) a = learned.get(to);
       if (a == null) {
         LOG.warn("Raft node {} has no address for member {}; message dropped", settings.memberId(), to);
         return;
@@ -33,5 +36,21 @@ final class ResolvingTransport implements PeerTransport {
       peers.put(to, peer);
     }
     peer.accept(envelope);
+  }
+
+  @Override
+  public void addressesChanged(Map<String, io.raftactors.core.MemberAddress> addresses) {
+    for (Map.Entry<String, io.raftactors.core.MemberAddress> e : addresses.entrySet()) {
+      if (settings.members().containsKey(e.getKey())) continue; // the settings win for members they list
+      Address a;
+      try {
+        a = akka.actor.AddressFromURIString.parse(e.getValue().peer());
+      } catch (RuntimeException ex) {
+        LOG.warn("Raft node {}: the configuration records address '{}' for member {}, which is no Akka address: {}",
+            settings.memberId(), e.getValue().peer(), e.getKey(), ex.toString());
+        continue;
+      }
+      if (!a.equals(learned.put(e.getKey(), a))) peers.remove(e.getKey()); // resolve it again at the new address
+    }
   }
 }

@@ -20,7 +20,7 @@ import java.util.TreeSet;
  *     actor shell: Akka addresses). A member without an entry is found from local settings
  */
 public record ClusterConfig(
-    List<String> voters, List<String> learners, List<String> outgoingVoters, Map<String, String> addresses) {
+    List<String> voters, List<String> learners, List<String> outgoingVoters, Map<String, MemberAddress> addresses) {
 
   public ClusterConfig {
     voters = sortedIds("voters", voters);
@@ -87,7 +87,7 @@ public record ClusterConfig(
   }
 
   /** The address recorded for {@code id}, or null. */
-  public String address(String id) {
+  public MemberAddress address(String id) {
     return addresses.get(id);
   }
 
@@ -98,8 +98,8 @@ public record ClusterConfig(
 
   /** A configuration with these members, keeping the addresses of those that stay. */
   ClusterConfig withMembers(List<String> newVoters, List<String> newLearners, List<String> outgoing) {
-    Map<String, String> kept = new TreeMap<>();
-    for (Map.Entry<String, String> e : addresses.entrySet()) {
+    Map<String, MemberAddress> kept = new TreeMap<>();
+    for (Map.Entry<String, MemberAddress> e : addresses.entrySet()) {
       String id = e.getKey();
       if (newVoters.contains(id) || newLearners.contains(id) || outgoing.contains(id)) kept.put(id, e.getValue());
     }
@@ -107,9 +107,9 @@ public record ClusterConfig(
   }
 
   /** This configuration with {@code address} recorded for {@code id} (null: keep any known). */
-  ClusterConfig withAddress(String id, String address) {
+  ClusterConfig withAddress(String id, MemberAddress address) {
     if (address == null) return this;
-    Map<String, String> a = new TreeMap<>(addresses);
+    Map<String, MemberAddress> a = new TreeMap<>(addresses);
     a.put(id, address);
     return new ClusterConfig(voters, learners, outgoingVoters, a);
   }

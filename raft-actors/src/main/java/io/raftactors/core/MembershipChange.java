@@ -20,14 +20,14 @@ public sealed interface MembershipChange {
    * Adds a new voter. It first receives the log as a non-voting member outside the configuration,
    * and becomes a voter only once it has caught up (thesis 4.2.1).
    */
-  record AddVoter(String id, String address) implements MembershipChange {
+  record AddVoter(String id, MemberAddress address) implements MembershipChange {
     public AddVoter {
       checkId(id);
     }
   }
 
   /** Adds a learner: it receives the log but never votes nor counts (thesis 4.2.1; a read replica). */
-  record AddLearner(String id, String address) implements MembershipChange {
+  record AddLearner(String id, MemberAddress address) implements MembershipChange {
     public AddLearner {
       checkId(id);
     }

@@ -117,6 +117,8 @@ public final class RaftTestKit implements AutoCloseable {
 
   private final ActorSystem<Void> system;
   private final List<String> ids;
+  private final List<String> founders;
+  private final Config config;
   private final String groupId;
   private final Function<String, ? extends StateMachine> stateMachines;
   private final BiFunction<ActorSystem<?>, RaftSettings, RaftStorage> storageFactory;
@@ -128,7 +130,8 @@ public final class RaftTestKit implements AutoCloseable {
   private RaftClient client;
 
   private RaftTestKit(Builder b) {
-    this.ids = b.members;
+    this.ids = new java.util.concurrent.CopyOnWriteArrayList<>(b.members);
+    this.founders = List.copyOf(b.members);
     this.groupId = b.groupId;
     this.stateMachines = b.stateMachines;
     this.storageFactory = b.storage;
@@ -147,6 +150,7 @@ public final class RaftTestKit implements AutoCloseable {
             "akka.actor.provider = local"))
         .withFallback(ConfigFactory.parseString(members.toString()));
     Config config = b.config.withFallback(base).withFallback(ConfigFactory.load()).resolve();
+    this.config = config;
     this.system = ActorSystem.create(Behaviors.empty(), name, config);
     try {
       for (String id : ids) {
@@ -165,8 +169,16 @@ public final class RaftTestKit implements AutoCloseable {
     StateMachine sm = stateMachines.apply(id);
     machines.put(id, sm);
     PeerTransport base = PeerTransport.resolving(system, settings.get(id));
-    PeerTransport net = (to, env) -> {
-      if (!cut.contains(id + "->" + to)) base.send(to, env);
+    PeerTransport net = new PeerTransport() {
+      @Override
+      public void send(String to, RaftNode.PeerEnvelope env) {
+        if (!cut.contains(id + "->" + to)) base.send(to, env);
+      }
+
+      @Override
+      public void addressesChanged(Map<String, io.raftactors.core.MemberAddress> addresses) {
+        base.addressesChanged(addresses);
+      }
     };
     Behavior<RaftNode.Command> node = RaftNode.create(settings.get(id), storages.get(id), sm, net);
     // After a crash the name is free once the system guardian has processed the termination,
@@ -181,6 +193,31 @@ public final class RaftTestKit implements AutoCloseable {
         Thread.onSpinWait();
       }
     }
+  }
+
+  /**
+   * Starts a new member {@code id} on empty storage, outside the group: it joins (raft.bootstrap =
+   * join) and takes part once the leader adds it, e.g. with {@code client().addMember(id,
+   * address(id), false)}. It counts as a member of this kit from now on (crash, restart, isolate).
+   */
+  public void startNewMember(String id) {
+    if (settings.containsKey(id)) throw new IllegalArgumentException(id + " is already a member of this kit");
+    String initial = String.join("\", \"", founders);
+    RaftSettings s = RaftSettings.fromConfig(ConfigFactory.parseString(String.join("\n",
+            "raft.member-id = \"" + id + "\"",
+            "raft.members." + id + " = \"akka://" + system.name() + "\"",
+            "raft.initial-voters = [\"" + initial + "\"]"))
+        .withFallback(config));
+    settings.put(id, s);
+    storages.put(id, storageFactory != null ? storageFactory.apply(system, s) : InMemoryStorage.empty(s.bootstrapConfig()));
+    ids.add(id);
+    startNode(id);
+    await(Duration.ofSeconds(30), id + " reads its storage", () -> status(id).phase() != RaftNode.Phase.RECOVERING);
+  }
+
+  /** Where member {@code id} is reached, to record it in the configuration when adding the member. */
+  public io.raftactors.core.MemberAddress address(String id) {
+    return new io.raftactors.core.MemberAddress("akka://" + system.name(), null);
   }
 
   /** The ActorSystem all nodes run in. */
@@ -222,7 +259,7 @@ public final class RaftTestKit implements AutoCloseable {
     return out;
   }
 
-  /** Waits (10 s) until one live member leads and every live member it can reach follows it. */
+  /** Waits (10 s) until one live member leads and every live member of its configuration that it can reach follows it. */
   public String awaitLeader() {
     return awaitLeader(Duration.ofSeconds(10));
   }
@@ -250,8 +287,10 @@ public final class RaftTestKit implements AutoCloseable {
       }
     }
     if (leader == null) return null;
+    io.raftactors.core.ClusterConfig config = st.get(leader).configuration();
     for (String id : live) {
       if (id.equals(leader) || cut.contains(id + "->" + leader)) continue; // cut off: may not know yet
+      if (config != null && !config.isMember(id)) continue; // not in the group (removed, or not added yet)
       RaftNode.Status s = st.get(id);
       if (s.term() != term || !leader.equals(s.leaderId())) return null;
     }

@@ -36,7 +36,10 @@ class WireSerializationTest {
     List<LogEntry> entries = List.of(
         new LogEntry(4, 2, new EntryData.Command(7, "m", new byte[] {1, 2, 3})),
         new LogEntry(5, 2, new EntryData.Noop(2)),
-        new LogEntry(6, 3, new EntryData.Configuration(ClusterConfig.of("a", "b", "c"))));
+        new LogEntry(6, 3, new EntryData.Configuration(ClusterConfig.of("a", "b", "c"))),
+        new LogEntry(7, 3, new EntryData.Configuration(new ClusterConfig(List.of("a", "b", "d"), List.of("e"), List.of("a", "b", "c"),
+            java.util.Map.of("d", new io.raftactors.core.MemberAddress("akka://raft@127.0.0.1:2554", "127.0.0.1:8084"),
+                "e", new io.raftactors.core.MemberAddress("akka://raft@127.0.0.1:2555", null))))));
     List<RaftMessage> all = List.of(
         new RaftMessage.AppendEntries(3, "a", 3, 2, entries, 2),
         new RaftMessage.AppendEntries(3, "a", 3, 2, List.of(), 2, 17),
@@ -46,6 +49,8 @@ class WireSerializationTest {
         new RaftMessage.ReadIndexResponse(3, "a", 99, 41),
         RaftMessage.AppendEntriesResponse.reject(3, "b", 6, 4, 2),
         new RaftMessage.RequestVote(4, "c", 6, 3),
+        new RaftMessage.RequestVote(4, "c", 6, 3, true),
+        new RaftMessage.TimeoutNow(3, "a"),
         new RaftMessage.RequestVoteResponse(4, "a", true),
         new RaftMessage.PreVote(5, "c", 6, 3),
         new RaftMessage.PreVoteResponse(5, "b", false));
@@ -80,7 +85,16 @@ class WireSerializationTest {
         new SessionTable.SessionCommand(7, 3, 2, 123_456L, p),
         new SessionTable.OpenSession(123_456L),
         new SessionTable.KeepAlive(7, 123_457L),
-        new RaftNode.ClientKeepAlive(5, 7, replyTo));
+        new RaftNode.ClientKeepAlive(5, 7, replyTo),
+        new RaftNode.ClientAdmin(11, new RaftNode.ChangeMembersRequest(List.of(
+            new io.raftactors.core.MembershipChange.AddVoter("n4", new io.raftactors.core.MemberAddress("akka://raft@h:2554", "h:8084")),
+            new io.raftactors.core.MembershipChange.AddLearner("n5", null),
+            new io.raftactors.core.MembershipChange.Promote("n6"),
+            new io.raftactors.core.MembershipChange.Remove("n1"))), replyTo),
+        new RaftNode.ClientAdmin(12, new RaftNode.TransferRequest("n2"), replyTo),
+        new RaftNode.ClientAdmin(13, new RaftNode.TransferRequest(null), replyTo),
+        new RaftNode.ClientAdmin(14, new RaftNode.MembersRequest(), replyTo),
+        new RaftNode.ClientMembers(14, 40, ClusterConfig.of("n1", "n2"), "n1"));
     for (Object m : all) {
       Serializer s = ser.findSerializerFor(m);
       assertEquals("akka.serialization.jackson.JacksonCborSerializer", s.getClass().getName(), m.toString());
