@@ -79,8 +79,10 @@ public final class KvDemo {
    * {@code dataDir}; returns the exit code.
    */
   public static int run(Config config, int writes, File dataDir, PrintStream out) throws Exception {
-    Map<String, Address> members = RaftSettings.fromConfig(
-        ConfigFactory.parseString("raft.member-id = " + firstMember(config)).withFallback(config)).members();
+    RaftSettings first = RaftSettings.fromConfig(ConfigFactory.parseString("raft.member-id = " + firstMember(config)).withFallback(config));
+    // The founding voters (raft.initial-voters); members listed only to be added later are not started.
+    Map<String, Address> members = new LinkedHashMap<>();
+    for (String id : first.initialVoters()) members.put(id, first.members().get(id));
     Map<String, ActorSystem<Void>> systems = new LinkedHashMap<>();
     Map<String, ActorRef<RaftNode.Command>> nodes = new LinkedHashMap<>();
     Map<String, KvStateMachine> machines = new LinkedHashMap<>();

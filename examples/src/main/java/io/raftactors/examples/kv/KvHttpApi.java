@@ -36,8 +36,18 @@ import java.util.concurrent.CompletionStage;
  * GET    /kv/{key}[?consistency=linearizable|lease|stale]   200 value | 404
  * DELETE /kv/{key}                            200 {"index":N} | 404
  * POST   /kv/{key}/cas    {"expected":..,"value":..}   200 {"index":N} | 409 {"current":..}
- * GET    /status                              200 {"node","role","term","leader",...}
+ * GET    /status                              200 {"node","role","term","leader","voters","learners",...}
+ * POST   /admin/members   {"id","address","http","learner"}   200 {"index","voters","learners"}
+ * DELETE /admin/members/{id}                  200 {"index","voters","learners"}
+ * POST   /admin/transfer-leadership   [{"to":id}]   200 {"leader","term"}
  * </pre>
+ *
+ * <p>Admin requests go to the leader like writes (a follower redirects with 307). A membership
+ * change is answered 200 once the new configuration is committed; 409 when the group refused it
+ * and nothing changed (another change in progress, a member unknown or already present, the last
+ * voter, a new voter that did not catch up, a transfer target that is no other voter); 504 when the
+ * outcome is unknown (GET /status tells the configuration). POST /admin/members with the id of a
+ * learner and {@code "learner": false} promotes it.
  *
  * <p>Every answer to a write says one thing about whether it was applied: 200, 404 (delete of an
  * absent key) and 409 (cas that did not swap) were applied; 307, 503 (with Retry-After: no leader
@@ -63,6 +73,8 @@ public final class KvHttpApi extends AllDirectives {
   private final String memberId;
   private final ActorRef<RaftNode.Command> node;
   private final Map<String, String> httpAddresses;
+  /** HTTP addresses recorded in the group's configuration, for members added at run time. */
+  private final Map<String, String> learnedHttp = new java.util.concurrent.ConcurrentHashMap<>();
   private final int maxValueBytes;
   private final Duration ask;
   private final Duration waitForLeader;
@@ -101,7 +113,12 @@ public final class KvHttpApi extends AllDirectives {
                     entity(Unmarshaller.entityToString(), body -> completeWithFuture(put(key, body, ik))))),
                 get(() -> parameterOptional("consistency", c -> completeWithFuture(get(key, c.orElse("linearizable"))))),
                 delete(() -> idempotencyKey(ik -> completeWithFuture(delete(key, ik)))))))),
-        path("status", () -> get(() -> completeWithFuture(status()))));
+        path("status", () -> get(() -> completeWithFuture(status()))),
+        pathPrefix("admin", () -> concat(
+            path("members", () -> post(() -> entity(Unmarshaller.entityToString(), body -> completeWithFuture(addMember(body))))),
+            path(PathMatchers.segment("members").slash(PathMatchers.segment()), id -> delete(() -> completeWithFuture(removeMember(id)))),
+            path("transfer-leadership", () -> post(() -> entity(Unmarshaller.entityToString(),
+                body -> completeWithFuture(transferLeadership(body))))))));
     // Every refusal (unknown path, wrong method, ...) is answered in JSON, like the API's own errors.
     RejectionHandler json = RejectionHandler.defaultHandler().mapRejectionResponse(r -> {
       if (r.entity() instanceof akka.http.javadsl.model.HttpEntity.Strict s && !s.getContentType().equals(ContentTypes.APPLICATION_JSON)) {
@@ -211,15 +228,149 @@ public final class KvHttpApi extends AllDirectives {
   }
 
   private CompletionStage<RaftNode.Status> statusOf() {
-    return AskPattern.ask(node, RaftNode.GetStatus::new, ask, system.scheduler());
+    return AskPattern.<RaftNode.Command, RaftNode.Status>ask(node, RaftNode.GetStatus::new, ask, system.scheduler())
+        .thenApply(s -> {
+          learn(s.configuration());
+          return s;
+        });
+  }
+
+  /** Remembers the HTTP addresses that the group's configuration records. */
+  private void learn(io.raftactors.core.ClusterConfig c) {
+    if (c == null) return;
+    c.addresses().forEach((id, a) -> {
+      if (a.client() != null) learnedHttp.put(id, a.client());
+    });
+  }
+
+  private String httpOf(String member) {
+    String a = httpAddresses.get(member);
+    return a != null ? a : learnedHttp.get(member);
+  }
+
+  // ------------------------------------------------------------------ admin: membership and transfer
+
+  private CompletionStage<HttpResponse> addMember(String body) {
+    JsonNode req;
+    try {
+      req = JSON.readTree(body);
+    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+      return done(json(StatusCodes.BAD_REQUEST, obj().put("error", "malformed JSON: " + e.getOriginalMessage()).put("applied", false)));
+    }
+    String usage = "expected {\"id\": string, \"address\": \"akka://system@host:port\", \"http\": \"host:port\", \"learner\": boolean}";
+    if (req == null || !req.isObject() || !req.path("id").isTextual() || req.path("id").asText().isBlank()) {
+      return done(json(StatusCodes.BAD_REQUEST, obj().put("error", usage).put("applied", false)));
+    }
+    String id = req.get("id").asText();
+    boolean learner = req.path("learner").asBoolean(false);
+    String address = req.path("address").isTextual() ? req.get("address").asText() : null;
+    String http = req.path("http").isTextual() ? req.get("http").asText() : null;
+    if (address != null) {
+      try {
+        akka.actor.AddressFromURIString.parse(address);
+      } catch (RuntimeException e) {
+        return done(json(StatusCodes.BAD_REQUEST, obj().put("error", "address '" + address + "' is no Akka address ("
+            + "akka://system@host:port)").put("applied", false)));
+      }
+    }
+    if (http != null && !http.matches("[^:\\s/]+:\\d{1,5}")) {
+      return done(json(StatusCodes.BAD_REQUEST, obj().put("error", "http must be host:port, was '" + http + "'").put("applied", false)));
+    }
+    io.raftactors.core.MemberAddress where = address == null ? null : new io.raftactors.core.MemberAddress(address, http);
+    return untilLeaderKnown(this::leaderStatus).thenCompose(s -> {
+      if (s.role() != Role.LEADER) return done(notLeader(s.leaderId(), "/admin/members"));
+      io.raftactors.core.ClusterConfig c = s.configuration();
+      if (where == null && !(c != null && c.isMember(id))) {
+        return done(json(StatusCodes.BAD_REQUEST, obj().put("error", "address is required for a new member").put("applied", false)));
+      }
+      io.raftactors.core.MembershipChange change = c != null && c.isLearner(id) && !learner
+          ? new io.raftactors.core.MembershipChange.Promote(id)
+          : learner ? new io.raftactors.core.MembershipChange.AddLearner(id, where)
+          : new io.raftactors.core.MembershipChange.AddVoter(id, where);
+      return changeMembers(change, "/admin/members");
+    });
+  }
+
+  private CompletionStage<HttpResponse> removeMember(String id) {
+    return changeMembers(new io.raftactors.core.MembershipChange.Remove(id), "/admin/members/" + id);
+  }
+
+  /** This node's status, as a NotLeader-or-leader answer that {@link #untilLeaderKnown} can wait on. */
+  private CompletionStage<RaftNode.Status> leaderStatus() {
+    return statusOf();
+  }
+
+  private CompletionStage<HttpResponse> changeMembers(io.raftactors.core.MembershipChange change, String path) {
+    CompletionStage<RaftNode.AdminReply> reply = untilLeaderKnown(() -> AskPattern.<RaftNode.Command, RaftNode.AdminReply>ask(
+        node, r -> new RaftNode.ChangeMembers(java.util.List.of(change), r), adminTimeout(), system.scheduler()));
+    return reply.thenApply(r -> {
+      if (r instanceof RaftNode.MembersChanged m) {
+        learn(m.configuration());
+        ObjectNode o = obj().put("index", m.index());
+        m.configuration().voters().forEach(o.putArray("voters")::add);
+        m.configuration().learners().forEach(o.putArray("learners")::add);
+        return json(StatusCodes.OK, o);
+      }
+      return adminRefusal(r, path, "membership change");
+    }).exceptionally(e -> adminUnknown("no answer within " + adminTimeout().toMillis() + " ms", "membership change"));
+  }
+
+  private CompletionStage<HttpResponse> transferLeadership(String body) {
+    String to = null;
+    if (body != null && !body.isBlank()) {
+      try {
+        JsonNode req = JSON.readTree(body);
+        if (req != null && req.isObject() && req.path("to").isTextual()) to = req.get("to").asText();
+        else if (req != null && !(req.isObject() && (req.isEmpty() || req.path("to").isNull()))) {
+          return done(json(StatusCodes.BAD_REQUEST, obj().put("error", "expected {\"to\": member id} or no body").put("applied", false)));
+        }
+      } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+        return done(json(StatusCodes.BAD_REQUEST, obj().put("error", "malformed JSON: " + e.getOriginalMessage()).put("applied", false)));
+      }
+    }
+    String target = to;
+    CompletionStage<RaftNode.AdminReply> reply = untilLeaderKnown(() -> AskPattern.<RaftNode.Command, RaftNode.AdminReply>ask(
+        node, r -> new RaftNode.TransferLeadership(target, r), ask, system.scheduler()));
+    return reply.thenApply(r -> {
+      if (r instanceof RaftNode.LeadershipTransferred t) return json(StatusCodes.OK, obj().put("leader", t.leaderId()).put("term", t.term()));
+      return adminRefusal(r, "/admin/transfer-leadership", "leadership transfer");
+    }).exceptionally(e -> adminUnknown("no answer within " + ask.toMillis() + " ms", "leadership transfer"));
+  }
+
+  /** A change may take a while: new voters catch up first. The ask waits as long as a client would. */
+  private Duration adminTimeout() {
+    return ask.multipliedBy(6);
+  }
+
+  private HttpResponse adminRefusal(RaftNode.AdminReply r, String path, String what) {
+    if (r instanceof RaftNode.NotLeader nl) return notLeader(nl.leaderId(), path);
+    if (r instanceof RaftNode.Rejected rj) {
+      return json(StatusCodes.CONFLICT, obj().put("error", rj.reason()).put("applied", false));
+    }
+    return adminUnknown(((RaftNode.OutcomeUnknown) r).reason(), what);
+  }
+
+  private static HttpResponse adminUnknown(String reason, String what) {
+    return json(StatusCodes.GATEWAY_TIMEOUT, obj().put("error", "outcome unknown").put("detail", reason).put("applied", "unknown")
+        .put("note", "the " + what + " may or may not have been made; GET /status shows the configuration"));
   }
 
   private CompletionStage<HttpResponse> status() {
     return statusOf().thenApply(s -> {
       ObjectNode o = obj().put("node", memberId).put("phase", s.phase().name()).put("role", s.role().name()).put("term", s.term())
           .put("leader", s.leaderId()).put("commitIndex", s.commitIndex()).put("appliedIndex", s.lastApplied());
+      io.raftactors.core.ClusterConfig c = s.configuration();
+      if (c != null) {
+        c.voters().forEach(o.putArray("voters")::add);
+        c.learners().forEach(o.putArray("learners")::add);
+        if (c.joint()) c.outgoingVoters().forEach(o.putObject("joint").putArray("outgoingVoters")::add);
+      }
       ObjectNode members = o.putObject("members");
-      httpAddresses.forEach((id, addr) -> members.put(id, "http://" + addr));
+      java.util.TreeMap<String, String> all = new java.util.TreeMap<>(learnedHttp);
+      all.putAll(httpAddresses);
+      all.forEach((id, addr) -> {
+        if (c == null || c.isMember(id)) members.put(id, "http://" + addr);
+      });
       if (s.problem() != null) o.put("problem", s.problem());
       return json(StatusCodes.OK, o);
     });
@@ -263,12 +414,25 @@ public final class KvHttpApi extends AllDirectives {
   }
 
   private <R> CompletionStage<R> untilLeaderKnown(java.util.function.Supplier<CompletionStage<R>> attempt, long deadline) {
-    return attempt.get().thenCompose(r -> {
-      boolean noLeader = r instanceof RaftNode.NotLeader nl && nl.leaderId() == null;
-      if (!noLeader || System.nanoTime() + LEADER_POLL.toNanos() > deadline) return CompletableFuture.completedFuture(r);
+    return attempt.get().thenCompose(r -> waitingForLeader(r).thenCompose(wait -> {
+      if (!wait || System.nanoTime() + LEADER_POLL.toNanos() > deadline) return CompletableFuture.completedFuture(r);
       return akka.pattern.Patterns.after(LEADER_POLL, system.classicSystem().scheduler(), system.executionContext(),
           () -> untilLeaderKnown(attempt, deadline));
-    });
+    }));
+  }
+
+  /**
+   * True if {@code r} says "try again shortly here": no leader is known (an election runs), or this
+   * node still leads but refused, because it is handing its leadership over (the answer names the
+   * target, which may not lead yet: a redirect there could bounce back).
+   */
+  private CompletionStage<Boolean> waitingForLeader(Object r) {
+    if (r instanceof RaftNode.Status s) {
+      return CompletableFuture.completedFuture(s.role() != Role.LEADER && s.leaderId() == null);
+    }
+    if (!(r instanceof RaftNode.NotLeader nl)) return CompletableFuture.completedFuture(false);
+    if (nl.leaderId() == null) return CompletableFuture.completedFuture(true);
+    return statusOf().thenApply(s -> s.role() == Role.LEADER).exceptionally(e -> false);
   }
 
   /** 504: the command may or may not have been applied; the body says so, and how to find out. */
@@ -285,7 +449,7 @@ public final class KvHttpApi extends AllDirectives {
   }
 
   private HttpResponse notLeader(String leader, String path) {
-    String addr = leader == null ? null : httpAddresses.get(leader);
+    String addr = leader == null ? null : httpOf(leader);
     if (addr == null) {
       return retryLater(json(StatusCodes.SERVICE_UNAVAILABLE,
           obj().put("error", "no leader known; retry shortly").put("applied", false)));

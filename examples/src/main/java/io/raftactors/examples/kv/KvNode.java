@@ -25,7 +25,11 @@ import org.slf4j.LoggerFactory;
  * {@code <data-dir>/<node>} and its HTTP API ({@link KvHttpApi}) at {@code kv.http.<node>}. Runs
  * until the JVM is stopped (Ctrl-C runs Akka's coordinated shutdown).
  *
- * <pre>java -jar examples/target/raft-kv.jar --node n1 [--config application.conf] [--data-dir data]</pre>
+ * <pre>java -jar examples/target/raft-kv.jar --node n1 [--config application.conf] [--data-dir data] [--join]</pre>
+ *
+ * <p>{@code --join} starts a member that is not one of {@code raft.initial-voters} (or any member
+ * on empty storage) without founding anything: it waits until the leader adds it
+ * ({@code POST /admin/members}) and then learns the group's log from it.
  */
 public final class KvNode {
   private KvNode() {}
@@ -38,18 +42,21 @@ public final class KvNode {
     String node = null;
     String configFile = "application.conf";
     String dataDir = "data";
+    boolean join = false;
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
         case "--node" -> node = KvDemo.value(args, ++i, "--node");
         case "--config" -> configFile = KvDemo.value(args, ++i, "--config");
         case "--data-dir" -> dataDir = KvDemo.value(args, ++i, "--data-dir");
+        case "--join" -> join = true;
         default -> {
-          System.err.println("unknown argument " + args[i] + "; usage: raft-kv --node ID [--config FILE] [--data-dir DIR]");
+          System.err.println("unknown argument " + args[i] + "; usage: raft-kv --node ID [--config FILE] [--data-dir DIR] [--join]");
           System.exit(2);
         }
       }
     }
     Config config = KvDemo.loadConfig(configFile);
+    if (join) config = ConfigFactory.parseString("raft.bootstrap = join").withFallback(config);
     Running r;
     try {
       r = start(config, node, new File(dataDir));
