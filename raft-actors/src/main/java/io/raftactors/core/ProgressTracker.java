@@ -96,11 +96,13 @@ final class ProgressTracker {
 
   /**
    * While leading, after a configuration change: members that joined start in probe mode at
-   * {@code nextIndex}, members that left are forgotten, the others keep their progress.
+   * {@code nextIndex}, the others keep their progress. Members that left are forgotten unless
+   * {@code keepLeaving}: until the change commits they still receive the log, so that they learn
+   * they were removed (they never count).
    */
-  void syncProgress(long nextIndex, long now) {
+  void syncProgress(long nextIndex, long now, boolean keepLeaving) {
     List<String> peers = peers();
-    progress.keySet().retainAll(peers);
+    if (!keepLeaving) progress.keySet().retainAll(peers);
     for (String peer : peers) progress.computeIfAbsent(peer, p -> new Progress(nextIndex, now));
   }
 

@@ -859,7 +859,7 @@ public final class RaftCore {
   private void useConfig(ClusterConfig c) {
     if (c.equals(tracker.config())) return;
     tracker.setConfig(c);
-    if (role == Role.LEADER) tracker.syncProgress(log.lastIndex() + 1, now);
+    if (role == Role.LEADER) tracker.syncProgress(log.lastIndex() + 1, now, true);
   }
 
   // ---------------------------------------------------------------- leader: replication (P5.3, T10.2)
@@ -1016,6 +1016,7 @@ public final class RaftCore {
   /** The leader's active configuration has committed: finish a joint change, or leave if removed. */
   private void configurationCommitted() {
     ClusterConfig c = tracker.config();
+    tracker.syncProgress(log.lastIndex() + 1, now, false); // members removed by it get nothing more
     if (c.joint()) {
       // T4.3-02: C_old,new is committed; C_new follows at once. The caller waits for it.
       long jointIndex = configIndex;

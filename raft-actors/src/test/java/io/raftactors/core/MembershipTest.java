@@ -557,6 +557,22 @@ class MembershipTest {
     assertTrue(n1.status().votesGranted().isEmpty());
   }
 
+  @Test
+  void aRemovedFollowerLearnsItWasRemovedAndThenGetsNothingMore() {
+    CoreCluster c = CoreCluster.founded(THREE, DEFAULTS);
+    RaftCore l = c.elect();
+    l.changeMembership(List.of(new Remove("n3")), 1);
+    c.settle();
+    assertTrue(c.committedWith("n1", 1));
+    RaftCore n3 = c.node("n3");
+    assertEquals(ClusterConfig.of("n1", "n2"), n3.config(), "n3 received the entry that removed it");
+    long last = n3.lastIndex();
+    c.write(3);
+    c.tick(30);
+    assertEquals(last, n3.lastIndex(), "and nothing after it");
+    assertEquals(Role.FOLLOWER, n3.role(), "it never campaigns");
+  }
+
   // ------------------------------------------------------------------ T4.3: joint consensus
 
   /** {n1,n2,n3} -> {n3,n4,n5}, with n4 and n5 caught up; the joint entry is held by old members only. */
