@@ -517,6 +517,7 @@ public final class RaftClient implements AutoCloseable {
         for (Call w : waiting) startCommand(w);
       } else if (reply instanceof RaftNode.ClientNotLeader nl) {
         c.lastOverloaded = null;
+        if (nl.leaderId() != null && nl.leaderAddress() != null) learn(nl.leaderId(), nl.leaderAddress());
         redirect(c, nl.leaderId());
       } else if (c == opening) {
         nextTarget();
@@ -558,16 +559,17 @@ public final class RaftClient implements AutoCloseable {
 
     /** Members added at run time bring their addresses in the configuration: the client can reach them too. */
     private void learn(ClusterConfig config) {
-      for (Map.Entry<String, MemberAddress> e : config.addresses().entrySet()) {
-        if (nodes.containsKey(e.getKey())) continue;
-        try {
-          Address a = akka.actor.AddressFromURIString.parse(e.getValue().peer());
-          nodes.put(e.getKey(), NodeAddress.sender(ctx.getSystem(), a, groupId, e.getKey()));
-          memberIds.add(e.getKey());
-        } catch (RuntimeException ex) {
-          ctx.getLog().warn("Raft client of group {}: member {} has no usable address '{}': {}", groupId, e.getKey(),
-              e.getValue().peer(), ex.toString());
-        }
+      for (Map.Entry<String, MemberAddress> e : config.addresses().entrySet()) learn(e.getKey(), e.getValue().peer());
+    }
+
+    private void learn(String id, String address) {
+      if (nodes.containsKey(id)) return;
+      try {
+        Address a = akka.actor.AddressFromURIString.parse(address);
+        nodes.put(id, NodeAddress.sender(ctx.getSystem(), a, groupId, id));
+        memberIds.add(id);
+      } catch (RuntimeException ex) {
+        ctx.getLog().warn("Raft client of group {}: member {} has no usable address '{}': {}", groupId, id, address, ex.toString());
       }
     }
 

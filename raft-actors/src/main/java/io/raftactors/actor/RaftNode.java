@@ -208,8 +208,15 @@ public final class RaftNode {
   /** Applied (or, for a retried command, applied before): the result, serialized (null for null). */
   public record ClientResult(long requestId, long index, Payload result) implements ClientReply {}
 
-  /** Not the leader; nothing was appended. Retry at {@code leaderId} if not null. */
-  public record ClientNotLeader(long requestId, String leaderId) implements ClientReply {}
+  /**
+   * Not the leader; nothing was appended. Retry at {@code leaderId} if not null; {@code leaderAddress}
+   * is where it is reached if the group's configuration records it (a member added at run time), else null.
+   */
+  public record ClientNotLeader(long requestId, String leaderId, String leaderAddress) implements ClientReply {
+    public ClientNotLeader(long requestId, String leaderId) {
+      this(requestId, leaderId, null);
+    }
+  }
 
   /** Refused before reaching the log, or failed without effect (for example a malformed payload). */
   public record ClientRejected(long requestId, String reason) implements ClientReply {}
@@ -655,14 +662,20 @@ public final class RaftNode {
   private Behavior<Command> tellNotLeader(Command c, String leader) {
     if (c instanceof Propose p) p.replyTo().tell(new NotLeader(leader));
     else if (c instanceof Query q) q.replyTo().tell(new NotLeader(leader));
-    else if (c instanceof ClientCommand cc) cc.replyTo().tell(new ClientNotLeader(cc.seq(), leader));
-    else if (c instanceof ClientQuery cq) cq.replyTo().tell(new ClientNotLeader(cq.requestId(), leader));
-    else if (c instanceof OpenClientSession o) o.replyTo().tell(new ClientNotLeader(o.requestId(), leader));
-    else if (c instanceof ClientKeepAlive k) k.replyTo().tell(new ClientNotLeader(k.requestId(), leader));
+    else if (c instanceof ClientCommand cc) cc.replyTo().tell(clientNotLeader(cc.seq(), leader));
+    else if (c instanceof ClientQuery cq) cq.replyTo().tell(clientNotLeader(cq.requestId(), leader));
+    else if (c instanceof OpenClientSession o) o.replyTo().tell(clientNotLeader(o.requestId(), leader));
+    else if (c instanceof ClientKeepAlive k) k.replyTo().tell(clientNotLeader(k.requestId(), leader));
     else if (c instanceof ChangeMembers m) m.replyTo().tell(new NotLeader(leader));
     else if (c instanceof TransferLeadership t) t.replyTo().tell(new NotLeader(leader));
-    else if (c instanceof ClientAdmin a) a.replyTo().tell(new ClientNotLeader(a.requestId(), leader));
+    else if (c instanceof ClientAdmin a) a.replyTo().tell(clientNotLeader(a.requestId(), leader));
     return Behaviors.same();
+  }
+
+  /** "Not the leader" for a client, with the leader's address when the configuration records it. */
+  private ClientNotLeader clientNotLeader(long requestId, String leader) {
+    io.raftactors.core.MemberAddress a = leader == null || core == null ? null : core.config().address(leader);
+    return new ClientNotLeader(requestId, leader, a == null ? null : a.peer());
   }
 
   /** The status of a node that does not take part (yet): no term, no leader, no log. */
@@ -824,10 +837,10 @@ public final class RaftNode {
     } else if (w instanceof AdminWaiter a) {
       a.replyTo().tell(notLeader ? new NotLeader(leader) : unknown ? new OutcomeUnknown(reason) : new Rejected(reason));
     } else if (w instanceof ClientWaiter c) {
-      c.replyTo().tell(notLeader ? new ClientNotLeader(c.requestId(), leader)
+      c.replyTo().tell(notLeader ? clientNotLeader(c.requestId(), leader)
           : unknown ? new ClientOutcomeUnknown(c.requestId(), reason) : new ClientRejected(c.requestId(), reason));
     } else if (w instanceof ClientAdminWaiter c) {
-      c.replyTo().tell(notLeader ? new ClientNotLeader(c.requestId(), leader)
+      c.replyTo().tell(notLeader ? clientNotLeader(c.requestId(), leader)
           : unknown ? new ClientOutcomeUnknown(c.requestId(), reason) : new ClientRejected(c.requestId(), reason));
     }
   }
@@ -1054,7 +1067,7 @@ public final class RaftNode {
       if (q != null) {
         String leader = o instanceof ProposalOutcome.NotLeader nl ? nl.leaderHint() : null;
         if (q.local() != null) q.local().tell(new NotLeader(leader));
-        else q.client().tell(new ClientNotLeader(q.requestId(), leader));
+        else q.client().tell(clientNotLeader(q.requestId(), leader));
         continue;
       }
       Waiter w = takeWaiter(o.correlationId());

@@ -64,6 +64,11 @@ class MembershipActorTest {
     assertEquals("n4", get(client.transferLeadership("n4")));
     assertEquals("n4", kit.awaitLeader());
     get(client.submit("after-transfer"));
+    // A client whose settings know n1..n3 only is redirected to n4 with its address, and reaches it.
+    try (RaftClient fresh = RaftClient.create(kit.system(), kit.settings("n1"))) {
+      Object r = get(fresh.submit("fresh"));
+      assertTrue(String.valueOf(r).startsWith("applied fresh at "), String.valueOf(r));
+    }
 
     ClusterConfig three = get(client.removeMember("n4")); // the leader removes itself
     assertEquals(List.of("n1", "n2", "n3"), three.voters());
