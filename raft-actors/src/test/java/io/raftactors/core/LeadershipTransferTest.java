@@ -560,6 +560,78 @@ class LeadershipTransferTest {
     assertEquals(Role.LEADER, l.role());
   }
 
+  /**
+   * The transfer's TimeoutNow is delayed in the network until after L has aborted the transfer and
+   * gone on leading, its rounds confirmed by both followers. When it reaches T, T's election is a
+   * transfer election that n3 considers although it has just heard from L; T wins with n3 and
+   * commits a write, while T's messages to L are lost. L, which still believes it leads, must not
+   * serve a read from a lease then: a TimeoutNow sent in a term may start an election at any time,
+   * so a leader that sent one takes no lease for the rest of that term.
+   */
+  @Test
+  void lease_T6_4_1_03_noLeaseAfterAnAbortedTransferInTheSameTerm() {
+    CoreCluster c = clusterLedByN1(leaseSettings(LEASE), 2);
+    RaftCore l = c.node("n1");
+    RaftCore t = c.node("n2");
+    List<TimeoutNow> held = new ArrayList<>();
+    c.dropIf((to, m) -> {
+      if (m instanceof TimeoutNow tn) held.add(tn);
+      return m instanceof TimeoutNow;
+    });
+    l.transferLeadership("n2", 30);
+    c.settle();
+    assertEquals(1, held.size(), "setup: the TimeoutNow left L and is held in the network");
+    c.tickUntil(TIMEOUT_MAX, () -> !c.outcomesOf("n1", 30).isEmpty());
+    assertTrue(single(c.outcomesOf("n1", 30)) instanceof ProposalOutcome.Rejected, "setup: the transfer was aborted");
+    c.tick(2 * HB); // L leads on; both followers confirm its rounds
+    assertEquals(Role.LEADER, l.role(), "setup");
+    assertEquals("n1", t.leaderId(), "setup: T still follows L");
+
+    c.dropIf((to, m) -> to.equals("n1") && m.from().equals("n2")); // L hears nothing of T's term
+    t.step(held.get(0)); // the late TimeoutNow
+    c.settle();
+    assertEquals(Role.LEADER, t.role(), "setup: T won its transfer election with n3's vote");
+    long w = t.propose(cmd("written by T"), 31);
+    c.settle();
+    assertTrue(c.committedWith("n2", 31), "setup: T committed a write at " + w);
+    assertEquals(Role.LEADER, l.role(), "setup: L does not know yet");
+
+    l.leaseRead(32);
+    Ready r = l.ready();
+    for (ReadState rs : r.reads()) {
+      assertTrue(rs.index() >= w, "read " + rs.correlationId() + " served at index " + rs.index()
+          + ", missing the write committed at " + w + ": a stale read");
+    }
+    assertEquals(List.of(), r.reads(), "no lease: the read waits for a round, which L cannot complete");
+  }
+
+  /**
+   * The bar on leases lasts only for the term in which TimeoutNow was sent: n1 hands over to n2,
+   * n2 hands back, and n1, leading again in a later term, serves lease reads at once once its
+   * rounds are confirmed.
+   */
+  @Test
+  void lease_T6_4_1_03_leaseReturnsInALaterTerm() {
+    CoreCluster c = clusterLedByN1(leaseSettings(LEASE), 2);
+    RaftCore l = c.node("n1");
+    long term = l.term();
+    l.transferLeadership("n2", 60);
+    c.settle();
+    assertEquals(List.of(new ProposalOutcome.Transferred(60, "n2")), c.outcomesOf("n1", 60), "setup");
+    c.tick(HB);
+    c.node("n2").transferLeadership("n1", 61);
+    c.settle();
+    assertEquals(List.of(new ProposalOutcome.Transferred(61, "n1")), c.outcomesOf("n2", 61), "setup");
+    assertEquals(Role.LEADER, l.role(), "setup");
+    assertEquals(term + 2, l.term(), "setup: n1 leads again, in a later term");
+    c.tick(2 * HB); // its no-op commits, its rounds are confirmed
+
+    l.leaseRead(62);
+    Ready r = l.ready();
+    assertEquals(List.of(new ReadState(62, l.commitIndex())), r.reads(), "a lease read is served at once");
+    assertEquals(List.of(), sent(r, AppendEntries.class), "without a round");
+  }
+
   // ------------------------------------------------------------------ T4.2.2-04
 
   /**
