@@ -76,6 +76,12 @@ public final class RaftCore {
   private PendingChange change;
   /** The leadership transfer under way on this leader, or null (thesis 3.10). */
   private Transfer transfer;
+  /**
+   * This leader has sent TimeoutNow in its term. The election it starts passes the guards a lease
+   * counts on (T4.2.3, T6.4.1) whenever it happens, also after the transfer was aborted (a late
+   * TimeoutNow, a target slow to persist its vote): so no lease for the rest of the term.
+   */
+  private boolean sentTimeoutNow;
   /** The configuration as of the log's start (the snapshot point). */
   private ClusterConfig snapshotConfig;
   /** The latest snapshot this node holds (null if it has none with data). */
@@ -436,7 +442,13 @@ public final class RaftCore {
     Progress pr = tracker.progress(to);
     // T3.10-02: only a target that holds the whole log is told to campaign; otherwise replication
     // brings it up to date and its acknowledgement triggers TimeoutNow.
-    if (pr != null && pr.matchIndex == log.lastIndex()) send(to, new TimeoutNow(term, id), false);
+    if (pr != null && pr.matchIndex == log.lastIndex()) sendTimeoutNow(to);
+  }
+
+  /** Tells {@code to} to campaign at once (thesis 3.10); this leader takes no lease for the rest of its term. */
+  private void sendTimeoutNow(String to) {
+    sentTimeoutNow = true;
+    send(to, new TimeoutNow(term, id), false);
   }
 
   /** The other voter (of the new configuration) with the highest match index, or null. */
@@ -688,6 +700,7 @@ public final class RaftCore {
     heartbeatElapsed = 0;
     tracker.startReplication(log.lastIndex() + 1, now); // P5.2-03
     reads.startLeadership();
+    sentTimeoutNow = false;
     // P5.4.2-04 (paper 8): a no-op of the new term lets earlier entries commit.
     appendAsLeader(new EntryData.Noop(term));
   }
@@ -975,7 +988,7 @@ public final class RaftCore {
       if (moved) maybeCommit();
       if (role != Role.LEADER) return; // the commit may have removed this leader
       if (transfer != null && transfer.target().equals(r.from()) && pr.matchIndex == log.lastIndex()) {
-        send(r.from(), new TimeoutNow(term, id), false); // T3.10-02: the target holds the whole log now
+        sendTimeoutNow(r.from()); // T3.10-02: the target holds the whole log now
       }
       if (moved && change != null) advanceChange();
       return;
@@ -1031,7 +1044,7 @@ public final class RaftCore {
       // wait an election timeout for its next leader.
       String successor = mostUpToDateVoter();
       Progress pr = successor == null ? null : tracker.progress(successor);
-      if (pr != null && pr.matchIndex == log.lastIndex()) send(successor, new TimeoutNow(term, id), false);
+      if (pr != null && pr.matchIndex == log.lastIndex()) sendTimeoutNow(successor);
       becomeFollower(term, null, true);
     }
   }
@@ -1119,8 +1132,9 @@ public final class RaftCore {
   /** The highest round a quorum (this leader included) has acknowledged: serve what it confirms. */
   private void confirmRounds() {
     long agreed = tracker.agreed(reads.round(), pr -> pr.ackedRound, 0);
-    // T6.4.1-03: a leader handing over its leadership takes no new lease.
-    for (PendingRead r : reads.confirm(agreed, transfer != null ? 0 : settings.leaseTicks())) {
+    // T6.4.1-03: a leader handing over its leadership, or that told a member to campaign in this
+    // term, takes no new lease.
+    for (PendingRead r : reads.confirm(agreed, transfer != null || sentTimeoutNow ? 0 : settings.leaseTicks())) {
       if (r.from() == null) reads.confirmed(new ReadState(r.correlationId(), r.index()));
       else send(r.from(), new ReadIndexResponse(term, id, r.correlationId(), r.index()), false);
     }
