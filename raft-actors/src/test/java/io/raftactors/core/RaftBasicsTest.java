@@ -256,8 +256,7 @@ class RaftBasicsTest {
   @ParameterizedTest(name = "{0}, preVote={1}, checkQuorum={2}")
   @MethodSource("rolesAtTerm5")
   void basics_P5_1_03_staleRequestVoteAndPreVoteRejected(Role role, boolean preVote, boolean checkQuorum) {
-    // InstallSnapshot and TimeoutNow arrive with snapshots and leadership transfer; the core has
-    // neither yet, so the stale requests it can receive are RequestVote and PreVote.
+    // Stale InstallSnapshot has a test of its own (SnapshotTest); a stale TimeoutNow is dropped below.
     RaftCore n = nodeAtTerm5(role, cfg(preVote, checkQuorum));
     String votedBefore = n.votedFor();
     int elapsed = n.electionElapsed();
@@ -274,6 +273,9 @@ class RaftBasicsTest {
     assertFalse(pvr.get(0).granted());
     assertEquals(5, pvr.get(0).term(), "a rejection carries the voter's term");
     assertNull(pv.hardState(), "nothing to persist");
+
+    Ready tn = step(n, new RaftMessage.TimeoutNow(4, "n2"));
+    assertTrue(tn.isEmpty(), "a stale TimeoutNow starts no election and needs no answer: " + tn);
 
     assertEquals(5, n.term());
     assertEquals(role, n.role(), "role unchanged");

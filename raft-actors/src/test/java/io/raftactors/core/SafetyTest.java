@@ -424,8 +424,7 @@ class SafetyTest {
   /**
    * Every message type the core handles, built for the node it is delivered to ({@code t} is its
    * term). Same-term requests from a leader are not sent to a leader: two leaders in one term cannot
-   * exist. TimeoutNow does not exist in the core yet (no leadership transfer); it joins this list
-   * when it is added.
+   * exist.
    */
   static Map<String, Function<RaftCore, RaftMessage>> messages() {
     Map<String, Function<RaftCore, RaftMessage>> m = new LinkedHashMap<>();
@@ -465,6 +464,10 @@ class SafetyTest {
     m.put("ReadIndexRequest", n -> new ReadIndexRequest(n.term(), "n3", 31));
     m.put("ReadIndexResponse with a read index", n -> new ReadIndexResponse(n.term(), "n2", 77, 2));
     m.put("ReadIndexResponse not leader", n -> new ReadIndexResponse(n.term(), "n2", 77, -1));
+    // Leadership transfer (thesis 3.10): the leader's order to campaign, and the election it starts.
+    m.put("TimeoutNow from the leader", n -> new RaftMessage.TimeoutNow(n.term(), "n2"));
+    m.put("TimeoutNow of a newer term", n -> new RaftMessage.TimeoutNow(n.term() + 1, "n3"));
+    m.put("RequestVote, newer term, transfer election", n -> new RequestVote(n.term() + 1, "n3", n.lastIndex() + 1, n.lastTerm(), true));
     return m;
   }
 
