@@ -34,7 +34,8 @@ sealed interface Quorum permits Quorum.Majority, Quorum.Joint {
   VoteResult tally(Collection<String> granted, Collection<String> rejected);
 
   static Quorum of(ClusterConfig config) {
-    return new Majority(Set.copyOf(config.voters()));
+    Majority incoming = new Majority(Set.copyOf(config.voters()));
+    return config.joint() ? new Joint(incoming, new Majority(Set.copyOf(config.outgoingVoters()))) : incoming;
   }
 
   /** A majority of {@code voters}. An empty set agrees to anything (the idle half of a joint quorum). */

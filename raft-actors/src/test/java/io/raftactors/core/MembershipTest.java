@@ -260,6 +260,18 @@ class MembershipTest {
     assertEquals("n1", s4.leaderId());
     List<AppendEntriesResponse> acks = CoreFixture.sent(r, AppendEntriesResponse.class);
     assertTrue(acks.get(0).success());
+
+    // The leader itself need not be in the receiver's configuration either: n5 leads a group that
+    // n4 still knows as {n1,n2,n3}; the entry that lists n5 is among those it sends.
+    RaftCore n4 = new RaftCore("n4", DEFAULTS, fixed(10), DurableState.empty(THREE));
+    ClusterConfig withN5 = ClusterConfig.of("n2", "n3", "n5");
+    Ready fromN5 = CoreFixture.step(n4, new AppendEntries(3, "n5", 0, 0, List.of(new LogEntry(1, 0, new EntryData.Configuration(THREE)),
+        new LogEntry(2, 2, new EntryData.Configuration(withN5)), new LogEntry(3, 3, cmd("b"))), 3, 0));
+    assertEquals(3, n4.lastIndex(), "it appends what n5 sends");
+    assertEquals("n5", n4.leaderId());
+    assertEquals(withN5, n4.config());
+    List<AppendEntriesResponse> toN5 = CoreFixture.sentTo(fromN5, "n5", AppendEntriesResponse.class);
+    assertTrue(toN5.size() == 1 && toN5.get(0).success() && toN5.get(0).matchIndex() == 3, toN5.toString());
   }
 
   @Test
@@ -331,6 +343,14 @@ class MembershipTest {
     assertEquals(noop, l.commitIndex(), "the leader and one voter are 2 of 3");
     assertTrue(l.status().progress().containsKey("l1"), "learners are replicated to");
     assertNull(pre.hardState() == null ? null : pre.hardState().votedFor());
+
+    // A learner does not count itself a voter either: it never stands for election, not on its
+    // timer and not when the leader hands over to it.
+    RaftCore learner = new RaftCore("l1", DEFAULTS, fixed(10), DurableState.bootstrap(withLearners));
+    List<Ready> quiet = CoreFixture.tick(learner, 100);
+    quiet.add(CoreFixture.step(learner, new TimeoutNow(5, "n1")));
+    assertTrue(sent(quiet, PreVote.class).isEmpty() && sent(quiet, RequestVote.class).isEmpty(), "the learner campaigned");
+    assertEquals(Role.FOLLOWER, learner.role());
   }
 
   // ------------------------------------------------------------------ T4.2.1: catching up
@@ -607,7 +627,30 @@ class MembershipTest {
   }
 
   @Test
-  void membership_T4_3_01_aCandidateNeedsBothMajorities() {
+  void membership_T4_3_01_jointEntryHeldByTheNewMajorityOnlyDoesNotCommit() {
+    CoreCluster c = threeAndNewcomer();
+    c.addEmpty("n5", THREE);
+    RaftCore l = c.node("n1");
+    // n2 and n3 never receive the joint entry: of C_old only the leader n1 holds it.
+    c.dropIf((to, m) -> (to.equals("n2") || to.equals("n3")) && carriesConfig(m));
+    l.changeMembership(List.of(new AddVoter("n4", null), new AddVoter("n5", null), new Remove("n1"), new Remove("n2")), 1);
+    c.settle();
+    long ci = 0;
+    for (LogEntry e : l.entriesFrom(1)) if (e.data() instanceof EntryData.Configuration cfg && cfg.config().joint()) ci = e.index();
+    assertTrue(ci > 0, "setup: C_old,new appended");
+    assertTrue(c.node("n4").lastIndex() >= ci && c.node("n5").lastIndex() >= ci, "setup: n4 and n5 hold it");
+    assertTrue(l.commitIndex() < ci, "a majority of C_new but only n1 of C_old: nothing commits");
+    l.propose(cmd("after"), -1);
+    c.settle();
+    assertTrue(l.commitIndex() < ci, "still nothing");
+
+    c.dropIf((to, m) -> false);
+    c.tick(2 * DEFAULTS.heartbeatInterval() + 2);
+    assertTrue(l.commitIndex() >= ci || l.role() != Role.LEADER, "with n2 and n3 it commits");
+  }
+
+  /** n3 campaigning in C_old,new = {n1,n2,n3} -> {n3,n4,n5}, its self-vote durable. */
+  private static RaftCore jointCandidate() {
     ClusterConfig joint = new ClusterConfig(List.of("n3", "n4", "n5"), List.of(), List.of("n1", "n2", "n3"), Map.of());
     List<LogEntry> log = List.of(new LogEntry(1, 0, new EntryData.Configuration(THREE)), new LogEntry(2, 1, new EntryData.Configuration(joint)));
     RaftCore n3 = new RaftCore("n3", DEFAULTS.withPreVote(false), fixed(10), new DurableState(new HardState(1, null), SnapshotMeta.initial(THREE), log));
@@ -615,11 +658,24 @@ class MembershipTest {
     assertEquals(Role.CANDIDATE, n3.role());
     n3.ready();
     n3.persisted(2, 1);
+    return n3;
+  }
+
+  @Test
+  void membership_T4_3_01_aCandidateNeedsBothMajorities() {
+    RaftCore n3 = jointCandidate();
     n3.step(new RequestVoteResponse(n3.term(), "n1", true));
     n3.step(new RequestVoteResponse(n3.term(), "n2", true));
     assertEquals(Role.CANDIDATE, n3.role(), "all of C_old is not enough");
     n3.step(new RequestVoteResponse(n3.term(), "n4", true));
     assertEquals(Role.LEADER, n3.role(), "majorities of both");
+
+    RaftCore again = jointCandidate();
+    again.step(new RequestVoteResponse(again.term(), "n4", true));
+    again.step(new RequestVoteResponse(again.term(), "n5", true));
+    assertEquals(Role.CANDIDATE, again.role(), "all of C_new is not enough");
+    again.step(new RequestVoteResponse(again.term(), "n1", true));
+    assertEquals(Role.LEADER, again.role(), "majorities of both");
   }
 
   @Test
@@ -637,6 +693,11 @@ class MembershipTest {
     assertEquals(ClusterConfig.of("n3", "n4", "n5"), configs.get(2));
     assertEquals(Role.FOLLOWER, l.role(), "n1, outside C_new, stepped down");
     assertTrue(c.committedWith("n1", 1), "the caller hears once C_new commits");
+    for (Committed k : c.committed.get("n1")) {
+      if (k.correlationId() != 1) continue;
+      assertTrue(k.entry().data() instanceof EntryData.Configuration cfg && cfg.config().equals(ClusterConfig.of("n3", "n4", "n5")),
+          "the caller's answer is the entry of C_new, not that of C_old,new: " + k.entry());
+    }
     RaftCore next = c.elect();
     assertTrue(List.of("n3", "n4", "n5").contains(next.id()));
   }
