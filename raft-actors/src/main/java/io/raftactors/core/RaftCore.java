@@ -1042,6 +1042,13 @@ public final class RaftCore {
       // T4.2.2-02: the configuration that removed this leader is committed without it. It steps
       // down and tells the most up-to-date voter to campaign at once, so that the group does not
       // wait an election timeout for its next leader.
+      // Its last heartbeat carries the commit index, so the members learn that the change committed.
+      for (Map.Entry<String, Progress> e : tracker.allProgress().entrySet()) {
+        Progress p = e.getValue();
+        if (p.mode == Progress.Mode.SNAPSHOT) continue;
+        long prev = Math.max(p.matchIndex, log.snapshotIndex());
+        send(e.getKey(), new AppendEntries(term, id, prev, log.term(prev), List.of(), commitIndex, reads.round()), false);
+      }
       String successor = mostUpToDateVoter();
       Progress pr = successor == null ? null : tracker.progress(successor);
       if (pr != null && pr.matchIndex == log.lastIndex()) sendTimeoutNow(successor);

@@ -562,6 +562,19 @@ class MembershipTest {
   }
 
   @Test
+  void aRemovedLeaderTellsTheMembersThatTheChangeCommittedBeforeItStepsDown() {
+    CoreCluster c = CoreCluster.founded(THREE, DEFAULTS);
+    RaftCore l = c.elect();
+    c.dropIf((to, m) -> m instanceof TimeoutNow); // no successor takes over at once
+    l.changeMembership(List.of(new Remove("n1")), 1);
+    c.settle();
+    long ci = configIndex(l);
+    assertEquals(Role.FOLLOWER, l.role());
+    assertTrue(c.node("n2").commitIndex() >= ci && c.node("n3").commitIndex() >= ci,
+        "the members know C_new committed: " + c.node("n2").commitIndex() + ", " + c.node("n3").commitIndex() + " of " + ci);
+  }
+
+  @Test
   void membership_T4_2_2_03_aMemberOutsideItsLatestConfigurationStillVotesButNeverCountsItself() {
     // n1 appended C_new = {n2, n3} (entry 3) and restarted before it committed.
     List<LogEntry> log = List.of(new LogEntry(1, 0, new EntryData.Configuration(THREE)), new LogEntry(2, 1, new EntryData.Noop(1)),
