@@ -433,10 +433,24 @@ public final class RaftCore {
     }
     transfer = new Transfer(to, correlationId, now);
     reads.cancelLease(); // T6.4.1-03: the target may lead before this lease would have run out
-    Progress pr = tracker.progress(to);
-    // T3.10-02: only a target that holds the whole log is told to campaign; otherwise replication
-    // brings it up to date and its acknowledgement triggers TimeoutNow.
-    if (pr != null && pr.matchIndex == log.lastIndex()) send(to, new TimeoutNow(term, id), false);
+    // If the target lacks entries, or they are not known committed yet, an acknowledgement sends it later.
+    maybeSendTimeoutNow();
+  }
+
+  /**
+   * T3.10-02: the transfer target is told to campaign once it holds the whole log, and once this
+   * leader knows the whole log committed. Proposals are paused during a transfer, so the log no
+   * longer grows. Without the second condition a target that got the last entries before a majority
+   * did (or before this leader's own write was durable) could win while they were not known
+   * committed here: this leader would step down and tell their callers "unknown" although they
+   * commit.
+   */
+  private void maybeSendTimeoutNow() {
+    if (role != Role.LEADER || transfer == null) return;
+    Progress pr = tracker.progress(transfer.target());
+    if (pr != null && pr.matchIndex == log.lastIndex() && commitIndex == log.lastIndex()) {
+      send(transfer.target(), new TimeoutNow(term, id), false);
+    }
   }
 
   /** The other voter (of the new configuration) with the highest match index, or null. */
@@ -462,7 +476,11 @@ public final class RaftCore {
   public void persisted(long index, long term) {
     if (index <= stableIndex || log.term(index) != term) return;
     stableIndex = Math.min(index, log.lastIndex());
-    if (role == Role.LEADER) maybeCommit(); // T10.2.1: the leader counts itself once durable
+    if (role == Role.LEADER) {
+      long before = commitIndex;
+      maybeCommit(); // T10.2.1: the leader counts itself once durable
+      if (commitIndex > before) maybeSendTimeoutNow(); // T3.10-02: the whole log may be committed now
+    }
   }
 
   /**
@@ -974,9 +992,8 @@ public final class RaftCore {
       }
       if (moved) maybeCommit();
       if (role != Role.LEADER) return; // the commit may have removed this leader
-      if (transfer != null && transfer.target().equals(r.from()) && pr.matchIndex == log.lastIndex()) {
-        send(r.from(), new TimeoutNow(term, id), false); // T3.10-02: the target holds the whole log now
-      }
+      // T3.10-02: the target may hold the whole log now, or this answer may have committed it.
+      if (transfer != null && (moved || transfer.target().equals(r.from()))) maybeSendTimeoutNow();
       if (moved && change != null) advanceChange();
       return;
     }
