@@ -90,8 +90,8 @@ public final class RaftCore {
   /** A proposal made on this node while it led: the term it was appended in and who waits for it. */
   private record PendingProposal(long term, long correlationId) {}
 
-  /** A leadership transfer: to whom, who asked, and the tick it began. */
-  private record Transfer(String target, long correlationId, long startedAt) {}
+  /** A leadership transfer: to whom, who asked, the tick it began, and whether the target was told to campaign. */
+  private record Transfer(String target, long correlationId, long startedAt, boolean timeoutNowSent) {}
 
   /**
    * A membership change on its way into the log: the configuration to append, and the members that
@@ -208,8 +208,10 @@ public final class RaftCore {
       return false;
     }
     // T4.2.3-04, T3.10-05: a transfer election passes both guards above; the leader that asked for
-    // it cancelled its lease before it sent TimeoutNow.
-    if (role == Role.LEADER && transfer != null && transfer.target().equals(m.from())) {
+    // it cancelled its lease before it sent TimeoutNow. Once the target was told to campaign, a
+    // higher term is most likely its election even when another voter brings it first (its vote
+    // request to this leader may come later); the driver confirms by seeing the target lead.
+    if (role == Role.LEADER && transfer != null && (transfer.target().equals(m.from()) || transfer.timeoutNowSent())) {
       outcomes.add(new ProposalOutcome.Transferred(transfer.correlationId(), transfer.target()));
       transfer = null;
     }
@@ -431,7 +433,7 @@ public final class RaftCore {
       outcomes.add(new ProposalOutcome.Rejected(correlationId, problem)); // T3.10-06
       return;
     }
-    transfer = new Transfer(to, correlationId, now);
+    transfer = new Transfer(to, correlationId, now, false);
     reads.cancelLease(); // T6.4.1-03: the target may lead before this lease would have run out
     // If the target lacks entries, or they are not known committed yet, an acknowledgement sends it later.
     maybeSendTimeoutNow();
@@ -450,6 +452,7 @@ public final class RaftCore {
     Progress pr = tracker.progress(transfer.target());
     if (pr != null && pr.matchIndex == log.lastIndex() && commitIndex == log.lastIndex()) {
       send(transfer.target(), new TimeoutNow(term, id), false);
+      transfer = new Transfer(transfer.target(), transfer.correlationId(), transfer.startedAt(), true);
     }
   }
 

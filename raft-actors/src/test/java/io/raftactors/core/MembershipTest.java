@@ -694,4 +694,23 @@ class MembershipTest {
     assertTrue(c.outcomesOf(l.id(), 7).isEmpty(), "and nothing else: " + c.outcomesOf(l.id(), 7));
     assertEquals(List.of(new ProposalOutcome.Transferred(8, target)), c.outcomesOf(l.id(), 8));
   }
+
+  /**
+   * The leader hears of the target's term first from another voter (here nothing from the target
+   * reaches it): once it has told the target to campaign, stepping down for a higher term ends the
+   * transfer as handed over, not as "unknown" (the driver then waits to see the target lead).
+   */
+  @Test
+  void transfer_T3_10_03_aHigherTermFromAnotherVoterAfterTimeoutNowEndsTheTransferAsHandedOver() {
+    CoreCluster c = CoreCluster.founded(THREE, DEFAULTS);
+    RaftCore l = c.elect();
+    String target = l.id().equals("n1") ? "n2" : "n1";
+    c.dropIf((to, m) -> to.equals(l.id()) && m.from().equals(target));
+    l.transferLeadership(target, 8);
+    c.settle();
+    assertEquals(1, c.deliveredTo(target, TimeoutNow.class).size(), "setup: the target was told to campaign");
+    c.tickUntil(DEFAULTS.electionTimeoutMin() - 1, () -> l.role() == Role.FOLLOWER);
+    assertEquals(l.term(), c.node(target).term(), "setup: it learnt the target's term from the third voter");
+    assertEquals(List.of(new ProposalOutcome.Transferred(8, target)), c.outcomesOf(l.id(), 8));
+  }
 }
