@@ -43,7 +43,6 @@ import java.util.concurrent.TimeUnit;
  */
 final class HttpKvClient {
   private static final ObjectMapper JSON = new ObjectMapper();
-  private static final List<String> NODES = KvProcessCluster.IDS;
 
   /** One HTTP exchange, redirects followed: the final status (0 if none) or why there was no answer. */
   record Answer(int status, String body, Failure failure, List<String> nodes) {}
@@ -61,6 +60,8 @@ final class HttpKvClient {
 
   private final KvHistory history;
   private final Map<String, String> http;
+  /** The members of {@code http} in the order a request refused by one goes to the next. */
+  private final List<String> nodes;
   private final HttpClient client;
   private final Duration timeout;
   private final int maxHops;
@@ -68,6 +69,7 @@ final class HttpKvClient {
   HttpKvClient(KvHistory history, Map<String, String> http, Duration timeout, int maxHops) {
     this.history = history;
     this.http = http;
+    this.nodes = List.copyOf(new java.util.TreeSet<>(http.keySet()));
     this.timeout = timeout;
     this.maxHops = maxHops;
     this.client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).followRedirects(HttpClient.Redirect.NEVER)
@@ -167,10 +169,10 @@ final class HttpKvClient {
     return status == 504 || (status >= 500 && status != 503);
   }
 
-  private static String nextNode(String node, Set<String> avoid) {
-    int i = NODES.indexOf(node);
-    for (int k = 1; k <= NODES.size(); k++) {
-      String n = NODES.get((i + k) % NODES.size());
+  private String nextNode(String node, Set<String> avoid) {
+    int i = nodes.indexOf(node);
+    for (int k = 1; k <= nodes.size(); k++) {
+      String n = nodes.get((i + k) % nodes.size());
       if (!avoid.contains(n)) return n;
     }
     return node;
@@ -195,10 +197,11 @@ final class HttpKvClient {
       if (idempotencyKey != null) b.header("Idempotency-Key", idempotencyKey);
       if (method.equals("POST")) b.header("Content-Type", "application/json");
       HttpResponse<String> r;
+      long sent = System.nanoTime();
       try {
         r = client.send(b.build(), HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
       } catch (ConnectException | HttpConnectTimeoutException e) {
-        record(wire, 0, "refused");
+        record(wire, target, sent, 0, "refused");
         // No connection: nothing was sent, so the same request may go to another member, as a
         // client that knows every member's address would send it (a member that is down refuses).
         String next = nextNode(target, union(avoid, visited));
@@ -207,13 +210,13 @@ final class HttpKvClient {
         uri = URI.create("http://" + http.get(target) + pathAndQuery);
         continue;
       } catch (HttpTimeoutException e) {
-        record(wire, 0, "timeout");
+        record(wire, target, sent, 0, "timeout");
         return new Answer(0, "", Failure.NO_ANSWER, visited);
       } catch (IOException e) {
-        record(wire, 0, "reset");
+        record(wire, target, sent, 0, "reset");
         return new Answer(0, "", Failure.NO_ANSWER, visited);
       }
-      record(wire, r.statusCode(), null);
+      record(wire, target, sent, r.statusCode(), null);
       if (r.statusCode() != 307 || hop >= maxHops) return new Answer(r.statusCode(), r.body(), Failure.NONE, visited);
       String location = r.headers().firstValue("Location").orElse(null);
       if (location == null) return new Answer(r.statusCode(), r.body(), Failure.NONE, visited);
@@ -228,10 +231,12 @@ final class HttpKvClient {
     return u;
   }
 
-    private static void record(KvHistory.Wire wire, int status, String failure) {
+  private static void record(KvHistory.Wire wire, String node, long sent, int status, String failure) {
+    long answered = System.nanoTime();
     synchronized (wire) {
       wire.lastStatus = status;
       wire.lastFailure = failure;
+      wire.exchanges.add(new KvHistory.Exchange(node, sent, answered, status, failure));
     }
   }
 

@@ -13,6 +13,13 @@ import java.util.concurrent.atomic.AtomicInteger;
  * ({@link Wire}), and the stale reads, which are not linearizable and are kept apart.
  */
 final class KvHistory {
+  /**
+   * One HTTP request of an operation: the member it went to, when it was sent and when its answer
+   * (or failure) came (System.nanoTime), the status (0 if none) and how it failed ("refused",
+   * "timeout", "reset", or null).
+   */
+  record Exchange(String node, long sent, long answered, int status, String failure) {}
+
   /** What one operation did on the wire: the members it was sent to (redirects and retries included) and the last answer. */
   static final class Wire {
     final String client;
@@ -24,6 +31,8 @@ final class KvHistory {
     String lastFailure;
     /** Requests sent for the operation with the same Idempotency-Key (1 without retries). */
     int attempts;
+    /** Every request of the operation, redirects and retries included, in order. */
+    final List<Exchange> exchanges = new ArrayList<>();
 
     Wire(String client, boolean idempotencyKey) {
       this.client = client;
@@ -32,6 +41,10 @@ final class KvHistory {
 
     synchronized List<String> nodes() {
       return List.copyOf(nodes);
+    }
+
+    synchronized List<Exchange> exchanges() {
+      return List.copyOf(exchanges);
     }
 
     @Override

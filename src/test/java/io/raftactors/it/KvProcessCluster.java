@@ -29,6 +29,11 @@ import java.util.concurrent.TimeUnit;
  * with SIGKILL and started again on the same data, or frozen with SIGSTOP and continued with
  * SIGCONT. {@link #close} continues every frozen member and destroys every process.
  *
+ * <p>Members that join a running group ({@link #KvProcessCluster(Path, Class, String, List)}) get
+ * free ports too and are started with {@code --join}. One that application.conf lists (n4, n5) has
+ * its addresses in the configuration every member reads; any other one has them only in a
+ * configuration file of its own, so the group learns them when it is added, as a new machine's.
+ *
  * <p>Each JVM's output goes to {@code <dir>/<id>.log} (appended across restarts).
  */
 final class KvProcessCluster implements AutoCloseable {
@@ -36,7 +41,8 @@ final class KvProcessCluster implements AutoCloseable {
   private static final ObjectMapper JSON = new ObjectMapper();
 
   /** One member's answer to GET /status. */
-  record Status(String node, String role, long term, String leader, long commitIndex, long appliedIndex) {
+  record Status(String node, String role, long term, String leader, long commitIndex, long appliedIndex,
+      List<String> voters, List<String> learners, boolean joint) {
     boolean isLeader() {
       return "LEADER".equals(role);
     }
@@ -45,12 +51,17 @@ final class KvProcessCluster implements AutoCloseable {
   private final Path dir;
   private final Class<?> main;
   private final Path config;
+  /** Members that join (started with --join), and the configuration file each runs with. */
+  private final Map<String, Path> joiners = new LinkedHashMap<>();
   private final Path logback;
   private final Map<String, String> http = new LinkedHashMap<>();
+  private final Map<String, String> akka = new LinkedHashMap<>();
   private final Map<String, Process> processes = new LinkedHashMap<>();
   private final Map<String, Boolean> frozen = new LinkedHashMap<>();
   /** Members killed on purpose and not started again; any other member that is not alive exited on its own. */
   private final java.util.Set<String> killed = new java.util.HashSet<>();
+  /** The ports handed out. */
+  private final java.util.Set<Integer> ports = new java.util.HashSet<>();
   private final HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
       .followRedirects(HttpClient.Redirect.NEVER)
       .connectTimeout(Duration.ofSeconds(1)).build();
@@ -60,20 +71,51 @@ final class KvProcessCluster implements AutoCloseable {
    * and {@code extraConfig} on top) into {@code dir}; starts nothing yet.
    */
   KvProcessCluster(Path dir, Class<?> main, String extraConfig) throws IOException {
+    this(dir, main, extraConfig, List.of());
+  }
+
+  /**
+   * As above, with members {@code joining} besides {@link #IDS}: not started by {@link #startAll},
+   * and started with {@code --join} (on empty storage they wait until the group adds them).
+   */
+  KvProcessCluster(Path dir, Class<?> main, String extraConfig, List<String> joining) throws IOException {
     this.dir = dir;
     this.main = main;
     StringBuilder over = new StringBuilder();
     for (String id : IDS) {
-      over.append("raft.members.").append(id).append(" = \"akka://raft@127.0.0.1:").append(KvDemoTest.freePort()).append("\"\n");
-      String addr = "127.0.0.1:" + KvDemoTest.freePort();
+      akka.put(id, "akka://raft@127.0.0.1:" + port());
+      over.append("raft.members.").append(id).append(" = \"").append(akka.get(id)).append("\"\n");
+      String addr = "127.0.0.1:" + port();
       http.put(id, addr);
       over.append("kv.http.").append(id).append(" = \"").append(addr).append("\"\n");
       frozen.put(id, false);
     }
+    Config base = ConfigFactory.parseFile(new File("../application.conf"));
+    Map<String, String> ownConfig = new LinkedHashMap<>();
+    for (String id : joining) {
+      if (IDS.contains(id)) throw new IllegalArgumentException(id + " founds the group");
+      akka.put(id, "akka://raft@127.0.0.1:" + port());
+      String entries = "raft.members." + id + " = \"" + akka.get(id) + "\"\n";
+      String addr = "127.0.0.1:" + port();
+      http.put(id, addr);
+      entries += "kv.http." + id + " = \"" + addr + "\"\n";
+      if (base.hasPath("raft.members." + id)) over.append(entries);
+      else ownConfig.put(id, entries);
+      frozen.put(id, false);
+    }
     over.append("raft.lease-reads = on\n").append(extraConfig).append('\n');
-    Config c = ConfigFactory.parseString(over.toString()).withFallback(ConfigFactory.parseFile(new File("../application.conf")));
+    Config c = ConfigFactory.parseString(over.toString()).withFallback(base);
     config = dir.resolve("cluster.conf");
     Files.writeString(config, c.root().render(ConfigRenderOptions.concise().setFormatted(true)));
+    for (String id : joining) {
+      Path own = config;
+      if (ownConfig.containsKey(id)) {
+        own = dir.resolve("cluster-" + id + ".conf");
+        Files.writeString(own, ConfigFactory.parseString(ownConfig.get(id)).withFallback(c).root()
+            .render(ConfigRenderOptions.concise().setFormatted(true)));
+      }
+      joiners.put(id, own);
+    }
     // The test classpath's logback-test.xml keeps log events in memory; members log to their file instead.
     logback = dir.resolve("logback-member.xml");
     Files.writeString(logback, """
@@ -86,6 +128,14 @@ final class KvProcessCluster implements AutoCloseable {
         """);
   }
 
+  /** A free port, none handed out twice (the system may offer a port again once it is released). */
+  private int port() throws IOException {
+    while (true) {
+      int p = KvDemoTest.freePort();
+      if (ports.add(p)) return p;
+    }
+  }
+
   Path dir() {
     return dir;
   }
@@ -95,16 +145,29 @@ final class KvProcessCluster implements AutoCloseable {
     return main;
   }
 
-  /** Member id -> "host:port" of its HTTP API. */
+  /** Member id -> "host:port" of its HTTP API, joining members included. */
   Map<String, String> httpAddresses() {
     return Map.copyOf(http);
+  }
+
+  /** Member id -> the address of its ActorSystem ("akka://raft@host:port"). */
+  String akkaAddress(String id) {
+    return akka.get(id);
+  }
+
+  /** The founding members and then the joining ones. */
+  List<String> ids() {
+    return List.copyOf(http.keySet());
   }
 
   synchronized void startAll() throws IOException {
     for (String id : IDS) start(id);
   }
 
-  /** Starts member {@code id}'s JVM on its data directory (it must not be running); returns System.nanoTime() before the start. */
+  /**
+   * Starts member {@code id}'s JVM on its data directory (it must not be running), a joining member
+   * with {@code --join}; returns System.nanoTime() before the start.
+   */
   synchronized long start(String id) throws IOException {
     Process old = processes.get(id);
     if (old != null && old.isAlive()) throw new IllegalStateException(id + " is running");
@@ -112,7 +175,8 @@ final class KvProcessCluster implements AutoCloseable {
     // The JVM options of examples/run-cluster.sh: C1 only and the serial GC start faster and need less CPU.
     List<String> cmd = new ArrayList<>(List.of(java, "-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC",
         "-Dlogback.configurationFile=" + logback, "-cp", System.getProperty("java.class.path"), main.getName(),
-        "--node", id, "--config", config.toString(), "--data-dir", dir.resolve("data").toString()));
+        "--node", id, "--config", joiners.getOrDefault(id, config).toString(), "--data-dir", dir.resolve("data").toString()));
+    if (joiners.containsKey(id)) cmd.add("--join");
     long at = System.nanoTime();
     processes.put(id, new ProcessBuilder(cmd).redirectErrorStream(true)
         .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve(id + ".log").toFile())).start());
@@ -135,6 +199,23 @@ final class KvProcessCluster implements AutoCloseable {
     }
   }
 
+  /**
+   * SIGTERM (the JVM runs its coordinated shutdown), and waits until the process is gone; returns
+   * System.nanoTime() once it has exited.
+   */
+  long terminate(String id, Duration within) throws IOException, InterruptedException {
+    Process p;
+    synchronized (this) {
+      p = processes.get(id);
+      killed.add(id);
+    }
+    signal(p, "TERM");
+    if (!p.waitFor(within.toMillis(), TimeUnit.MILLISECONDS)) {
+      throw new IllegalStateException(id + " did not exit within " + within + " of SIGTERM; see " + dir.resolve(id + ".log"));
+    }
+    return System.nanoTime();
+  }
+
   /** SIGSTOP. */
   synchronized void freeze(String id) throws IOException, InterruptedException {
     signal(processes.get(id), "STOP");
@@ -153,7 +234,7 @@ final class KvProcessCluster implements AutoCloseable {
   }
 
   synchronized boolean isFrozen(String id) {
-    return frozen.get(id);
+    return frozen.getOrDefault(id, false);
   }
 
   /**
@@ -162,7 +243,7 @@ final class KvProcessCluster implements AutoCloseable {
    */
   synchronized List<String> unexpectedExits() {
     List<String> out = new ArrayList<>();
-    for (String id : IDS) {
+    for (String id : processes.keySet()) {
       Process p = processes.get(id);
       if (p == null || p.isAlive() || killed.contains(id)) continue;
       out.add(id + " exited on its own with code " + p.exitValue() + "; see " + dir.resolve(id + ".log"));
@@ -186,7 +267,7 @@ final class KvProcessCluster implements AutoCloseable {
       JsonNode s = JSON.readTree(r.body());
       return Optional.of(new Status(s.get("node").asText(), s.get("role").asText(), s.get("term").asLong(),
           s.get("leader").isNull() ? null : s.get("leader").asText(), s.get("commitIndex").asLong(),
-          s.get("appliedIndex").asLong()));
+          s.get("appliedIndex").asLong(), texts(s.get("voters")), texts(s.get("learners")), s.has("joint")));
     } catch (IOException e) {
       return Optional.empty();
     } catch (InterruptedException e) {
@@ -195,10 +276,21 @@ final class KvProcessCluster implements AutoCloseable {
     }
   }
 
+  private static List<String> texts(JsonNode array) {
+    List<String> out = new ArrayList<>();
+    if (array != null) array.forEach(n -> out.add(n.asText()));
+    return List.copyOf(out);
+  }
+
   /** The statuses of the members that answer (frozen and dead members are not asked). */
   Map<String, Status> statuses(Duration timeout) {
+    return statuses(IDS, timeout);
+  }
+
+  /** The statuses of those of {@code ids} that answer (frozen and dead members are not asked). */
+  Map<String, Status> statuses(java.util.Collection<String> ids, Duration timeout) {
     Map<String, Status> out = new LinkedHashMap<>();
-    for (String id : IDS) {
+    for (String id : ids) {
       if (!isRunning(id) || isFrozen(id)) continue;
       status(id, timeout).ifPresent(s -> out.put(id, s));
     }
@@ -230,11 +322,16 @@ final class KvProcessCluster implements AutoCloseable {
    * applied the same index, which is the leader's commit index. Writes must have stopped.
    */
   long awaitConverged(Duration within) throws InterruptedException {
+    return awaitConverged(IDS, within);
+  }
+
+  /** As {@link #awaitConverged(Duration)}, for members {@code ids}. */
+  long awaitConverged(List<String> ids, Duration within) throws InterruptedException {
     long deadline = System.nanoTime() + within.toNanos();
     Map<String, Status> last = Map.of();
     while (System.nanoTime() < deadline) {
-      last = statuses(Duration.ofSeconds(1));
-      if (last.size() == IDS.size()) {
+      last = statuses(ids, Duration.ofSeconds(1));
+      if (last.size() == ids.size()) {
         Status leader = last.values().stream().filter(Status::isLeader).findFirst().orElse(null);
         if (leader != null && leader.commitIndex() == leader.appliedIndex() && last.values().stream()
             .allMatch(s -> leader.node().equals(s.leader()) && s.appliedIndex() == leader.commitIndex())) {
@@ -249,10 +346,10 @@ final class KvProcessCluster implements AutoCloseable {
   /** Continues every frozen member and destroys every process. */
   @Override
   public synchronized void close() {
-    for (String id : IDS) {
+    for (String id : processes.keySet()) {
       Process p = processes.get(id);
       if (p == null) continue;
-      if (frozen.get(id) && p.isAlive()) {
+      if (isFrozen(id) && p.isAlive()) {
         try {
           thaw(id);
         } catch (IOException | InterruptedException e) {

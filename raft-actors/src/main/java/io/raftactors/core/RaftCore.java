@@ -96,8 +96,8 @@ public final class RaftCore {
   /** A proposal made on this node while it led: the term it was appended in and who waits for it. */
   private record PendingProposal(long term, long correlationId) {}
 
-  /** A leadership transfer: to whom, who asked, and the tick it began. */
-  private record Transfer(String target, long correlationId, long startedAt) {}
+  /** A leadership transfer: to whom, who asked, the tick it began, and whether the target was told to campaign. */
+  private record Transfer(String target, long correlationId, long startedAt, boolean timeoutNowSent) {}
 
   /**
    * A membership change on its way into the log: the configuration to append, and the members that
@@ -214,8 +214,10 @@ public final class RaftCore {
       return false;
     }
     // T4.2.3-04, T3.10-05: a transfer election passes both guards above; the leader that asked for
-    // it cancelled its lease before it sent TimeoutNow.
-    if (role == Role.LEADER && transfer != null && transfer.target().equals(m.from())) {
+    // it cancelled its lease before it sent TimeoutNow. Once the target was told to campaign, a
+    // higher term is most likely its election even when another voter brings it first (its vote
+    // request to this leader may come later); the driver confirms by seeing the target lead.
+    if (role == Role.LEADER && transfer != null && (transfer.target().equals(m.from()) || transfer.timeoutNowSent())) {
       outcomes.add(new ProposalOutcome.Transferred(transfer.correlationId(), transfer.target()));
       transfer = null;
     }
@@ -437,12 +439,27 @@ public final class RaftCore {
       outcomes.add(new ProposalOutcome.Rejected(correlationId, problem)); // T3.10-06
       return;
     }
-    transfer = new Transfer(to, correlationId, now);
+    transfer = new Transfer(to, correlationId, now, false);
     reads.cancelLease(); // T6.4.1-03: the target may lead before this lease would have run out
-    Progress pr = tracker.progress(to);
-    // T3.10-02: only a target that holds the whole log is told to campaign; otherwise replication
-    // brings it up to date and its acknowledgement triggers TimeoutNow.
-    if (pr != null && pr.matchIndex == log.lastIndex()) sendTimeoutNow(to);
+    // If the target lacks entries, or they are not known committed yet, an acknowledgement sends it later.
+    maybeSendTimeoutNow();
+  }
+
+  /**
+   * T3.10-02: the transfer target is told to campaign once it holds the whole log, and once this
+   * leader knows the whole log committed. Proposals are paused during a transfer, so the log no
+   * longer grows. Without the second condition a target that got the last entries before a majority
+   * did (or before this leader's own write was durable) could win while they were not known
+   * committed here: this leader would step down and tell their callers "unknown" although they
+   * commit.
+   */
+  private void maybeSendTimeoutNow() {
+    if (role != Role.LEADER || transfer == null) return;
+    Progress pr = tracker.progress(transfer.target());
+    if (pr != null && pr.matchIndex == log.lastIndex() && commitIndex == log.lastIndex()) {
+      sendTimeoutNow(transfer.target());
+      transfer = new Transfer(transfer.target(), transfer.correlationId(), transfer.startedAt(), true);
+    }
   }
 
   /** Tells {@code to} to campaign at once (thesis 3.10); this leader takes no lease for the rest of its term. */
@@ -474,7 +491,11 @@ public final class RaftCore {
   public void persisted(long index, long term) {
     if (index <= stableIndex || log.term(index) != term) return;
     stableIndex = Math.min(index, log.lastIndex());
-    if (role == Role.LEADER) maybeCommit(); // T10.2.1: the leader counts itself once durable
+    if (role == Role.LEADER) {
+      long before = commitIndex;
+      maybeCommit(); // T10.2.1: the leader counts itself once durable
+      if (commitIndex > before) maybeSendTimeoutNow(); // T3.10-02: the whole log may be committed now
+    }
   }
 
   /**
@@ -987,9 +1008,8 @@ public final class RaftCore {
       }
       if (moved) maybeCommit();
       if (role != Role.LEADER) return; // the commit may have removed this leader
-      if (transfer != null && transfer.target().equals(r.from()) && pr.matchIndex == log.lastIndex()) {
-        sendTimeoutNow(r.from()); // T3.10-02: the target holds the whole log now
-      }
+      // T3.10-02: the target may hold the whole log now, or this answer may have committed it.
+      if (transfer != null && (moved || transfer.target().equals(r.from()))) maybeSendTimeoutNow();
       if (moved && change != null) advanceChange();
       return;
     }

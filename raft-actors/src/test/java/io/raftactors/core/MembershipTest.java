@@ -752,4 +752,55 @@ class MembershipTest {
     assertEquals(ClusterConfig.of("n3", "n4", "n5"), next.config(), next.id() + " appended C_new");
     assertTrue(next.commitIndex() >= configIndex(next));
   }
+
+  // ------------------------------------------------------------------ T3.10: leadership transfer
+
+  /**
+   * The target holds the whole log before the others do, and the leader does not know the last
+   * entry committed yet (here three of five voters do not receive it for a while). Telling the
+   * target to campaign then would end this leadership with the entry's caller told "unknown"
+   * although the entry commits; the leader waits until the entry is committed, then hands over.
+   */
+  @Test
+  void transfer_T3_10_02_theTargetCampaignsOnlyOnceTheLeaderKnowsItsWholeLogCommitted() {
+    CoreCluster c = CoreCluster.founded(ClusterConfig.of("n1", "n2", "n3", "n4", "n5"), DEFAULTS);
+    RaftCore l = c.elect();
+    String target = l.id().equals("n1") ? "n2" : "n1";
+    List<String> others = new ArrayList<>(List.of("n1", "n2", "n3", "n4", "n5"));
+    others.remove(l.id());
+    others.remove(target);
+    c.dropIf((to, m) -> others.contains(to) && m instanceof AppendEntries);
+    l.propose(cmd("last before the transfer"), 7);
+    l.transferLeadership(target, 8);
+    c.settle();
+    assertEquals(l.lastIndex(), c.node(target).lastIndex(), "setup: the target holds the whole log");
+    assertTrue(l.commitIndex() < l.lastIndex(), "setup: the leader does not know its last entry committed");
+    assertTrue(c.deliveredTo(target, TimeoutNow.class).isEmpty(), "no TimeoutNow before the whole log is committed");
+    assertEquals(Role.LEADER, l.role());
+
+    c.dropIf((to, m) -> false);
+    c.tickUntil(DEFAULTS.electionTimeoutMin() - 1, () -> c.leader() != null && c.leader().id().equals(target));
+    assertTrue(c.committedWith(l.id(), 7), "the caller hears its entry committed");
+    assertTrue(c.outcomesOf(l.id(), 7).isEmpty(), "and nothing else: " + c.outcomesOf(l.id(), 7));
+    assertEquals(List.of(new ProposalOutcome.Transferred(8, target)), c.outcomesOf(l.id(), 8));
+  }
+
+  /**
+   * The leader hears of the target's term first from another voter (here nothing from the target
+   * reaches it): once it has told the target to campaign, stepping down for a higher term ends the
+   * transfer as handed over, not as "unknown" (the driver then waits to see the target lead).
+   */
+  @Test
+  void transfer_T3_10_03_aHigherTermFromAnotherVoterAfterTimeoutNowEndsTheTransferAsHandedOver() {
+    CoreCluster c = CoreCluster.founded(THREE, DEFAULTS);
+    RaftCore l = c.elect();
+    String target = l.id().equals("n1") ? "n2" : "n1";
+    c.dropIf((to, m) -> to.equals(l.id()) && m.from().equals(target));
+    l.transferLeadership(target, 8);
+    c.settle();
+    assertEquals(1, c.deliveredTo(target, TimeoutNow.class).size(), "setup: the target was told to campaign");
+    c.tickUntil(DEFAULTS.electionTimeoutMin() - 1, () -> l.role() == Role.FOLLOWER);
+    assertEquals(l.term(), c.node(target).term(), "setup: it learnt the target's term from the third voter");
+    assertEquals(List.of(new ProposalOutcome.Transferred(8, target)), c.outcomesOf(l.id(), 8));
+  }
 }

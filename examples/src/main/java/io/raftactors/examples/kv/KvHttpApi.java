@@ -42,6 +42,9 @@ import java.util.concurrent.CompletionStage;
  * POST   /admin/transfer-leadership   [{"to":id}]   200 {"leader","term"}
  * </pre>
  *
+ * <p>A node that its configuration does not list (removed from the group) answers what it cannot
+ * serve with 307 to a voter of that configuration, as it will hear of no leader.
+ *
  * <p>Admin requests go to the leader like writes (a follower redirects with 307). A membership
  * change is answered 200 once the new configuration is committed; 409 when the group refused it
  * and nothing changed (another change in progress, a member unknown or already present, the last
@@ -75,6 +78,8 @@ public final class KvHttpApi extends AllDirectives {
   private final Map<String, String> httpAddresses;
   /** HTTP addresses recorded in the group's configuration, for members added at run time. */
   private final Map<String, String> learnedHttp = new java.util.concurrent.ConcurrentHashMap<>();
+  /** The configuration in this node's last status (null before it has one). */
+  private volatile io.raftactors.core.ClusterConfig lastConfiguration;
   private final int maxValueBytes;
   private final Duration ask;
   private final Duration waitForLeader;
@@ -228,9 +233,14 @@ public final class KvHttpApi extends AllDirectives {
   }
 
   private CompletionStage<RaftNode.Status> statusOf() {
-    return AskPattern.<RaftNode.Command, RaftNode.Status>ask(node, RaftNode.GetStatus::new, ask, system.scheduler())
+    return statusOf(ask);
+  }
+
+  private CompletionStage<RaftNode.Status> statusOf(Duration timeout) {
+    return AskPattern.<RaftNode.Command, RaftNode.Status>ask(node, RaftNode.GetStatus::new, timeout, system.scheduler())
         .thenApply(s -> {
           learn(s.configuration());
+          lastConfiguration = s.configuration();
           return s;
         });
   }
@@ -428,11 +438,18 @@ public final class KvHttpApi extends AllDirectives {
    */
   private CompletionStage<Boolean> waitingForLeader(Object r) {
     if (r instanceof RaftNode.Status s) {
-      return CompletableFuture.completedFuture(s.role() != Role.LEADER && s.leaderId() == null);
+      return CompletableFuture.completedFuture(s.role() != Role.LEADER && s.leaderId() == null && !outside(s.configuration()));
     }
     if (!(r instanceof RaftNode.NotLeader nl)) return CompletableFuture.completedFuture(false);
-    if (nl.leaderId() == null) return CompletableFuture.completedFuture(true);
+    // A node outside the configuration (removed) hears from no leader: waiting would only end in a
+    // 503. A short ask: without an answer in time, wait as for an election.
+    if (nl.leaderId() == null) return statusOf(LEADER_POLL).thenApply(s -> !outside(s.configuration())).exceptionally(e -> true);
     return statusOf().thenApply(s -> s.role() == Role.LEADER).exceptionally(e -> false);
+  }
+
+  /** True if {@code c} does not list this node: it was removed (or is not added yet), and no leader will contact it. */
+  private boolean outside(io.raftactors.core.ClusterConfig c) {
+    return c != null && !c.isMember(memberId);
   }
 
   /** 504: the command may or may not have been applied; the body says so, and how to find out. */
@@ -450,6 +467,17 @@ public final class KvHttpApi extends AllDirectives {
 
   private HttpResponse notLeader(String leader, String path) {
     String addr = leader == null ? null : httpOf(leader);
+    io.raftactors.core.ClusterConfig c = lastConfiguration;
+    if (leader == null && outside(c)) {
+      // Removed, e.g. a leader that removed itself and handed over: the group has a leader this node
+      // will not hear of. A voter of its last configuration knows it (or waits for it): send the request there.
+      for (String v : c.voters()) {
+        String a = httpOf(v);
+        if (a == null) continue;
+        return json(StatusCodes.TEMPORARY_REDIRECT, obj().put("error", "not a member of the group").put("member", v))
+            .addHeader(Location.create("http://" + a + path));
+      }
+    }
     if (addr == null) {
       return retryLater(json(StatusCodes.SERVICE_UNAVAILABLE,
           obj().put("error", "no leader known; retry shortly").put("applied", false)));

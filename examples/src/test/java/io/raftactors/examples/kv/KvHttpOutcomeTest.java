@@ -168,6 +168,37 @@ class KvHttpOutcomeTest {
     }
   }
 
+  /**
+   * A member removed from the group (a leader that removed itself and handed over, say) will hear
+   * from no leader: a write that reaches it is redirected to a voter of its configuration at once,
+   * instead of waiting for a leader and getting 503.
+   */
+  @Test
+  void certainlyNotApplied_aRemovedMemberRedirectsToAVoter() throws Exception {
+    ActorRef<RaftNode.Command> removed = system.systemActorOf(Behaviors.receive(RaftNode.Command.class)
+        .onMessage(RaftNode.Propose.class, p -> {
+          p.replyTo().tell(new RaftNode.NotLeader(null));
+          return Behaviors.same();
+        })
+        .onMessage(RaftNode.GetStatus.class, g -> {
+          g.replyTo().tell(new RaftNode.Status("n4", io.raftactors.core.Role.FOLLOWER, 3, null, 10, 10, 10, null,
+              RaftNode.Phase.RUNNING, io.raftactors.core.ClusterConfig.of("n1", "n2", "n3")));
+          return Behaviors.same();
+        })
+        .build(), "removed-node", akka.actor.typed.Props.empty());
+    KvHttpApi api = new KvHttpApi(system, "n4", removed, Map.of("n1", "127.0.0.1:8081", "n4", "127.0.0.1:1"), 1024,
+        Duration.ofMillis(300), Duration.ofSeconds(2));
+    ServerBinding b = Http.get(system).newServerAt("127.0.0.1", 0).bind(api.route()).toCompletableFuture().get(10, TimeUnit.SECONDS);
+    try {
+      HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + b.localAddress().getPort() + "/kv/x"))
+          .PUT(HttpRequest.BodyPublishers.ofString("v")).build(), HttpResponse.BodyHandlers.ofString());
+      assertEquals(307, r.statusCode(), r.body());
+      assertEquals("http://127.0.0.1:8081/kv/x", r.headers().firstValue("Location").orElse(""));
+    } finally {
+      b.unbind();
+    }
+  }
+
   @Test
   void theIdempotencyKeyReachesTheNodeBareOrAsAStructuredString() throws Exception {
     put("applied", "8e03978e-40d5-43e8-bc93-6894a57f9324");
