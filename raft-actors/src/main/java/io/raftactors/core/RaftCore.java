@@ -334,6 +334,13 @@ public final class RaftCore {
       outcomes.add(new ProposalOutcome.Rejected(correlationId, "a configuration is changed with changeMembership, not proposed"));
       return -1;
     }
+    if (!tracker.isVoter(id)) {
+      // T4.2.2: this leader appended the configuration that removes it and leads only until that
+      // commits. An entry proposed now could outlive its leadership with an unknown outcome; the
+      // caller is sent to the voter most likely to lead next.
+      outcomes.add(new ProposalOutcome.NotLeader(correlationId, mostUpToDateVoter()));
+      return -1;
+    }
     long index = appendAsLeader(data);
     if (correlationId >= 0) proposals.put(index, new PendingProposal(term, correlationId));
     return index;

@@ -529,9 +529,17 @@ class MembershipTest {
     assertEquals(ClusterConfig.of("n2", "n3"), l.config(), "setup: C_new without n1 is in force");
     assertTrue(l.commitIndex() < ci, "n1 and n2 hold C_new, but n1 does not count: n3 is missing");
     assertEquals(Role.LEADER, l.role());
-    l.propose(cmd("still replicating"), -1);
+    int before = c.deliveredTo("n2", AppendEntries.class).size();
+    c.tick(3 * DEFAULTS.heartbeatInterval());
+    assertEquals(Role.LEADER, l.role());
+    assertTrue(c.deliveredTo("n2", AppendEntries.class).size() > before, "it keeps replicating meanwhile");
+    assertEquals(l.lastIndex(), c.node("n2").lastIndex());
+    long last = l.lastIndex();
+    l.propose(cmd("refused"), 9);
     c.settle();
-    assertEquals(l.lastIndex(), c.node("n2").lastIndex(), "it keeps replicating meanwhile");
+    assertEquals(last, l.lastIndex(), "it appends no new proposal it may not see through");
+    assertTrue(c.outcomesOf("n1", 9).get(0) instanceof ProposalOutcome.NotLeader nl && "n2".equals(nl.leaderHint()),
+        c.outcomesOf("n1", 9).toString());
 
     c.dropIf((to, m) -> false);
     c.tick(2 * DEFAULTS.heartbeatInterval() + 2);
