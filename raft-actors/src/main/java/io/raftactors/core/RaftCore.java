@@ -113,6 +113,7 @@ public final class RaftCore {
     long roundStart;
     long progressMark = -1;
     long lastProgress;
+    long startedAt;
 
     PendingChange(long correlationId, ClusterConfig target, java.util.Set<String> catching) {
       this.correlationId = correlationId;
@@ -415,6 +416,7 @@ public final class RaftCore {
     change.roundEnd = log.lastIndex();
     change.roundStart = now;
     change.lastProgress = now;
+    change.startedAt = now;
     for (String v : catching) tracker.stage(v, log.lastIndex() + 1, now);
     advanceChange();
   }
@@ -1101,9 +1103,18 @@ public final class RaftCore {
         c.lastProgress = now;
       }
       if (least < c.roundEnd) {
-        if (now - c.lastProgress >= settings.electionTimeoutMax()) {
-          failChange("new voter(s) " + c.catching + " made no progress for an election timeout ("
-              + settings.electionTimeoutMax() + " ticks); the configuration is unchanged");
+        // A member that has not answered at all yet may still be starting (a new process): it gets
+        // catch-up-rounds election timeouts for its first answer. Once all have answered, an
+        // election timeout without progress fails the change (T4.2.1-03).
+        boolean allAnswered = true;
+        for (String m : c.catching) {
+          Progress pr = tracker.progress(m);
+          if (pr == null || pr.lastContact <= c.startedAt) allAnswered = false;
+        }
+        long allowed = allAnswered ? settings.electionTimeoutMax() : (long) settings.electionTimeoutMax() * settings.catchUpRounds();
+        if (now - c.lastProgress >= allowed) {
+          failChange("new voter(s) " + c.catching + (allAnswered ? " made no progress for an election timeout ("
+              + allowed + " ticks)" : " did not answer within " + allowed + " ticks") + "; the configuration is unchanged");
         }
         return;
       }
