@@ -330,19 +330,7 @@ final class FaultRun {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
     int next = 0;
     for (String key : keys) {
-      Map<String, Long> perMember = new TreeMap<>();
-      for (String id : KvProcessCluster.IDS) {
-        while (true) {
-          HttpKvClient.Answer a = http.send("GET", id, "/kv/" + key + "?consistency=stale", null, null, Set.of(),
-              new KvHistory.Wire("final", false));
-          if (a.failure() == HttpKvClient.Failure.NONE && (a.status() == 200 || a.status() == 404)) {
-            perMember.put(id, a.status() == 200 ? Long.valueOf(a.body()) : null);
-            break;
-          }
-          if (System.nanoTime() > deadline) throw new AssertionError("final stale read of " + key + " at " + id + ": " + a);
-          TimeUnit.MILLISECONDS.sleep(100); // retrying with a deadline
-        }
-      }
+      Map<String, Long> perMember = staleReads(http, KvProcessCluster.IDS, key, deadline);
       report.violations.addAll(KvStateChecks.agreement(key, perMember));
       while (true) {
         String at = KvProcessCluster.IDS.get(next++ % KvProcessCluster.IDS.size());
@@ -356,6 +344,28 @@ final class FaultRun {
       }
     }
     return values;
+  }
+
+  /**
+   * Each member's own value of {@code key} (a stale read: what it applied), asked again every 100 ms
+   * until it answers 200 or 404; fails once {@code deadline} (System.nanoTime()) has passed.
+   */
+  static Map<String, Long> staleReads(HttpKvClient http, List<String> members, String key, long deadline)
+      throws InterruptedException {
+    Map<String, Long> perMember = new TreeMap<>();
+    for (String id : members) {
+      while (true) {
+        HttpKvClient.Answer a = http.send("GET", id, "/kv/" + key + "?consistency=stale", null, null, Set.of(),
+            new KvHistory.Wire("final", false));
+        if (a.failure() == HttpKvClient.Failure.NONE && (a.status() == 200 || a.status() == 404)) {
+          perMember.put(id, a.status() == 200 ? Long.valueOf(a.body()) : null);
+          break;
+        }
+        if (System.nanoTime() > deadline) throw new AssertionError("final stale read of " + key + " at " + id + ": " + a);
+        TimeUnit.MILLISECONDS.sleep(100); // retrying with a deadline
+      }
+    }
+    return perMember;
   }
 
   private void check(KvHistory history, Map<String, Long> finalValues, Report report) {

@@ -483,19 +483,7 @@ class KvMembershipEndToEndTest {
     long deadline = System.nanoTime() + SETTLE.toNanos();
     for (int k = 0; k < KEYS; k++) {
       String key = "k" + k;
-      Map<String, Long> perMember = new TreeMap<>();
-      for (String id : members) {
-        while (true) {
-          HttpKvClient.Answer a = http.send("GET", id, "/kv/" + key + "?consistency=stale", null, null, Set.of(),
-              new KvHistory.Wire("final", false));
-          if (a.failure() == HttpKvClient.Failure.NONE && (a.status() == 200 || a.status() == 404)) {
-            perMember.put(id, a.status() == 200 ? Long.valueOf(a.body()) : null);
-            break;
-          }
-          if (System.nanoTime() > deadline) throw new AssertionError("final stale read of " + key + " at " + id + ": " + a);
-          TimeUnit.MILLISECONDS.sleep(100); // retrying with a deadline
-        }
-      }
+      Map<String, Long> perMember = FaultRun.staleReads(http, members, key, deadline);
       workload.violations.addAll(KvStateChecks.agreement(key, perMember));
       for (int i = 0; ; i++) {
         HttpKvClient.Result r = http.read(process, "final", members.get(i % members.size()), key, "linearizable", Set.of());

@@ -88,15 +88,7 @@ final class CoreCluster {
         if (!down.contains(e.getKey())) collect(e.getKey(), e.getValue());
       }
       if (inFlight.isEmpty()) return;
-      List<Outbound> now = new ArrayList<>(inFlight);
-      inFlight.clear();
-      for (Outbound o : now) {
-        RaftCore to = nodes.get(o.to());
-        if (to == null || down.contains(o.to()) || down.contains(o.message().from())) continue;
-        if (dropIf.test(o.to(), o.message())) continue;
-        delivered.add(o);
-        to.step(o.message());
-      }
+      deliverInFlight();
     }
     throw new AssertionError("the network did not settle");
   }
@@ -125,6 +117,14 @@ final class CoreCluster {
    * once (answers wait for the next hop). With {@link #tickHops} time passes while a member catches up.
    */
   void hop() {
+    deliverInFlight();
+    for (Map.Entry<String, RaftCore> e : nodes.entrySet()) {
+      if (!down.contains(e.getKey())) collect(e.getKey(), e.getValue());
+    }
+  }
+
+  /** Delivers every message in flight once (lost if either end is down or {@link #dropIf} says so). */
+  private void deliverInFlight() {
     List<Outbound> now = new ArrayList<>(inFlight);
     inFlight.clear();
     for (Outbound o : now) {
@@ -133,9 +133,6 @@ final class CoreCluster {
       if (dropIf.test(o.to(), o.message())) continue;
       delivered.add(o);
       to.step(o.message());
-    }
-    for (Map.Entry<String, RaftCore> e : nodes.entrySet()) {
-      if (!down.contains(e.getKey())) collect(e.getKey(), e.getValue());
     }
   }
 
