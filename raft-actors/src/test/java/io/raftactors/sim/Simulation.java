@@ -85,7 +85,16 @@ import java.util.function.Predicate;
  * the proposed term), no message sent before its term (or, for a vote, the vote) is durable, no
  * stale or unapplied read served (see Reads above), empty {@link Ready#violations()}, and any
  * invariant added with {@link #addInvariant}. The first violation throws a {@link
- * SimulationFailure} naming the seed, step, cluster size, feature flags and the replay command.
+ * SimulationFailure} naming the {@link Invariant}, the seed, step, cluster size, feature flags and
+ * the replay command.
+ *
+ * <h2>Fault injection (negative tests)</h2>
+ *
+ * A check that never fires in a correct run could be deleted without any randomized run noticing.
+ * Three small hooks let a test show that each check can fail, without touching the core: {@link
+ * #inject} delivers a forged message, {@link #rewriteReady} changes what a node's core hands out
+ * the way a broken core would, and {@link #replaceCore} puts a correct core into a bad state.
+ * {@code InvariantCheckersTest} has one broken history per {@link Invariant}.
  *
  * <h2>Scripting</h2>
  *
@@ -358,16 +367,85 @@ public final class Simulation {
     }
   }
 
+  /**
+   * Every property the simulation checks. A {@link SimulationFailure} names the one that failed, and
+   * its {@code violation} text starts with the property's {@link #label()}. Each has a test that
+   * makes the simulation observe a history breaking it ({@code InvariantCheckersTest}).
+   */
+  public enum Invariant {
+    /** At most one leader per term, ever (paper Figure 3). */
+    ELECTION_SAFETY("Election Safety"),
+    /** A leader never removes or replaces entries of its own log. */
+    LEADER_APPEND_ONLY("Leader Append-Only"),
+    /** An (index, term) pair determines the entry and the whole prefix before it, in every log. */
+    LOG_MATCHING("Log Matching"),
+    /** A leader holds every entry committed in its term or before. */
+    LEADER_COMPLETENESS("Leader Completeness"),
+    /** No two nodes apply different entries at the same index. */
+    STATE_MACHINE_SAFETY("State Machine Safety"),
+    /** A node that marks an index committed holds the entry any node marked committed there before. */
+    COMMIT_AGREEMENT("Commit Agreement"),
+    /** Every acknowledged write is applied, at its index, on every node once the group converged. */
+    ACKNOWLEDGED_WRITES("Acknowledged writes"),
+    /** After healing, every node is up with the same log, commit index and applied state. */
+    CONVERGENCE("Convergence"),
+    /** A node's term never decreases (a restart starts a new observation). */
+    MONOTONIC_TERM("Monotonic term"),
+    /** A node's commitIndex never decreases (a restart starts a new observation). */
+    MONOTONIC_COMMIT_INDEX("Monotonic commitIndex"),
+    /** A node's lastApplied never decreases (a restart starts a new observation). */
+    MONOTONIC_LAST_APPLIED("Monotonic lastApplied"),
+    /** The term in durable storage never decreases. */
+    MONOTONIC_DURABLE_TERM("Monotonic durable term"),
+    /** Nothing leaves before the term (and, for a granted vote, the vote) it carries is durable (T3.8-01). */
+    DURABLE_BEFORE_SEND("Durable before send"),
+    /** Every message carries its sender's id and current term (P5.1-07; PreVote traffic the proposed term). */
+    MESSAGE_TERM("Message term"),
+    /** A served read reflects every index committed anywhere when it was issued (T6.4-05). */
+    STALE_READ("Stale read"),
+    /** A read is served only once the node's state machine has applied its read index (T6.4-04). */
+    UNAPPLIED_READ("Unapplied read"),
+    /** A read is answered once, by the node asked, and fails only as not-leader. */
+    READ_ANSWERS("Read answers"),
+    /** Entries are applied in index order, once, never past commitIndex; lastApplied is what was applied. */
+    APPLY_ORDER("Apply order"),
+    /** Only entries durable in the node's own storage are applied. */
+    APPLY_ONLY_DURABLE("Apply only durable entries"),
+    /** A client is answered only for its own proposal, with its own command; an appended one is never refused. */
+    CLIENT_ANSWERS("Client answers"),
+    /** The core reports every change of its log in a Ready, in order, and its storage writes fit the log. */
+    READY_CONSISTENCY("Ready consistency"),
+    /** The core itself reported a violation ({@link Ready#violations()}). */
+    CORE_REPORTED("Core-reported violation"),
+    /** An invariant added by a test with {@link Simulation#addInvariant}. */
+    ADDED("Added invariant");
+
+    private final String label;
+
+    Invariant(String label) {
+      this.label = label;
+    }
+
+    /** The name every violation of this property starts with. */
+    public String label() {
+      return label;
+    }
+  }
+
   /** The first invariant violation of a run, with everything needed to replay it. */
   public static final class SimulationFailure extends AssertionError {
     public final long seed;
     public final long step;
+    /** The property that failed. */
+    public final Invariant invariant;
+    /** What failed: the invariant's label, then the details. */
     public final String violation;
 
-    SimulationFailure(String message, long seed, long step, String violation) {
+    SimulationFailure(String message, long seed, long step, Invariant invariant, String violation) {
       super(message);
       this.seed = seed;
       this.step = step;
+      this.invariant = invariant;
       this.violation = violation;
     }
   }
@@ -574,6 +652,7 @@ public final class Simulation {
   private final TreeMap<Long, Envelope> held = new TreeMap<>();
   private final Map<Long, Event> scheduled = new HashMap<>(); // envelope id -> its delivery event
   private Predicate<Envelope> holdFilter;
+  private java.util.function.BiFunction<String, Ready, Ready> readyRewriter;
   private final Set<String> blocked = new HashSet<>(); // "from>to"
   private final Counters counters = new Counters();
   private final List<Named> extraInvariants = new ArrayList<>();
@@ -895,6 +974,43 @@ public final class Simulation {
     tickListeners.add(listener);
   }
 
+  // =================================================================== fault injection (negative tests)
+
+  /**
+   * Test hook: every Ready a node hands out passes through {@code rewriter} (node id, Ready) before
+   * the simulation carries it out, so a test can make the simulation observe what a broken core
+   * would do: flip a message's term, send early what should wait for a write, drop a truncation,
+   * apply an entry early. Null removes the hook. Used only to show that each invariant check can
+   * fail ({@code InvariantCheckersTest}).
+   */
+  public void rewriteReady(java.util.function.BiFunction<String, Ready, Ready> rewriter) {
+    this.readyRewriter = rewriter;
+  }
+
+  /**
+   * Test hook: delivers {@code forged} to {@code to} now, as if it had come over the network from
+   * {@code forged.from()} (a forged vote, a second leader's AppendEntries, a stale read answer). No
+   * node sent it, so nothing is checked on a sender's side; the receiver and everything after are
+   * checked as usual. A blocked link or a down receiver loses it.
+   */
+  public void inject(String to, RaftMessage forged) {
+    if (!nodes.containsKey(to)) throw new IllegalArgumentException("unknown node " + to);
+    processDelivery(new Envelope(nextEnvelopeId++, forged.from(), to, forged, -1, now));
+  }
+
+  /**
+   * Test hook: replaces the running core of {@code node} by one built from {@code state}, without a
+   * crash or restart: what the simulation observed of the node (term, commitIndex, lastApplied, its
+   * log and state machine) is kept, as if the running core had jumped to that state by itself. Puts
+   * a correct core into a state that breaks an invariant.
+   */
+  public void replaceCore(String node, DurableState state) {
+    SimNode n = live(node);
+    beginEvent("replace core of " + node, 15, n.index, 0);
+    n.core = new RaftCore(n.id, cfg, RandomSource.seeded(seed, n.id + "/replaced"), state);
+    afterInput(n);
+  }
+
   // =================================================================== observers
 
   public Network network() {
@@ -1060,16 +1176,16 @@ public final class Simulation {
   public long assertConverged() {
     SimNode ref = null;
     for (SimNode n : nodes.values()) {
-      if (!n.up) fail("convergence: " + n.id + " is down");
+      if (!n.up) fail(Invariant.CONVERGENCE, n.id + " is down");
       if (ref == null) {
         ref = n;
         continue;
       }
       if (n.mirrorLast() != ref.mirrorLast() || n.mirrorHash(n.mirrorLast()) != ref.mirrorHash(ref.mirrorLast())) {
-        fail("convergence: logs differ: " + ref.core + " vs " + n.core);
+        fail(Invariant.CONVERGENCE, "logs differ: " + ref.core + " vs " + n.core);
       }
       if (n.core.commitIndex() != ref.core.commitIndex() || n.applied.size() != ref.applied.size()) {
-        fail("convergence: commit/applied differ: " + ref.core + " vs " + n.core);
+        fail(Invariant.CONVERGENCE, "commit/applied differ: " + ref.core + " vs " + n.core);
       }
     }
     for (Proposal p : acknowledged) {
@@ -1077,7 +1193,7 @@ public final class Simulation {
         long i = p.appliedIndex;
         int k = (int) (i - n.base() - 1);
         if (k < 0 || k >= n.applied.size() || !n.applied.get(k).data().equals(p.data)) {
-          fail("acknowledged write " + p + " is not applied at " + i + " on " + n.id);
+          fail(Invariant.ACKNOWLEDGED_WRITES, p + " is not applied at " + i + " on " + n.id);
         }
       }
     }
@@ -1137,7 +1253,9 @@ public final class Simulation {
     }
     counters.messagesDelivered++;
     SimNode from = nodes.get(env.from);
-    if (env.senderIncarnation != from.incarnation) counters.messagesFromEarlierIncarnation++;
+    if (from != null && env.senderIncarnation >= 0 && env.senderIncarnation != from.incarnation) {
+      counters.messagesFromEarlierIncarnation++;
+    }
     beginEvent(recordTrace ? "deliver " + env : null, 12, to.index, env.id);
     to.core.step(env.message);
     afterInput(to);
@@ -1148,7 +1266,7 @@ public final class Simulation {
     beginEvent(recordTrace ? "write done " + n.id + " w" + w.seq : null, 13, n.index, w.seq);
     if (w.hardState != null) {
       if (w.hardState.term() < n.durableHard.term()) {
-        violation("durable term of " + n.id + " went back from " + n.durableHard.term() + " to " + w.hardState.term());
+        violation(Invariant.MONOTONIC_DURABLE_TERM, "durable term of " + n.id + " went back from " + n.durableHard.term() + " to " + w.hardState.term());
       }
       n.durableHard = w.hardState;
     }
@@ -1157,7 +1275,7 @@ public final class Simulation {
     if (!w.entries.isEmpty()) {
       long first = w.entries.get(0).index();
       if (first != base + n.durableLog.size() + 1) {
-        violation(n.id + ": write appends at " + first + " but the durable log ends at " + (base + n.durableLog.size()));
+        violation(Invariant.READY_CONSISTENCY, n.id + ": write appends at " + first + " but the durable log ends at " + (base + n.durableLog.size()));
       }
       n.durableLog.addAll(w.entries);
     }
@@ -1170,6 +1288,7 @@ public final class Simulation {
   /** Drains the node's Ready after an input and carries it out; then checks every invariant. */
   private void afterInput(SimNode n) {
     Ready r = n.core.ready();
+    if (readyRewriter != null) r = readyRewriter.apply(n.id, r);
     handleReady(n, r);
     observeRole(n);
     endEvent(n);
@@ -1177,7 +1296,7 @@ public final class Simulation {
   }
 
   private void handleReady(SimNode n, Ready r) {
-    if (!r.violations().isEmpty()) violation("core reported violations: " + r.violations());
+    if (!r.violations().isEmpty()) violation(Invariant.CORE_REPORTED, n.id + " reported " + r.violations());
     long term = n.core.term();
     for (Outbound o : r.messages()) checkStamp(n, o, term);
     for (Outbound o : r.messagesAfterPersist()) checkStamp(n, o, term);
@@ -1212,7 +1331,7 @@ public final class Simulation {
       if (o instanceof ProposalOutcome.NotLeader) {
         p.status = Proposal.Status.NOT_LEADER;
         counters.proposalsRejected++;
-        if (p.index > 0) violation("proposal " + p + " was appended but answered not-leader");
+        if (p.index > 0) violation(Invariant.CLIENT_ANSWERS, "proposal " + p + " was appended but answered not-leader");
       } else if (p.status != Proposal.Status.APPLIED) {
         p.status = Proposal.Status.UNKNOWN;
         counters.proposalsUnknown++;
@@ -1227,17 +1346,17 @@ public final class Simulation {
   private void serveRead(SimNode n, ReadState rs) {
     Read rd = reads.get(rs.correlationId());
     if (rd == null || !rd.node.equals(n.id) || rd.incarnation != n.incarnation) {
-      violation(n.id + " served read c" + rs.correlationId() + " it was never asked (" + rd + ")");
+      violation(Invariant.READ_ANSWERS, n.id + " served read c" + rs.correlationId() + " it was never asked (" + rd + ")");
       return;
     }
-    if (rd.status != Read.Status.PENDING) violation(n.id + " served " + rd + " again at " + rs.index());
+    if (rd.status != Read.Status.PENDING) violation(Invariant.READ_ANSWERS, n.id + " served " + rd + " again at " + rs.index());
     if (rs.index() < rd.mustSee) {
-      violation("stale read: " + n.id + " served " + rd + " at index " + rs.index() + ", but index " + rd.mustSee
+      violation(Invariant.STALE_READ, n.id + " served " + rd + " at index " + rs.index() + ", but index " + rd.mustSee
           + " was committed before the read was issued");
     }
     long applied = n.base() + n.applied.size();
     if (applied < rs.index()) {
-      violation(n.id + " served " + rd + " at index " + rs.index() + " with only " + applied + " applied");
+      violation(Invariant.UNAPPLIED_READ, n.id + " served " + rd + " at index " + rs.index() + " with only " + applied + " applied");
     }
     rd.status = Read.Status.SERVED;
     rd.readIndex = rs.index();
@@ -1246,11 +1365,11 @@ public final class Simulation {
 
   private void readFailed(SimNode n, Read rd, ProposalOutcome o) {
     if (!rd.node.equals(n.id) || rd.incarnation != n.incarnation) {
-      violation(n.id + " answered read " + rd + " it was never asked");
+      violation(Invariant.READ_ANSWERS, n.id + " answered read " + rd + " it was never asked");
     } else if (!(o instanceof ProposalOutcome.NotLeader)) {
-      violation(n.id + " answered " + rd + " with " + o + ": a read fails only as not-leader");
+      violation(Invariant.READ_ANSWERS, n.id + " answered " + rd + " with " + o + ": a read fails only as not-leader");
     } else if (rd.status != Read.Status.PENDING) {
-      violation(n.id + " failed " + rd + " after it was answered");
+      violation(Invariant.READ_ANSWERS, n.id + " failed " + rd + " after it was answered");
     } else {
       rd.status = Read.Status.NOT_LEADER;
       counters.readsFailed++;
@@ -1260,13 +1379,13 @@ public final class Simulation {
   /** P5.1-07: every message carries the sender's current term; PreVote traffic carries the proposed one. */
   private void checkStamp(SimNode n, Outbound o, long term) {
     RaftMessage m = o.message();
-    if (!m.from().equals(n.id)) violation(n.id + " sent a message claiming to be from " + m.from() + ": " + m);
+    if (!m.from().equals(n.id)) violation(Invariant.MESSAGE_TERM, n.id + " sent a message claiming to be from " + m.from() + ": " + m);
     if (m instanceof RaftMessage.PreVote) {
-      if (m.term() != term + 1) violation(n.id + " at term " + term + " sent " + m);
+      if (m.term() != term + 1) violation(Invariant.MESSAGE_TERM, n.id + " at term " + term + " sent " + m);
     } else if (m instanceof RaftMessage.PreVoteResponse pr && pr.granted()) {
-      if (m.term() <= term) violation(n.id + " at term " + term + " granted a pre-vote stamped " + m);
+      if (m.term() <= term) violation(Invariant.MESSAGE_TERM, n.id + " at term " + term + " granted a pre-vote stamped " + m);
     } else if (m.term() != term) {
-      violation(n.id + " at term " + term + " sent " + m);
+      violation(Invariant.MESSAGE_TERM, n.id + " at term " + term + " sent " + m);
     }
   }
 
@@ -1278,11 +1397,11 @@ public final class Simulation {
   private void checkDurableBeforeSend(SimNode n, RaftMessage m) {
     if (m instanceof RaftMessage.PreVote || m instanceof RaftMessage.PreVoteResponse) return;
     if (m.term() > n.durableHard.term()) {
-      violation(n.id + " sent " + m + " before term " + m.term() + " was durable (durable " + n.durableHard + ")");
+      violation(Invariant.DURABLE_BEFORE_SEND, n.id + " sent " + m + " before term " + m.term() + " was durable (durable " + n.durableHard + ")");
     }
     if (m instanceof RaftMessage.RequestVoteResponse v && v.granted()
         && (n.durableHard.term() != v.term() || n.durableHard.votedFor() == null)) {
-      violation(n.id + " granted a vote in term " + v.term() + " before the vote was durable (" + n.durableHard + ")");
+      violation(Invariant.DURABLE_BEFORE_SEND, n.id + " granted a vote in term " + v.term() + " before the vote was durable (" + n.durableHard + ")");
     }
   }
 
@@ -1309,13 +1428,13 @@ public final class Simulation {
       if (replaces) {
         counters.truncations++;
         if (n.core.role() == Role.LEADER) {
-          violation("leader " + n.id + " of term " + n.core.term() + " removed or replaced entries from " + from);
+          violation(Invariant.LEADER_APPEND_ONLY, "leader " + n.id + " of term " + n.core.term() + " removed or replaced entries from " + from);
         }
       }
       truncateList(n.mirror, (int) (from - n.base() - 1));
     }
     for (LogEntry e : r.entries()) {
-      if (e.index() != n.mirrorLast() + 1) violation(n.id + ": Ready entries out of order at " + e.index());
+      if (e.index() != n.mirrorLast() + 1) violation(Invariant.READY_CONSISTENCY, n.id + ": Ready entries out of order at " + e.index());
       n.mirror.add(e);
       int k = n.mirror.size() - 1;
       if (k >= n.hash.length) n.hash = Arrays.copyOf(n.hash, n.hash.length * 2);
@@ -1325,7 +1444,7 @@ public final class Simulation {
       // Log Matching: an (index, term) pair determines the whole prefix, in every log, at all times.
       Long known = hashByIndexTerm.computeIfAbsent(e.index(), x -> new HashMap<>()).putIfAbsent(e.term(), h);
       if (known != null && known != h) {
-        violation("Log Matching: " + n.id + " holds entry (" + e.index() + ", " + e.term()
+        violation(Invariant.LOG_MATCHING, n.id + " holds entry (" + e.index() + ", " + e.term()
             + ") with a different prefix or content than another log did");
       }
     }
@@ -1334,35 +1453,35 @@ public final class Simulation {
   private void apply(SimNode n, Committed c) {
     LogEntry e = c.entry();
     long expected = n.applied.size() + 1 + n.base();
-    if (e.index() != expected) violation(n.id + " applied index " + e.index() + ", expected " + expected);
-    if (e.index() > n.core.commitIndex()) {
-      violation(n.id + " applied " + e.index() + " past commitIndex " + n.core.commitIndex());
-    }
+    if (e.index() != expected) violation(Invariant.APPLY_ORDER, n.id + " applied index " + e.index() + ", expected " + expected);
     int d = (int) (e.index() - n.base() - 1);
     if (d >= n.durableLog.size() || n.durableLog.get(d).term() != e.term()) {
-      violation(n.id + " applied entry " + e.index() + " that is not durable locally");
+      violation(Invariant.APPLY_ONLY_DURABLE, n.id + " applied entry " + e.index() + " that is not durable locally");
+    }
+    if (e.index() > n.core.commitIndex()) {
+      violation(Invariant.APPLY_ORDER, n.id + " applied " + e.index() + " past commitIndex " + n.core.commitIndex());
     }
     // State Machine Safety: one entry per index, on every node, forever.
     int g = (int) (e.index() - 1);
     if (g < appliedGlobal.size()) {
       LogEntry other = appliedGlobal.get(g);
       if (other.term() != e.term() || !other.data().equals(e.data())) {
-        violation("State Machine Safety: " + n.id + " applied " + e + " at " + e.index() + " where " + other
+        violation(Invariant.STATE_MACHINE_SAFETY, n.id + " applied " + e + " at " + e.index() + " where " + other
             + " was applied before");
       }
     } else if (g == appliedGlobal.size()) {
       appliedGlobal.add(e);
     } else {
-      violation("applied " + e.index() + " beyond every earlier apply (" + appliedGlobal.size() + ")");
+      violation(Invariant.APPLY_ORDER, "applied " + e.index() + " beyond every earlier apply (" + appliedGlobal.size() + ")");
     }
     n.applied.add(e);
     counters.entriesApplied++;
     if (c.hasCaller()) {
       Proposal p = proposals.get(c.correlationId());
       if (p == null || !p.node.equals(n.id)) {
-        violation(n.id + " acknowledged correlation id " + c.correlationId() + " it never proposed");
+        violation(Invariant.CLIENT_ANSWERS, n.id + " acknowledged correlation id " + c.correlationId() + " it never proposed");
       } else if (!p.data.equals(e.data())) {
-        violation(n.id + " acknowledged " + p + " with another command: " + e);
+        violation(Invariant.CLIENT_ANSWERS, n.id + " acknowledged " + p + " with another command: " + e);
       } else if (p.status != Proposal.Status.APPLIED) {
         p.status = Proposal.Status.APPLIED;
         p.appliedIndex = e.index();
@@ -1447,11 +1566,11 @@ public final class Simulation {
       n.hash[k] = mix(prev * 0x100000001B3L + e.term() * 31 + dataHash(e.data()));
       Long known = hashByIndexTerm.computeIfAbsent(e.index(), x -> new HashMap<>()).putIfAbsent(e.term(), n.hash[k]);
       if (known != null && known != n.hash[k]) {
-        violation("Log Matching: " + n.id + " starts with entry (" + e.index() + ", " + e.term() + ") unlike another log");
+        violation(Invariant.LOG_MATCHING, n.id + " starts with entry (" + e.index() + ", " + e.term() + ") unlike another log");
       }
     }
     n.applied.clear(); // a fresh state machine (at the snapshot point)
-    if (n.core.term() != n.durableHard.term()) violation(n.id + " restarted at term " + n.core.term());
+    if (n.core.term() != n.durableHard.term()) violation(Invariant.READY_CONSISTENCY, n.id + " restarted at term " + n.core.term());
     n.seenTerm = n.core.term();
     n.seenCommit = n.core.commitIndex();
     n.seenApplied = n.core.lastApplied();
@@ -1468,19 +1587,19 @@ public final class Simulation {
       if (!n.up) continue;
       RaftCore c = n.core;
       long term = c.term();
-      if (term < n.seenTerm) violation(n.id + ": term went back from " + n.seenTerm + " to " + term);
-      if (c.commitIndex() < n.seenCommit) {
-        violation(n.id + ": commitIndex went back from " + n.seenCommit + " to " + c.commitIndex());
-      }
+      if (term < n.seenTerm) violation(Invariant.MONOTONIC_TERM, n.id + ": term went back from " + n.seenTerm + " to " + term);
       if (c.lastApplied() < n.seenApplied) {
-        violation(n.id + ": lastApplied went back from " + n.seenApplied + " to " + c.lastApplied());
+        violation(Invariant.MONOTONIC_LAST_APPLIED, n.id + ": lastApplied went back from " + n.seenApplied + " to " + c.lastApplied());
       }
-      if (c.lastApplied() > c.commitIndex()) violation(n.id + ": lastApplied past commitIndex: " + c);
+      if (c.commitIndex() < n.seenCommit) {
+        violation(Invariant.MONOTONIC_COMMIT_INDEX, n.id + ": commitIndex went back from " + n.seenCommit + " to " + c.commitIndex());
+      }
+      if (c.lastApplied() > c.commitIndex()) violation(Invariant.APPLY_ORDER, n.id + ": lastApplied past commitIndex: " + c);
       if (c.lastApplied() != n.base() + n.applied.size()) {
-        violation(n.id + ": lastApplied " + c.lastApplied() + " but the state machine applied " + n.applied.size());
+        violation(Invariant.APPLY_ORDER, n.id + ": lastApplied " + c.lastApplied() + " but the state machine applied " + n.applied.size());
       }
       if (c.lastIndex() != n.mirrorLast() || c.lastTerm() != termOf(n, n.mirrorLast())) {
-        violation(n.id + ": log changed without being reported in a Ready: " + c + " vs mirror " + n.mirrorLast());
+        violation(Invariant.READY_CONSISTENCY, n.id + ": log changed without being reported in a Ready: " + c + " vs mirror " + n.mirrorLast());
       }
       n.seenTerm = term;
       n.seenApplied = c.lastApplied();
@@ -1492,31 +1611,31 @@ public final class Simulation {
         // Election Safety: at most one leader per term, ever.
         String prev = leaders.putIfAbsent(term, n.id);
         if (prev != null && !prev.equals(n.id)) {
-          violation("Election Safety: " + prev + " and " + n.id + " both led term " + term);
+          violation(Invariant.ELECTION_SAFETY, prev + " and " + n.id + " both led term " + term);
         }
         // Leader Completeness: it holds every entry committed in its term or before.
         long i = lastCommittedAtOrBefore(term);
         if (i > 0 && (n.mirrorLast() < i || n.mirrorHash(i) != committedHash[(int) i])) {
-          violation("Leader Completeness: leader " + n.id + " of term " + term + " lacks committed entry " + i
+          violation(Invariant.LEADER_COMPLETENESS, "leader " + n.id + " of term " + term + " lacks committed entry " + i
               + " (log ends at " + n.mirrorLast() + ")");
         }
       }
     }
     for (Named x : extraInvariants) {
       String problem = x.check.apply(this);
-      if (problem != null) violation(x.name + ": " + problem);
+      if (problem != null) violation(Invariant.ADDED, x.name + ": " + problem);
     }
     for (Runnable l : eventListeners) l.run();
   }
 
   private void recordCommit(SimNode n, long commit, long term) {
     if (commit > n.mirrorLast()) {
-      violation(n.id + ": commitIndex " + commit + " beyond its log " + n.mirrorLast());
+      violation(Invariant.READY_CONSISTENCY, n.id + ": commitIndex " + commit + " beyond its log " + n.mirrorLast());
       return;
     }
     long upTo = Math.min(commit, committedMax);
     if (upTo > 0 && n.mirrorHash(upTo) != committedHash[(int) upTo]) {
-      violation(n.id + " marked index " + upTo + " committed with an entry other than the one committed before");
+      violation(Invariant.COMMIT_AGREEMENT, n.id + " marked index " + upTo + " committed with an entry other than the one committed before");
     }
     if (commit > committedMax) {
       ensureCommitCapacity(commit);
@@ -1555,11 +1674,12 @@ public final class Simulation {
     return n.mirror.get((int) (idx - n.base() - 1)).term();
   }
 
-  private void violation(String what) {
-    fail(what);
+  private void violation(Invariant inv, String what) {
+    fail(inv, what);
   }
 
-  private void fail(String what) {
+  private void fail(Invariant inv, String details) {
+    String what = inv.label() + ": " + details;
     StringBuilder sb = new StringBuilder();
     sb.append("Simulation invariant violated at step ").append(step).append(" (tick ").append(now).append("): ")
         .append(what).append('\n');
@@ -1569,7 +1689,7 @@ public final class Simulation {
     for (SimNode n : nodes.values()) sb.append("  ").append(n.up ? String.valueOf(n.core) : n.id + " DOWN").append('\n');
     if (!recent.isEmpty()) sb.append("  recent events:\n");
     for (String s : recent) sb.append("    ").append(s).append('\n');
-    throw new SimulationFailure(sb.toString(), seed, step, what);
+    throw new SimulationFailure(sb.toString(), seed, step, inv, what);
   }
 
   // =================================================================== trace
