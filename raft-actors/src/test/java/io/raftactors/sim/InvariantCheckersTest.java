@@ -96,6 +96,7 @@ class InvariantCheckersTest {
       case READY_CONSISTENCY: return InvariantCheckersTest::followerAppendsWithoutReportingIt;
       case CORE_REPORTED: return InvariantCheckersTest::secondLeaderOfTheSameTermContactsTheLeader;
       case ADDED: return InvariantCheckersTest::addedInvariantFails;
+      case BUDGET: return InvariantCheckersTest::normalRunOverATinyBudget;
       default: return () -> { throw new AssertionError("no broken history for " + invariant + " yet"); };
     }
   }
@@ -403,6 +404,12 @@ class InvariantCheckersTest {
     Simulation sim = cluster(3, 24);
     sim.addInvariant("no leader ever", s -> s.leader() != null ? s.leader().id() + " leads" : null);
     awaitLeader(sim);
+  }
+
+  /** A normal run under a budget far below what any run needs. */
+  static void normalRunOverATinyBudget() {
+    Simulation sim = Simulation.builder().nodes(3).seed(25).network(n -> n.reliable(2)).budget(0.2, 0.5, 100).build();
+    new Chaos(sim, Sims.quiet(500, s -> {})).run();
   }
 
   // ------------------------------------------------------------------ helpers

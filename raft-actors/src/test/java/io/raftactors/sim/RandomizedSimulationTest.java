@@ -101,12 +101,18 @@ class RandomizedSimulationTest {
     int threads = Math.max(1, Runtime.getRuntime().availableProcessors());
     ExecutorService pool = Executors.newFixedThreadPool(threads);
     List<Future<Object>> results = new ArrayList<>();
+    double[] peak = new double[2]; // messages, events per node per tick: the worst run
     for (long seed : seeds) {
       for (int nodes : new int[] {3, 5}) {
         results.add(pool.submit(() -> {
           if (soak) System.out.println("sim seed " + seed + " nodes " + nodes);
           try {
-            return runSeed(seed, nodes, false).counters();
+            Simulation sim = runSeed(seed, nodes, false);
+            synchronized (peak) {
+              peak[0] = Math.max(peak[0], sim.messagesPerNodePerTick());
+              peak[1] = Math.max(peak[1], sim.eventsPerNodePerTick());
+            }
+            return sim.counters();
           } catch (AssertionError | RuntimeException e) {
             String msg = "FAILED seed " + seed + " nodes " + nodes + ": " + e.getMessage()
                 + "\n  replay: " + REPLAY + seed + " -Draft.sim.nodes=" + nodes;
@@ -125,12 +131,23 @@ class RandomizedSimulationTest {
     }
     pool.shutdown();
     double secs = (System.nanoTime() - started) / 1e9;
-    System.out.printf("randomized simulation: %d seeds x 2 sizes in %.1f s on %d threads%n  %s%n",
-        seeds.size(), secs, threads, total);
+    System.out.printf("randomized simulation: %d seeds x 2 sizes in %.1f s on %d threads%n  %s%n"
+            + "  worst run: %.2f messages and %.2f events per node per tick (budget %.0f and %.0f)%n",
+        seeds.size(), secs, threads, total, peak[0], peak[1], Simulation.DEFAULT_MESSAGES_PER_NODE_PER_TICK,
+        Simulation.DEFAULT_EVENTS_PER_NODE_PER_TICK);
     if (!failures.isEmpty()) {
       fail(failures.size() + " failing runs; first:\n" + failures.get(0));
     }
     assertCountersExercised(total, count >= 200);
+    assertWellUnderBudget(peak[0], peak[1]);
+  }
+
+  /** The default budget is far above what a healthy run needs: a quarter of it is never reached. */
+  static void assertWellUnderBudget(double messagesPerNodePerTick, double eventsPerNodePerTick) {
+    assertTrue(messagesPerNodePerTick < Simulation.DEFAULT_MESSAGES_PER_NODE_PER_TICK / 4,
+        "a run sent " + messagesPerNodePerTick + " messages per node per tick");
+    assertTrue(eventsPerNodePerTick < Simulation.DEFAULT_EVENTS_PER_NODE_PER_TICK / 4,
+        "a run processed " + eventsPerNodePerTick + " events per node per tick");
   }
 
   /** SIM-08: summed over the seeds, every fault and code path the schedule aims at happened. */

@@ -43,10 +43,17 @@ class SafetyAndTimingSimulationTest {
   private static synchronized Simulation.Counters randomizedRuns() {
     if (randomized == null) {
       Simulation.Counters total = new Simulation.Counters();
+      double messages = 0;
+      double events = 0;
       for (long seed = 1001; seed <= 1150; seed++) {
-        total.add(RandomizedSimulationTest.runSeed(seed, 3, false).counters());
-        total.add(RandomizedSimulationTest.runSeed(seed, 5, false).counters());
+        for (int nodes : new int[] {3, 5}) {
+          Simulation sim = RandomizedSimulationTest.runSeed(seed, nodes, false);
+          total.add(sim.counters());
+          messages = Math.max(messages, sim.messagesPerNodePerTick());
+          events = Math.max(events, sim.eventsPerNodePerTick());
+        }
       }
+      RandomizedSimulationTest.assertWellUnderBudget(messages, events);
       randomized = total;
     }
     return randomized;

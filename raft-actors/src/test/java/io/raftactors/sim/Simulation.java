@@ -88,6 +88,10 @@ import java.util.function.Predicate;
  * SimulationFailure} naming the {@link Invariant}, the seed, step, cluster size, feature flags and
  * the replay command.
  *
+ * <p>A run also has a budget of messages and events per node per global tick ({@link
+ * Builder#budget}, by default some twenty times what the randomized runs use): a livelock or a
+ * message storm fails fast as a {@link Invariant#BUDGET} violation with its seed and replay command.
+ *
  * <h2>Fault injection (negative tests)</h2>
  *
  * A check that never fires in a correct run could be deleted without any randomized run noticing.
@@ -418,7 +422,12 @@ public final class Simulation {
     /** The core itself reported a violation ({@link Ready#violations()}). */
     CORE_REPORTED("Core-reported violation"),
     /** An invariant added by a test with {@link Simulation#addInvariant}. */
-    ADDED("Added invariant");
+    ADDED("Added invariant"),
+    /**
+     * The run stays within its message and event budget ({@link Builder#budget}): a livelock or a
+     * message storm fails fast, with its seed, instead of running for minutes.
+     */
+    BUDGET("Budget");
 
     private final String label;
 
@@ -469,6 +478,9 @@ public final class Simulation {
     private String replayCommand;
     private String label = "";
     private java.util.function.BiFunction<String, Integer, RandomSource> randomSources;
+    private double messagesPerNodePerTick = DEFAULT_MESSAGES_PER_NODE_PER_TICK;
+    private double eventsPerNodePerTick = DEFAULT_EVENTS_PER_NODE_PER_TICK;
+    private long budgetAllowance = DEFAULT_BUDGET_ALLOWANCE;
 
     /** Founders n1..nN of a new group, each starting from {@link DurableState#bootstrap}. */
     public Builder nodes(int n) {
@@ -543,6 +555,25 @@ public final class Simulation {
       return this;
     }
 
+    /**
+     * The run's budget: by global tick t it may have sent at most {@code allowance +
+     * messagesPerNodePerTick * nodes * t} messages and processed at most {@code 2 * allowance +
+     * eventsPerNodePerTick * nodes * t} events; beyond that it fails with {@link Invariant#BUDGET}.
+     * The allowance covers scripts that do not advance time. Defaults: {@value
+     * #DEFAULT_MESSAGES_PER_NODE_PER_TICK} messages and {@value #DEFAULT_EVENTS_PER_NODE_PER_TICK}
+     * events per node per tick, allowance {@value #DEFAULT_BUDGET_ALLOWANCE}: some twenty times what
+     * the randomized runs use at most, so only a livelock or a message storm reaches it.
+     */
+    public Builder budget(double messagesPerNodePerTick, double eventsPerNodePerTick, long allowance) {
+      if (messagesPerNodePerTick <= 0 || eventsPerNodePerTick <= 0 || allowance < 0) {
+        throw new IllegalArgumentException("budget " + messagesPerNodePerTick + "/" + eventsPerNodePerTick + "/" + allowance);
+      }
+      this.messagesPerNodePerTick = messagesPerNodePerTick;
+      this.eventsPerNodePerTick = eventsPerNodePerTick;
+      this.budgetAllowance = allowance;
+      return this;
+    }
+
     /** A short description of the fault schedule, printed with any failure. */
     public Builder label(String label) {
       this.label = label;
@@ -554,6 +585,13 @@ public final class Simulation {
       return new Simulation(this);
     }
   }
+
+  /** Default budget: messages per node per global tick (the randomized runs use under 3). */
+  public static final double DEFAULT_MESSAGES_PER_NODE_PER_TICK = 50;
+  /** Default budget: events per node per global tick (the randomized runs use under 5). */
+  public static final double DEFAULT_EVENTS_PER_NODE_PER_TICK = 100;
+  /** Default budget: messages allowed on top of the per-tick budget (twice as many events). */
+  public static final long DEFAULT_BUDGET_ALLOWANCE = 100_000;
 
   // =================================================================== internals
 
@@ -646,6 +684,9 @@ public final class Simulation {
   private final String replayCommand;
   private final String label;
   private final java.util.function.BiFunction<String, Integer, RandomSource> randomSources;
+  private final double messagesPerNodePerTick;
+  private final double eventsPerNodePerTick;
+  private final long budgetAllowance;
   private final LinkedHashMap<String, SimNode> nodes = new LinkedHashMap<>();
   private final PriorityQueue<Event> queue = new PriorityQueue<>(
       (a, b) -> a.tick != b.tick ? Long.compare(a.tick, b.tick) : Long.compare(a.seq, b.seq));
@@ -693,6 +734,9 @@ public final class Simulation {
     this.replayCommand = b.replayCommand;
     this.label = b.label;
     this.randomSources = b.randomSources;
+    this.messagesPerNodePerTick = b.messagesPerNodePerTick;
+    this.eventsPerNodePerTick = b.eventsPerNodePerTick;
+    this.budgetAllowance = b.budgetAllowance;
     if (b.holdAllMessages) this.holdFilter = e -> true;
     int i = 0;
     for (Map.Entry<String, DurableState> e : b.initial.entrySet()) {
@@ -1128,6 +1172,16 @@ public final class Simulation {
     return new ArrayList<>(acknowledged);
   }
 
+  /** Messages sent so far per node per global tick elapsed (compare {@link Builder#budget}). */
+  public double messagesPerNodePerTick() {
+    return counters.messagesSent / (double) (nodes.size() * Math.max(1, now));
+  }
+
+  /** Events processed so far per node per global tick elapsed (compare {@link Builder#budget}). */
+  public double eventsPerNodePerTick() {
+    return counters.events / (double) (nodes.size() * Math.max(1, now));
+  }
+
   /** Hash over every event processed so far and the state it left (SIM-01). */
   public long traceHash() {
     return traceHash;
@@ -1508,6 +1562,9 @@ public final class Simulation {
     checkDurableBeforeSend(n, o.message());
     Envelope env = new Envelope(nextEnvelopeId++, n.id, o.to(), o.message(), n.incarnation, now);
     counters.messagesSent++;
+    if (counters.messagesSent > budgetAllowance + messagesPerNodePerTick * nodes.size() * now) {
+      overBudget("messages sent", counters.messagesSent, budgetAllowance, messagesPerNodePerTick);
+    }
     for (Consumer<Envelope> l : sendListeners) l.accept(env);
     if (!nodes.containsKey(o.to())) return; // not a member of the simulation
     if (holdFilter != null && holdFilter.test(env)) {
@@ -1674,6 +1731,13 @@ public final class Simulation {
     return n.mirror.get((int) (idx - n.base() - 1)).term();
   }
 
+  private void overBudget(String what, long used, long allowance, double perNodePerTick) {
+    fail(Invariant.BUDGET, String.format(java.util.Locale.ROOT,
+        "%d %s by tick %d, over the budget of %d + %.1f per node per tick for %d nodes: a livelock or a message storm"
+            + " (replay the seed with its trace to see what repeats); counters %s",
+        used, what, now, allowance, perNodePerTick, nodes.size(), counters));
+  }
+
   private void violation(Invariant inv, String what) {
     fail(inv, what);
   }
@@ -1697,6 +1761,9 @@ public final class Simulation {
   private void beginEvent(String text, int kind, int node, long detail) {
     step++;
     counters.events++;
+    if (counters.events > 2 * budgetAllowance + eventsPerNodePerTick * nodes.size() * now) {
+      overBudget("events", counters.events, 2 * budgetAllowance, eventsPerNodePerTick);
+    }
     traceHash = mix(traceHash ^ (kind * 0x9E3779B97F4A7C15L) ^ ((long) node << 48) ^ now);
     traceHash = mix(traceHash ^ detail);
     if (recordTrace && text != null) {
