@@ -171,7 +171,7 @@ class ReadSimulationTest {
       Simulation.Read lease = sim.leaseRead(old);
       sim.runUntil(lease::done, 20 * ET_MAX);
     });
-    assertTrue(f.violation.contains("stale read"), f.violation);
+    assertEquals(Simulation.Invariant.STALE_READ, f.invariant, f.violation);
   }
 
   /**

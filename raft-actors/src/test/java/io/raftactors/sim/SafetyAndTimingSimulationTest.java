@@ -1,5 +1,6 @@
 package io.raftactors.sim;
 
+import static io.raftactors.sim.InvariantCheckersTest.assertCheckerCanFail;
 import static io.raftactors.sim.Sims.DEFAULTS;
 import static io.raftactors.sim.Sims.ET_MAX;
 import static io.raftactors.sim.Sims.ET_MIN;
@@ -20,6 +21,7 @@ import io.raftactors.core.RaftConfig;
 import io.raftactors.core.RaftCore;
 import io.raftactors.core.RaftMessage;
 import io.raftactors.core.Role;
+import io.raftactors.sim.Simulation.Invariant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -28,7 +30,10 @@ import org.junit.jupiter.api.Test;
 /**
  * Figure 3 safety properties and the timing items, in simulation. The Figure 3 properties are
  * checked by {@link Simulation} after every event of every run; the tests here name each item,
- * run the randomized seed set that exercises it and assert that the run did exercise it.
+ * run the randomized seed set that exercises it and assert that the run did exercise it. Each
+ * Figure 3 test also shows that its check can fail: a green randomized run proves nothing about a
+ * check that could never fire, so the test makes the simulation observe a history that breaks the
+ * property ({@link InvariantCheckersTest}) and asserts that the simulation names it.
  */
 class SafetyAndTimingSimulationTest {
 
@@ -38,10 +43,17 @@ class SafetyAndTimingSimulationTest {
   private static synchronized Simulation.Counters randomizedRuns() {
     if (randomized == null) {
       Simulation.Counters total = new Simulation.Counters();
+      double messages = 0;
+      double events = 0;
       for (long seed = 1001; seed <= 1150; seed++) {
-        total.add(RandomizedSimulationTest.runSeed(seed, 3, false).counters());
-        total.add(RandomizedSimulationTest.runSeed(seed, 5, false).counters());
+        for (int nodes : new int[] {3, 5}) {
+          Simulation sim = RandomizedSimulationTest.runSeed(seed, nodes, false);
+          total.add(sim.counters());
+          messages = Math.max(messages, sim.messagesPerNodePerTick());
+          events = Math.max(events, sim.eventsPerNodePerTick());
+        }
       }
+      RandomizedSimulationTest.assertWellUnderBudget(messages, events);
       randomized = total;
     }
     return randomized;
@@ -73,30 +85,42 @@ class SafetyAndTimingSimulationTest {
   void sim_P5_2_16_electionSafetyUnderEverySchedule() {
     Simulation.Counters c = randomizedRuns();
     assertTrue(c.elections > 1000 && c.leadersElected > 500, "many elections were checked: " + c);
+    // The check can fail: two candidates of one term, each with a forged grant from the same voter.
+    assertCheckerCanFail(Invariant.ELECTION_SAFETY);
   }
 
   @Test
   void sim_P5_3_20_logMatchingUnderEverySchedule() {
     Simulation.Counters c = randomizedRuns();
     assertTrue(c.truncations > 0 && c.entriesApplied > 0, "divergent logs were repaired: " + c);
+    // The check can fail: a follower stores another command at the leader's (index, term).
+    assertCheckerCanFail(Invariant.LOG_MATCHING);
   }
 
   @Test
   void sim_P5_3_21_leaderAppendOnlyUnderEverySchedule() {
     Simulation.Counters c = randomizedRuns();
     assertTrue(c.leadersElected > 500 && c.truncations > 0 && c.proposals > 0, c.toString());
+    // The check can fail: a leader's write of a new entry also replaces the entry before it.
+    assertCheckerCanFail(Invariant.LEADER_APPEND_ONLY);
   }
 
   @Test
   void sim_P5_4_3_01_leaderCompletenessUnderEverySchedule() {
     Simulation.Counters c = randomizedRuns();
     assertTrue(c.leaderStepDowns > 0 && c.leaderCrashes > 0 && c.entriesApplied > 0, c.toString());
+    // The check can fail: a node cut off before an entry committed wins a later term with a forged vote.
+    assertCheckerCanFail(Invariant.LEADER_COMPLETENESS);
   }
 
   @Test
   void sim_P5_4_3_02_stateMachineSafetyUnderEverySchedule() {
     Simulation.Counters c = randomizedRuns();
     assertTrue(c.entriesApplied > 10_000 && c.restarts > 0, c.toString());
+    // The checks can fail: a follower applies another command than the committed one; a forged
+    // leader makes a follower mark another entry committed at an index committed before.
+    assertCheckerCanFail(Invariant.STATE_MACHINE_SAFETY);
+    assertCheckerCanFail(Invariant.COMMIT_AGREEMENT);
   }
 
   @Test
@@ -105,6 +129,9 @@ class SafetyAndTimingSimulationTest {
     // applied at its acknowledged index on every node.
     Simulation.Counters c = randomizedRuns();
     assertTrue(c.clientOpsCompleted > 1000 && c.crashes > 0 && c.partitions > 0, c.toString());
+    // The check can fail: every state machine lost an acknowledged write (all nodes restarted, and
+    // convergence is asserted before they applied it again).
+    assertCheckerCanFail(Invariant.ACKNOWLEDGED_WRITES);
   }
 
   @Test

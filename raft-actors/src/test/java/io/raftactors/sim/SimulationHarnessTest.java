@@ -13,14 +13,16 @@ import io.raftactors.core.ClusterConfig;
 import io.raftactors.core.DurableState;
 import io.raftactors.core.HardState;
 import io.raftactors.core.LogEntry;
+import io.raftactors.core.Outbound;
 import io.raftactors.core.RaftCore;
 import io.raftactors.core.RaftMessage;
 import io.raftactors.core.Role;
 import io.raftactors.core.SnapshotMeta;
+import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
-/** The simulation harness itself: determinism, network and storage control, scripting, replay (SIM-01..08). */
+/** The simulation harness itself: determinism, network and storage control, scripting, replay, budget (SIM-01..08, SIM-10). */
 class SimulationHarnessTest {
 
   @Test
@@ -209,6 +211,46 @@ class SimulationHarnessTest {
       total.add(RandomizedSimulationTest.runSeed(seed, 5, false).counters());
     }
     RandomizedSimulationTest.assertCountersExercised(total, true);
+  }
+
+  @Test
+  void sim_SIM_10_aTinyBudgetStopsANormalRunWithItsSeedAndReplayCommand() {
+    String replay = RandomizedSimulationTest.REPLAY + "31 -Draft.sim.nodes=5";
+    Simulation sim = Simulation.builder().nodes(5).seed(31).budget(0.2, 0.5, 1000).replayCommand(replay).build();
+    Simulation.SimulationFailure f = assertThrows(Simulation.SimulationFailure.class,
+        () -> new Chaos(sim, Sims.quiet(2000, s -> s.dropRate = 0.05)).run());
+    assertEquals(Simulation.Invariant.BUDGET, f.invariant, f.getMessage());
+    assertTrue(f.getMessage().contains("seed=31") && f.getMessage().contains("replay: " + replay), f.getMessage());
+    assertTrue(sim.now() < 2000, "stopped during the run, at tick " + sim.now());
+  }
+
+  /**
+   * A message storm (every message a node emits leaves 30 times, as when a broken rule answers
+   * every reply with a new burst) fails fast under the default budget: within a few hundred ticks,
+   * not after millions of messages.
+   */
+  @Test
+  void sim_SIM_10_aMessageStormFailsFastUnderTheDefaultBudget() {
+    Simulation sim = Simulation.builder().nodes(3).seed(32).network(n -> n.reliable(2))
+        .replayCommand(RandomizedSimulationTest.REPLAY + "32").build();
+    sim.rewriteReady((id, r) -> InvariantCheckersTest.edit(r, e -> {
+      e.messages = thirtyTimes(e.messages);
+      e.after = thirtyTimes(e.after);
+    }));
+    long started = System.nanoTime();
+    Simulation.SimulationFailure f = assertThrows(Simulation.SimulationFailure.class, () -> sim.runTicks(100_000));
+    assertEquals(Simulation.Invariant.BUDGET, f.invariant, f.getMessage());
+    assertTrue(f.getMessage().contains("seed=32") && f.getMessage().contains("replay: "), f.getMessage());
+    assertTrue(sim.now() < 1000, "failed at tick " + sim.now());
+    assertTrue(sim.counters().messagesSent < 2 * Simulation.DEFAULT_BUDGET_ALLOWANCE, sim.counters().toString());
+    System.out.printf("SIM-10: a message storm stopped at tick %d after %d messages in %d ms%n", sim.now(),
+        sim.counters().messagesSent, (System.nanoTime() - started) / 1_000_000);
+  }
+
+  private static List<Outbound> thirtyTimes(List<Outbound> messages) {
+    List<Outbound> storm = new ArrayList<>();
+    for (Outbound o : messages) for (int i = 0; i < 30; i++) storm.add(o);
+    return storm;
   }
 
   @Test
