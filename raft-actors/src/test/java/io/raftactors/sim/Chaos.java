@@ -8,7 +8,8 @@ import java.util.SplittableRandom;
 
 /**
  * A fault schedule driven through a {@link Simulation}: message loss, duplication, reordering and
- * delays, random and flapping partitions (including one-way links and bridges), crash-restart of
+ * delays, random and flapping partitions (including one-way links and bridges), long isolations of
+ * one follower that leave it far behind ({@link Schedule#laggards}), crash-restart of
  * random nodes (leaders and nodes with writes in flight included), GC-like pauses, tick-rate skew,
  * client proposals and client reads (ReadIndex, and lease reads where the settings enable them). {@link #run} applies the faults for {@link Schedule#chaosTicks}; {@link
  * #quiesce} then removes every fault and checks liveness: a leader appears, every node converges
@@ -31,6 +32,12 @@ public final class Chaos {
     public boolean oneWay;
     /** Partitions change every 1-5 election timeouts (else every 5-15). */
     public boolean flapping;
+    /**
+     * Now and then one follower is cut off for 10-30 election timeouts while the others go on, so
+     * that it falls far behind (a long catch-up, or InstallSnapshot once the leader compacted), then
+     * the group is whole again for a while.
+     */
+    public boolean laggards;
     public boolean crashes;
     public boolean pauses;
     /** Per-node tick rates drawn from [skewMin, skewMax] (1.0 = no skew). */
@@ -74,6 +81,7 @@ public final class Chaos {
       return "ticks=" + chaosTicks + " drop=" + fmt(dropRate) + " dup=" + fmt(duplicateRate) + " delay<=" + maxDelay
           + (longDelayRate > 0 ? " long=" + fmt(longDelayRate) + "@" + longDelayMax : "")
           + (partitions ? " partitions" + (oneWay ? "+oneway" : "") + (flapping ? "+flapping" : "") : "")
+          + (laggards ? " laggards" : "")
           + (crashes ? " crashes" : "") + (pauses ? " pauses" : "")
           + (skewMax != 1.0 || skewMin != 1.0 ? " skew=" + skewMin + ".." + skewMax : "")
           + " propose=" + fmt(proposeRate) + (readRate > 0 ? " read=" + fmt(readRate) : "");
@@ -91,6 +99,7 @@ public final class Chaos {
   private final long[] restartAt;
   private long nextPartitionChange;
   private long pausedUntil;
+  private String laggard;
 
   public Chaos(Simulation sim, Schedule schedule) {
     this.sim = sim;
@@ -123,10 +132,19 @@ public final class Chaos {
   private void faultsFor(List<String> ids) {
     long now = sim.now();
     int n = ids.size();
-    if (schedule.partitions && now >= nextPartitionChange) {
-      changePartition(ids);
+    if ((schedule.partitions || schedule.laggards) && now >= nextPartitionChange) {
       int et = cfg.electionTimeoutMax();
-      nextPartitionChange = now + (schedule.flapping ? et * (1 + rnd.nextInt(5)) : et * (5 + rnd.nextInt(11)));
+      if (laggard != null) {
+        sim.heal(); // the laggard catches up
+        laggard = null;
+        nextPartitionChange = now + et * (2 + rnd.nextInt(4));
+      } else if (schedule.laggards && (!schedule.partitions || rnd.nextInt(3) == 0)) {
+        cutOffLaggard(ids);
+        nextPartitionChange = now + et * (10 + rnd.nextInt(21));
+      } else {
+        changePartition(ids);
+        nextPartitionChange = now + (schedule.flapping ? et * (1 + rnd.nextInt(5)) : et * (5 + rnd.nextInt(11)));
+      }
     }
     if (schedule.crashes) {
       int down = 0;
@@ -171,6 +189,16 @@ public final class Chaos {
     }
     if (roll < 7 && !writing.isEmpty()) return writing.get(rnd.nextInt(writing.size()));
     return up.isEmpty() ? null : up.get(rnd.nextInt(up.size()));
+  }
+
+  /** Cuts off one follower (any node if no leader is known) from everyone, for a long time. */
+  private void cutOffLaggard(List<String> ids) {
+    sim.heal();
+    RaftCore leader = sim.leader();
+    List<String> candidates = new ArrayList<>(ids);
+    if (leader != null) candidates.remove(leader.id());
+    laggard = candidates.get(rnd.nextInt(candidates.size()));
+    sim.isolate(laggard);
   }
 
   private void changePartition(List<String> ids) {

@@ -97,6 +97,11 @@ class InvariantCheckersTest {
       case CORE_REPORTED: return InvariantCheckersTest::secondLeaderOfTheSameTermContactsTheLeader;
       case ADDED: return InvariantCheckersTest::addedInvariantFails;
       case BUDGET: return InvariantCheckersTest::normalRunOverATinyBudget;
+      case COMMITTED_KEPT: return InvariantCheckersTest::forgedNewerLeaderOverwritesACommittedEntry;
+      case COMMIT_QUORUM: return InvariantCheckersTest::forgedAcknowledgementCommitsWithoutAMajority;
+      case CONFLICT_HINT: return InvariantCheckersTest::followerHintsAnIndexItsLogDoesNotGive;
+      case SNAPSHOT_INTEGRITY: return InvariantCheckersTest::snapshotChunksPutTogetherInTheWrongOrder;
+      case PROBE_AFTER_REJECTION: return InvariantCheckersTest::leaderKeepsPipeliningAfterARejection;
       default: return () -> { throw new AssertionError("no broken history for " + invariant + " yet"); };
     }
   }
@@ -115,6 +120,20 @@ class InvariantCheckersTest {
     SimulationFailure f = assertThrows(SimulationFailure.class, () -> sim.deliver(toN3.id()));
     assertEquals(Invariant.DURABLE_BEFORE_SEND, f.invariant, f.getMessage());
     assertTrue(f.violation.contains("granted a vote in term 2 before the vote was durable"), f.violation);
+  }
+
+  @Test
+  void committedKept_aFollowerTruncatesAtItsCommitIndex() {
+    Simulation sim = settled(27);
+    String f = others(sim, sim.leader().id()).get(0);
+    sim.rewriteReady((id, r) -> !id.equals(f) || r.entries().isEmpty() ? r : edit(r, e -> {
+      e.truncateFrom = sim.core(f).commitIndex();
+      e.entries = List.of();
+    }));
+    sim.propose(sim.leader().id());
+    SimulationFailure fail = assertThrows(SimulationFailure.class, () -> sim.runTicks(10));
+    assertEquals(Invariant.COMMITTED_KEPT, fail.invariant, fail.getMessage());
+    assertTrue(fail.violation.contains("at or below its commitIndex"), fail.violation);
   }
 
   @Test
@@ -410,6 +429,109 @@ class InvariantCheckersTest {
   static void normalRunOverATinyBudget() {
     Simulation sim = Simulation.builder().nodes(3).seed(25).network(n -> n.reliable(2)).budget(0.2, 0.5, 100).build();
     new Chaos(sim, Sims.quiet(500, s -> {})).run();
+  }
+
+  /**
+   * A follower holds a committed entry but has not heard that it is committed; a forged leader of
+   * the next term, whose log lacks it, makes it overwrite the entry.
+   */
+  static void forgedNewerLeaderOverwritesACommittedEntry() {
+    Simulation sim = settled(26);
+    RaftCore l = sim.leader();
+    String f = others(sim, l.id()).get(0);
+    String g = others(sim, l.id(), f).get(0);
+    sim.holdWhere(e -> e.to().equals(f) && e.message() instanceof RaftMessage.AppendEntries ae && ae.entries().isEmpty());
+    Simulation.Proposal p = sim.propose(l.id());
+    awaitAck(sim, p, 50);
+    RaftCore fc = sim.core(f);
+    assertTrue(fc.lastIndex() >= p.index && fc.commitIndex() < p.index, fc::toString);
+    List<LogEntry> other = List.of(new LogEntry(p.index, l.term() + 1, Simulation.command("other")));
+    sim.inject(f, new RaftMessage.AppendEntries(l.term() + 1, g, p.index - 1, fc.termAt(p.index - 1), other, 0));
+  }
+
+  /** Nothing the leader sends arrives, but a forged acknowledgement lets it commit a new entry. */
+  static void forgedAcknowledgementCommitsWithoutAMajority() {
+    Simulation sim = settled(28);
+    RaftCore l = sim.leader();
+    String f = others(sim, l.id()).get(0);
+    sim.holdWhere(e -> e.from().equals(l.id()));
+    Simulation.Proposal p = sim.propose(l.id());
+    sim.runTicks(3); // the leader's own write is durable
+    sim.inject(l.id(), RaftMessage.AppendEntriesResponse.success(l.term(), f, p.index));
+  }
+
+  /** A follower rejects an AppendEntries past its log with a hint one index too far. */
+  static void followerHintsAnIndexItsLogDoesNotGive() {
+    Simulation sim = settled(29);
+    RaftCore l = sim.leader();
+    String f = others(sim, l.id()).get(0);
+    sim.rewriteReady((id, r) -> !id.equals(f) ? r : edit(r, e -> {
+      List<Outbound> out = new ArrayList<>();
+      for (Outbound o : e.after) {
+        RaftMessage m = o.message();
+        if (m instanceof RaftMessage.AppendEntriesResponse a && !a.success()) {
+          m = new RaftMessage.AppendEntriesResponse(a.term(), a.from(), false, 0, a.rejectedIndex(), a.hintIndex() + 1,
+              a.hintTerm(), a.round());
+        }
+        out.add(new Outbound(o.to(), m));
+      }
+      e.after = out;
+    }));
+    RaftCore fc = sim.core(f);
+    sim.inject(f,
+        new RaftMessage.AppendEntries(l.term(), l.id(), fc.lastIndex() + 3, l.term(), List.of(), l.commitIndex()));
+  }
+
+  /**
+   * The leader compacts its log while a follower is cut off; the follower then receives the
+   * leader's snapshot with its two halves the wrong way round, as if two chunks were swapped.
+   */
+  static void snapshotChunksPutTogetherInTheWrongOrder() {
+    Simulation sim = Simulation.builder().nodes(3).seed(30).network(n -> n.reliable(2)).snapshotEvery(2).build();
+    RaftCore l = awaitLeader(sim);
+    String f = others(sim, l.id()).get(0);
+    sim.isolate(f);
+    for (int i = 0; i < 6; i++) awaitAck(sim, sim.propose(l.id()), 50);
+    Snapshot s = l.snapshot();
+    assertTrue(s != null && s.index() > sim.core(f).commitIndex(), () -> "setup: " + s + " " + sim.summary());
+    byte[] d = s.data();
+    int half = d.length / 2;
+    byte[] swapped = new byte[d.length];
+    System.arraycopy(d, half, swapped, 0, d.length - half);
+    System.arraycopy(d, 0, swapped, d.length - half, half);
+    sim.reconnect(l.id(), f);
+    sim.inject(f, new RaftMessage.InstallSnapshot(l.term(), l.id(), s.index(), s.term(), s.meta().config(), 0, swapped,
+        true, swapped.length));
+  }
+
+  /**
+   * A follower's acknowledgements are held while the leader pipelines three entries to it; then
+   * the follower reports a gap at its match index. The leader probes with one request, but a
+   * broken one sends that request and another with the next entries at once.
+   */
+  static void leaderKeepsPipeliningAfterARejection() {
+    Simulation sim = Simulation.builder().nodes(3).seed(31).network(n -> n.reliable(2))
+        .raftConfig(DEFAULTS.withBatching(1, 1 << 20, 8)).build();
+    RaftCore l = awaitLeader(sim);
+    sim.runTicks(10);
+    String f = others(sim, l.id()).get(0);
+    long match = l.matchIndex(f);
+    sim.holdWhere(e -> e.to().equals(f) || e.from().equals(f));
+    for (int i = 0; i < 3; i++) sim.propose(l.id());
+    sim.runTicks(2);
+    sim.rewriteReady((id, r) -> !id.equals(l.id()) ? r : edit(r, e -> {
+      List<Outbound> out = new ArrayList<>(e.messages);
+      for (Outbound o : e.messages) {
+        if (o.to().equals(f) && o.message() instanceof RaftMessage.AppendEntries ae && !ae.entries().isEmpty()
+            && ae.lastIndex() < l.lastIndex()) {
+          List<LogEntry> next = l.entriesFrom(ae.lastIndex() + 1).subList(0, 1);
+          out.add(new Outbound(f, new RaftMessage.AppendEntries(ae.term(), ae.from(), ae.lastIndex(),
+              l.termAt(ae.lastIndex()), next, ae.leaderCommit(), ae.round())));
+        }
+      }
+      e.messages = out;
+    }));
+    sim.inject(l.id(), RaftMessage.AppendEntriesResponse.reject(l.term(), f, match, match + 1, 0));
   }
 
   // ------------------------------------------------------------------ helpers

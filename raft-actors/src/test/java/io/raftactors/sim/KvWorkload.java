@@ -402,7 +402,7 @@ final class KvWorkload {
   private final SplittableRandom snapshotRnd;
   private final History history;
   private final Map<String, KvStateMachine> machines = new HashMap<>();
-  private final Map<String, Integer> machineIncarnation = new HashMap<>();
+  private final Map<String, Integer> machineEpoch = new HashMap<>();
   private final Map<String, Long> clockOffset = new HashMap<>();
   private final List<InFlight> inFlight = new ArrayList<>();
   private final int[] process; // each client's current process id
@@ -444,7 +444,7 @@ final class KvWorkload {
     }
     for (String id : sim.ids()) {
       machines.put(id, newMachine(id));
-      machineIncarnation.put(id, sim.incarnation(id));
+      machineEpoch.put(id, sim.stateMachineEpoch(id));
       clockOffset.put(id, settings.clockSkew == 0 ? 0L : (long) sessionRnd.nextInt(-settings.clockSkew, settings.clockSkew + 1));
     }
     sim.afterEvent(this::afterEvent);
@@ -834,12 +834,14 @@ final class KvWorkload {
 
   private void catchUp(String id) {
     if (!sim.isUp(id)) return;
-    int inc = sim.incarnation(id);
+    int epoch = sim.stateMachineEpoch(id);
     KvStateMachine m = machines.get(id);
-    if (machineIncarnation.get(id) != inc) {
-      m = newMachine(id); // a restarted node starts from an empty state machine
+    if (machineEpoch.get(id) != epoch) {
+      // A restarted node, or one that installed a snapshot, has a new state machine: rebuild it from
+      // what the simulation's state machine holds (after a restart without snapshots, nothing).
+      m = newMachine(id);
       machines.put(id, m);
-      machineIncarnation.put(id, inc);
+      machineEpoch.put(id, epoch);
     }
     long applied = sim.core(id).lastApplied();
     if (applied <= m.appliedIndex) return;

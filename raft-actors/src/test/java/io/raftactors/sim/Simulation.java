@@ -15,6 +15,7 @@ import io.raftactors.core.RandomSource;
 import io.raftactors.core.ReadState;
 import io.raftactors.core.Ready;
 import io.raftactors.core.Role;
+import io.raftactors.core.Snapshot;
 import io.raftactors.core.SnapshotMeta;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
@@ -57,16 +58,25 @@ import java.util.function.Predicate;
  *       blocked directed link ({@link #partition}, {@link #cut}, {@link #isolate}) is lost, whether
  *       the link is blocked when it is sent or when it arrives. Messages to a crashed node are lost;
  *       messages a node sent before crashing still arrive after it restarts.
- *   <li><b>Storage</b>: a {@link Ready} with a write (hard state, truncation, entries) becomes a
- *       pending write that completes, in order, after a random storage delay; completion updates
- *       the node's durable state, calls {@link RaftCore#persisted} and releases the Ready's
+ *   <li><b>Storage</b>: a {@link Ready} with a write (hard state, snapshot, truncation, entries)
+ *       becomes a pending write that completes, in order, after a random storage delay; completion
+ *       updates the node's durable state (a snapshot replaces every entry up to its index), calls
+ *       {@link RaftCore#persisted} (for the snapshot, then the last entry) and releases the Ready's
  *       {@code messagesAfterPersist} (and those of Readies without a write that came after an
  *       earlier, still pending write). {@link #crash} discards pending writes whole and the messages
- *       waiting for them; {@link #restart} rebuilds the node from its durable state only, with a
- *       fresh (empty) state machine.
+ *       waiting for them; {@link #restart} rebuilds the node from its durable state only (hard
+ *       state, snapshot with its data, entries), with a fresh state machine loaded from the durable
+ *       snapshot, if any.
  *   <li><b>State machines</b>: each node records every {@link Committed} it applies. A
  *       {@link #propose} gets a unique correlation id; a proposal applied with its id is
  *       <em>acknowledged</em> and must never be lost.
+ *   <li><b>Snapshots</b> (off by default; {@link Builder#snapshotEvery}): once a node's state
+ *       machine has applied that many entries past its last snapshot, the node takes a snapshot
+ *       (the running log hash at every index it applied, about 8 bytes an entry, with a checksum)
+ *       and calls {@link RaftCore#compact}. A leader then brings a follower whose next entries it
+ *       compacted up to date with InstallSnapshot, in chunks of {@link RaftConfig#snapshotChunkBytes()};
+ *       the follower loads {@link Ready#restore()} into its state machine, which is checked against
+ *       the committed log entry by entry.
  *   <li><b>Reads</b>: {@link #read} and {@link #leaseRead} ask a node for a linearizable read (thesis
  *       6.4). The read records the highest index any node had marked committed when it was issued;
  *       when the node hands out its {@link ReadState}, that index must be at least the recorded one
@@ -83,10 +93,13 @@ import java.util.function.Predicate;
  * term, commitIndex and lastApplied per node (reset only by a restart), durable term monotonic,
  * every message stamped with its sender's current term (PreVote and a granted PreVoteResponse carry
  * the proposed term), no message sent before its term (or, for a vote, the vote) is durable, no
- * stale or unapplied read served (see Reads above), empty {@link Ready#violations()}, and any
- * invariant added with {@link #addInvariant}. The first violation throws a {@link
- * SimulationFailure} naming the {@link Invariant}, the seed, step, cluster size, feature flags and
- * the replay command.
+ * stale or unapplied read served (see Reads above), no entry at or below a node's commitIndex or
+ * marked committed anywhere ever removed, every newly committed index durable on a majority,
+ * every rejection's conflict hint what the sender's log says, one probe (not a window) after a
+ * rejection, every installed snapshot intact and made of committed entries, empty {@link
+ * Ready#violations()}, and any invariant added with {@link #addInvariant}. The first violation
+ * throws a {@link SimulationFailure} naming the {@link Invariant}, the seed, step, cluster size,
+ * feature flags and the replay command.
  *
  * <p>A run also has a budget of messages and events per node per global tick ({@link
  * Builder#budget}, by default some twenty times what the randomized runs use): a livelock or a
@@ -297,6 +310,12 @@ public final class Simulation {
     public long partitions;
     public long pauses;
     public long entriesApplied;
+    /** Log compactions (the simulation's nodes take snapshots with {@link Builder#snapshotEvery}). */
+    public long snapshots;
+    /** InstallSnapshot chunks sent. */
+    public long snapshotChunks;
+    /** Snapshots installed from a leader and loaded into a state machine. */
+    public long snapshotsInstalled;
 
     public void add(Counters o) {
       events += o.events;
@@ -328,6 +347,9 @@ public final class Simulation {
       partitions += o.partitions;
       pauses += o.pauses;
       entriesApplied += o.entriesApplied;
+      snapshots += o.snapshots;
+      snapshotChunks += o.snapshotChunks;
+      snapshotsInstalled += o.snapshotsInstalled;
     }
 
     /** Every counter by name, in a fixed order. */
@@ -362,6 +384,9 @@ public final class Simulation {
       m.put("partitions", partitions);
       m.put("pauses", pauses);
       m.put("entriesApplied", entriesApplied);
+      m.put("snapshots", snapshots);
+      m.put("snapshotChunks", snapshotChunks);
+      m.put("snapshotsInstalled", snapshotsInstalled);
       return m;
     }
 
@@ -419,6 +444,26 @@ public final class Simulation {
     CLIENT_ANSWERS("Client answers"),
     /** The core reports every change of its log in a Ready, in order, and its storage writes fit the log. */
     READY_CONSISTENCY("Ready consistency"),
+    /**
+     * No node removes an entry at or below its commitIndex, or any entry marked committed anywhere
+     * (P5.3-08; InstallSnapshot keeps the entries after a matching snapshot point, T5.1-09).
+     */
+    COMMITTED_KEPT("Committed entries kept"),
+    /** When an index is first marked committed, a majority of the voters hold it in durable storage. */
+    COMMIT_QUORUM("Commit quorum"),
+    /** A rejected AppendEntries carries the hint its sender's log gives (P5.3-10, RaftMessage.AppendEntriesResponse). */
+    CONFLICT_HINT("Conflict hint"),
+    /**
+     * An installed snapshot is the one taken (its chunks put together in order, T5.1-07/08) and
+     * covers committed entries only.
+     */
+    SNAPSHOT_INTEGRITY("Snapshot integrity"),
+    /**
+     * A leader that handles a rejection from a follower sends it at most one AppendEntries with
+     * entries in that step: it falls back to probing, one request at a time, instead of pipelining
+     * (thesis 10.2.2; RaftCore's Progress).
+     */
+    PROBE_AFTER_REJECTION("Probe after rejection"),
     /** The core itself reported a violation ({@link Ready#violations()}). */
     CORE_REPORTED("Core-reported violation"),
     /** An invariant added by a test with {@link Simulation#addInvariant}. */
@@ -481,6 +526,7 @@ public final class Simulation {
     private double messagesPerNodePerTick = DEFAULT_MESSAGES_PER_NODE_PER_TICK;
     private double eventsPerNodePerTick = DEFAULT_EVENTS_PER_NODE_PER_TICK;
     private long budgetAllowance = DEFAULT_BUDGET_ALLOWANCE;
+    private int snapshotEvery;
 
     /** Founders n1..nN of a new group, each starting from {@link DurableState#bootstrap}. */
     public Builder nodes(int n) {
@@ -574,6 +620,19 @@ public final class Simulation {
       return this;
     }
 
+    /**
+     * Log compaction (paper 7): a node takes a snapshot of its state machine ({@link
+     * RaftCore#compact}) once it has applied {@code entries} entries past its last snapshot; 0 (the
+     * default) never. A follower whose next entries are compacted on the leader then catches up with
+     * InstallSnapshot (chunked by {@link RaftConfig#snapshotChunkBytes()}), restores its state
+     * machine from the snapshot, and recovers from it after a restart.
+     */
+    public Builder snapshotEvery(int entries) {
+      if (entries < 0) throw new IllegalArgumentException("snapshotEvery " + entries);
+      this.snapshotEvery = entries;
+      return this;
+    }
+
     /** A short description of the fault schedule, printed with any failure. */
     public Builder label(String label) {
       this.label = label;
@@ -603,15 +662,21 @@ public final class Simulation {
   /** One pending storage write and the messages that wait for it. */
   private static final class PendingWrite {
     final HardState hardState;
+    final Snapshot snapshot;
+    /** The running log hash at the snapshot's index. */
+    final long snapshotHash;
     final long truncateFrom;
     final List<LogEntry> entries;
     final List<Outbound> after;
     final long seq;
     long completeAt = -1; // -1: held (not scheduled)
 
-    PendingWrite(long seq, HardState hs, long truncateFrom, List<LogEntry> entries, List<Outbound> after) {
+    PendingWrite(long seq, HardState hs, Snapshot snapshot, long snapshotHash, long truncateFrom, List<LogEntry> entries,
+        List<Outbound> after) {
       this.seq = seq;
       this.hardState = hs;
+      this.snapshot = snapshot;
+      this.snapshotHash = snapshotHash;
       this.truncateFrom = truncateFrom;
       this.entries = entries;
       this.after = after;
@@ -621,20 +686,31 @@ public final class Simulation {
   private final class SimNode {
     final String id;
     final int index;
-    final SnapshotMeta snapshot;
     RaftCore core;
     boolean up = true;
     int incarnation;
-    // durable storage
+    // durable storage: hard state, snapshot (with the running log hash at its index), entries after it
     HardState durableHard;
-    final ArrayList<LogEntry> durableLog = new ArrayList<>(); // entries after the snapshot
+    SnapshotMeta durableSnap;
+    byte[] durableSnapData;
+    long durableSnapHash;
+    final ArrayList<LogEntry> durableLog = new ArrayList<>();
     final ArrayDeque<PendingWrite> writes = new ArrayDeque<>();
     long lastWriteCompleteAt;
-    // mirror of the in-memory log (from Ready), with a running hash per index
+    // mirror of the in-memory log (from Ready): the entries after memBase (the core's snapshot index),
+    // with a running hash per index
+    long memBase;
+    long memBaseTerm;
+    long memBaseHash;
     final ArrayList<LogEntry> mirror = new ArrayList<>();
     long[] hash = new long[64];
-    // recording state machine
+    // recording state machine: applied.get(k) is the entry at appliedBase + k + 1, appliedHash[k] the
+    // running log hash there (its snapshot is that list of hashes)
     final ArrayList<LogEntry> applied = new ArrayList<>();
+    long[] appliedHash = new long[64];
+    long appliedBase;
+    long appliedBaseHash;
+    int machineEpoch;
     // tick rate and pauses
     double rate = 1.0;
     double rateCredit;
@@ -649,21 +725,28 @@ public final class Simulation {
     SimNode(String id, int index, DurableState st) {
       this.id = id;
       this.index = index;
-      this.snapshot = st.snapshot();
       this.durableHard = st.hardState();
+      this.durableSnap = st.snapshot();
+      this.durableSnapData = st.snapshotData();
+      MachineSnapshot ms = MachineSnapshot.decode(st.snapshotData());
+      this.durableSnapHash = ms != null && ms.lastIndex() == durableBase() ? ms.lastHash() : startHash(durableBase());
       this.durableLog.addAll(st.entries());
     }
 
-    long base() {
-      return snapshot.lastIncludedIndex();
+    long durableBase() {
+      return durableSnap.lastIncludedIndex();
     }
 
     long mirrorLast() {
-      return base() + mirror.size();
+      return memBase + mirror.size();
     }
 
     long mirrorHash(long idx) {
-      return idx == base() ? SNAPSHOT_HASH ^ snapshot.lastIncludedIndex() : hash[(int) (idx - base() - 1)];
+      return idx == memBase ? memBaseHash : hash[(int) (idx - memBase - 1)];
+    }
+
+    long appliedLast() {
+      return appliedBase + applied.size();
     }
 
     boolean paused() {
@@ -672,6 +755,70 @@ public final class Simulation {
   }
 
   private static final long SNAPSHOT_HASH = 0x51D5EEDL;
+
+  /** The running hash at the start of a log that begins after {@code index} (its prefix unknown, or empty). */
+  private static long startHash(long index) {
+    return SNAPSHOT_HASH ^ index;
+  }
+
+  /**
+   * A simulated state machine's snapshot: the running log hash at its base and at every index it
+   * applied after, and a checksum over all of it. The hashes identify the entries (a running hash
+   * covers the whole prefix), so a restore checks them against the committed log and takes the
+   * entries from the record of what was applied. About 8 bytes per applied entry, so that a
+   * snapshot of a long run needs many InstallSnapshot chunks.
+   */
+  static final class MachineSnapshot {
+    private static final int MAGIC = 0x53494D53;
+    final long base;
+    /** hashes[0] is the running hash at base, hashes[k] at base + k. */
+    final long[] hashes;
+
+    private MachineSnapshot(long base, long[] hashes) {
+      this.base = base;
+      this.hashes = hashes;
+    }
+
+    long lastIndex() {
+      return base + hashes.length - 1;
+    }
+
+    long lastHash() {
+      return hashes[hashes.length - 1];
+    }
+
+    long hashAt(long index) {
+      return hashes[(int) (index - base)];
+    }
+
+    static byte[] encode(long base, long baseHash, long[] appliedHash, int count) {
+      java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(4 + 8 + 4 + 8 * (count + 1) + 8);
+      b.putInt(MAGIC).putLong(base).putInt(count).putLong(baseHash);
+      for (int k = 0; k < count; k++) b.putLong(appliedHash[k]);
+      b.putLong(checksum(b.array(), b.position()));
+      return b.array();
+    }
+
+    /** The snapshot in {@code data}, or null if it is not one (corrupt, truncated, or another format). */
+    static MachineSnapshot decode(byte[] data) {
+      if (data == null || data.length < 32) return null;
+      java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(data);
+      if (b.getInt() != MAGIC) return null;
+      long base = b.getLong();
+      int count = b.getInt();
+      if (count < 0 || data.length != 16L + 8L * (count + 1) + 8) return null;
+      long[] h = new long[count + 1];
+      for (int k = 0; k <= count; k++) h[k] = b.getLong();
+      if (b.getLong() != checksum(data, data.length - 8)) return null;
+      return new MachineSnapshot(base, h);
+    }
+
+    private static long checksum(byte[] data, int length) {
+      long h = 0xcbf29ce484222325L;
+      for (int i = 0; i < length; i++) h = (h ^ (data[i] & 0xff)) * 0x100000001B3L;
+      return mix(h);
+    }
+  }
 
   private final long seed;
   private final RaftConfig cfg;
@@ -687,6 +834,7 @@ public final class Simulation {
   private final double messagesPerNodePerTick;
   private final double eventsPerNodePerTick;
   private final long budgetAllowance;
+  private final int snapshotEvery;
   private final LinkedHashMap<String, SimNode> nodes = new LinkedHashMap<>();
   private final PriorityQueue<Event> queue = new PriorityQueue<>(
       (a, b) -> a.tick != b.tick ? Long.compare(a.tick, b.tick) : Long.compare(a.seq, b.seq));
@@ -694,6 +842,8 @@ public final class Simulation {
   private final Map<Long, Event> scheduled = new HashMap<>(); // envelope id -> its delivery event
   private Predicate<Envelope> holdFilter;
   private java.util.function.BiFunction<String, Ready, Ready> readyRewriter;
+  /** The follower whose rejection the leader is handling in the current step, if any. */
+  private String rejectionFrom;
   private final Set<String> blocked = new HashSet<>(); // "from>to"
   private final Counters counters = new Counters();
   private final List<Named> extraInvariants = new ArrayList<>();
@@ -737,6 +887,7 @@ public final class Simulation {
     this.messagesPerNodePerTick = b.messagesPerNodePerTick;
     this.eventsPerNodePerTick = b.eventsPerNodePerTick;
     this.budgetAllowance = b.budgetAllowance;
+    this.snapshotEvery = b.snapshotEvery;
     if (b.holdAllMessages) this.holdFilter = e -> true;
     int i = 0;
     for (Map.Entry<String, DurableState> e : b.initial.entrySet()) {
@@ -1130,15 +1281,27 @@ public final class Simulation {
     return new TreeMap<>(leaders);
   }
 
-  /** Entries the node's current state machine applied, in order. */
+  /**
+   * Entries the node's current state machine applied, in order: after a restore from a snapshot,
+   * the entries the snapshot holds, then those applied since (so the list ends at the core's
+   * lastApplied).
+   */
   public List<LogEntry> applied(String node) {
     return new ArrayList<>(nodes.get(node).applied);
+  }
+
+  /**
+   * Counts the times the node's state machine was replaced (a restart, or a snapshot installed from
+   * the leader): a driver that mirrors the state machine rebuilds it from {@link #applied} then.
+   */
+  public int stateMachineEpoch(String node) {
+    return nodes.get(node).machineEpoch;
   }
 
   /** What the node would recover from right now. */
   public DurableState durableState(String node) {
     SimNode n = nodes.get(node);
-    return new DurableState(n.durableHard, n.snapshot, n.durableLog);
+    return new DurableState(n.durableHard, n.durableSnap, n.durableLog, n.durableSnapData);
   }
 
   public int pendingWrites(String node) {
@@ -1203,7 +1366,8 @@ public final class Simulation {
         + cfg.checkQuorum() + " conflictHint=" + cfg.conflictHint() + " batch=" + cfg.maxEntriesPerAppend()
         + "/" + cfg.maxInflightAppends() + " timeouts=" + cfg.electionTimeoutMin() + ".." + cfg.electionTimeoutMax()
         + "/" + cfg.heartbeatInterval() + (cfg.leaseTicks() > 0 ? " lease=" + cfg.leaseTicks() : "") + " storage="
-        + storageMin + ".." + storageMax + " network[" + network + "]"
+        + storageMin + ".." + storageMax + (snapshotEvery > 0 ? " snapshotEvery=" + snapshotEvery + "/chunk="
+        + cfg.snapshotChunkBytes() : "") + " network[" + network + "]"
         + (label.isEmpty() ? "" : " schedule[" + label + "]");
   }
 
@@ -1214,7 +1378,8 @@ public final class Simulation {
         .append(" trace=").append(Long.toHexString(traceHash)).append('\n');
     for (SimNode n : nodes.values()) {
       sb.append("  ").append(n.up ? String.valueOf(n.core) : n.id + " DOWN").append(" applied=")
-          .append(n.applied.size()).append(" durable=").append(n.durableLog.size()).append('\n');
+          .append(n.appliedLast()).append(" durable=").append(n.durableBase()).append('+').append(n.durableLog.size())
+          .append('\n');
     }
     sb.append("  leaders by term: ").append(leaders).append('\n');
     sb.append("  counters: ").append(counters);
@@ -1238,14 +1403,14 @@ public final class Simulation {
       if (n.mirrorLast() != ref.mirrorLast() || n.mirrorHash(n.mirrorLast()) != ref.mirrorHash(ref.mirrorLast())) {
         fail(Invariant.CONVERGENCE, "logs differ: " + ref.core + " vs " + n.core);
       }
-      if (n.core.commitIndex() != ref.core.commitIndex() || n.applied.size() != ref.applied.size()) {
+      if (n.core.commitIndex() != ref.core.commitIndex() || n.appliedLast() != ref.appliedLast()) {
         fail(Invariant.CONVERGENCE, "commit/applied differ: " + ref.core + " vs " + n.core);
       }
     }
     for (Proposal p : acknowledged) {
       for (SimNode n : nodes.values()) {
         long i = p.appliedIndex;
-        int k = (int) (i - n.base() - 1);
+        int k = (int) (i - n.appliedBase - 1);
         if (k < 0 || k >= n.applied.size() || !n.applied.get(k).data().equals(p.data)) {
           fail(Invariant.ACKNOWLEDGED_WRITES, p + " is not applied at " + i + " on " + n.id);
         }
@@ -1306,6 +1471,10 @@ public final class Simulation {
       return;
     }
     counters.messagesDelivered++;
+    if (env.message instanceof RaftMessage.AppendEntriesResponse a && !a.success() && to.core.role() == Role.LEADER
+        && a.term() == to.core.term()) {
+      rejectionFrom = env.from; // checked against what the leader sends in this step
+    }
     SimNode from = nodes.get(env.from);
     if (from != null && env.senderIncarnation >= 0 && env.senderIncarnation != from.incarnation) {
       counters.messagesFromEarlierIncarnation++;
@@ -1324,15 +1493,25 @@ public final class Simulation {
       }
       n.durableHard = w.hardState;
     }
-    long base = n.base();
-    if (w.truncateFrom > 0) truncateList(n.durableLog, (int) (w.truncateFrom - base - 1));
-    if (!w.entries.isEmpty()) {
-      long first = w.entries.get(0).index();
-      if (first != base + n.durableLog.size() + 1) {
-        violation(Invariant.READY_CONSISTENCY, n.id + ": write appends at " + first + " but the durable log ends at " + (base + n.durableLog.size()));
-      }
-      n.durableLog.addAll(w.entries);
+    if (w.snapshot != null && w.snapshot.index() > n.durableBase()) {
+      // The snapshot replaces every entry up to its index (Ready: hard state, snapshot, truncation, entries).
+      int covered = (int) Math.min(n.durableLog.size(), w.snapshot.index() - n.durableBase());
+      n.durableLog.subList(0, covered).clear();
+      n.durableSnap = w.snapshot.meta();
+      n.durableSnapData = w.snapshot.data();
+      n.durableSnapHash = w.snapshotHash;
     }
+    long base = n.durableBase();
+    if (w.truncateFrom > base) truncateList(n.durableLog, (int) (w.truncateFrom - base - 1));
+    for (LogEntry e : w.entries) {
+      if (e.index() <= base) continue; // covered by the snapshot
+      if (e.index() != base + n.durableLog.size() + 1) {
+        violation(Invariant.READY_CONSISTENCY, n.id + ": write appends at " + e.index() + " but the durable log ends at "
+            + (base + n.durableLog.size()));
+      }
+      n.durableLog.add(e);
+    }
+    if (w.snapshot != null) n.core.persisted(w.snapshot.index(), w.snapshot.term());
     LogEntry last = w.entries.isEmpty() ? null : w.entries.get(w.entries.size() - 1);
     if (last != null) n.core.persisted(last.index(), last.term());
     for (Outbound o : w.after) send(n, o);
@@ -1344,9 +1523,28 @@ public final class Simulation {
     Ready r = n.core.ready();
     if (readyRewriter != null) r = readyRewriter.apply(n.id, r);
     handleReady(n, r);
+    maybeCompact(n);
     observeRole(n);
     endEvent(n);
     check();
+  }
+
+  /**
+   * Log compaction as a node's driver does it (T5.1-02): once the state machine has applied {@link
+   * #snapshotEvery} entries past the last snapshot, it takes a snapshot and the core compacts.
+   */
+  private void maybeCompact(SimNode n) {
+    RaftCore c = n.core;
+    if (snapshotEvery <= 0 || !n.up || c.lastApplied() - c.snapshotIndex() < snapshotEvery) return;
+    if (c.lastApplied() != n.appliedLast()) return; // the checks report this
+    // Record what this event committed while the log still holds it (check() would after compaction).
+    if (c.commitIndex() > committedMax && c.commitIndex() <= n.mirrorLast()) recordCommit(n, c.commitIndex(), c.term());
+    byte[] data = MachineSnapshot.encode(n.appliedBase, n.appliedBaseHash, n.appliedHash, n.applied.size());
+    counters.snapshots++;
+    c.compact(c.lastApplied(), data);
+    Ready r = c.ready();
+    if (readyRewriter != null) r = readyRewriter.apply(n.id, r);
+    handleReady(n, r);
   }
 
   private void handleReady(SimNode n, Ready r) {
@@ -1355,9 +1553,27 @@ public final class Simulation {
     for (Outbound o : r.messages()) checkStamp(n, o, term);
     for (Outbound o : r.messagesAfterPersist()) checkStamp(n, o, term);
     updateMirror(n, r);
+    for (Outbound o : r.messagesAfterPersist()) checkHint(n, o.message());
+    for (Outbound o : r.messages()) checkHint(n, o.message());
+    if (rejectionFrom != null) {
+      int withEntries = 0;
+      for (Outbound o : r.messages()) {
+        if (o.to().equals(rejectionFrom) && o.message() instanceof RaftMessage.AppendEntries ae
+            && !ae.entries().isEmpty()) {
+          withEntries++;
+        }
+      }
+      String f = rejectionFrom;
+      rejectionFrom = null;
+      if (withEntries > 1) {
+        violation(Invariant.PROBE_AFTER_REJECTION, n.id + " handled a rejection from " + f + " and sent it " + withEntries
+            + " AppendEntries with entries at once instead of one probe");
+      }
+    }
     for (Outbound o : r.messages()) send(n, o);
     if (r.hasWrite()) {
-      PendingWrite w = new PendingWrite(counters.writes++, r.hardState(), r.truncateFrom(), r.entries(),
+      PendingWrite w = new PendingWrite(counters.writes++, r.hardState(), r.snapshot(),
+          r.snapshot() != null ? n.memBaseHash : 0, r.truncateFrom(), r.entries(),
           new ArrayList<>(r.messagesAfterPersist()));
       n.writes.addLast(w);
       if (!holdAllWrites) {
@@ -1372,6 +1588,7 @@ public final class Simulation {
         n.writes.peekLast().after.addAll(r.messagesAfterPersist()); // waits for every earlier write
       }
     }
+    if (r.restore() != null) restore(n, r.restore()); // a snapshot from the leader, before this Ready's entries
     for (Committed c : r.committed()) apply(n, c);
     for (ReadState rs : r.reads()) serveRead(n, rs); // after applying this Ready's entries (Ready order)
     for (ProposalOutcome o : r.outcomes()) {
@@ -1408,7 +1625,7 @@ public final class Simulation {
       violation(Invariant.STALE_READ, n.id + " served " + rd + " at index " + rs.index() + ", but index " + rd.mustSee
           + " was committed before the read was issued");
     }
-    long applied = n.base() + n.applied.size();
+    long applied = n.appliedLast();
     if (applied < rs.index()) {
       violation(Invariant.UNAPPLIED_READ, n.id + " served " + rd + " at index " + rs.index() + " with only " + applied + " applied");
     }
@@ -1460,6 +1677,7 @@ public final class Simulation {
   }
 
   private void updateMirror(SimNode n, Ready r) {
+    if (r.snapshot() != null) snapshotMirror(n, r.snapshot(), r.restore() != null);
     long from = -1;
     if (r.truncateFrom() > 0) from = r.truncateFrom();
     if (!r.entries().isEmpty()) {
@@ -1467,25 +1685,30 @@ public final class Simulation {
       from = from < 0 ? first : Math.min(from, first);
     }
     if (from < 0) return;
+    if (from <= n.memBase) {
+      violation(Invariant.READY_CONSISTENCY, n.id + ": Ready rewrites index " + from + ", inside its snapshot at "
+          + n.memBase);
+    }
     if (from <= n.mirrorLast()) {
       // Entries handed out again unchanged (same term at the same index) are not a replacement.
       List<LogEntry> es = r.entries();
       long firstNew = es.isEmpty() ? Long.MAX_VALUE : es.get(0).index();
-      boolean replaces = false;
+      long changed = -1;
       for (long i = from; i <= n.mirrorLast(); i++) {
         long pos = i - firstNew;
         if (pos < 0 || pos >= es.size() || es.get((int) pos).term() != termOf(n, i)) {
-          replaces = true;
+          changed = i;
           break;
         }
       }
-      if (replaces) {
+      if (changed > 0) {
         counters.truncations++;
         if (n.core.role() == Role.LEADER) {
           violation(Invariant.LEADER_APPEND_ONLY, "leader " + n.id + " of term " + n.core.term() + " removed or replaced entries from " + from);
         }
+        checkCommittedKept(n, changed);
       }
-      truncateList(n.mirror, (int) (from - n.base() - 1));
+      truncateList(n.mirror, (int) (from - n.memBase - 1));
     }
     for (LogEntry e : r.entries()) {
       if (e.index() != n.mirrorLast() + 1) violation(Invariant.READY_CONSISTENCY, n.id + ": Ready entries out of order at " + e.index());
@@ -1504,12 +1727,143 @@ public final class Simulation {
     }
   }
 
+  /**
+   * P5.3-08: a node never removes an entry at or below its own commitIndex, nor an entry that any
+   * node marked committed (a committed entry is in every later leader's log, so no correct leader
+   * makes a follower drop it; InstallSnapshot keeps the suffix after a matching snapshot point).
+   * {@code from} is the first index the node removes or replaces.
+   */
+  private void checkCommittedKept(SimNode n, long from) {
+    if (from <= n.seenCommit) {
+      violation(Invariant.COMMITTED_KEPT, n.id + " removed its entries from " + from + ", at or below its commitIndex "
+          + n.seenCommit);
+    }
+    if (from <= committedMax && committedHash[(int) from] != 0 && n.mirrorHash(from) == committedHash[(int) from]) {
+      violation(Invariant.COMMITTED_KEPT, n.id + " removed committed entry " + from + " (" + termOf(n, from)
+          + "); entries up to " + committedMax + " are committed");
+    }
+  }
+
+  /**
+   * A Ready's snapshot: the core compacted its log ({@code installed} false) or installed a
+   * snapshot from the leader. The mirror drops the entries the snapshot covers and starts after it,
+   * at the running hash the snapshot's content gives. Checks: an installed snapshot's data is intact
+   * (InstallSnapshot chunks put together as sent), agrees with the entry the node holds at that
+   * point, with every other log (Log Matching), and covers only committed entries.
+   */
+  private void snapshotMirror(SimNode n, Snapshot s, boolean installed) {
+    long idx = s.index();
+    if (idx <= n.memBase) {
+      violation(Invariant.READY_CONSISTENCY, n.id + ": snapshot at " + idx + " does not move its log start " + n.memBase);
+      return;
+    }
+    boolean held = idx <= n.mirrorLast() && termOf(n, idx) == s.term();
+    long h;
+    if (installed) {
+      MachineSnapshot ms = MachineSnapshot.decode(s.data());
+      if (ms == null || ms.lastIndex() != idx) {
+        violation(Invariant.SNAPSHOT_INTEGRITY, n.id + " installed a snapshot at " + idx + " whose " + s.data().length
+            + " bytes are not the snapshot taken there (chunks lost, repeated or misplaced)");
+      }
+      h = ms.lastHash();
+      if (held && h != n.mirrorHash(idx)) {
+        violation(Invariant.LOG_MATCHING, n.id + " installed a snapshot at (" + idx + ", " + s.term()
+            + ") unlike the entries it holds up to there");
+      }
+    } else {
+      if (!held) violation(Invariant.READY_CONSISTENCY, n.id + " compacted its log at " + idx + ", which it does not hold");
+      h = n.mirrorHash(idx);
+    }
+    Long known = hashByIndexTerm.computeIfAbsent(idx, x -> new HashMap<>()).putIfAbsent(s.term(), h);
+    if (known != null && known != h) {
+      violation(Invariant.LOG_MATCHING, n.id + "'s snapshot at (" + idx + ", " + s.term()
+          + ") covers another prefix than another log holds");
+    }
+    if (idx > committedMax) {
+      violation(Invariant.SNAPSHOT_INTEGRITY, n.id + "'s snapshot at " + idx + " covers entries never committed (up to "
+          + committedMax + ")");
+    } else if (committedHash[(int) idx] != 0 && committedHash[(int) idx] != h) {
+      violation(Invariant.STATE_MACHINE_SAFETY, n.id + "'s snapshot at " + idx
+          + " holds other entries than were committed");
+    }
+    int drop = (int) Math.min(n.mirror.size(), idx - n.memBase);
+    if (drop > 0) {
+      n.mirror.subList(0, drop).clear();
+      System.arraycopy(n.hash, drop, n.hash, 0, n.mirror.size());
+    }
+    n.memBase = idx;
+    n.memBaseTerm = s.term();
+    n.memBaseHash = h;
+    // Entries after idx that the log did not match are truncated by the same Ready (T5.1-10).
+  }
+
+  /** A snapshot installed from the leader becomes the state machine (Ready.restore). */
+  private void restore(SimNode n, Snapshot s) {
+    MachineSnapshot ms = MachineSnapshot.decode(s.data());
+    if (ms == null || ms.lastIndex() != s.index()) {
+      violation(Invariant.SNAPSHOT_INTEGRITY, n.id + " restored its state machine from corrupt snapshot data at "
+          + s.index());
+    }
+    // State Machine Safety: the restored state is the committed prefix, entry for entry.
+    for (long i = ms.base + 1; i <= ms.lastIndex(); i++) {
+      if (i > committedMax || (committedHash[(int) i] != 0 && committedHash[(int) i] != ms.hashAt(i))) {
+        violation(Invariant.STATE_MACHINE_SAFETY, n.id + " restored a state machine whose entry " + i
+            + " is not the committed one");
+      }
+    }
+    loadMachine(n, ms);
+    counters.snapshotsInstalled++;
+  }
+
+  /** The state machine becomes the content of {@code ms}; false if the record of applied entries lacks some. */
+  private boolean loadMachine(SimNode n, MachineSnapshot ms) {
+    if (ms.lastIndex() > appliedGlobal.size()) return false;
+    n.applied.clear();
+    n.applied.addAll(appliedGlobal.subList((int) ms.base, (int) ms.lastIndex()));
+    int count = n.applied.size();
+    if (count > n.appliedHash.length) n.appliedHash = new long[Math.max(count, 2 * n.appliedHash.length)];
+    System.arraycopy(ms.hashes, 1, n.appliedHash, 0, count);
+    n.appliedBase = ms.base;
+    n.appliedBaseHash = ms.hashes[0];
+    n.machineEpoch++;
+    return true;
+  }
+
+  /**
+   * The hint of a rejected AppendEntries (RaftMessage.AppendEntriesResponse): hintTerm is the
+   * follower's term at prevLogIndex and hintIndex the first index it holds of that term; if its log
+   * is too short, hintTerm 0 and hintIndex its last index + 1. Checked against the sender's log.
+   */
+  private void checkHint(SimNode n, RaftMessage m) {
+    if (!(m instanceof RaftMessage.AppendEntriesResponse a) || a.success()) return;
+    if (a.hintIndex() == 0 && a.hintTerm() == 0) return; // a refusal of a stale term carries no hint
+    long prev = a.rejectedIndex();
+    long index;
+    long term;
+    if (prev > n.mirrorLast()) {
+      index = n.mirrorLast() + 1;
+      term = 0;
+    } else if (prev < n.memBase) {
+      violation(Invariant.CONFLICT_HINT, n.id + " rejected an AppendEntries at " + prev + ", inside its snapshot at "
+          + n.memBase + " (T5.1-05): " + m);
+      return;
+    } else {
+      term = termOf(n, prev);
+      index = prev;
+      while (index - 1 > n.memBase && termOf(n, index - 1) == term) index--;
+    }
+    if (a.hintIndex() != index || a.hintTerm() != term) {
+      violation(Invariant.CONFLICT_HINT, n.id + " rejected prevLogIndex " + prev + " with hint " + a.hintIndex() + "/"
+          + a.hintTerm() + ", but its log (" + n.memBase + ".." + n.mirrorLast() + ") says " + index + "/" + term);
+    }
+  }
+
   private void apply(SimNode n, Committed c) {
     LogEntry e = c.entry();
-    long expected = n.applied.size() + 1 + n.base();
+    long expected = n.appliedLast() + 1;
     if (e.index() != expected) violation(Invariant.APPLY_ORDER, n.id + " applied index " + e.index() + ", expected " + expected);
-    int d = (int) (e.index() - n.base() - 1);
-    if (d >= n.durableLog.size() || n.durableLog.get(d).term() != e.term()) {
+    int d = (int) (e.index() - n.durableBase() - 1);
+    if (d < 0 || d >= n.durableLog.size() || n.durableLog.get(d).term() != e.term()) {
       violation(Invariant.APPLY_ONLY_DURABLE, n.id + " applied entry " + e.index() + " that is not durable locally");
     }
     if (e.index() > n.core.commitIndex()) {
@@ -1528,6 +1882,9 @@ public final class Simulation {
     } else {
       violation(Invariant.APPLY_ORDER, "applied " + e.index() + " beyond every earlier apply (" + appliedGlobal.size() + ")");
     }
+    int k = n.applied.size();
+    if (k >= n.appliedHash.length) n.appliedHash = Arrays.copyOf(n.appliedHash, 2 * n.appliedHash.length);
+    n.appliedHash[k] = e.index() >= n.memBase && e.index() <= n.mirrorLast() ? n.mirrorHash(e.index()) : 0;
     n.applied.add(e);
     counters.entriesApplied++;
     if (c.hasCaller()) {
@@ -1562,6 +1919,7 @@ public final class Simulation {
     checkDurableBeforeSend(n, o.message());
     Envelope env = new Envelope(nextEnvelopeId++, n.id, o.to(), o.message(), n.incarnation, now);
     counters.messagesSent++;
+    if (o.message() instanceof RaftMessage.InstallSnapshot) counters.snapshotChunks++;
     if (counters.messagesSent > budgetAllowance + messagesPerNodePerTick * nodes.size() * now) {
       overBudget("messages sent", counters.messagesSent, budgetAllowance, messagesPerNodePerTick);
     }
@@ -1610,10 +1968,14 @@ public final class Simulation {
   private void start(SimNode n) {
     RandomSource random = randomSources != null ? randomSources.apply(n.id, n.incarnation)
         : RandomSource.seeded(seed, n.incarnation == 0 ? n.id : n.id + "/" + n.incarnation);
-    n.core = new RaftCore(n.id, cfg, random, new DurableState(n.durableHard, n.snapshot, n.durableLog));
+    n.core = new RaftCore(n.id, cfg, random,
+        new DurableState(n.durableHard, n.durableSnap, n.durableLog, n.durableSnapData));
     n.up = true;
     n.writes.clear();
     n.lastWriteCompleteAt = 0;
+    n.memBase = n.durableBase();
+    n.memBaseTerm = n.durableSnap.lastIncludedTerm();
+    n.memBaseHash = n.durableSnapHash;
     n.mirror.clear();
     n.mirror.addAll(n.durableLog);
     n.hash = new long[Math.max(64, n.mirror.size() * 2)];
@@ -1626,7 +1988,14 @@ public final class Simulation {
         violation(Invariant.LOG_MATCHING, n.id + " starts with entry (" + e.index() + ", " + e.term() + ") unlike another log");
       }
     }
-    n.applied.clear(); // a fresh state machine (at the snapshot point)
+    // A fresh state machine: loaded from the durable snapshot, or empty at the snapshot point.
+    MachineSnapshot ms = MachineSnapshot.decode(n.durableSnapData);
+    if (ms == null || ms.lastIndex() != n.durableBase() || !loadMachine(n, ms)) {
+      n.applied.clear();
+      n.appliedBase = n.durableBase();
+      n.appliedBaseHash = n.durableSnapHash;
+      n.machineEpoch++;
+    }
     if (n.core.term() != n.durableHard.term()) violation(Invariant.READY_CONSISTENCY, n.id + " restarted at term " + n.core.term());
     n.seenTerm = n.core.term();
     n.seenCommit = n.core.commitIndex();
@@ -1652,8 +2021,13 @@ public final class Simulation {
         violation(Invariant.MONOTONIC_COMMIT_INDEX, n.id + ": commitIndex went back from " + n.seenCommit + " to " + c.commitIndex());
       }
       if (c.lastApplied() > c.commitIndex()) violation(Invariant.APPLY_ORDER, n.id + ": lastApplied past commitIndex: " + c);
-      if (c.lastApplied() != n.base() + n.applied.size()) {
-        violation(Invariant.APPLY_ORDER, n.id + ": lastApplied " + c.lastApplied() + " but the state machine applied " + n.applied.size());
+      if (c.lastApplied() != n.appliedLast()) {
+        violation(Invariant.APPLY_ORDER, n.id + ": lastApplied " + c.lastApplied() + " but the state machine applied up to "
+            + n.appliedLast());
+      }
+      if (c.snapshotIndex() != n.memBase) {
+        violation(Invariant.READY_CONSISTENCY, n.id + ": log starts after " + c.snapshotIndex()
+            + " but no Ready handed out a snapshot there (mirror starts after " + n.memBase + ")");
       }
       if (c.lastIndex() != n.mirrorLast() || c.lastTerm() != termOf(n, n.mirrorLast())) {
         violation(Invariant.READY_CONSISTENCY, n.id + ": log changed without being reported in a Ready: " + c + " vs mirror " + n.mirrorLast());
@@ -1672,7 +2046,7 @@ public final class Simulation {
         }
         // Leader Completeness: it holds every entry committed in its term or before.
         long i = lastCommittedAtOrBefore(term);
-        if (i > 0 && (n.mirrorLast() < i || n.mirrorHash(i) != committedHash[(int) i])) {
+        if (i > 0 && !holdsCommitted(n, i)) {
           violation(Invariant.LEADER_COMPLETENESS, "leader " + n.id + " of term " + term + " lacks committed entry " + i
               + " (log ends at " + n.mirrorLast() + ")");
         }
@@ -1685,25 +2059,56 @@ public final class Simulation {
     for (Runnable l : eventListeners) l.run();
   }
 
+  /** Whether the node's log holds committed entry {@code i} (a compacted one through the hash at its snapshot point). */
+  private boolean holdsCommitted(SimNode n, long i) {
+    if (i > n.mirrorLast()) return false;
+    long at = Math.max(i, n.memBase);
+    return at > committedMax || committedHash[(int) at] == 0 || n.mirrorHash(at) == committedHash[(int) at];
+  }
+
   private void recordCommit(SimNode n, long commit, long term) {
     if (commit > n.mirrorLast()) {
       violation(Invariant.READY_CONSISTENCY, n.id + ": commitIndex " + commit + " beyond its log " + n.mirrorLast());
       return;
     }
     long upTo = Math.min(commit, committedMax);
-    if (upTo > 0 && n.mirrorHash(upTo) != committedHash[(int) upTo]) {
+    if (upTo > 0 && upTo >= n.memBase && committedHash[(int) upTo] != 0
+        && n.mirrorHash(upTo) != committedHash[(int) upTo]) {
       violation(Invariant.COMMIT_AGREEMENT, n.id + " marked index " + upTo + " committed with an entry other than the one committed before");
     }
     if (commit > committedMax) {
       ensureCommitCapacity(commit);
       for (long i = committedMax + 1; i <= commit; i++) {
-        committedHash[(int) i] = n.mirrorHash(i);
+        committedHash[(int) i] = i >= n.memBase ? n.mirrorHash(i) : 0; // 0: compacted before anyone saw it committed
         committedTerm[(int) i] = term;
       }
       committedMax = commit;
+      checkCommitQuorum(n, commit);
     }
     // The term at which an index is known committed is the lowest term of a node that marked it.
     for (long i = commit; i >= 1 && committedTerm[(int) i] > term; i--) committedTerm[(int) i] = term;
+  }
+
+  /**
+   * P5.3-13, T3.8-01: an entry is committed once a majority stores it durably, and stays there (no
+   * correct leader makes a node drop a committed entry). So when index {@code c} is first marked
+   * committed, a majority of the voters must hold it in durable storage (or in a durable snapshot).
+   */
+  private void checkCommitQuorum(SimNode n, long c) {
+    if (c <= n.memBase) return;
+    long t = termOf(n, c);
+    ClusterConfig conf = n.core.config();
+    int holders = 0;
+    for (String v : conf.voters()) {
+      SimNode x = nodes.get(v);
+      if (x == null) return; // a voter outside the simulation: its storage is unknown
+      int d = (int) (c - x.durableBase() - 1);
+      if (d < 0 || (d < x.durableLog.size() && x.durableLog.get(d).term() == t)) holders++;
+    }
+    if (holders < conf.quorum()) {
+      violation(Invariant.COMMIT_QUORUM, n.id + " marked " + c + " committed, but only " + holders + " of "
+          + conf.voters() + " hold it in durable storage");
+    }
   }
 
   /** The highest committed index whose commit was seen at a term <= {@code term} (committedTerm is non-decreasing). */
@@ -1727,8 +2132,8 @@ public final class Simulation {
   }
 
   private long termOf(SimNode n, long idx) {
-    if (idx == n.base()) return n.snapshot.lastIncludedTerm();
-    return n.mirror.get((int) (idx - n.base() - 1)).term();
+    if (idx == n.memBase) return n.memBaseTerm;
+    return n.mirror.get((int) (idx - n.memBase - 1)).term();
   }
 
   private void overBudget(String what, long used, long allowance, double perNodePerTick) {
