@@ -34,6 +34,8 @@ final class Progress {
   /** In SNAPSHOT mode: the snapshot being sent and the offset the follower has acknowledged. */
   Snapshot sending;
   long snapshotOffset;
+  /** In SNAPSHOT mode: where the chunk in flight ends; its acknowledgement names this offset. */
+  long snapshotInFlightEnd = -1;
 
   Progress(long nextIndex, long now) {
     this.nextIndex = nextIndex;
@@ -44,6 +46,7 @@ final class Progress {
     mode = Mode.SNAPSHOT;
     sending = s;
     snapshotOffset = 0;
+    snapshotInFlightEnd = -1;
     probeSent = false;
     inflight.clear();
   }

@@ -917,8 +917,11 @@ public final class RaftCore {
   /** P5.3-16, P5.5-01: contact every follower at least once per heartbeat interval, forever. */
   private void heartbeat(String peer, Progress pr) {
     if (pr.mode == Progress.Mode.SNAPSHOT) {
-      pr.probeSent = false; // T5.1-08: a lost chunk (or reply) is resent from the acknowledged offset
-      sendAppend(peer, pr);
+      // T5.1-08: a chunk (or its reply) lost for a heartbeat interval is resent from the acknowledged offset.
+      if (now - pr.lastSent >= settings.heartbeatInterval()) {
+        pr.probeSent = false;
+        sendAppend(peer, pr);
+      }
       return;
     }
     if (pr.mode == Progress.Mode.PROBE) {
@@ -978,6 +981,7 @@ public final class RaftCore {
     byte[] chunk = java.util.Arrays.copyOfRange(s.data(), from, from + len);
     boolean done = from + len == s.data().length;
     send(peer, new InstallSnapshot(term, id, s.index(), s.term(), s.meta().config(), from, chunk, done, s.data().length), false);
+    pr.snapshotInFlightEnd = from + len;
     pr.probeSent = true;
     pr.lastSent = now;
   }
@@ -993,8 +997,18 @@ public final class RaftCore {
       return;
     }
     if (pr.mode != Progress.Mode.SNAPSHOT || r.lastIncludedIndex() != pr.sending.index()) return; // stale
-    pr.snapshotOffset = Math.min(r.nextOffset(), pr.sending.data().length);
-    pr.probeSent = false;
+    long next = Math.min(r.nextOffset(), pr.sending.data().length);
+    if (pr.probeSent && next == pr.snapshotInFlightEnd) {
+      // The chunk in flight arrived: the next one leaves at once (T5.1-07: one at a time).
+      pr.snapshotOffset = next;
+      pr.probeSent = false;
+      return;
+    }
+    // Any other answer (a duplicate, a late one, a gap the follower reports) only moves where the
+    // next resend starts; the resend waits for the heartbeat, and the follower's answer to it says
+    // where it really is. Letting every such answer send a chunk at once made duplicated answers
+    // multiply the chunks in flight.
+    pr.snapshotOffset = next;
   }
 
   private void sendAppendEntries(String peer, Progress pr, long prev, List<LogEntry> batch) {
