@@ -30,6 +30,19 @@ class RaftSettingsTest {
     assertEquals(3, s.bootstrapConfig().voters().size());
   }
 
+  @Test
+  void initialVotersFoundTheGroupAndEveryOtherMemberJoins() {
+    Config c = ConfigFactory.parseString("raft.initial-voters = [n1, n2]").withFallback(valid());
+    RaftSettings founder = RaftSettings.fromConfig(c);
+    assertEquals(java.util.List.of("n1", "n2"), founder.bootstrapConfig().voters());
+    assertTrue(!founder.bootstrapJoin(), "a founding voter founds");
+    RaftSettings other = RaftSettings.fromConfig(ConfigFactory.parseString("raft.member-id = n3").withFallback(c));
+    assertTrue(other.bootstrapJoin(), "a member outside raft.initial-voters joins");
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> RaftSettings.fromConfig(ConfigFactory.parseString("raft.initial-voters = [n1, n9]").withFallback(valid())));
+    assertTrue(e.getMessage().contains("raft.initial-voters") && e.getMessage().contains("n9"), e.getMessage());
+  }
+
   @ParameterizedTest(name = "{0} = {1}")
   @CsvSource(delimiter = '|', value = {
       "raft.heartbeat-interval | 300ms | raft.heartbeat-interval",
@@ -53,6 +66,9 @@ class RaftSettingsTest {
       "raft.bootstrap | maybe | raft.bootstrap",
       "raft.sessions.timeout | 0s | raft.sessions.timeout",
       "raft.lease-clock-drift-bound | 0.5 | raft.lease-clock-drift-bound",
+      "raft.membership.catch-up-rounds | 0 | raft.membership.catch-up-rounds",
+      "raft.membership.transfer-timeout | 0s | raft.membership.transfer-timeout",
+      "raft.membership.transfer-leadership-on-shutdown | maybe | raft.membership.transfer-leadership-on-shutdown",
   })
   void timing_P5_6_01_invalidSettingsFailNamingTheSetting(String key, String value, String named) {
     Config bad = ConfigFactory.parseString(key + " = \"" + value.replace("'", "") + "\"").withFallback(valid());
