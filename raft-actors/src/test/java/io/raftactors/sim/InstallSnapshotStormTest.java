@@ -16,8 +16,8 @@ import org.junit.jupiter.api.Test;
  * chunk, and every heartbeat added one more, so chunks in flight multiplied (here 2,145 chunks for a
  * 13-chunk snapshot in 38 ticks). Now only the answer to the chunk in flight sends the next one at
  * once; other answers only move where the next resend starts, and a resend waits for a heartbeat
- * interval without an answer. The randomized runs still use chunks of 1 KiB or one chunk, and no
- * duplication when a snapshot takes several chunks; those limits can now be lifted.
+ * interval without an answer. The randomized runs send snapshots in chunks of 64 B to 256 KiB,
+ * with their schedule's duplication.
  */
 class InstallSnapshotStormTest {
 

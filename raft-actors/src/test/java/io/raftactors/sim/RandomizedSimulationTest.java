@@ -37,8 +37,8 @@ class RandomizedSimulationTest {
 
   /** Snapshot thresholds (entries applied since the last snapshot) of the runs with compaction. */
   static final int[] SNAPSHOT_EVERY = {2, 5, 20};
-  /** Snapshot chunk sizes (bytes) of the runs with compaction: several chunks, or one (InstallSnapshotStormTest). */
-  static final int[] SNAPSHOT_CHUNK = {1024, 256 * 1024};
+  /** Snapshot chunk sizes (bytes) of the runs with compaction: many small chunks, a few, or one. */
+  static final int[] SNAPSHOT_CHUNK = {64, 256, 1024, 256 * 1024};
 
   /** The settings and faults of one seed, all drawn from the seed itself. */
   record Run(Simulation sim, Chaos.Schedule schedule) {
@@ -76,11 +76,7 @@ class RandomizedSimulationTest {
     if (more.nextInt(100) < 40) {
       snapshotEvery = SNAPSHOT_EVERY[more.nextInt(SNAPSHOT_EVERY.length)];
       cfg = cfg.withSnapshotChunkBytes(SNAPSHOT_CHUNK[more.nextInt(SNAPSHOT_CHUNK.length)]);
-      // Known core defect (InstallSnapshotStormTest): every InstallSnapshotResponse, a duplicate or a
-      // stale one too, makes the leader send another chunk, so duplicated messages multiply during a
-      // transfer of several chunks. Until the core is fixed, such runs lose and reorder messages but
-      // do not duplicate them; lost replies and heartbeat retries still repeat and reorder chunks.
-      if (cfg.snapshotChunkBytes() < 4096) schedule.duplicateRate = 0;
+      // Transfers of many chunks run with the schedule's duplication too (InstallSnapshotStormTest).
     }
     // Long isolations of one follower in 30% of the runs: it falls far behind and catches up.
     schedule.laggards = more.nextInt(100) < 30;
