@@ -1060,9 +1060,12 @@ public final class RaftCore {
     // T10.2.1-02: the leader counts its own durable index, not its last index.
     long candidate = tracker.agreed(stableIndex, pr -> pr.matchIndex, 0);
     if (candidate > commitIndex && log.term(candidate) == term) {
+      long before = commitIndex;
       commitIndex = candidate;
       for (PendingRead r : reads.takeAwaitingCommit()) leaderRead(r);
-      if (configIndex <= commitIndex) configurationCommitted();
+      // Only when this commit covers the active configuration for the first time, or a joint one
+      // committed under an earlier leader still waits to be left: not on every commit.
+      if (configIndex <= commitIndex && (configIndex > before || tracker.config().joint())) configurationCommitted();
       if (change != null && role == Role.LEADER) advanceChange();
     }
   }
