@@ -301,12 +301,19 @@ public final class RaftNode {
 
   private record LocalWaiter(ActorRef<ProposeReply> replyTo) implements Waiter {}
 
-  private record ClientWaiter(ActorRef<ClientReply> replyTo, long requestId) implements Waiter {}
+  /** A waiter of the client protocol, answered with a {@link ClientReply} for its request. */
+  private interface ClientSide {
+    ActorRef<ClientReply> replyTo();
+
+    long requestId();
+  }
+
+  private record ClientWaiter(ActorRef<ClientReply> replyTo, long requestId) implements Waiter, ClientSide {}
 
   /** Someone waiting for a membership change or transfer: local, or a client of the client protocol. */
   private record AdminWaiter(ActorRef<AdminReply> replyTo) implements Waiter {}
 
-  private record ClientAdminWaiter(ActorRef<ClientReply> replyTo, long requestId) implements Waiter {}
+  private record ClientAdminWaiter(ActorRef<ClientReply> replyTo, long requestId) implements Waiter, ClientSide {}
 
   /** A transfer the core has handed over: answered once {@code target} is known to lead, or at {@code deadline}. */
   private record TransferWait(Waiter waiter, String target, long deadlineNanos) {}
@@ -832,17 +839,15 @@ public final class RaftNode {
     String reason = o instanceof ProposalOutcome.Unknown u ? u.reason() : o instanceof ProposalOutcome.Rejected r ? r.reason() : null;
     boolean notLeader = o instanceof ProposalOutcome.NotLeader;
     boolean unknown = o instanceof ProposalOutcome.Unknown;
-    if (w instanceof LocalWaiter l) {
-      l.replyTo().tell(notLeader ? new NotLeader(leader) : unknown ? new OutcomeUnknown(reason) : new Rejected(reason));
-    } else if (w instanceof AdminWaiter a) {
-      a.replyTo().tell(notLeader ? new NotLeader(leader) : unknown ? new OutcomeUnknown(reason) : new Rejected(reason));
-    } else if (w instanceof ClientWaiter c) {
-      c.replyTo().tell(notLeader ? clientNotLeader(c.requestId(), leader)
-          : unknown ? new ClientOutcomeUnknown(c.requestId(), reason) : new ClientRejected(c.requestId(), reason));
-    } else if (w instanceof ClientAdminWaiter c) {
-      c.replyTo().tell(notLeader ? clientNotLeader(c.requestId(), leader)
-          : unknown ? new ClientOutcomeUnknown(c.requestId(), reason) : new ClientRejected(c.requestId(), reason));
+    if (w instanceof ClientSide c) {
+      long id = c.requestId();
+      c.replyTo().tell(notLeader ? clientNotLeader(id, leader) : unknown ? new ClientOutcomeUnknown(id, reason) : new ClientRejected(id, reason));
+      return;
     }
+    // The same three answers serve local proposers and local admin requests (they implement both replies).
+    var reply = notLeader ? new NotLeader(leader) : unknown ? new OutcomeUnknown(reason) : new Rejected(reason);
+    if (w instanceof LocalWaiter l) l.replyTo().tell(reply);
+    else if (w instanceof AdminWaiter a) a.replyTo().tell(reply);
   }
 
   /** A transfer handed over ends once its target is known to lead, or unknown after twice the election timeout. */

@@ -19,6 +19,8 @@ final class ProgressTracker {
   private final String self;
   private ClusterConfig config;
   private Quorum quorum;
+  /** The quorum's voters, both halves of a joint one (kept: a joint quorum builds the set anew on each call). */
+  private Set<String> voters;
   /**
    * Members that are not in the configuration yet but receive the log to catch up before a change
    * makes them voters (thesis 4.2.1); they never count.
@@ -40,6 +42,7 @@ final class ProgressTracker {
   void setConfig(ClusterConfig c) {
     config = c;
     quorum = Quorum.of(c);
+    voters = quorum.voters();
   }
 
   ClusterConfig config() {
@@ -51,13 +54,13 @@ final class ProgressTracker {
   }
 
   boolean isVoter(String id) {
-    return quorum.voters().contains(id);
+    return voters.contains(id);
   }
 
   /** The voters other than this node, in id order: whom to ask for votes. */
   List<String> otherVoters() {
     List<String> out = new ArrayList<>();
-    for (String v : new java.util.TreeSet<>(quorum.voters())) if (!v.equals(self)) out.add(v);
+    for (String v : new java.util.TreeSet<>(voters)) if (!v.equals(self)) out.add(v);
     return out;
   }
 

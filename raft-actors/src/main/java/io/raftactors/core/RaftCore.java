@@ -936,11 +936,23 @@ public final class RaftCore {
       sendAppend(peer, pr);
       return;
     }
-    if (now - pr.lastSent >= settings.heartbeatInterval()) {
-      // prevLogIndex = matchIndex is known to match, so a heartbeat never disturbs the pipeline.
-      long prev = Math.max(pr.matchIndex, log.snapshotIndex());
-      send(peer, new AppendEntries(term, id, prev, log.term(prev), List.of(), commitIndex, reads.round()), false);
-      pr.lastSent = now;
+    if (now - pr.lastSent >= settings.heartbeatInterval()) sendHeartbeat(peer, pr);
+  }
+
+  /**
+   * An empty AppendEntries with the commit index and the current read round. prevLogIndex =
+   * matchIndex is known to match, so a heartbeat never disturbs the pipeline.
+   */
+  private void sendHeartbeat(String peer, Progress pr) {
+    long prev = Math.max(pr.matchIndex, log.snapshotIndex());
+    send(peer, new AppendEntries(term, id, prev, log.term(prev), List.of(), commitIndex, reads.round()), false);
+    pr.lastSent = now;
+  }
+
+  /** A heartbeat to every member now, but those receiving a snapshot (it would disturb the transfer). */
+  private void broadcastHeartbeats() {
+    for (Map.Entry<String, Progress> e : tracker.allProgress().entrySet()) {
+      if (e.getValue().mode != Progress.Mode.SNAPSHOT) sendHeartbeat(e.getKey(), e.getValue());
     }
   }
 
@@ -1089,12 +1101,7 @@ public final class RaftCore {
       // down and tells the most up-to-date voter to campaign at once, so that the group does not
       // wait an election timeout for its next leader.
       // Its last heartbeat carries the commit index, so the members learn that the change committed.
-      for (Map.Entry<String, Progress> e : tracker.allProgress().entrySet()) {
-        Progress p = e.getValue();
-        if (p.mode == Progress.Mode.SNAPSHOT) continue;
-        long prev = Math.max(p.matchIndex, log.snapshotIndex());
-        send(e.getKey(), new AppendEntries(term, id, prev, log.term(prev), List.of(), commitIndex, reads.round()), false);
-      }
+      broadcastHeartbeats();
       String successor = mostUpToDateVoter();
       Progress pr = successor == null ? null : tracker.progress(successor);
       if (pr != null && pr.matchIndex == log.lastIndex()) sendTimeoutNow(successor);
@@ -1178,16 +1185,8 @@ public final class RaftCore {
 
   /** Starts a new heartbeat round; {@code broadcast}: send it to every follower now. */
   private void startRound(boolean broadcast) {
-    long round = reads.startRound(now, broadcast);
-    if (broadcast) {
-      for (Map.Entry<String, Progress> e : tracker.allProgress().entrySet()) {
-        Progress pr = e.getValue();
-        if (pr.mode == Progress.Mode.SNAPSHOT) continue; // an AppendEntries would disturb the transfer
-        long prev = Math.max(pr.matchIndex, log.snapshotIndex());
-        send(e.getKey(), new AppendEntries(term, id, prev, log.term(prev), List.of(), commitIndex, round), false);
-        pr.lastSent = now;
-      }
-    }
+    reads.startRound(now, broadcast);
+    if (broadcast) broadcastHeartbeats();
     confirmRounds(); // a single voter confirms its own round
   }
 

@@ -84,17 +84,16 @@ final class ReadTracker {
   }
 
   /**
-   * Starts round {@code round + 1} at tick {@code now} and returns it. {@code broadcast}: it is sent
+   * Starts round {@code round + 1} at tick {@code now}. {@code broadcast}: it is sent
    * to every member at once, which serves the reads waiting for a round; a heartbeat tick's round
    * reaches only the members without recent traffic, so they still ask for one.
    */
-  long startRound(long now, boolean broadcast) {
+  void startRound(long now, boolean broadcast) {
     round++;
     if (broadcast) roundRequested = false;
     roundStarts.put(round, now);
     // Bounded even when no round is ever confirmed (an isolated leader without check-quorum).
     while (roundStarts.size() > MAX_TRACKED_ROUNDS) roundStarts.pollFirstEntry();
-    return round;
   }
 
   /**

@@ -287,7 +287,7 @@ public final class KvHttpApi extends AllDirectives {
       return done(json(StatusCodes.BAD_REQUEST, obj().put("error", "http must be host:port, was '" + http + "'").put("applied", false)));
     }
     io.raftactors.core.MemberAddress where = address == null ? null : new io.raftactors.core.MemberAddress(address, http);
-    return untilLeaderKnown(this::leaderStatus).thenCompose(s -> {
+    return untilLeaderKnown(this::statusOf).thenCompose(s -> {
       if (s.role() != Role.LEADER) return done(notLeader(s.leaderId(), "/admin/members"));
       io.raftactors.core.ClusterConfig c = s.configuration();
       if (where == null && !(c != null && c.isMember(id))) {
@@ -303,11 +303,6 @@ public final class KvHttpApi extends AllDirectives {
 
   private CompletionStage<HttpResponse> removeMember(String id) {
     return changeMembers(new io.raftactors.core.MembershipChange.Remove(id), "/admin/members/" + id);
-  }
-
-  /** This node's status, as a NotLeader-or-leader answer that {@link #untilLeaderKnown} can wait on. */
-  private CompletionStage<RaftNode.Status> leaderStatus() {
-    return statusOf();
   }
 
   private CompletionStage<HttpResponse> changeMembers(io.raftactors.core.MembershipChange change, String path) {
