@@ -112,6 +112,8 @@ public final class RaftCore {
     long roundEnd;
     long roundStart;
     long progressMark = -1;
+    /** Per new voter: match index, next index, snapshot offset and probing (1) when last looked at. */
+    final java.util.Map<String, long[]> position = new java.util.HashMap<>();
     long lastProgress;
     long startedAt;
 
@@ -1118,11 +1120,13 @@ public final class RaftCore {
     PendingChange c = change;
     if (!c.catching.isEmpty()) {
       long least = Long.MAX_VALUE;
+      boolean moved = false;
       for (String m : c.catching) {
         Progress pr = tracker.progress(m);
         least = Math.min(least, pr == null ? 0 : pr.matchIndex);
+        if (pr != null) moved |= movedOn(c, m, pr);
       }
-      if (least > c.progressMark) {
+      if (least > c.progressMark || moved) {
         c.progressMark = least;
         c.lastProgress = now;
       }
@@ -1161,6 +1165,22 @@ public final class RaftCore {
     long index = appendAsLeader(new Configuration(c.target));
     proposals.put(index, new PendingProposal(term, c.correlationId));
     for (String m : c.target.voters()) tracker.unstage(m);
+  }
+
+  /**
+   * Whether a new voter got further since last looked at: a higher match index, a probe one step
+   * closer to where its log matches (without the conflict hint a leader backs up one index per
+   * round trip, P5.3-09), or more of a snapshot acknowledged. Each is bounded, so a member that
+   * answers without ever getting anywhere still fails the change.
+   */
+  private static boolean movedOn(PendingChange c, String m, Progress pr) {
+    long[] was = c.position.get(m);
+    long probing = pr.mode == Progress.Mode.PROBE ? 1 : 0;
+    long[] is = {pr.matchIndex, pr.nextIndex, pr.snapshotOffset, probing};
+    c.position.put(m, is);
+    if (was == null) return false;
+    boolean probedCloser = was[3] == 1 && probing == 1 && is[0] == was[0] && is[1] < was[1];
+    return is[0] > was[0] || probedCloser || is[2] > was[2];
   }
 
   private void failChange(String reason) {

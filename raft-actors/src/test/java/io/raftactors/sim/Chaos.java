@@ -1,9 +1,13 @@
 package io.raftactors.sim;
 
+import io.raftactors.core.ClusterConfig;
+import io.raftactors.core.MembershipChange;
 import io.raftactors.core.RaftConfig;
 import io.raftactors.core.RaftCore;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.SplittableRandom;
 
 /**
@@ -11,7 +15,9 @@ import java.util.SplittableRandom;
  * delays, random and flapping partitions (including one-way links and bridges), long isolations of
  * one follower that leave it far behind ({@link Schedule#laggards}), crash-restart of
  * random nodes (leaders and nodes with writes in flight included), GC-like pauses, tick-rate skew,
- * client proposals and client reads (ReadIndex, and lease reads where the settings enable them). {@link #run} applies the faults for {@link Schedule#chaosTicks}; {@link
+ * client proposals and client reads (ReadIndex, and lease reads where the settings enable them),
+ * and, with {@link Schedule#membership}, membership changes and leadership transfers asked by an
+ * operator in the middle of it all. {@link #run} applies the faults for {@link Schedule#chaosTicks}; {@link
  * #quiesce} then removes every fault and checks liveness: a leader appears, every node converges
  * to the same committed log and applied state, and reads are served. All decisions come from the simulation's seeded
  * random source, so a seed replays exactly.
@@ -50,6 +56,15 @@ public final class Chaos {
      * when the settings enable them. The simulation checks every served read.
      */
     public double readRate;
+    /**
+     * An operator changes the members now and then (LIN-10 g, NET-11): adds spare nodes as voters
+     * or learners, promotes and removes members (the leader too), replaces two voters at once
+     * (a joint change, thesis 4.3), and transfers leadership (thesis 3.10). Needs spare nodes
+     * ({@link Simulation.Builder#spares}) to add.
+     */
+    public boolean membership;
+    /** Chance per global tick that the operator asks for a membership change or a transfer. */
+    public double adminRate;
 
     /** A random mix of every fault kind, drawn from {@code r}. */
     public static Schedule random(SplittableRandom r, RaftConfig cfg) {
@@ -84,7 +99,8 @@ public final class Chaos {
           + (laggards ? " laggards" : "")
           + (crashes ? " crashes" : "") + (pauses ? " pauses" : "")
           + (skewMax != 1.0 || skewMin != 1.0 ? " skew=" + skewMin + ".." + skewMax : "")
-          + " propose=" + fmt(proposeRate) + (readRate > 0 ? " read=" + fmt(readRate) : "");
+          + " propose=" + fmt(proposeRate) + (readRate > 0 ? " read=" + fmt(readRate) : "")
+          + (membership ? " membership=" + fmt(adminRate) : "");
     }
 
     private static String fmt(double d) {
@@ -100,6 +116,11 @@ public final class Chaos {
   private long nextPartitionChange;
   private long pausedUntil;
   private String laggard;
+  /** Nodes the operator stopped for good after their removal; restarted only if added again. */
+  private final Set<String> decommissioned = new HashSet<>();
+  private final List<Simulation.Admin> asked = new ArrayList<>();
+  /** Nodes a script will add later: never stopped for good. */
+  private final Set<String> toBeAdded = new HashSet<>();
 
   public Chaos(Simulation sim, Schedule schedule) {
     this.sim = sim;
@@ -107,6 +128,12 @@ public final class Chaos {
     this.rnd = sim.random();
     this.cfg = sim.raftConfig();
     this.restartAt = new long[sim.ids().size()];
+  }
+
+  /** Tells the operator that a script will add these nodes: they are never stopped for good. */
+  public Chaos willAdd(java.util.Collection<String> ids) {
+    toBeAdded.addAll(ids);
+    return this;
   }
 
   /** Applies the schedule's faults for {@link Schedule#chaosTicks} global ticks. */
@@ -125,6 +152,8 @@ public final class Chaos {
       faultsFor(ids);
       if (rnd.nextDouble() < schedule.proposeRate) proposeSomewhere(ids);
       if (schedule.readRate > 0 && rnd.nextDouble() < schedule.readRate) readSomewhere(ids);
+      if (schedule.membership) decommissionRemoved(); // before asking again: a node stopped is not added back
+      if (schedule.membership && rnd.nextDouble() < schedule.adminRate) adminSomewhere(ids);
       sim.runTicks(1);
     }
   }
@@ -151,7 +180,7 @@ public final class Chaos {
       for (int i = 0; i < n; i++) {
         if (!sim.isUp(ids.get(i))) {
           down++;
-          if (now >= restartAt[i]) {
+          if (now >= restartAt[i] && !decommissioned.contains(ids.get(i))) {
             sim.restart(ids.get(i));
             down--;
           }
@@ -266,6 +295,100 @@ public final class Chaos {
   }
 
   /**
+   * An operator asks a node (the leader most of the time) for a membership change or a transfer,
+   * built from the configuration that node has: add a node outside it (as voter or learner),
+   * promote or remove a learner, remove a voter (the leader included), replace two voters by two
+   * outsiders at once, or hand leadership to a voter (or to whoever is most up to date). The group
+   * keeps between two and five voters. A removed member may be added back later with the storage it
+   * kept, unless the operator stopped it for good (see {@link #decommissionRemoved}).
+   */
+  private void adminSomewhere(List<String> ids) {
+    RaftCore leader = sim.leader();
+    String at = leader != null && rnd.nextInt(10) < 8 ? leader.id() : ids.get(rnd.nextInt(ids.size()));
+    if (!sim.isUp(at) || sim.isPaused(at)) return;
+    ClusterConfig conf = sim.core(at).config();
+    List<String> voters = new ArrayList<>(conf.voters());
+    List<String> learners = new ArrayList<>(conf.learners());
+    List<String> outside = new ArrayList<>();
+    for (String id : ids) if (!conf.isMember(id) && !decommissioned.contains(id)) outside.add(id);
+    int roll = rnd.nextInt(10);
+    if (roll < 3) {
+      String target = rnd.nextBoolean() ? null : voters.get(rnd.nextInt(voters.size()));
+      asked.add(sim.transferLeadership(at, target));
+      return;
+    }
+    List<MembershipChange> changes = new ArrayList<>();
+    if (roll < 5 && !outside.isEmpty() && voters.size() < 5) {
+      String id = pick(outside);
+      changes.add(rnd.nextInt(4) == 0 ? new MembershipChange.AddLearner(id, null) : new MembershipChange.AddVoter(id, null));
+    } else if (roll < 6 && !learners.isEmpty()) {
+      String id = pick(learners);
+      changes.add(voters.size() < 5 && rnd.nextBoolean() ? new MembershipChange.Promote(id) : new MembershipChange.Remove(id));
+    } else if (roll < 8 && voters.size() > 2) {
+      changes.add(new MembershipChange.Remove(pick(voters)));
+    } else if (outside.size() >= 2 && voters.size() >= 3) {
+      // Two voters out and two in, in one request: a joint change (thesis 4.3).
+      List<String> out = shuffled(voters).subList(0, 2);
+      List<String> in = shuffled(outside).subList(0, 2);
+      for (String id : out) changes.add(new MembershipChange.Remove(id));
+      for (String id : in) changes.add(new MembershipChange.AddVoter(id, null));
+    } else {
+      return;
+    }
+    asked.add(sim.changeMembership(at, changes));
+  }
+
+  private String pick(List<String> from) {
+    return from.get(rnd.nextInt(from.size()));
+  }
+
+  /**
+   * Without pre-vote and check-quorum nothing stops a removed member that never heard of its removal
+   * from disrupting the group with higher terms (thesis 4.2.3); so in those runs the operator stops
+   * a member for good once its removal is known applied (the leader's configuration lacks it).
+   */
+  private void decommissionRemoved() {
+    if (cfg.preVote() || cfg.checkQuorum()) return;
+    RaftCore leader = sim.leader();
+    if (leader == null) return;
+    for (Simulation.Admin a : asked) {
+      if (a.transfer || a.status() != Simulation.Admin.Status.DONE) continue;
+      for (MembershipChange c : a.changes) {
+        String id = c.id();
+        if (c instanceof MembershipChange.Remove && !leader.config().isMember(id) && decommissioned.add(id)
+            && sim.isUp(id)) {
+          sim.crash(id);
+        }
+      }
+    }
+    asked.removeIf(a -> a.status() != Simulation.Admin.Status.PENDING);
+  }
+
+  /**
+   * After the healing, stops for good the nodes that are removed for good (runs without the 4.2.3
+   * guards, see above): outside the latest committed configuration, and outside every later one
+   * that its members hold or prepare. Only those members can lead from now on, and no new change
+   * is asked, so such a node is not coming back.
+   */
+  private void decommissionNonMembers() {
+    if (cfg.preVote() || cfg.checkQuorum()) return;
+    ClusterConfig committed = sim.committedConfig();
+    if (committed == null) return;
+    Set<String> staying = new HashSet<>(committed.members());
+    staying.addAll(toBeAdded);
+    for (String m : committed.members()) {
+      RaftCore c = sim.isUp(m) ? sim.core(m) : null;
+      if (c == null) return; // a member that is down might hold another configuration
+      staying.addAll(c.config().members());
+      var change = c.status().change();
+      if (change != null) staying.addAll(change.target().members());
+    }
+    for (String id : sim.ids()) {
+      if (!staying.contains(id) && decommissioned.add(id) && sim.isUp(id)) sim.crash(id);
+    }
+  }
+
+  /**
    * Removes every fault (heals partitions, restarts crashed nodes, normal delays, no skew) and waits
    * for liveness: a leader within {@code leaderBound} ticks, then a fresh command from it applied on
    * every node and all logs equal within {@code convergeBound} more ticks, plus 12 ticks per
@@ -279,8 +402,8 @@ public final class Chaos {
     sim.network().reliable(2);
     List<String> ids = sim.ids();
     for (String id : ids) {
-      if (!sim.isUp(id)) sim.restart(id);
-      sim.setTickRate(id, 1.0);
+      if (!sim.isUp(id) && !decommissioned.contains(id)) sim.restart(id);
+      if (sim.isUp(id)) sim.setTickRate(id, 1.0);
     }
     int pauseLeft = (int) Math.max(0, pausedUntil - sim.now());
     int toLeader = sim.runUntil(() -> sim.leader() != null, leaderBound + pauseLeft);
@@ -289,7 +412,7 @@ public final class Chaos {
           + sim.summary());
     }
     long longest = 0;
-    for (String id : ids) longest = Math.max(longest, sim.core(id).lastIndex());
+    for (String id : ids) if (sim.isUp(id)) longest = Math.max(longest, sim.core(id).lastIndex());
     int batches = (int) ((longest + cfg.maxEntriesPerAppend() - 1) / cfg.maxEntriesPerAppend());
     // Without the conflict hint a leader backs up one index per round trip (P5.3-09).
     int backups = cfg.conflictHint() ? 0 : (int) longest;
@@ -301,10 +424,16 @@ public final class Chaos {
       Simulation.Proposal m = marker[0];
       boolean stale = m == null || (!m.acknowledged() && (m.status() != Simulation.Proposal.Status.PENDING
           || m.term != l.term() || !m.node.equals(l.id())));
+      decommissionNonMembers();
       if (stale) marker[0] = sim.propose(l.id());
       if (!marker[0].acknowledged()) return false;
-      for (String id : ids) {
+      // A membership change asked before the healing first ends (done, or failed with the
+      // configuration as it was), and a joint configuration is left; then every member converges.
+      var st = l.status();
+      if (st.change() != null || st.transferTarget() != null || l.config().joint()) return false;
+      for (String id : sim.members()) {
         RaftCore c = sim.core(id);
+        if (c == null) return false;
         if (c.lastApplied() != l.lastIndex() || c.lastIndex() != l.lastIndex() || c.commitIndex() != l.lastIndex()) {
           return false;
         }
@@ -319,7 +448,8 @@ public final class Chaos {
     if (schedule.readRate > 0) {
       // Reads are live too once the faults are gone: one at the leader, one through a follower.
       String leader = sim.leader().id();
-      String follower = ids.get(ids.get(0).equals(leader) ? 1 : 0);
+      String follower = leader;
+      for (String id : sim.members()) if (!id.equals(leader)) follower = id;
       Simulation.Read atLeader = sim.read(leader);
       Simulation.Read viaFollower = sim.read(follower);
       int served = sim.runUntil(() -> atLeader.done() && viaFollower.done(), convergeBound);

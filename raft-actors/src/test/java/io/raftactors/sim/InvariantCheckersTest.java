@@ -102,6 +102,8 @@ class InvariantCheckersTest {
       case CONFLICT_HINT: return InvariantCheckersTest::followerHintsAnIndexItsLogDoesNotGive;
       case SNAPSHOT_INTEGRITY: return InvariantCheckersTest::snapshotChunksPutTogetherInTheWrongOrder;
       case PROBE_AFTER_REJECTION: return InvariantCheckersTest::leaderKeepsPipeliningAfterARejection;
+      case CONFIGURATION: return InvariantCheckersTest::leaderAppendsAConfigurationItDoesNotUse;
+      case ONE_CHANGE_AT_A_TIME: return InvariantCheckersTest::isolatedLeaderAppendsTwoConfigurations;
       default: return () -> { throw new AssertionError("no broken history for " + invariant + " yet"); };
     }
   }
@@ -458,6 +460,56 @@ class InvariantCheckersTest {
     Simulation.Proposal p = sim.propose(l.id());
     sim.runTicks(3); // the leader's own write is durable
     sim.inject(l.id(), RaftMessage.AppendEntriesResponse.success(l.term(), f, p.index));
+  }
+
+  /**
+   * A joint configuration (thesis 4.3): the leader's entries reach the new voters but never the
+   * outgoing ones n4 and n5; a forged acknowledgement from n4 lets it commit with a majority of the
+   * new voters and only a forged one of the old.
+   */
+  @Test
+  void commitQuorum_aJointCommitNeedsAMajorityOfTheOutgoingVotersToo() {
+    ClusterConfig joint = new ClusterConfig(List.of("n1", "n2", "n3"), List.of(), List.of("n1", "n4", "n5"), java.util.Map.of());
+    Simulation.Builder b = Simulation.builder().seed(31).network(n -> n.reliable(2));
+    for (String id : List.of("n1", "n2", "n3", "n4", "n5")) b.node(id, DurableState.bootstrap(joint));
+    Simulation sim = b.build();
+    // Votes reach everyone (both majorities must elect); entries never reach n4 or n5.
+    sim.holdWhere(e -> (e.to().equals("n4") || e.to().equals("n5")) && e.message() instanceof RaftMessage.AppendEntries);
+    RaftCore l = awaitLeader(sim);
+    sim.runTicks(5); // the new voters acknowledge the leader's first entry; it cannot commit
+    assertTrue(l.commitIndex() < l.lastIndex(), sim::summary);
+    SimulationFailure f = assertThrows(SimulationFailure.class,
+        () -> sim.inject(l.id(), RaftMessage.AppendEntriesResponse.success(l.term(), "n4", l.lastIndex())));
+    assertEquals(Invariant.COMMIT_QUORUM, f.invariant, f::getMessage);
+    assertTrue(f.violation.contains("[n1, n4, n5]"), f.violation);
+  }
+
+  /** A leader appends a configuration entry (n3 removed) but goes on counting n3. */
+  static void leaderAppendsAConfigurationItDoesNotUse() {
+    Simulation sim = settled(32);
+    String l = sim.leader().id();
+    sim.rewriteReady((id, r) -> !id.equals(l) || r.entries().isEmpty() ? r : edit(r, e -> {
+      LogEntry x = r.entries().get(0);
+      e.entries = List.of(new LogEntry(x.index(), x.term(), new EntryData.Configuration(ClusterConfig.of("n1", "n2"))));
+    }));
+    sim.propose(l);
+  }
+
+  /**
+   * A leader cut off from the others appends a second configuration entry while the first is not
+   * committed (both the configuration it has, so that it uses what its log says).
+   */
+  static void isolatedLeaderAppendsTwoConfigurations() {
+    Simulation sim = settled(33);
+    RaftCore l = sim.leader();
+    ClusterConfig same = l.config();
+    sim.isolate(l.id());
+    sim.rewriteReady((id, r) -> !id.equals(l.id()) || r.entries().isEmpty() ? r : edit(r, e -> {
+      LogEntry x = r.entries().get(0);
+      e.entries = List.of(new LogEntry(x.index(), x.term(), new EntryData.Configuration(same)));
+    }));
+    sim.propose(l.id());
+    sim.propose(l.id());
   }
 
   /** A follower rejects an AppendEntries past its log with a hint one index too far. */

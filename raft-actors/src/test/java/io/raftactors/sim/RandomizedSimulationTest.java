@@ -21,8 +21,9 @@ import org.junit.jupiter.api.Test;
  * read is served without every index committed before it was issued), then heals everything and
  * asserts liveness and convergence. In 40% of the runs the nodes compact their logs every 2, 5 or
  * 20 applied entries, so that followers catch up with InstallSnapshot all the time (LIN-10 h); in
- * 30% one follower at a time is cut off long enough to fall far behind. No run may come near the
- * simulation's message budget.
+ * 30% one follower at a time is cut off long enough to fall far behind; in 30% an operator changes
+ * the members and transfers leadership during the faults (LIN-10 g, NET-11). No run may come near
+ * the simulation's message budget.
  *
  * <ul>
  *   <li>{@code -Draft.sim.seeds=N}: seeds 1..N per group size (default 5000).
@@ -53,6 +54,15 @@ class RandomizedSimulationTest {
   }
 
   static Run build(long seed, int nodes, boolean recordTrace) {
+    return build(seed, nodes, recordTrace, false, false);
+  }
+
+  /**
+   * The run of a seed. Membership changes and transfers ({@link Chaos.Schedule#membership}, with two
+   * spare nodes to add) come in 30% of the seeds, or in every one with {@code forceMembership};
+   * log compaction in 40%, or in every one with {@code forceCompaction}.
+   */
+  static Run build(long seed, int nodes, boolean recordTrace, boolean forceMembership, boolean forceCompaction) {
     SplittableRandom r = new SplittableRandom(seed * 0x9E3779B97F4A7C15L + nodes);
     RaftConfig cfg = RaftConfig.defaults()
         .withPreVote(r.nextInt(4) != 0)
@@ -73,15 +83,22 @@ class RandomizedSimulationTest {
     SplittableRandom more = new SplittableRandom(seed * 0xC2B2AE3D27D4EB4FL + nodes);
     // Log compaction in 40% of the runs (LIN-10 h): a tiny threshold and small chunks keep InstallSnapshot busy.
     int snapshotEvery = 0;
-    if (more.nextInt(100) < 40) {
+    if (more.nextInt(100) < 40 || forceCompaction) {
       snapshotEvery = SNAPSHOT_EVERY[more.nextInt(SNAPSHOT_EVERY.length)];
       cfg = cfg.withSnapshotChunkBytes(SNAPSHOT_CHUNK[more.nextInt(SNAPSHOT_CHUNK.length)]);
       // Transfers of many chunks run with the schedule's duplication too (InstallSnapshotStormTest).
     }
     // Long isolations of one follower in 30% of the runs: it falls far behind and catches up.
     schedule.laggards = more.nextInt(100) < 30;
+    // Membership changes and transfers under the faults (LIN-10 g, NET-11), from a third stream.
+    SplittableRandom admin = new SplittableRandom(seed * 0x165667B19E3779F9L + nodes);
+    if (admin.nextInt(100) < 30 || forceMembership) {
+      schedule.membership = true;
+      schedule.adminRate = 0.005 + admin.nextDouble() * 0.02;
+    }
     Simulation sim = Simulation.builder()
         .nodes(nodes)
+        .spares(schedule.membership ? 2 : 0)
         .seed(seed)
         .raftConfig(cfg)
         .snapshotEvery(snapshotEvery)
@@ -176,9 +193,10 @@ class RandomizedSimulationTest {
     String[] must = {"preVoteRounds", "elections", "leadersElected", "leaderStepDowns", "truncations", "proposals",
         "proposalsRejected", "clientOpsCompleted", "messagesDropped", "messagesDuplicated", "writes", "crashes",
         "restarts", "partitions", "entriesApplied", "reads", "leaseReads", "readsServed", "readsFailed", "snapshots",
-        "snapshotChunks", "snapshotsInstalled"};
+        "snapshotChunks", "snapshotsInstalled", "membershipChanges", "membershipChangesDone", "transfers", "transfersDone"};
     String[] rarer = {"proposalsUnknown", "crashesWithWritesInFlight", "leaderCrashes", "writesDiscardedByCrash",
-        "messagesDiscardedByCrash", "messagesFromEarlierIncarnation", "pauses"};
+        "messagesDiscardedByCrash", "messagesFromEarlierIncarnation", "pauses", "membershipChangesRejected",
+        "jointConfigurations"};
     for (String k : must) assertTrue(m.get(k) > 0, "counter " + k + " stayed 0: " + m);
     if (enoughSeeds) for (String k : rarer) assertTrue(m.get(k) > 0, "counter " + k + " stayed 0: " + m);
   }

@@ -182,7 +182,7 @@ class SafetyAndTimingSimulationTest {
   void sim_P5_3_17_appliedInOrderExactlyOnce() {
     for (long seed = 1; seed <= 100; seed++) {
       Simulation sim = RandomizedSimulationTest.runSeed(seed, 5, false);
-      for (String id : sim.ids()) {
+      for (String id : sim.members()) {
         List<LogEntry> applied = sim.applied(id);
         for (int i = 0; i < applied.size(); i++) assertEquals(i + 1, applied.get(i).index());
         assertEquals(core(sim, id).lastApplied(), applied.size());

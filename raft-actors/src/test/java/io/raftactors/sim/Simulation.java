@@ -6,6 +6,7 @@ import io.raftactors.core.DurableState;
 import io.raftactors.core.EntryData;
 import io.raftactors.core.HardState;
 import io.raftactors.core.LogEntry;
+import io.raftactors.core.MembershipChange;
 import io.raftactors.core.Outbound;
 import io.raftactors.core.ProposalOutcome;
 import io.raftactors.core.RaftConfig;
@@ -229,6 +230,48 @@ public final class Simulation {
     }
   }
 
+  /** A membership change or a leadership transfer asked of a node (thesis 4, 3.10), and what became of it. */
+  public static final class Admin {
+    /**
+     * DONE: the change's final configuration was applied (a transfer: the leader stepped down for
+     * its target). REJECTED and NOT_LEADER: nothing was appended. UNKNOWN: it may still take effect.
+     */
+    public enum Status { PENDING, DONE, REJECTED, NOT_LEADER, UNKNOWN }
+
+    public final long correlationId;
+    public final String node;
+    /** The changes asked for; empty for a transfer. */
+    public final List<MembershipChange> changes;
+    /** A leadership transfer (to {@link #target}, or to the most up-to-date voter if null). */
+    public final boolean transfer;
+    public final String target;
+    private Status status = Status.PENDING;
+    private String detail = "";
+
+    Admin(long correlationId, String node, List<MembershipChange> changes, boolean transfer, String target) {
+      this.correlationId = correlationId;
+      this.node = node;
+      this.changes = List.copyOf(changes);
+      this.transfer = transfer;
+      this.target = target;
+    }
+
+    public Status status() {
+      return status;
+    }
+
+    /** Why it was rejected, or the configuration it ended with. */
+    public String detail() {
+      return detail;
+    }
+
+    @Override
+    public String toString() {
+      return (transfer ? "Transfer{to " + target : "Change{" + changes) + " c" + correlationId + " on " + node + " "
+          + status + (detail.isEmpty() ? "" : " " + detail) + "}";
+    }
+  }
+
   /** Network conditions, changeable at any time (later sends use the new values). */
   public static final class Network {
     private double dropRate;
@@ -316,6 +359,19 @@ public final class Simulation {
     public long snapshotChunks;
     /** Snapshots installed from a leader and loaded into a state machine. */
     public long snapshotsInstalled;
+    /** Membership changes asked, completed, and refused with nothing appended. */
+    public long membershipChanges;
+    public long membershipChangesDone;
+    public long membershipChangesRejected;
+    /** Configuration entries appended by leaders that were joint (thesis 4.3). */
+    public long jointConfigurations;
+    /** Leadership transfers asked, and those whose leader stepped down for the target. */
+    public long transfers;
+    public long transfersDone;
+    /** Partitions that began while a configuration entry was not committed yet (NET-11). */
+    public long partitionsDuringConfigurationChange;
+    /** Partitions that began while an InstallSnapshot chunk was on its way (NET-11). */
+    public long partitionsDuringSnapshotTransfer;
 
     public void add(Counters o) {
       events += o.events;
@@ -350,6 +406,14 @@ public final class Simulation {
       snapshots += o.snapshots;
       snapshotChunks += o.snapshotChunks;
       snapshotsInstalled += o.snapshotsInstalled;
+      membershipChanges += o.membershipChanges;
+      membershipChangesDone += o.membershipChangesDone;
+      membershipChangesRejected += o.membershipChangesRejected;
+      jointConfigurations += o.jointConfigurations;
+      transfers += o.transfers;
+      transfersDone += o.transfersDone;
+      partitionsDuringConfigurationChange += o.partitionsDuringConfigurationChange;
+      partitionsDuringSnapshotTransfer += o.partitionsDuringSnapshotTransfer;
     }
 
     /** Every counter by name, in a fixed order. */
@@ -387,6 +451,14 @@ public final class Simulation {
       m.put("snapshots", snapshots);
       m.put("snapshotChunks", snapshotChunks);
       m.put("snapshotsInstalled", snapshotsInstalled);
+      m.put("membershipChanges", membershipChanges);
+      m.put("membershipChangesDone", membershipChangesDone);
+      m.put("membershipChangesRejected", membershipChangesRejected);
+      m.put("jointConfigurations", jointConfigurations);
+      m.put("transfers", transfers);
+      m.put("transfersDone", transfersDone);
+      m.put("partitionsDuringConfigurationChange", partitionsDuringConfigurationChange);
+      m.put("partitionsDuringSnapshotTransfer", partitionsDuringSnapshotTransfer);
       return m;
     }
 
@@ -464,6 +536,17 @@ public final class Simulation {
      * (thesis 10.2.2; RaftCore's Progress).
      */
     PROBE_AFTER_REJECTION("Probe after rejection"),
+    /**
+     * A node uses the latest configuration in its log, committed or not, or the one its snapshot
+     * records if its log holds none (thesis 4.1: in force when appended, reverted when truncated);
+     * a snapshot records the configuration in force at its last index.
+     */
+    CONFIGURATION("Configuration in use"),
+    /**
+     * No log holds more than one configuration entry past the highest committed index (T4.1-04:
+     * one change at a time; a leader appends a configuration only once the previous one commits).
+     */
+    ONE_CHANGE_AT_A_TIME("One change at a time"),
     /** The core itself reported a violation ({@link Ready#violations()}). */
     CORE_REPORTED("Core-reported violation"),
     /** An invariant added by a test with {@link Simulation#addInvariant}. */
@@ -534,6 +617,20 @@ public final class Simulation {
       for (int i = 1; i <= n; i++) ids.add("n" + i);
       DurableState st = DurableState.bootstrap(new ClusterConfig(ids));
       for (String id : ids) initial.put(id, st);
+      return this;
+    }
+
+    /**
+     * {@code k} more nodes after the founders ({@link #nodes}): n(N+1)..n(N+k), with empty storage
+     * that knows the founding configuration without being in it. They take part once a membership
+     * change adds them (thesis 4.2.1), as a member started with {@code raft.bootstrap = join} does.
+     */
+    public Builder spares(int k) {
+      ClusterConfig founders = null;
+      for (DurableState st : initial.values()) founders = st.snapshot().config();
+      if (founders == null) throw new IllegalStateException("spares come after the founders (nodes(n))");
+      int first = initial.size() + 1;
+      for (int i = 0; i < k; i++) initial.put("n" + (first + i), DurableState.empty(founders));
       return this;
     }
 
@@ -704,6 +801,9 @@ public final class Simulation {
     long memBaseHash;
     final ArrayList<LogEntry> mirror = new ArrayList<>();
     long[] hash = new long[64];
+    // the configuration entries of the mirror by index, and the configuration its snapshot records
+    final TreeMap<Long, ClusterConfig> configs = new TreeMap<>();
+    ClusterConfig baseConfig;
     // recording state machine: applied.get(k) is the entry at appliedBase + k + 1, appliedHash[k] the
     // running log hash there (its snapshot is that list of hashes)
     final ArrayList<LogEntry> applied = new ArrayList<>();
@@ -720,6 +820,8 @@ public final class Simulation {
     long seenCommit;
     long seenApplied;
     Role seenRole = Role.FOLLOWER;
+    /** Its configuration when the invariants were last checked (before the current event). */
+    ClusterConfig seenConfig;
     long seenLeaderTerm = -1;
 
     SimNode(String id, int index, DurableState st) {
@@ -747,6 +849,17 @@ public final class Simulation {
 
     long appliedLast() {
       return appliedBase + applied.size();
+    }
+
+    /** The configuration its log puts in force: the latest entry, else its snapshot's. */
+    ClusterConfig logConfig() {
+      return configs.isEmpty() ? baseConfig : configs.lastEntry().getValue();
+    }
+
+    /** The configuration in force at {@code index} by its log (for a snapshot taken there). */
+    ClusterConfig logConfigAt(long index) {
+      Map.Entry<Long, ClusterConfig> e = configs.floorEntry(index);
+      return e == null ? baseConfig : e.getValue();
     }
 
     boolean paused() {
@@ -853,6 +966,7 @@ public final class Simulation {
   private final Map<Long, Proposal> proposals = new LinkedHashMap<>();
   private final List<Proposal> acknowledged = new ArrayList<>();
   private final Map<Long, Read> reads = new LinkedHashMap<>();
+  private final Map<Long, Admin> admins = new LinkedHashMap<>();
   private final ArrayDeque<String> recent = new ArrayDeque<>();
   private final List<String> trace = new ArrayList<>();
 
@@ -1006,7 +1120,7 @@ public final class Simulation {
         for (String x : groups[a]) for (String y : groups[b]) blocked.add(x + ">" + y);
       }
     }
-    counters.partitions++;
+    countPartition();
     event("partition " + Arrays.toString(groups), 4, -1, blocked.size());
   }
 
@@ -1018,14 +1132,14 @@ public final class Simulation {
         blocked.add(o + ">" + node);
       }
     }
-    counters.partitions++;
+    countPartition();
     event("isolate " + node, 4, idx(node), blocked.size());
   }
 
   /** Blocks the directed link {@code from -> to} only (a one-way cut). */
   public void cut(String from, String to) {
     blocked.add(from + ">" + to);
-    counters.partitions++;
+    countPartition();
     event("cut " + from + ">" + to, 4, idx(from), idx(to));
   }
 
@@ -1033,6 +1147,23 @@ public final class Simulation {
   public void reconnect(String from, String to) {
     blocked.remove(from + ">" + to);
     event("reconnect " + from + ">" + to, 5, idx(from), idx(to));
+  }
+
+  /** NET-11: a partition that hits while a configuration entry, or a snapshot, is on its way. */
+  private void countPartition() {
+    counters.partitions++;
+    for (SimNode n : nodes.values()) {
+      if (n.up && !n.configs.isEmpty() && n.configs.lastKey() > committedMax) {
+        counters.partitionsDuringConfigurationChange++;
+        break;
+      }
+    }
+    for (Event e : scheduled.values()) {
+      if (e.env.message() instanceof RaftMessage.InstallSnapshot) {
+        counters.partitionsDuringSnapshotTransfer++;
+        break;
+      }
+    }
   }
 
   /** Reopens every link. */
@@ -1131,6 +1262,37 @@ public final class Simulation {
     else n.core.readIndex(corr);
     afterInput(n);
     return rd;
+  }
+
+  /** Asks {@code node} to change the group's members (thesis chapter 4), as an operator would. */
+  public Admin changeMembership(String node, List<MembershipChange> changes) {
+    SimNode n = live(node);
+    long corr = nextCorrelation++;
+    counters.membershipChanges++;
+    beginEvent("change members " + node + " " + changes + " c" + corr, 17, n.index, corr);
+    Admin a = new Admin(corr, node, changes, false, null);
+    admins.put(corr, a);
+    n.core.changeMembership(changes, corr);
+    afterInput(n);
+    return a;
+  }
+
+  /** Asks {@code node} to hand its leadership to {@code target} (null: the most up-to-date voter), thesis 3.10. */
+  public Admin transferLeadership(String node, String target) {
+    SimNode n = live(node);
+    long corr = nextCorrelation++;
+    counters.transfers++;
+    beginEvent("transfer leadership " + node + " to " + target + " c" + corr, 18, n.index, corr);
+    Admin a = new Admin(corr, node, List.of(), true, target);
+    admins.put(corr, a);
+    n.core.transferLeadership(target, corr);
+    afterInput(n);
+    return a;
+  }
+
+  /** Every membership change and transfer asked, in order. */
+  public List<Admin> admins() {
+    return new ArrayList<>(admins.values());
   }
 
   /** Completes every pending write of {@code node} now, in order (for scripts using held writes). */
@@ -1276,6 +1438,31 @@ public final class Simulation {
     return out;
   }
 
+  /**
+   * The members of the group as the live leader of the highest term sees them (its configuration's
+   * voters, outgoing voters and learners that are nodes of this simulation); every node if there is
+   * no leader. Nodes never added, or removed, are not members.
+   */
+  public List<String> members() {
+    RaftCore l = leader();
+    if (l == null) return ids();
+    List<String> m = new ArrayList<>();
+    for (String id : l.config().members()) if (nodes.containsKey(id)) m.add(id);
+    return m;
+  }
+
+  /**
+   * The configuration in force at the highest index marked committed among the live nodes (by
+   * Log Matching the same on every node that has committed that far), or null if none is up.
+   */
+  public ClusterConfig committedConfig() {
+    SimNode best = null;
+    for (SimNode n : nodes.values()) {
+      if (n.up && (best == null || n.core.commitIndex() > best.core.commitIndex())) best = n;
+    }
+    return best == null ? null : best.logConfigAt(best.core.commitIndex());
+  }
+
   /** The leader recorded for every term that had one (Election Safety record). */
   public Map<Long, String> leaderHistory() {
     return new TreeMap<>(leaders);
@@ -1379,7 +1566,7 @@ public final class Simulation {
     for (SimNode n : nodes.values()) {
       sb.append("  ").append(n.up ? String.valueOf(n.core) : n.id + " DOWN").append(" applied=")
           .append(n.appliedLast()).append(" durable=").append(n.durableBase()).append('+').append(n.durableLog.size())
-          .append('\n');
+          .append(" config=").append(n.up ? n.core.config() : n.logConfig()).append('\n');
     }
     sb.append("  leaders by term: ").append(leaders).append('\n');
     sb.append("  counters: ").append(counters);
@@ -1393,8 +1580,10 @@ public final class Simulation {
 
   /** Throws unless every live node has applied the same sequence and holds the same log; returns the log length. */
   public long assertConverged() {
+    List<SimNode> group = new ArrayList<>();
+    for (String id : members()) group.add(nodes.get(id));
     SimNode ref = null;
-    for (SimNode n : nodes.values()) {
+    for (SimNode n : group) {
       if (!n.up) fail(Invariant.CONVERGENCE, n.id + " is down");
       if (ref == null) {
         ref = n;
@@ -1406,9 +1595,13 @@ public final class Simulation {
       if (n.core.commitIndex() != ref.core.commitIndex() || n.appliedLast() != ref.appliedLast()) {
         fail(Invariant.CONVERGENCE, "commit/applied differ: " + ref.core + " vs " + n.core);
       }
+      if (!n.core.config().equals(ref.core.config())) {
+        fail(Invariant.CONVERGENCE, "configurations differ: " + ref.id + " " + ref.core.config() + " vs " + n.id + " "
+            + n.core.config());
+      }
     }
     for (Proposal p : acknowledged) {
-      for (SimNode n : nodes.values()) {
+      for (SimNode n : group) {
         long i = p.appliedIndex;
         int k = (int) (i - n.appliedBase - 1);
         if (k < 0 || k >= n.applied.size() || !n.applied.get(k).data().equals(p.data)) {
@@ -1597,6 +1790,11 @@ public final class Simulation {
         readFailed(n, rd, o);
         continue;
       }
+      Admin a = admins.get(o.correlationId());
+      if (a != null) {
+        adminOutcome(n, a, o);
+        continue;
+      }
       Proposal p = proposals.get(o.correlationId());
       if (p == null) continue;
       if (o instanceof ProposalOutcome.NotLeader) {
@@ -1644,6 +1842,35 @@ public final class Simulation {
     } else {
       rd.status = Read.Status.NOT_LEADER;
       counters.readsFailed++;
+    }
+  }
+
+  /**
+   * A membership change or transfer ends once, at the node asked: a change by the entry of its
+   * final configuration being applied (see {@link #apply}), a transfer by the leader stepping down.
+   */
+  private void adminOutcome(SimNode n, Admin a, ProposalOutcome o) {
+    if (!a.node.equals(n.id)) {
+      violation(Invariant.CLIENT_ANSWERS, n.id + " answered " + a + " it was never asked");
+      return;
+    }
+    if (a.status != Admin.Status.PENDING) {
+      violation(Invariant.CLIENT_ANSWERS, n.id + " answered " + a + " again with " + o);
+      return;
+    }
+    if (o instanceof ProposalOutcome.NotLeader) {
+      a.status = Admin.Status.NOT_LEADER;
+    } else if (o instanceof ProposalOutcome.Rejected r) {
+      a.status = Admin.Status.REJECTED;
+      a.detail = r.reason();
+      if (!a.transfer) counters.membershipChangesRejected++;
+    } else if (o instanceof ProposalOutcome.Transferred) {
+      if (!a.transfer) violation(Invariant.CLIENT_ANSWERS, n.id + " answered membership change " + a + " with " + o);
+      if (n.core.role() == Role.LEADER) violation(Invariant.CLIENT_ANSWERS, n.id + " reported " + a + " done but still leads");
+      a.status = Admin.Status.DONE;
+      counters.transfersDone++;
+    } else {
+      a.status = Admin.Status.UNKNOWN;
     }
   }
 
@@ -1709,10 +1936,15 @@ public final class Simulation {
         checkCommittedKept(n, changed);
       }
       truncateList(n.mirror, (int) (from - n.memBase - 1));
+      n.configs.tailMap(from, true).clear();
     }
     for (LogEntry e : r.entries()) {
       if (e.index() != n.mirrorLast() + 1) violation(Invariant.READY_CONSISTENCY, n.id + ": Ready entries out of order at " + e.index());
       n.mirror.add(e);
+      if (e.data() instanceof EntryData.Configuration conf) {
+        n.configs.put(e.index(), conf.config());
+        if (conf.config().joint() && n.core.role() == Role.LEADER && e.term() == n.core.term()) counters.jointConfigurations++;
+      }
       int k = n.mirror.size() - 1;
       if (k >= n.hash.length) n.hash = Arrays.copyOf(n.hash, n.hash.length * 2);
       long prev = n.mirrorHash(e.index() - 1);
@@ -1786,6 +2018,13 @@ public final class Simulation {
       violation(Invariant.STATE_MACHINE_SAFETY, n.id + "'s snapshot at " + idx
           + " holds other entries than were committed");
     }
+    // The snapshot records the configuration in force at its last index (thesis 5.1 / 4: part of snapshots).
+    if ((!installed || held) && !s.meta().config().equals(n.logConfigAt(idx))) {
+      violation(Invariant.CONFIGURATION, n.id + "'s snapshot at " + idx + " records configuration " + s.meta().config()
+          + " but its log puts " + n.logConfigAt(idx) + " in force there");
+    }
+    n.baseConfig = s.meta().config();
+    n.configs.headMap(idx, true).clear();
     int drop = (int) Math.min(n.mirror.size(), idx - n.memBase);
     if (drop > 0) {
       n.mirror.subList(0, drop).clear();
@@ -1887,7 +2126,19 @@ public final class Simulation {
     n.appliedHash[k] = e.index() >= n.memBase && e.index() <= n.mirrorLast() ? n.mirrorHash(e.index()) : 0;
     n.applied.add(e);
     counters.entriesApplied++;
-    if (c.hasCaller()) {
+    Admin a = c.hasCaller() ? admins.get(c.correlationId()) : null;
+    if (a != null) {
+      if (!a.node.equals(n.id) || a.transfer || !(e.data() instanceof EntryData.Configuration conf)
+          || conf.config().joint()) {
+        violation(Invariant.CLIENT_ANSWERS, n.id + " acknowledged " + a + " with entry " + e);
+      } else if (a.status != Admin.Status.PENDING) {
+        violation(Invariant.CLIENT_ANSWERS, n.id + " acknowledged " + a + " after it was answered");
+      } else {
+        a.status = Admin.Status.DONE;
+        a.detail = conf.config().toString();
+        counters.membershipChangesDone++;
+      }
+    } else if (c.hasCaller()) {
       Proposal p = proposals.get(c.correlationId());
       if (p == null || !p.node.equals(n.id)) {
         violation(Invariant.CLIENT_ANSWERS, n.id + " acknowledged correlation id " + c.correlationId() + " it never proposed");
@@ -1978,6 +2229,11 @@ public final class Simulation {
     n.memBaseHash = n.durableSnapHash;
     n.mirror.clear();
     n.mirror.addAll(n.durableLog);
+    n.baseConfig = n.durableSnap.config();
+    n.configs.clear();
+    for (LogEntry e : n.durableLog) {
+      if (e.data() instanceof EntryData.Configuration conf) n.configs.put(e.index(), conf.config());
+    }
     n.hash = new long[Math.max(64, n.mirror.size() * 2)];
     for (int k = 0; k < n.mirror.size(); k++) {
       LogEntry e = n.mirror.get(k);
@@ -2001,6 +2257,7 @@ public final class Simulation {
     n.seenCommit = n.core.commitIndex();
     n.seenApplied = n.core.lastApplied();
     n.seenRole = n.core.role();
+    n.seenConfig = n.core.config();
     n.rateCredit = 0;
   }
 
@@ -2052,6 +2309,19 @@ public final class Simulation {
         }
       }
     }
+    for (SimNode n : nodes.values()) {
+      if (!n.up) continue;
+      ClusterConfig inLog = n.logConfig();
+      if (!n.core.config().equals(inLog)) {
+        violation(Invariant.CONFIGURATION, n.id + " uses configuration " + n.core.config() + " but its log puts "
+            + inLog + " in force");
+      }
+      if (n.configs.size() > 1 && n.configs.tailMap(committedMax, false).size() > 1) {
+        violation(Invariant.ONE_CHANGE_AT_A_TIME, n.id + " holds configuration entries " + n.configs.tailMap(committedMax, false).keySet()
+            + " past the highest committed index " + committedMax);
+      }
+      n.seenConfig = n.core.config();
+    }
     for (Named x : extraInvariants) {
       String problem = x.check.apply(this);
       if (problem != null) violation(Invariant.ADDED, x.name + ": " + problem);
@@ -2097,18 +2367,55 @@ public final class Simulation {
   private void checkCommitQuorum(SimNode n, long c) {
     if (c <= n.memBase) return;
     long t = termOf(n, c);
-    ClusterConfig conf = n.core.config();
+    // The configuration the commit was decided under: the one in force before this event, or one
+    // this event appended (a configuration counts as soon as it is in the log, thesis 4.1). The end
+    // of a joint change counts only if the joint configuration was committed first, under both
+    // majorities, by an entry of this leader's term at or after it (thesis 4.3).
+    ClusterConfig before = n.seenConfig;
+    ClusterConfig now = n.core.config();
+    String missing = durableQuorumMissing(c, t, before);
+    if (missing != null && !now.equals(before) && (!before.joint() || jointCommittedBefore(n, c, before))) {
+      missing = durableQuorumMissing(c, t, now);
+    }
+    if (missing != null) violation(Invariant.COMMIT_QUORUM, n.id + " marked " + c + " committed, but " + missing);
+  }
+
+  /** Whether some entry of the node's current term in [the joint entry, c] is durable on both majorities of {@code joint}. */
+  private boolean jointCommittedBefore(SimNode n, long c, ClusterConfig joint) {
+    Long k = null;
+    for (Map.Entry<Long, ClusterConfig> e : n.configs.descendingMap().entrySet()) {
+      if (e.getValue().equals(joint)) {
+        k = e.getKey();
+        break;
+      }
+    }
+    if (k == null) return false;
+    long term = n.core.term();
+    for (long i = c; i >= Math.max(k, n.memBase + 1); i--) {
+      long ti = termOf(n, i);
+      if (ti < term) return false;
+      if (durableQuorumMissing(i, ti, joint) == null) return true;
+    }
+    return false;
+  }
+
+  /** Null if a majority of {@code conf}'s voters (during a joint change, of both halves) hold entry (c, t) durably. */
+  private String durableQuorumMissing(long c, long t, ClusterConfig conf) {
+    String problem = durableMajorityMissing(c, t, conf.voters());
+    if (problem == null && conf.joint()) problem = durableMajorityMissing(c, t, conf.outgoingVoters()); // thesis 4.3
+    return problem;
+  }
+
+  private String durableMajorityMissing(long c, long t, List<String> voters) {
     int holders = 0;
-    for (String v : conf.voters()) {
+    for (String v : voters) {
       SimNode x = nodes.get(v);
-      if (x == null) return; // a voter outside the simulation: its storage is unknown
+      if (x == null) return null; // a voter outside the simulation: its storage is unknown
       int d = (int) (c - x.durableBase() - 1);
       if (d < 0 || (d < x.durableLog.size() && x.durableLog.get(d).term() == t)) holders++;
     }
-    if (holders < conf.quorum()) {
-      violation(Invariant.COMMIT_QUORUM, n.id + " marked " + c + " committed, but only " + holders + " of "
-          + conf.voters() + " hold it in durable storage");
-    }
+    return holders >= voters.size() / 2 + 1 ? null
+        : "only " + holders + " of " + voters + " hold it in durable storage";
   }
 
   /** The highest committed index whose commit was seen at a term <= {@code term} (committedTerm is non-decreasing). */
