@@ -466,6 +466,55 @@ class MembershipTest {
     assertEquals(last, l.lastIndex(), "no configuration entry");
   }
 
+  /**
+   * Without the conflict hint the leader finds where a new member's log matches one index per
+   * round trip (P5.3-09): 300 entries take far longer than an election timeout, but every answer
+   * brings the probe one index closer. That is progress, and the member becomes a voter.
+   */
+  @Test
+  void membership_T4_2_1_03_probingBackOneIndexAtATimeIsProgress() {
+    RaftConfig noHint = DEFAULTS.withConflictHint(false);
+    CoreCluster c = CoreCluster.founded(THREE, noHint);
+    RaftCore l = c.elect();
+    c.write(300);
+    c.addEmpty("n4", THREE);
+    l.changeMembership(List.of(new AddVoter("n4", null)), 1);
+    int ticks = hopUntilAnswered(c, 5000);
+    assertTrue(ticks > 10 * noHint.electionTimeoutMax(), "the probe took many election timeouts: " + ticks);
+    assertTrue(c.committedWith("n1", 1), c.outcomesOf("n1", 1).toString());
+    assertTrue(l.config().isVoter("n4"));
+  }
+
+  /**
+   * A snapshot sent in chunks of 16 bytes takes many round trips before the member's match index
+   * moves; each acknowledged chunk is progress, so the change does not fail on the way.
+   */
+  @Test
+  void membership_T4_2_1_03_snapshotChunksAcknowledgedAreProgress() {
+    RaftConfig tiny = DEFAULTS.withSnapshotChunkBytes(16);
+    CoreCluster c = CoreCluster.founded(THREE, tiny);
+    RaftCore l = c.elect();
+    c.write(50);
+    l.compact(l.lastApplied(), "x".repeat(2000).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    c.settle();
+    c.addEmpty("n4", THREE);
+    l.changeMembership(List.of(new AddVoter("n4", null)), 1);
+    int ticks = hopUntilAnswered(c, 5000);
+    assertTrue(c.deliveredTo("n4", InstallSnapshot.class).size() >= 125, "n4 got the snapshot in 125 chunks");
+    assertTrue(ticks > 2 * tiny.electionTimeoutMax(), "the transfer took election timeouts: " + ticks);
+    assertTrue(c.committedWith("n1", 1), c.outcomesOf("n1", 1).toString());
+    assertTrue(l.config().isVoter("n4"));
+  }
+
+  /** One tick and one message hop at a time until n1 answered change 1; returns the ticks taken. */
+  private static int hopUntilAnswered(CoreCluster c, int max) {
+    for (int i = 1; i <= max; i++) {
+      c.tickHops(1);
+      if (!c.outcomesOf("n1", 1).isEmpty() || c.committedWith("n1", 1)) return i;
+    }
+    throw new AssertionError("change 1 not answered within " + max + " ticks");
+  }
+
   @Test
   void membership_T4_2_1_03_aServerSlowerThanTheLeaderFailsAfterTheRoundLimit() {
     RaftConfig slow = DEFAULTS.withBatching(2, 1 << 20, 1).withCatchUpRounds(3);
