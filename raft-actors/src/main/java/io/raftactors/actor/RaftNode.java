@@ -16,30 +16,29 @@ import io.raftactors.core.ClusterConfig;
 import io.raftactors.core.Committed;
 import io.raftactors.core.DurableState;
 import io.raftactors.core.EntryData;
-import io.raftactors.core.HardState;
 import io.raftactors.core.LogEntry;
 import io.raftactors.core.MembershipChange;
 import io.raftactors.core.Outbound;
 import io.raftactors.core.ProposalOutcome;
 import io.raftactors.core.RaftCore;
+import io.raftactors.core.RaftDriver;
 import io.raftactors.core.RaftMessage;
 import io.raftactors.core.RandomSource;
 import io.raftactors.core.ReadState;
-import io.raftactors.core.Ready;
 import io.raftactors.core.Role;
 import io.raftactors.core.Snapshot;
 import java.security.SecureRandom;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.slf4j.Logger;
 
 /**
- * A Raft node as a typed actor. It drives a pure {@link RaftCore}: its follower, candidate and
- * leader behaviours own their tick timers, turn messages into core inputs and carry out the
- * core's {@link Ready} output: send, write (one write in flight, the rest batched into the next:
- * group commit), send what waited for the write, apply committed commands, answer proposers.
+ * A Raft node as a typed actor. It drives a pure {@link RaftCore} through a {@link RaftDriver}:
+ * its follower, candidate and leader behaviours own their tick timers and turn messages into core
+ * inputs; the driver decides how the core's output is carried out (one write in flight, the rest
+ * batched into the next: group commit; what waits for a write leaves after it; when to snapshot),
+ * and this actor does it: sends, writes, applies committed commands and answers proposers.
  *
  * <p>Start one with {@link #start}; it lives at {@code /system/raft-<group>-<member>} so that peers
  * find each other from the configured member addresses.
@@ -429,14 +428,8 @@ public final class RaftNode {
   private long nextCorrelation = java.util.concurrent.ThreadLocalRandom.current().nextLong(1L << 62);
   private boolean flushScheduled;
 
-  /** The write in flight, and the batch that collects everything arriving meanwhile (group commit). */
-  private Batch inFlight;
-  private Batch next;
-  private long writeSeq;
-  /** Applied index of the last snapshot taken or installed; the next one is due after-entries later. */
-  private long lastSnapshotIndex;
-  /** Bytes of entries applied since the last snapshot. */
-  private long bytesSinceSnapshot;
+  /** Carries out the core's output: writes (group commit), persist-before-send, snapshot timing. */
+  private RaftDriver driver;
   /** When this incarnation started running on its recovered state, until it first hears of a leader. */
   private long runningSinceNanos;
   private boolean leaderKnown;
@@ -537,7 +530,7 @@ public final class RaftNode {
       // T3.8-05: the state machine starts from the snapshot; the log after it is applied as it commits.
       restore(state.snapshotData());
     }
-    lastSnapshotIndex = core.snapshotIndex();
+    driver = new RaftDriver(core, new DriverHost(), settings.snapshotAfterEntries(), settings.snapshotAfterBytes());
     role = core.role();
     lastConfig = null;
     configurationSeen();
@@ -991,26 +984,17 @@ public final class RaftNode {
   }
 
   private Behavior<Command> onWriteCompleted(WriteCompleted w) {
-    if (inFlight == null || w.seq() != inFlight.seq) {
-      throw new IllegalStateException("write completion " + w.seq() + " does not match the write in flight");
-    }
     if (w.failure() != null) {
       // T3.8-09: nothing that depends on this write may leave. Restart and recover from storage.
       throw new IllegalStateException("storage write failed on raft node " + settings.memberId(), w.failure());
     }
-    Batch done = inFlight;
-    inFlight = null;
-    if (done.snapshot != null) core.persisted(done.snapshot.index(), done.snapshot.term());
-    LogEntry last = done.lastEntry();
-    if (last != null) core.persisted(last.index(), last.term());
-    sendAll(done.afterPersist);
-    startWrite();
+    driver.writeDone(w.seq());
     return afterInput();
   }
 
   /** Runs the core's output and switches behaviour if the role changed. */
   private Behavior<Command> afterInput() {
-    process(core.ready());
+    driver.flush();
     configurationSeen();
     if (transferWait != null) checkTransferWait();
     if (!leaderKnown && core.leaderId() != null) {
@@ -1037,71 +1021,62 @@ public final class RaftNode {
     }
   }
 
-  // ------------------------------------------------------------------ carrying out a Ready
+  // ------------------------------------------------------------------ carrying out the core's output
 
-  private void process(Ready r) {
-    for (String v : r.violations()) log.error("Raft invariant violation on node {}: {}", settings.memberId(), v);
-    sendAll(r.messages());
-    if (r.hasWrite()) {
-      if (next == null) next = new Batch();
-      next.add(r);
-      next.afterPersist.addAll(r.messagesAfterPersist());
-    } else if (!r.messagesAfterPersist().isEmpty()) {
-      // Nothing new to write, but these may depend on a write still pending: wait for the last one.
-      Batch last = next != null ? next : inFlight;
-      if (last != null) last.afterPersist.addAll(r.messagesAfterPersist());
-      else sendAll(r.messagesAfterPersist());
+  /** What the driver asks of this actor. */
+  private final class DriverHost implements RaftDriver.Host {
+    @Override
+    public void send(Outbound o) {
+      transport.send(o.to(), new PeerEnvelope(settings.groupId(), o.to(), o.message()));
     }
-    startWrite();
-    if (r.restore() != null) {
-      restore(r.restore().data()); // installed from the leader
-      lastSnapshotIndex = r.restore().index();
-      bytesSinceSnapshot = 0;
+
+    @Override
+    public void write(RaftDriver.Write w) {
+      long seq = w.seq();
+      ctx.pipeToSelf(storage.write(new RaftStorage.Write(w.hardState(), w.snapshot(), w.truncateFrom(), w.entries())),
+          (ok, failure) -> new WriteCompleted(seq, failure));
     }
-    for (Committed c : r.committed()) {
-      apply(c);
-      bytesSinceSnapshot += c.entry().sizeInBytes();
+
+    @Override
+    public void restore(Snapshot s) {
+      RaftNode.this.restore(s.data()); // installed from the leader
     }
-    for (ReadState rs : r.reads()) {
+
+    @Override
+    public void apply(Committed c) {
+      RaftNode.this.apply(c);
+    }
+
+    @Override
+    public void read(ReadState rs) {
       PendingQuery q = queries.remove(rs.correlationId());
       if (q != null) answer(q); // T6.4-04: the core hands out a read once its index is applied
     }
-    maybeSnapshot();
-    for (ProposalOutcome o : r.outcomes()) {
+
+    @Override
+    public void outcome(ProposalOutcome o) {
       PendingQuery q = queries.remove(o.correlationId());
       if (q != null) {
         String leader = o instanceof ProposalOutcome.NotLeader nl ? nl.leaderHint() : null;
         if (q.local() != null) q.local().tell(new NotLeader(leader));
         else q.client().tell(clientNotLeader(q.requestId(), leader));
-        continue;
+        return;
       }
       Waiter w = takeWaiter(o.correlationId());
       if (w != null) answer(w, o);
     }
-  }
 
-  /** T5.1-02: snapshot once the log has grown by after-entries or after-bytes since the last one. */
-  private void maybeSnapshot() {
-    long every = settings.snapshotAfterEntries();
-    if (every <= 0) return;
-    boolean due = core.lastApplied() - lastSnapshotIndex >= every || bytesSinceSnapshot >= settings.snapshotAfterBytes();
-    if (!due || core.lastApplied() <= core.snapshotIndex()) return;
-    long at = core.lastApplied();
-    byte[] data = stateMachine.takeSnapshot(); // synchronous: at most one snapshot at a time
-    lastSnapshotIndex = at; // also when unsupported (null): do not ask again for every entry
-    bytesSinceSnapshot = 0;
-    if (data == null) return;
-    core.compact(at, NodeSnapshot.wrap(sessions.toBytes(), data)); // T5.1-15: the sessions go with it
-    process(core.ready());
-  }
+    @Override
+    public void violation(String v) {
+      log.error("Raft invariant violation on node {}: {}", settings.memberId(), v);
+    }
 
-  private void startWrite() {
-    if (inFlight != null || next == null) return;
-    inFlight = next;
-    next = null;
-    inFlight.seq = ++writeSeq;
-    long seq = inFlight.seq;
-    ctx.pipeToSelf(storage.write(inFlight.toWrite()), (ok, failure) -> new WriteCompleted(seq, failure));
+    /** T5.1-02, T5.1-15: the state machine's snapshot with the session table; synchronous, one at a time. */
+    @Override
+    public byte[] snapshot() {
+      byte[] data = stateMachine.takeSnapshot();
+      return data == null ? null : NodeSnapshot.wrap(sessions.toBytes(), data);
+    }
   }
 
   private void apply(Committed c) {
@@ -1241,10 +1216,6 @@ public final class RaftNode {
     return new EntryData.Command(p.serializerId(), p.manifest(), p.bytes());
   }
 
-  private void sendAll(List<Outbound> out) {
-    for (Outbound o : out) transport.send(o.to(), new PeerEnvelope(settings.groupId(), o.to(), o.message()));
-  }
-
   // ------------------------------------------------------------------ input validation
 
   /** Drops, with a warning, anything that is not a well-formed message of this group for this node. */
@@ -1255,46 +1226,5 @@ public final class RaftNode {
       return false;
     }
     return true;
-  }
-
-  // ------------------------------------------------------------------ write batching
-
-  /** One storage write: the merge of every Ready written while the previous write was in flight. */
-  private static final class Batch {
-    long seq;
-    HardState hardState;
-    Snapshot snapshot;
-    long truncateFrom;
-    final ArrayList<LogEntry> entries = new ArrayList<>();
-    final List<Outbound> afterPersist = new ArrayList<>();
-
-    void add(Ready r) {
-      if (r.hardState() != null) hardState = r.hardState();
-      if (r.snapshot() != null) {
-        // A later snapshot replaces an earlier one of this batch and covers its entries up to it.
-        snapshot = r.snapshot();
-        entries.removeIf(e -> e.index() <= r.snapshot().index());
-        if (truncateFrom > 0 && truncateFrom <= r.snapshot().index()) truncateFrom = 0;
-      }
-      long t = r.truncateFrom();
-      if (t > 0) {
-        if (!entries.isEmpty() && t >= entries.get(0).index()) {
-          // The truncation only undoes entries of this batch that never reached storage.
-          entries.subList((int) (t - entries.get(0).index()), entries.size()).clear();
-        } else {
-          entries.clear();
-          truncateFrom = truncateFrom == 0 ? t : Math.min(truncateFrom, t);
-        }
-      }
-      entries.addAll(r.entries());
-    }
-
-    LogEntry lastEntry() {
-      return entries.isEmpty() ? null : entries.get(entries.size() - 1);
-    }
-
-    RaftStorage.Write toWrite() {
-      return new RaftStorage.Write(hardState, snapshot, truncateFrom, entries);
-    }
   }
 }

@@ -343,12 +343,15 @@ public final class Chaos {
   }
 
   /**
-   * Without pre-vote and check-quorum nothing stops a removed member that never heard of its removal
-   * from disrupting the group with higher terms (thesis 4.2.3); so in those runs the operator stops
-   * a member for good once its removal is known applied (the leader's configuration lacks it).
+   * Without pre-vote a removed member that never heard of its removal campaigns again and again
+   * with higher terms. Without check-quorum the members adopt them (thesis 4.2.3); with it they
+   * ignore them, but the members already removed do not (no leader talks to them any more), and a
+   * late answer of theirs to an AppendEntries sent before their removal carries the higher term to
+   * the leader, which steps down. So in runs without pre-vote the operator stops a member for good
+   * once its removal is known applied (the leader's configuration lacks it).
    */
   private void decommissionRemoved() {
-    if (cfg.preVote() || cfg.checkQuorum()) return;
+    if (cfg.preVote()) return;
     RaftCore leader = sim.leader();
     if (leader == null) return;
     for (Simulation.Admin a : asked) {
@@ -365,21 +368,24 @@ public final class Chaos {
   }
 
   /**
-   * After the healing, stops for good the nodes that are removed for good (runs without the 4.2.3
-   * guards, see above): outside the latest committed configuration, and outside every later one
+   * After the healing, stops for good the nodes that are removed for good (runs without pre-vote,
+   * see above): outside the latest committed configuration, and outside every later one
    * that its members hold or prepare. Only those members can lead from now on, and no new change
    * is asked, so such a node is not coming back.
    */
   private void decommissionNonMembers() {
-    if (cfg.preVote() || cfg.checkQuorum()) return;
+    if (cfg.preVote()) return;
     ClusterConfig committed = sim.committedConfig();
     if (committed == null) return;
     Set<String> staying = new HashSet<>(committed.members());
     staying.addAll(toBeAdded);
+    long commit = 0;
+    for (String id : sim.ids()) if (sim.isUp(id)) commit = Math.max(commit, sim.core(id).commitIndex());
     for (String m : committed.members()) {
       RaftCore c = sim.isUp(m) ? sim.core(m) : null;
       if (c == null) return; // a member that is down might hold another configuration
-      staying.addAll(c.config().members());
+      // A configuration after the committed one may still take effect; one before it never will.
+      if (sim.configIndex(m) > commit) staying.addAll(c.config().members());
       var change = c.status().change();
       if (change != null) staying.addAll(change.target().members());
     }
@@ -419,12 +425,12 @@ public final class Chaos {
     int bound = convergeBound + 12 * (batches + backups);
     Simulation.Proposal[] marker = new Simulation.Proposal[1];
     int converge = sim.runUntil(() -> {
+      decommissionNonMembers(); // may stop a removed leader
       RaftCore l = sim.leader();
       if (l == null) return false;
       Simulation.Proposal m = marker[0];
       boolean stale = m == null || (!m.acknowledged() && (m.status() != Simulation.Proposal.Status.PENDING
           || m.term != l.term() || !m.node.equals(l.id())));
-      decommissionNonMembers();
       if (stale) marker[0] = sim.propose(l.id());
       if (!marker[0].acknowledged()) return false;
       // A membership change asked before the healing first ends (done, or failed with the

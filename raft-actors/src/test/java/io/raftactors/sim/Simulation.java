@@ -1463,6 +1463,12 @@ public final class Simulation {
     return best == null ? null : best.logConfigAt(best.core.commitIndex());
   }
 
+  /** The index of the configuration entry in force on {@code node} (its snapshot index if its log holds none). */
+  public long configIndex(String node) {
+    SimNode n = live(node);
+    return n.configs.isEmpty() ? n.memBase : n.configs.lastKey();
+  }
+
   /** The leader recorded for every term that had one (Election Safety record). */
   public Map<Long, String> leaderHistory() {
     return new TreeMap<>(leaders);

@@ -1,0 +1,244 @@
+package io.raftactors.core;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * Carries out what a {@link RaftCore} hands out, making the decisions every host of a core makes
+ * the same way, in one place: the actor shell runs it, and so does the simulation, so that these
+ * decisions are tested under seeded faults too. The host keeps timers, mailbox, transport and
+ * storage; it feeds inputs to the core, then calls {@link #flush}.
+ *
+ * <ul>
+ *   <li><b>Writes.</b> At most one storage write is in flight. Whatever the core hands out while it
+ *       is (new entries, truncations, a snapshot, the hard state) is merged into the next write,
+ *       so a busy node writes in batches of whatever arrived meanwhile (thesis 10.2.1) instead of
+ *       one write per message.
+ *   <li><b>Persist before send.</b> Messages that depend on a write (a granted vote, an
+ *       acknowledgement of entries, thesis 3.8) leave once that write, and every earlier one, is
+ *       durable; the others leave at once. Nothing that waits for a write is sent if the write is
+ *       lost (the host then drops the driver and recovers from storage).
+ *   <li><b>Snapshots.</b> Once the state machine has applied {@code snapshotAfterEntries} entries,
+ *       or {@code snapshotAfterBytes} bytes of entries, since the last snapshot, the driver takes
+ *       one ({@link Host#snapshot}) and the core compacts its log (paper section 7). A snapshot
+ *       installed from the leader counts as the last one.
+ *   <li><b>Ready order.</b> A snapshot installed from the leader is restored before the entries the
+ *       same Ready commits; committed entries are applied before the reads of that Ready are
+ *       served (a read is handed out once its index is applied); then outcomes are reported.
+ * </ul>
+ */
+public final class RaftDriver {
+
+  /** What the driver asks of its host. Each call happens on the host's thread, in order. */
+  public interface Host {
+    /**
+     * Sees every Ready before the driver carries it out, and may return a changed one (tests use
+     * this to check a core's output or to break it on purpose). The default returns it unchanged.
+     */
+    default Ready inspect(Ready ready) {
+      return ready;
+    }
+
+    /** Sends {@code message} now (unreliably: the protocol copes with loss). */
+    void send(Outbound message);
+
+    /**
+     * Starts {@code write}; the host calls {@link #writeDone} with its sequence number once it is
+     * durable. A write that fails must not be reported done: the host stops the node instead.
+     */
+    void write(Write write);
+
+    /** The state machine becomes the content of {@code snapshot}, installed from the leader. */
+    void restore(Snapshot snapshot);
+
+    /** Applies a committed entry, in index order. */
+    void apply(Committed committed);
+
+    /** Serves a read whose index is applied (thesis 6.4). */
+    void read(ReadState read);
+
+    /** A proposal, read, membership change or transfer that ended without being applied. */
+    void outcome(ProposalOutcome outcome);
+
+    /** The core found one of its own invariants broken: the host logs it loudly. */
+    void violation(String description);
+
+    /**
+     * The state machine's snapshot as of the last entry applied, or null if it takes none (then
+     * the log is not compacted, and the driver does not ask again until the next threshold).
+     */
+    byte[] snapshot();
+  }
+
+  /**
+   * One atomic storage write: in this order, the hard state (if not null), a snapshot (if not
+   * null; it replaces every entry up to its index), a truncation from {@code truncateFrom} (if
+   * &gt; 0), then {@code entries}.
+   */
+  public record Write(long seq, HardState hardState, Snapshot snapshot, long truncateFrom, List<LogEntry> entries) {
+    public Write {
+      entries = List.copyOf(entries);
+    }
+
+    /** The last entry written, or null. */
+    public LogEntry lastEntry() {
+      return entries.isEmpty() ? null : entries.get(entries.size() - 1);
+    }
+  }
+
+  private final RaftCore core;
+  private final Host host;
+  private final long snapshotAfterEntries;
+  private final long snapshotAfterBytes;
+  private Batch inFlight;
+  private Batch next;
+  private long writeSeq;
+  private long lastSnapshotIndex;
+  private long bytesSinceSnapshot;
+
+  /**
+   * @param snapshotAfterEntries entries applied since the last snapshot that make the next one
+   *     due; 0 or less: never snapshot
+   * @param snapshotAfterBytes bytes of entries applied since the last snapshot that make the next
+   *     one due (with snapshots on)
+   */
+  public RaftDriver(RaftCore core, Host host, long snapshotAfterEntries, long snapshotAfterBytes) {
+    this.core = Objects.requireNonNull(core, "core");
+    this.host = Objects.requireNonNull(host, "host");
+    this.snapshotAfterEntries = snapshotAfterEntries;
+    this.snapshotAfterBytes = snapshotAfterBytes > 0 ? snapshotAfterBytes : Long.MAX_VALUE;
+    this.lastSnapshotIndex = core.snapshotIndex();
+  }
+
+  public RaftCore core() {
+    return core;
+  }
+
+  /** Carries out everything the core has to hand out; call after every input to the core. */
+  public void flush() {
+    process(core.ready());
+  }
+
+  /**
+   * Storage reports write {@code seq} durable: the core learns it, the messages that waited for it
+   * leave, and the next write (everything batched meanwhile) starts.
+   */
+  public void writeDone(long seq) {
+    if (inFlight == null || inFlight.seq != seq) {
+      throw new IllegalStateException("write " + seq + " completed, but the write in flight is "
+          + (inFlight == null ? "none" : String.valueOf(inFlight.seq)));
+    }
+    Batch done = inFlight;
+    inFlight = null;
+    if (done.snapshot != null) core.persisted(done.snapshot.index(), done.snapshot.term());
+    LogEntry last = done.lastEntry();
+    if (last != null) core.persisted(last.index(), last.term());
+    for (Outbound o : done.afterPersist) host.send(o);
+    startWrite();
+    flush(); // the core may commit, or answer, now that its entries are durable
+  }
+
+  /** The write in flight, or null. */
+  public Write writeInFlight() {
+    return inFlight == null ? null : inFlight.write;
+  }
+
+  /** Writes not yet durable: the one in flight and the batch waiting behind it (0, 1 or 2). */
+  public int pendingWrites() {
+    return (inFlight != null ? 1 : 0) + (next != null ? 1 : 0);
+  }
+
+  /** Messages waiting for a write to be durable. */
+  public int messagesWaitingForWrites() {
+    return (inFlight != null ? inFlight.afterPersist.size() : 0) + (next != null ? next.afterPersist.size() : 0);
+  }
+
+  private void process(Ready given) {
+    Ready r = host.inspect(given);
+    for (String v : r.violations()) host.violation(v);
+    for (Outbound o : r.messages()) host.send(o);
+    if (r.hasWrite()) {
+      if (next == null) next = new Batch();
+      next.add(r);
+      next.afterPersist.addAll(r.messagesAfterPersist());
+    } else if (!r.messagesAfterPersist().isEmpty()) {
+      // Nothing new to write, but these may depend on a write still pending: they wait for the last one.
+      Batch last = next != null ? next : inFlight;
+      if (last != null) last.afterPersist.addAll(r.messagesAfterPersist());
+      else for (Outbound o : r.messagesAfterPersist()) host.send(o);
+    }
+    startWrite();
+    if (r.restore() != null) {
+      host.restore(r.restore()); // installed from the leader, before this Ready's entries
+      lastSnapshotIndex = r.restore().index();
+      bytesSinceSnapshot = 0;
+    }
+    for (Committed c : r.committed()) {
+      host.apply(c);
+      bytesSinceSnapshot += c.entry().sizeInBytes();
+    }
+    for (ReadState rs : r.reads()) host.read(rs); // after this Ready's entries are applied
+    maybeSnapshot();
+    for (ProposalOutcome o : r.outcomes()) host.outcome(o);
+  }
+
+  /** T5.1-02: a snapshot once enough entries, or bytes, were applied since the last one. */
+  private void maybeSnapshot() {
+    if (snapshotAfterEntries <= 0) return;
+    long applied = core.lastApplied();
+    boolean due = applied - lastSnapshotIndex >= snapshotAfterEntries || bytesSinceSnapshot >= snapshotAfterBytes;
+    if (!due || applied <= core.snapshotIndex()) return;
+    byte[] data = host.snapshot();
+    lastSnapshotIndex = applied; // also when the state machine takes none: do not ask again for every entry
+    bytesSinceSnapshot = 0;
+    if (data == null) return;
+    core.compact(applied, data);
+    process(core.ready());
+  }
+
+  private void startWrite() {
+    if (inFlight != null || next == null) return;
+    inFlight = next;
+    next = null;
+    inFlight.seq = ++writeSeq;
+    inFlight.write = new Write(inFlight.seq, inFlight.hardState, inFlight.snapshot, inFlight.truncateFrom, inFlight.entries);
+    host.write(inFlight.write);
+  }
+
+  /** The output of several Readys, merged into one write. */
+  private static final class Batch {
+    long seq;
+    Write write;
+    HardState hardState;
+    Snapshot snapshot;
+    long truncateFrom;
+    final ArrayList<LogEntry> entries = new ArrayList<>();
+    final List<Outbound> afterPersist = new ArrayList<>();
+
+    void add(Ready r) {
+      if (r.hardState() != null) hardState = r.hardState();
+      if (r.snapshot() != null) {
+        // A later snapshot replaces an earlier one of this batch and covers its entries up to it.
+        snapshot = r.snapshot();
+        entries.removeIf(e -> e.index() <= r.snapshot().index());
+        if (truncateFrom > 0 && truncateFrom <= r.snapshot().index()) truncateFrom = 0;
+      }
+      long t = r.truncateFrom();
+      if (t > 0) {
+        if (!entries.isEmpty() && t >= entries.get(0).index()) {
+          // The truncation only undoes entries of this batch that never reached storage.
+          entries.subList((int) (t - entries.get(0).index()), entries.size()).clear();
+        } else {
+          entries.clear();
+          truncateFrom = truncateFrom == 0 ? t : Math.min(truncateFrom, t);
+        }
+      }
+      entries.addAll(r.entries());
+    }
+
+    LogEntry lastEntry() {
+      return entries.isEmpty() ? null : entries.get(entries.size() - 1);
+    }
+  }
+}
