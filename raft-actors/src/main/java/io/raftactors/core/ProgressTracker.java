@@ -92,6 +92,11 @@ final class ProgressTracker {
     for (String peer : peers()) progress.put(peer, new Progress(nextIndex, now));
   }
 
+  /** A member the latest configuration removes: it gets the log until that configuration commits, and never counts. */
+  void keepLeaving(String id, long nextIndex, long now) {
+    progress.computeIfAbsent(id, p -> new Progress(nextIndex, now));
+  }
+
   void stopReplication() {
     progress.clear();
     staged.clear();

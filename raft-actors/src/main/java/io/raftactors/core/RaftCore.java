@@ -294,9 +294,29 @@ public final class RaftCore {
   private void tickElection() {
     if (reads.anyForwarded()) expireForwardedReads();
     electionElapsed++;
-    if (electionElapsed >= randomizedElectionTimeout && tracker.isVoter(id)) {
+    if (electionElapsed >= randomizedElectionTimeout && mayCampaign()) {
       campaign();
     }
+  }
+
+  /**
+   * A voter campaigns. So does a member that the latest configuration in its log removes while that
+   * configuration is not known committed here, if it was a voter before (thesis 4.2.2): it may hold
+   * the configuration entry that the new voters lack (a removed leader that stepped down before the
+   * entry committed, and the old voters it reached), and the new voters cannot win the outgoing
+   * majority of a joint configuration without the votes of those that hold a longer log. Such a
+   * candidate counts the votes of its latest configuration only, and as leader it commits that
+   * configuration without counting itself, then steps down.
+   */
+  private boolean mayCampaign() {
+    if (tracker.isVoter(id)) return true;
+    return configIndex > commitIndex && configurationBefore().isVoter(id);
+  }
+
+  /** The configuration in force before the latest configuration entry of the log. */
+  private ClusterConfig configurationBefore() {
+    LogEntry previous = log.latestConfigEntry(configIndex - 1);
+    return previous != null ? ((Configuration) previous.data()).config() : snapshotConfig;
   }
 
   /** The leader: check-quorum, expired reads and heartbeats. */
@@ -731,6 +751,13 @@ public final class RaftCore {
     tracker.clearVotes();
     heartbeatElapsed = 0;
     tracker.startReplication(log.lastIndex() + 1, now); // P5.2-03
+    if (configIndex > commitIndex) {
+      // The latest configuration may remove members of the one before: until it commits they still
+      // get the log (they never count), so that they learn of it instead of campaigning (mayCampaign).
+      for (String m : configurationBefore().members()) {
+        if (!m.equals(id) && !tracker.config().isMember(m)) tracker.keepLeaving(m, log.lastIndex() + 1, now);
+      }
+    }
     reads.startLeadership();
     sentTimeoutNow = false;
     // P5.4.2-04 (paper 8): a no-op of the new term lets earlier entries commit.
@@ -1089,7 +1116,16 @@ public final class RaftCore {
   /** The leader's active configuration has committed: finish a joint change, or leave if removed. */
   private void configurationCommitted() {
     ClusterConfig c = tracker.config();
-    tracker.syncProgress(log.lastIndex() + 1, now, false); // members removed by it get nothing more
+    // Members it removes get a last heartbeat that matches at the configuration entry and carries
+    // the commit index: one that holds the entry learns that the change committed, and stops taking
+    // part (mayCampaign); one that does not refuses it. Then they get nothing more.
+    java.util.Set<String> staying = new java.util.HashSet<>(tracker.peers());
+    for (String peer : tracker.allProgress().keySet()) {
+      if (!staying.contains(peer) && configIndex > log.snapshotIndex()) {
+        send(peer, new AppendEntries(term, id, configIndex, log.term(configIndex), List.of(), commitIndex, reads.round()), false);
+      }
+    }
+    tracker.syncProgress(log.lastIndex() + 1, now, false);
     if (c.joint()) {
       // T4.3-02: C_old,new is committed; C_new follows at once. The caller waits for it.
       long jointIndex = configIndex;

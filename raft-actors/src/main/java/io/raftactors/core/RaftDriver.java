@@ -18,7 +18,10 @@ import java.util.Objects;
  *   <li><b>Persist before send.</b> Messages that depend on a write (a granted vote, an
  *       acknowledgement of entries, thesis 3.8) leave once that write, and every earlier one, is
  *       durable; the others leave at once. Nothing that waits for a write is sent if the write is
- *       lost (the host then drops the driver and recovers from storage).
+ *       lost (the host then drops the driver and recovers from storage). An acknowledgement whose
+ *       entries a later truncation removes before they were written is dropped. A granted vote
+ *       may leave after a write that holds a later term instead of the vote: the node can then
+ *       never vote again in the vote's term, which is what makes a vote durable.
  *   <li><b>Snapshots.</b> Once the state machine has applied {@code snapshotAfterEntries} entries,
  *       or {@code snapshotAfterBytes} bytes of entries, since the last snapshot, the driver takes
  *       one ({@link Host#snapshot}) and the core compacts its log (paper section 7). A snapshot
@@ -160,6 +163,7 @@ public final class RaftDriver {
     for (Outbound o : r.messages()) host.send(o);
     if (r.hasWrite()) {
       if (next == null) next = new Batch();
+      if (r.truncateFrom() > 0) next.dropAcknowledgementsFrom(r.truncateFrom());
       next.add(r);
       next.afterPersist.addAll(r.messagesAfterPersist());
     } else if (!r.messagesAfterPersist().isEmpty()) {
@@ -220,9 +224,12 @@ public final class RaftDriver {
       if (r.hardState() != null) hardState = r.hardState();
       if (r.snapshot() != null) {
         // A later snapshot replaces an earlier one of this batch and covers its entries up to it.
+        // A truncation below it still removes what storage holds after it (stale entries that the
+        // snapshot does not cover must not outlive the write).
+        long at = r.snapshot().index();
         snapshot = r.snapshot();
-        entries.removeIf(e -> e.index() <= r.snapshot().index());
-        if (truncateFrom > 0 && truncateFrom <= r.snapshot().index()) truncateFrom = 0;
+        entries.removeIf(e -> e.index() <= at);
+        if (truncateFrom > 0 && truncateFrom <= at) truncateFrom = at + 1;
       }
       long t = r.truncateFrom();
       if (t > 0) {
@@ -239,6 +246,16 @@ public final class RaftDriver {
 
     LogEntry lastEntry() {
       return entries.isEmpty() ? null : entries.get(entries.size() - 1);
+    }
+
+    /**
+     * A truncation from {@code index} undoes entries this batch was to write: an acknowledgement
+     * waiting for them would claim entries that never reach storage, and a leader could count it
+     * towards a commit. It is dropped, as the network could have dropped it; the leader asks again.
+     */
+    void dropAcknowledgementsFrom(long index) {
+      afterPersist.removeIf(o -> o.message() instanceof RaftMessage.AppendEntriesResponse a && a.success()
+          && a.matchIndex() >= index);
     }
   }
 }

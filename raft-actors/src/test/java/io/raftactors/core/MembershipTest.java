@@ -642,6 +642,41 @@ class MembershipTest {
     }
   }
 
+  /**
+   * n1 replaces n1 and n2 by n4 and n5 (a joint change). C_old,new commits; C_new = {n3, n4, n5}
+   * reaches only n2 before n1 crashes. n3, n4 and n5 hold only the joint configuration, and its
+   * outgoing half {n1, n2, n3} needs n2's vote, which n2 refuses them (its log is longer). n2, whose
+   * log removes it, must campaign itself: it wins the new voters' votes, commits C_new without
+   * counting itself, and hands over. Without that the group never elects a leader again.
+   */
+  @Test
+  void membership_T4_2_2_aMemberTheUncommittedConfigurationRemovesCampaignsToFinishTheChange() {
+    CoreCluster c = CoreCluster.founded(THREE, DEFAULTS);
+    RaftCore l = c.elect();
+    assertEquals("n1", l.id());
+    c.addEmpty("n4", THREE);
+    c.addEmpty("n5", THREE);
+    ClusterConfig cNew = ClusterConfig.of("n3", "n4", "n5");
+    // C_new leaves n1 for n2 only.
+    c.dropIf((to, m) -> !to.equals("n2") && m instanceof AppendEntries ae && ae.entries().stream()
+        .anyMatch(e -> e.data() instanceof EntryData.Configuration cfg && cfg.config().voters().equals(cNew.voters())
+            && !cfg.config().joint()));
+    l.changeMembership(List.of(new Remove("n1"), new Remove("n2"), new AddVoter("n4", null), new AddVoter("n5", null)), 1);
+    c.tickUntil(500, () -> c.node("n2").config().equals(cNew));
+    for (String id : List.of("n3", "n4", "n5")) assertTrue(c.node(id).config().joint(), id + " " + c.node(id).config());
+    c.down("n1");
+    c.dropIf((to, m) -> false);
+    c.tickUntil(1000, () -> {
+      RaftCore x = c.leader();
+      return x != null && x.config().equals(cNew) && x.commitIndex() >= configIndex(x) && cNew.isVoter(x.id());
+    });
+    RaftCore next = c.leader();
+    for (String id : List.of("n3", "n4", "n5")) assertEquals(cNew, c.node(id).config());
+    assertTrue(c.delivered.stream().anyMatch(o -> o.message().from().equals("n2")
+        && (o.message() instanceof PreVote || o.message() instanceof RequestVote)), "n2 campaigned");
+    assertNotNull(next);
+  }
+
   @Test
   void aRemovedLeaderTellsTheMembersThatTheChangeCommittedBeforeItStepsDown() {
     CoreCluster c = CoreCluster.founded(THREE, DEFAULTS);
@@ -665,10 +700,53 @@ class MembershipTest {
     assertEquals(ClusterConfig.of("n2", "n3"), n1.config());
     Ready r = CoreFixture.step(n1, new RequestVote(2, "n2", 3, 1));
     assertTrue(CoreFixture.sent(r, RequestVoteResponse.class).get(0).granted(), "it still grants votes");
+    // Until C_new is known committed it may still be needed to finish the change (it may hold the
+    // entry the new voters lack): it campaigns, asking C_new's voters, and never counts itself.
     List<Ready> later = CoreFixture.tick(n1, 100);
-    assertTrue(sent(later, PreVote.class).isEmpty() && sent(later, RequestVote.class).isEmpty(),
-        "it never campaigns for a configuration it is not part of");
-    assertTrue(n1.status().votesGranted().isEmpty());
+    List<PreVote> asked = sent(later, PreVote.class);
+    assertFalse(asked.isEmpty(), "it may start elections");
+    assertTrue(n1.status().votesGranted().isEmpty() || !n1.status().votesGranted().contains("n1"),
+        "it never counts its own vote: " + n1.status().votesGranted());
+    Ready won = CoreFixture.step(n1, new PreVoteResponse(3, "n2", true));
+    assertTrue(sent(won, RequestVote.class).isEmpty(), "one grant of {n2, n3} is not a majority without itself");
+    assertEquals(Role.PRE_CANDIDATE, n1.role());
+  }
+
+  /**
+   * Every member holds C_new = {n1, n2} uncommitted when n1 is elected. n3, which C_new removes,
+   * still gets the log from the new leader until C_new commits, then a last heartbeat that tells it
+   * so: it never campaigns (had it heard nothing, it would, T4.2.2-03).
+   */
+  @Test
+  void membership_T4_2_2_aNewLeaderKeepsSendingToMembersItsUncommittedConfigurationRemoves() {
+    List<LogEntry> log = List.of(new LogEntry(1, 0, new EntryData.Configuration(THREE)), new LogEntry(2, 1, new EntryData.Noop(1)),
+        new LogEntry(3, 1, new EntryData.Configuration(ClusterConfig.of("n1", "n2"))));
+    CoreCluster c = new CoreCluster(DEFAULTS);
+    c.add("n1", new DurableState(new HardState(1, null), SnapshotMeta.initial(THREE), log), 10);
+    c.add("n2", new DurableState(new HardState(1, null), SnapshotMeta.initial(THREE), log), 14);
+    c.add("n3", new DurableState(new HardState(1, null), SnapshotMeta.initial(THREE), log), 18);
+    RaftCore l = c.elect();
+    assertEquals("n1", l.id());
+    int before = c.delivered.size();
+    c.tick(200);
+    assertTrue(c.node("n3").commitIndex() >= 3, "n3 learned that C_new committed: " + c.node("n3"));
+    for (Outbound o : c.delivered.subList(before, c.delivered.size())) {
+      assertFalse(o.message().from().equals("n3") && (o.message() instanceof PreVote || o.message() instanceof RequestVote),
+          "n3 campaigned: " + o);
+    }
+  }
+
+  /** Once it knows C_new committed, a member outside it never campaigns again. */
+  @Test
+  void membership_T4_2_2_03_aMemberThatKnowsItsRemovalCommittedNeverCampaigns() {
+    List<LogEntry> log = List.of(new LogEntry(1, 0, new EntryData.Configuration(THREE)), new LogEntry(2, 1, new EntryData.Noop(1)),
+        new LogEntry(3, 1, new EntryData.Configuration(ClusterConfig.of("n2", "n3"))));
+    RaftCore n1 = new RaftCore("n1", DEFAULTS.withCheckQuorum(false), fixed(10),
+        new DurableState(new HardState(1, "n2"), SnapshotMeta.initial(THREE), log));
+    CoreFixture.step(n1, new AppendEntries(1, "n2", 3, 1, List.of(), 3)); // the leader says 3 is committed
+    assertEquals(3, n1.commitIndex());
+    List<Ready> later = CoreFixture.tick(n1, 100);
+    assertTrue(sent(later, PreVote.class).isEmpty() && sent(later, RequestVote.class).isEmpty(), "it never campaigns");
   }
 
   @Test

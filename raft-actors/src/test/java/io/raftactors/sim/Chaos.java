@@ -379,8 +379,7 @@ public final class Chaos {
     if (committed == null) return;
     Set<String> staying = new HashSet<>(committed.members());
     staying.addAll(toBeAdded);
-    long commit = 0;
-    for (String id : sim.ids()) if (sim.isUp(id)) commit = Math.max(commit, sim.core(id).commitIndex());
+    long commit = sim.committedMax();
     for (String m : committed.members()) {
       RaftCore c = sim.isUp(m) ? sim.core(m) : null;
       if (c == null) return; // a member that is down might hold another configuration

@@ -121,7 +121,25 @@ class InvariantCheckersTest {
     Simulation.Envelope toN3 = sim.held(e -> e.to().equals("n3")).get(0);
     SimulationFailure f = assertThrows(SimulationFailure.class, () -> sim.deliver(toN3.id()));
     assertEquals(Invariant.DURABLE_BEFORE_SEND, f.invariant, f.getMessage());
-    assertTrue(f.violation.contains("granted a vote in term 2 before the vote was durable"), f.violation);
+    assertTrue(f.violation.contains("granted a vote in term 2 to n1 before the vote was durable"), f.violation);
+  }
+
+  /**
+   * A follower acknowledges entries at once instead of after writing them (T3.8-01): the leader
+   * could count copies that no storage holds.
+   */
+  @Test
+  void durableBeforeSend_anAcknowledgementOfEntriesBeforeTheyAreDurable() {
+    Simulation sim = settled(34);
+    String l = sim.leader().id();
+    String f = others(sim, l).get(0);
+    sim.rewriteReady((id, r) -> !id.equals(f) || r.entries().isEmpty() ? r : edit(r, InvariantCheckersTest::sendEverythingAtOnce));
+    SimulationFailure x = assertThrows(SimulationFailure.class, () -> {
+      sim.propose(l);
+      sim.runTicks(10);
+    });
+    assertEquals(Invariant.DURABLE_BEFORE_SEND, x.invariant, x.getMessage());
+    assertTrue(x.violation.contains(f + " acknowledged entries up to"), x.violation);
   }
 
   @Test
@@ -408,7 +426,10 @@ class InvariantCheckersTest {
     Simulation sim = settled(22);
     String l = sim.leader().id();
     String f = others(sim, l).get(0);
-    sim.rewriteReady((id, r) -> !id.equals(f) || r.entries().isEmpty() ? r : edit(r, e -> e.entries = List.of()));
+    sim.rewriteReady((id, r) -> !id.equals(f) || r.entries().isEmpty() ? r : edit(r, e -> {
+      e.entries = List.of();
+      e.after = List.of(); // no acknowledgement of what it never wrote either
+    }));
     sim.propose(l);
     sim.runTicks(10);
   }

@@ -11,6 +11,7 @@ import io.raftactors.core.Outbound;
 import io.raftactors.core.ProposalOutcome;
 import io.raftactors.core.RaftConfig;
 import io.raftactors.core.RaftCore;
+import io.raftactors.core.RaftDriver;
 import io.raftactors.core.RaftMessage;
 import io.raftactors.core.RandomSource;
 import io.raftactors.core.ReadState;
@@ -758,25 +759,15 @@ public final class Simulation {
 
   /** One pending storage write and the messages that wait for it. */
   private static final class PendingWrite {
-    final HardState hardState;
-    final Snapshot snapshot;
+    /** What the node's driver writes (everything batched while the previous write was in flight). */
+    final RaftDriver.Write write;
     /** The running log hash at the snapshot's index. */
     final long snapshotHash;
-    final long truncateFrom;
-    final List<LogEntry> entries;
-    final List<Outbound> after;
-    final long seq;
     long completeAt = -1; // -1: held (not scheduled)
 
-    PendingWrite(long seq, HardState hs, Snapshot snapshot, long snapshotHash, long truncateFrom, List<LogEntry> entries,
-        List<Outbound> after) {
-      this.seq = seq;
-      this.hardState = hs;
-      this.snapshot = snapshot;
+    PendingWrite(RaftDriver.Write write, long snapshotHash) {
+      this.write = write;
       this.snapshotHash = snapshotHash;
-      this.truncateFrom = truncateFrom;
-      this.entries = entries;
-      this.after = after;
     }
   }
 
@@ -792,8 +783,10 @@ public final class Simulation {
     byte[] durableSnapData;
     long durableSnapHash;
     final ArrayList<LogEntry> durableLog = new ArrayList<>();
-    final ArrayDeque<PendingWrite> writes = new ArrayDeque<>();
-    long lastWriteCompleteAt;
+    /** Carries out the core's output as the actor shell does: one write in flight, the rest batched. */
+    RaftDriver driver;
+    /** The driver's write in flight, or null. */
+    PendingWrite writing;
     // mirror of the in-memory log (from Ready): the entries after memBase (the core's snapshot index),
     // with a running hash per index
     long memBase;
@@ -1181,12 +1174,11 @@ public final class Simulation {
     SimNode n = live(node);
     counters.crashes++;
     if (n.core.role() == Role.LEADER) counters.leaderCrashes++;
-    if (!n.writes.isEmpty()) counters.crashesWithWritesInFlight++;
-    for (PendingWrite w : n.writes) {
-      counters.writesDiscardedByCrash++;
-      counters.messagesDiscardedByCrash += w.after.size();
-    }
-    n.writes.clear();
+    if (n.driver.pendingWrites() > 0) counters.crashesWithWritesInFlight++;
+    counters.writesDiscardedByCrash += n.driver.pendingWrites();
+    counters.messagesDiscardedByCrash += n.driver.messagesWaitingForWrites();
+    n.writing = null;
+    n.driver = null;
     n.up = false;
     n.core = null;
     n.incarnation++;
@@ -1298,14 +1290,14 @@ public final class Simulation {
   /** Completes every pending write of {@code node} now, in order (for scripts using held writes). */
   public void completeWrites(String node) {
     SimNode n = live(node);
-    while (!n.writes.isEmpty()) completeWrite(n, n.writes.peekFirst());
+    while (n.writing != null) completeWrite(n, n.writing);
   }
 
   /** Completes the oldest pending write of {@code node} now. */
   public void completeNextWrite(String node) {
     SimNode n = live(node);
-    if (n.writes.isEmpty()) throw new IllegalStateException(node + " has no pending write");
-    completeWrite(n, n.writes.peekFirst());
+    if (n.writing == null) throw new IllegalStateException(node + " has no pending write");
+    completeWrite(n, n.writing);
   }
 
   /** Adds an invariant checked after every event; {@code holds} returns null if fine, else a description. */
@@ -1365,6 +1357,8 @@ public final class Simulation {
     SimNode n = live(node);
     beginEvent("replace core of " + node, 15, n.index, 0);
     n.core = new RaftCore(n.id, cfg, RandomSource.seeded(seed, n.id + "/replaced"), state);
+    n.driver = new RaftDriver(n.core, new SimHost(n), snapshotEvery, 0);
+    n.writing = null; // the old core's write in flight is forgotten
     afterInput(n);
   }
 
@@ -1452,15 +1446,15 @@ public final class Simulation {
   }
 
   /**
-   * The configuration in force at the highest index marked committed among the live nodes (by
-   * Log Matching the same on every node that has committed that far), or null if none is up.
+   * The configuration in force at the highest index ever marked committed ({@link #committedMax}),
+   * read from a live node whose log holds that entry (or a later snapshot), or null if none does.
+   * Commit indexes are volatile and restarts forget them; this record is not.
    */
   public ClusterConfig committedConfig() {
-    SimNode best = null;
     for (SimNode n : nodes.values()) {
-      if (n.up && (best == null || n.core.commitIndex() > best.core.commitIndex())) best = n;
+      if (n.up && holdsCommitted(n, committedMax)) return n.logConfigAt(Math.max(committedMax, n.memBase));
     }
-    return best == null ? null : best.logConfigAt(best.core.commitIndex());
+    return null;
   }
 
   /** The index of the configuration entry in force on {@code node} (its snapshot index if its log holds none). */
@@ -1498,7 +1492,8 @@ public final class Simulation {
   }
 
   public int pendingWrites(String node) {
-    return nodes.get(node).writes.size();
+    SimNode n = nodes.get(node);
+    return n.up ? n.driver.pendingWrites() : 0;
   }
 
   /** Scheduled plus held messages. */
@@ -1635,14 +1630,13 @@ public final class Simulation {
         processDelivery(ev.env);
       } else {
         SimNode n = ev.node;
-        if (!n.up || n.incarnation != ev.incarnation || !n.writes.contains(ev.write)) continue; // lost or done
-        PendingWrite w = n.writes.peekFirst();
-        if (w != ev.write || n.paused()) {
-          // an earlier write is still pending, or the node is stalled: complete later, still in order
+        if (!n.up || n.incarnation != ev.incarnation || n.writing != ev.write) continue; // lost or done
+        if (n.paused()) {
+          // the node is stalled: its write completes when the stall ends
           push(new Event(Math.max(now + 1, n.pausedUntil), seq++, WRITE_DONE, null, n, n.incarnation, ev.write));
           continue;
         }
-        completeWrite(n, w);
+        completeWrite(n, n.writing);
       }
     }
     for (SimNode n : nodes.values()) {
@@ -1683,71 +1677,131 @@ public final class Simulation {
     afterInput(to);
   }
 
-  private void completeWrite(SimNode n, PendingWrite w) {
-    n.writes.pollFirst();
-    beginEvent(recordTrace ? "write done " + n.id + " w" + w.seq : null, 13, n.index, w.seq);
-    if (w.hardState != null) {
-      if (w.hardState.term() < n.durableHard.term()) {
-        violation(Invariant.MONOTONIC_DURABLE_TERM, "durable term of " + n.id + " went back from " + n.durableHard.term() + " to " + w.hardState.term());
+  private void completeWrite(SimNode n, PendingWrite pw) {
+    RaftDriver.Write w = pw.write;
+    n.writing = null;
+    beginEvent(recordTrace ? "write done " + n.id + " w" + w.seq() : null, 13, n.index, w.seq());
+    if (w.hardState() != null) {
+      if (w.hardState().term() < n.durableHard.term()) {
+        violation(Invariant.MONOTONIC_DURABLE_TERM, "durable term of " + n.id + " went back from " + n.durableHard.term() + " to " + w.hardState().term());
       }
-      n.durableHard = w.hardState;
+      n.durableHard = w.hardState();
     }
-    if (w.snapshot != null && w.snapshot.index() > n.durableBase()) {
-      // The snapshot replaces every entry up to its index (Ready: hard state, snapshot, truncation, entries).
-      int covered = (int) Math.min(n.durableLog.size(), w.snapshot.index() - n.durableBase());
+    if (w.snapshot() != null && w.snapshot().index() > n.durableBase()) {
+      // The snapshot replaces every entry up to its index (a write: hard state, snapshot, truncation, entries).
+      int covered = (int) Math.min(n.durableLog.size(), w.snapshot().index() - n.durableBase());
       n.durableLog.subList(0, covered).clear();
-      n.durableSnap = w.snapshot.meta();
-      n.durableSnapData = w.snapshot.data();
-      n.durableSnapHash = w.snapshotHash;
+      n.durableSnap = w.snapshot().meta();
+      n.durableSnapData = w.snapshot().data();
+      n.durableSnapHash = pw.snapshotHash;
     }
     long base = n.durableBase();
-    if (w.truncateFrom > base) truncateList(n.durableLog, (int) (w.truncateFrom - base - 1));
-    for (LogEntry e : w.entries) {
+    if (w.truncateFrom() > base) truncateList(n.durableLog, (int) (w.truncateFrom() - base - 1));
+    for (LogEntry e : w.entries()) {
       if (e.index() <= base) continue; // covered by the snapshot
       if (e.index() != base + n.durableLog.size() + 1) {
-        violation(Invariant.READY_CONSISTENCY, n.id + ": write appends at " + e.index() + " but the durable log ends at "
-            + (base + n.durableLog.size()));
+        violation(Invariant.READY_CONSISTENCY, n.id + ": write " + describe(w) + " appends at " + e.index()
+            + " but the durable log ends at " + (base + n.durableLog.size()));
       }
       n.durableLog.add(e);
     }
-    if (w.snapshot != null) n.core.persisted(w.snapshot.index(), w.snapshot.term());
-    LogEntry last = w.entries.isEmpty() ? null : w.entries.get(w.entries.size() - 1);
-    if (last != null) n.core.persisted(last.index(), last.term());
-    for (Outbound o : w.after) send(n, o);
+    n.driver.writeDone(w.seq()); // the core learns; what waited for the write leaves; the next write starts
     afterInput(n);
   }
 
-  /** Drains the node's Ready after an input and carries it out; then checks every invariant. */
+  private static String describe(RaftDriver.Write w) {
+    return "w" + w.seq() + "[" + (w.hardState() != null ? w.hardState() + " " : "")
+        + (w.snapshot() != null ? "snapshot@" + w.snapshot().index() + " " : "")
+        + (w.truncateFrom() > 0 ? "truncate@" + w.truncateFrom() + " " : "")
+        + (w.entries().isEmpty() ? "no entries" : "entries " + w.entries().get(0).index() + ".." + w.lastEntry().index()) + "]";
+  }
+
+  /** The node's driver carries out what its core hands out after an input; then every invariant is checked. */
   private void afterInput(SimNode n) {
-    Ready r = n.core.ready();
-    if (readyRewriter != null) r = readyRewriter.apply(n.id, r);
-    handleReady(n, r);
-    maybeCompact(n);
+    n.driver.flush();
     observeRole(n);
     endEvent(n);
     check();
   }
 
   /**
-   * Log compaction as a node's driver does it (T5.1-02): once the state machine has applied {@link
-   * #snapshotEvery} entries past the last snapshot, it takes a snapshot and the core compacts.
+   * What a node's {@link RaftDriver} asks of the simulation: every Ready is checked (and may be
+   * rewritten by a test) before the driver carries it out; sends go to the simulated network,
+   * writes to the simulated disk; snapshots are taken of the recording state machine (log
+   * compaction, T5.1-02, every {@link Builder#snapshotEvery} entries).
    */
-  private void maybeCompact(SimNode n) {
-    RaftCore c = n.core;
-    if (snapshotEvery <= 0 || !n.up || c.lastApplied() - c.snapshotIndex() < snapshotEvery) return;
-    if (c.lastApplied() != n.appliedLast()) return; // the checks report this
-    // Record what this event committed while the log still holds it (check() would after compaction).
-    if (c.commitIndex() > committedMax && c.commitIndex() <= n.mirrorLast()) recordCommit(n, c.commitIndex(), c.term());
-    byte[] data = MachineSnapshot.encode(n.appliedBase, n.appliedBaseHash, n.appliedHash, n.applied.size());
-    counters.snapshots++;
-    c.compact(c.lastApplied(), data);
-    Ready r = c.ready();
-    if (readyRewriter != null) r = readyRewriter.apply(n.id, r);
-    handleReady(n, r);
+  private final class SimHost implements RaftDriver.Host {
+    private final SimNode n;
+
+    SimHost(SimNode n) {
+      this.n = n;
+    }
+
+    @Override
+    public Ready inspect(Ready given) {
+      Ready r = readyRewriter != null ? readyRewriter.apply(n.id, given) : given;
+      checkReady(n, r);
+      return r;
+    }
+
+    @Override
+    public void send(Outbound o) {
+      Simulation.this.send(n, o);
+    }
+
+    @Override
+    public void write(RaftDriver.Write w) {
+      if (w.snapshot() != null && w.snapshot().index() != n.memBase) {
+        Simulation.this.violation(Invariant.READY_CONSISTENCY, n.id + " writes a snapshot at " + w.snapshot().index()
+            + " but its log starts after " + n.memBase);
+      }
+      PendingWrite pw = new PendingWrite(w, w.snapshot() != null ? n.memBaseHash : 0);
+      counters.writes++;
+      n.writing = pw;
+      if (!holdAllWrites) {
+        pw.completeAt = now + drawStorageDelay();
+        push(new Event(pw.completeAt, seq++, WRITE_DONE, null, n, n.incarnation, pw));
+      }
+    }
+
+    @Override
+    public void restore(Snapshot s) {
+      Simulation.this.restore(n, s);
+    }
+
+    @Override
+    public void apply(Committed c) {
+      Simulation.this.apply(n, c);
+    }
+
+    @Override
+    public void read(ReadState rs) {
+      serveRead(n, rs);
+    }
+
+    @Override
+    public void outcome(ProposalOutcome o) {
+      Simulation.this.outcome(n, o);
+    }
+
+    @Override
+    public void violation(String v) {
+      Simulation.this.violation(Invariant.CORE_REPORTED, n.id + " reported " + v);
+    }
+
+    @Override
+    public byte[] snapshot() {
+      RaftCore c = n.core;
+      if (c.lastApplied() != n.appliedLast()) return null; // the checks report this
+      // Record what this event committed while the log still holds it (check() would after compaction).
+      if (c.commitIndex() > committedMax && c.commitIndex() <= n.mirrorLast()) recordCommit(n, c.commitIndex(), c.term());
+      counters.snapshots++;
+      return MachineSnapshot.encode(n.appliedBase, n.appliedBaseHash, n.appliedHash, n.applied.size());
+    }
   }
 
-  private void handleReady(SimNode n, Ready r) {
-    if (!r.violations().isEmpty()) violation(Invariant.CORE_REPORTED, n.id + " reported " + r.violations());
+  /** Checks a Ready before it is carried out, and mirrors the log it reports. */
+  private void checkReady(SimNode n, Ready r) {
     long term = n.core.term();
     for (Outbound o : r.messages()) checkStamp(n, o, term);
     for (Outbound o : r.messagesAfterPersist()) checkStamp(n, o, term);
@@ -1769,48 +1823,29 @@ public final class Simulation {
             + " AppendEntries with entries at once instead of one probe");
       }
     }
-    for (Outbound o : r.messages()) send(n, o);
-    if (r.hasWrite()) {
-      PendingWrite w = new PendingWrite(counters.writes++, r.hardState(), r.snapshot(),
-          r.snapshot() != null ? n.memBaseHash : 0, r.truncateFrom(), r.entries(),
-          new ArrayList<>(r.messagesAfterPersist()));
-      n.writes.addLast(w);
-      if (!holdAllWrites) {
-        w.completeAt = Math.max(n.lastWriteCompleteAt, now + drawStorageDelay());
-        n.lastWriteCompleteAt = w.completeAt;
-        push(new Event(w.completeAt, seq++, WRITE_DONE, null, n, n.incarnation, w));
-      }
-    } else if (!r.messagesAfterPersist().isEmpty()) {
-      if (n.writes.isEmpty()) {
-        for (Outbound o : r.messagesAfterPersist()) send(n, o);
-      } else {
-        n.writes.peekLast().after.addAll(r.messagesAfterPersist()); // waits for every earlier write
-      }
+  }
+
+  /** A proposal, read, membership change or transfer that ended without being applied. */
+  private void outcome(SimNode n, ProposalOutcome o) {
+    Read rd = reads.get(o.correlationId());
+    if (rd != null) {
+      readFailed(n, rd, o);
+      return;
     }
-    if (r.restore() != null) restore(n, r.restore()); // a snapshot from the leader, before this Ready's entries
-    for (Committed c : r.committed()) apply(n, c);
-    for (ReadState rs : r.reads()) serveRead(n, rs); // after applying this Ready's entries (Ready order)
-    for (ProposalOutcome o : r.outcomes()) {
-      Read rd = reads.get(o.correlationId());
-      if (rd != null) {
-        readFailed(n, rd, o);
-        continue;
-      }
-      Admin a = admins.get(o.correlationId());
-      if (a != null) {
-        adminOutcome(n, a, o);
-        continue;
-      }
-      Proposal p = proposals.get(o.correlationId());
-      if (p == null) continue;
-      if (o instanceof ProposalOutcome.NotLeader) {
-        p.status = Proposal.Status.NOT_LEADER;
-        counters.proposalsRejected++;
-        if (p.index > 0) violation(Invariant.CLIENT_ANSWERS, "proposal " + p + " was appended but answered not-leader");
-      } else if (p.status != Proposal.Status.APPLIED) {
-        p.status = Proposal.Status.UNKNOWN;
-        counters.proposalsUnknown++;
-      }
+    Admin a = admins.get(o.correlationId());
+    if (a != null) {
+      adminOutcome(n, a, o);
+      return;
+    }
+    Proposal p = proposals.get(o.correlationId());
+    if (p == null) return;
+    if (o instanceof ProposalOutcome.NotLeader) {
+      p.status = Proposal.Status.NOT_LEADER;
+      counters.proposalsRejected++;
+      if (p.index > 0) violation(Invariant.CLIENT_ANSWERS, "proposal " + p + " was appended but answered not-leader");
+    } else if (p.status != Proposal.Status.APPLIED) {
+      p.status = Proposal.Status.UNKNOWN;
+      counters.proposalsUnknown++;
     }
   }
 
@@ -1898,15 +1933,40 @@ public final class Simulation {
    * term needs that term in durable storage (PreVote traffic carries a proposed term and is exempt);
    * a vote grant needs the durable vote for that candidate in that term.
    */
-  private void checkDurableBeforeSend(SimNode n, RaftMessage m) {
+  private void checkDurableBeforeSend(SimNode n, Outbound o) {
+    RaftMessage m = o.message();
     if (m instanceof RaftMessage.PreVote || m instanceof RaftMessage.PreVoteResponse) return;
-    if (m.term() > n.durableHard.term()) {
-      violation(Invariant.DURABLE_BEFORE_SEND, n.id + " sent " + m + " before term " + m.term() + " was durable (durable " + n.durableHard + ")");
+    HardState d = n.durableHard;
+    if (m.term() > d.term()) {
+      violation(Invariant.DURABLE_BEFORE_SEND, n.id + " sent " + m + " before term " + m.term() + " was durable (durable " + d + ")");
     }
+    // A granted vote is durable once storage holds it, or a later term (the node never votes in its term again).
     if (m instanceof RaftMessage.RequestVoteResponse v && v.granted()
-        && (n.durableHard.term() != v.term() || n.durableHard.votedFor() == null)) {
-      violation(Invariant.DURABLE_BEFORE_SEND, n.id + " granted a vote in term " + v.term() + " before the vote was durable (" + n.durableHard + ")");
+        && !(d.term() > v.term() || (d.term() == v.term() && o.to().equals(d.votedFor())))) {
+      violation(Invariant.DURABLE_BEFORE_SEND, n.id + " granted a vote in term " + v.term() + " to " + o.to()
+          + " before the vote was durable (" + d + ")");
     }
+    // An acknowledgement of entries claims that they are durable (T3.8-01); the leader counts it.
+    if (m instanceof RaftMessage.AppendEntriesResponse a && a.success() && a.matchIndex() > n.durableBase()) {
+      long i = a.matchIndex();
+      int k = (int) (i - n.durableBase() - 1);
+      if (k >= n.durableLog.size() || !matchesLeader(o.to(), a.term(), i, n.durableLog.get(k).term())) {
+        violation(Invariant.DURABLE_BEFORE_SEND, n.id + " acknowledged entries up to " + i + " to " + o.to()
+            + " that its storage does not hold (durable log ends at " + (n.durableBase() + n.durableLog.size()) + ")");
+      }
+    }
+  }
+
+  /**
+   * Whether entry {@code index} with {@code term} is the one the leader of {@code leaderTerm} holds
+   * there. Only while {@code leader} still leads that term is its log that leader's log (a leader
+   * never changes its own log); otherwise the answer is stale and will be ignored: true.
+   */
+  private boolean matchesLeader(String leader, long leaderTerm, long index, long term) {
+    SimNode l = nodes.get(leader);
+    if (l == null || !l.up || l.core.role() != Role.LEADER || l.core.term() != leaderTerm) return true;
+    if (index <= l.memBase || index > l.mirrorLast()) return true;
+    return termOf(l, index) == term;
   }
 
   private void updateMirror(SimNode n, Ready r) {
@@ -2173,7 +2233,7 @@ public final class Simulation {
   }
 
   private void send(SimNode n, Outbound o) {
-    checkDurableBeforeSend(n, o.message());
+    checkDurableBeforeSend(n, o);
     Envelope env = new Envelope(nextEnvelopeId++, n.id, o.to(), o.message(), n.incarnation, now);
     counters.messagesSent++;
     if (o.message() instanceof RaftMessage.InstallSnapshot) counters.snapshotChunks++;
@@ -2228,8 +2288,8 @@ public final class Simulation {
     n.core = new RaftCore(n.id, cfg, random,
         new DurableState(n.durableHard, n.durableSnap, n.durableLog, n.durableSnapData));
     n.up = true;
-    n.writes.clear();
-    n.lastWriteCompleteAt = 0;
+    n.driver = new RaftDriver(n.core, new SimHost(n), snapshotEvery, 0);
+    n.writing = null;
     n.memBase = n.durableBase();
     n.memBaseTerm = n.durableSnap.lastIncludedTerm();
     n.memBaseHash = n.durableSnapHash;
@@ -2383,7 +2443,10 @@ public final class Simulation {
     if (missing != null && !now.equals(before) && (!before.joint() || jointCommittedBefore(n, c, before))) {
       missing = durableQuorumMissing(c, t, now);
     }
-    if (missing != null) violation(Invariant.COMMIT_QUORUM, n.id + " marked " + c + " committed, but " + missing);
+    if (missing != null) {
+      violation(Invariant.COMMIT_QUORUM, n.id + " marked " + c + " committed, but " + missing + " (configuration "
+          + before + (now.equals(before) ? "" : ", then " + now) + ")");
+    }
   }
 
   /** Whether some entry of the node's current term in [the joint entry, c] is durable on both majorities of {@code joint}. */
@@ -2395,7 +2458,8 @@ public final class Simulation {
         break;
       }
     }
-    if (k == null) return false;
+    // In the snapshot: committed already (a snapshot covers committed entries only, SNAPSHOT_INTEGRITY).
+    if (k == null) return joint.equals(n.baseConfig);
     long term = n.core.term();
     for (long i = c; i >= Math.max(k, n.memBase + 1); i--) {
       long ti = termOf(n, i);
