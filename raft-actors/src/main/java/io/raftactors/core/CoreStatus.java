@@ -5,7 +5,9 @@ import java.util.Set;
 
 /**
  * A node's state at one moment, as {@link RaftCore#status()} reports it: for status pages, logs,
- * tests and invariant checks. A value: it does not change when the node does.
+ * tests and invariant checks. A value: it does not change when the node does, so read it again
+ * after the node took a step. It is how a node's state is read; {@link RaftCore} keeps single
+ * accessors only for what a driver reads on every message and for a read-only view of the log.
  *
  * @param id this member
  * @param role its role in {@code term}

@@ -41,7 +41,10 @@ import java.util.function.Consumer;
  *       member's {@link Progress}; elections, commitment, read rounds and check-quorum all count
  *       through it.
  *   <li>{@link ReadTracker} holds the bookkeeping of ReadIndex and lease reads.
- *   <li>{@link #status()} reports the node's state as one value.
+ *   <li>{@link #status()} reports the node's state as one value; that is how it is read. The few
+ *       accessors kept besides it are those a driver reads on every message (role, term, leader,
+ *       the commit, applied, last and snapshot indexes, the configuration) and a read-only view of
+ *       the log, so they cost no allocation.
  * </ul>
  *
  * <p>Rules are named after the paper ("P5.3") or the thesis ("T9.6") where they are implemented.
@@ -1322,7 +1325,11 @@ public final class RaftCore {
     violations.add(id + ": " + what);
   }
 
-  // ---------------------------------------------------------------- observers (tests, status, invariants)
+  // ---------------------------------------------------------------- observers
+
+  // The state of a node is read as one value, through status(). The few accessors kept besides it
+  // are those a driver reads on every message (role, term, leader, the commit, applied, last and
+  // snapshot indexes, the configuration) and a read-only view of the log: they cost no allocation.
 
   /** The node's state now, as one value. */
   public CoreStatus status() {
@@ -1352,6 +1359,42 @@ public final class RaftCore {
     return settings;
   }
 
+  public Role role() {
+    return role;
+  }
+
+  public long term() {
+    return term;
+  }
+
+  /** The leader of the current term as far as this node knows, or null. */
+  public String leaderId() {
+    return leaderId;
+  }
+
+  public long commitIndex() {
+    return commitIndex;
+  }
+
+  public long lastApplied() {
+    return lastApplied;
+  }
+
+  public long lastIndex() {
+    return log.lastIndex();
+  }
+
+  public long snapshotIndex() {
+    return log.snapshotIndex();
+  }
+
+  /** The active configuration: the latest in the log, committed or not. */
+  public ClusterConfig config() {
+    return tracker.config();
+  }
+
+  // The log, read-only.
+
   /** The term of entry {@code index}, or -1 if not held. */
   public long termAt(long index) {
     return log.term(index);
@@ -1369,92 +1412,6 @@ public final class RaftCore {
   /** The latest snapshot this node holds, or null. */
   public Snapshot snapshot() {
     return snapshot;
-  }
-
-  // Single-value observers, kept while callers move to status().
-
-  public long term() {
-    return term;
-  }
-
-  public String votedFor() {
-    return votedFor;
-  }
-
-  public Role role() {
-    return role;
-  }
-
-  /** The leader of the current term as far as this node knows, or null. */
-  public String leaderId() {
-    return leaderId;
-  }
-
-  public long commitIndex() {
-    return commitIndex;
-  }
-
-  public long lastApplied() {
-    return lastApplied;
-  }
-
-  public long stableIndex() {
-    return stableIndex;
-  }
-
-  public long lastIndex() {
-    return log.lastIndex();
-  }
-
-  public long lastTerm() {
-    return log.lastTerm();
-  }
-
-  public long firstIndex() {
-    return log.firstIndex();
-  }
-
-  public ClusterConfig config() {
-    return tracker.config();
-  }
-
-  public long now() {
-    return now;
-  }
-
-  public int electionElapsed() {
-    return electionElapsed;
-  }
-
-  public int randomizedElectionTimeout() {
-    return randomizedElectionTimeout;
-  }
-
-  public long matchIndex(String peer) {
-    Progress pr = tracker.progress(peer);
-    return pr == null ? -1 : pr.matchIndex;
-  }
-
-  public long nextIndex(String peer) {
-    Progress pr = tracker.progress(peer);
-    return pr == null ? -1 : pr.nextIndex;
-  }
-
-  public int inflight(String peer) {
-    Progress pr = tracker.progress(peer);
-    return pr == null ? -1 : pr.inflight.size();
-  }
-
-  public java.util.Set<String> votesGranted() {
-    return role == Role.PRE_CANDIDATE || role == Role.CANDIDATE ? tracker.granted() : java.util.Set.of();
-  }
-
-  public long snapshotIndex() {
-    return log.snapshotIndex();
-  }
-
-  public int pendingProposals() {
-    return proposals.size();
   }
 
   @Override

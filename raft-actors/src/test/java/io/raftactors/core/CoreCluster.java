@@ -150,13 +150,14 @@ final class CoreCluster {
    */
   RaftCore restart(String id, ClusterConfig founding) {
     RaftCore old = nodes.get(id);
+    CoreStatus was = old.status();
     SnapshotMeta meta = old.snapshot() != null ? old.snapshot().meta()
         : old.snapshotIndex() == 0 ? SnapshotMeta.initial(founding)
         : new SnapshotMeta(old.snapshotIndex(), old.termAt(old.snapshotIndex()), founding);
-    DurableState st = new DurableState(new HardState(old.term(), old.votedFor()), meta,
+    DurableState st = new DurableState(new HardState(old.term(), was.votedFor()), meta,
         old.entriesFrom(old.snapshotIndex() + 1), old.snapshot() != null ? old.snapshot().data() : null);
     inFlight.removeIf(o -> o.to().equals(id) || o.message().from().equals(id));
-    RaftCore fresh = new RaftCore(id, settings, CoreFixture.fixed(old.randomizedElectionTimeout()), st);
+    RaftCore fresh = new RaftCore(id, settings, CoreFixture.fixed(was.randomizedElectionTimeout()), st);
     nodes.put(id, fresh);
     return fresh;
   }

@@ -109,7 +109,8 @@ public final class CoreFixture {
 
   /** Marks the whole current log durable. */
   public static void persistAll(RaftCore core) {
-    core.persisted(core.lastIndex(), core.lastTerm());
+    CoreStatus st = core.status();
+    core.persisted(st.lastIndex(), st.lastTerm());
   }
 
   /** Every message in the Ready (sent now and after persist), in that order. */

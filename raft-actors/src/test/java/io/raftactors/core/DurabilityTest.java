@@ -25,7 +25,7 @@ class DurabilityTest {
       RaftCore again = new RaftCore("n3", settings(), fixed(10),
           new DurableState(durable, SnapshotMeta.initial(THREE), logOfTerms(1, 2)));
       assertEquals(durable.term(), again.term());
-      assertEquals(durable.votedFor(), again.votedFor());
+      assertEquals(durable.votedFor(), again.status().votedFor());
     }
   }
 

@@ -98,7 +98,7 @@ class LeaderElectionTest {
     assertNull(pre.hardState(), "pre-vote persists nothing");
     assertTrue(sent(pre, RequestVote.class).isEmpty(), "no RequestVote before a pre-vote majority");
     assertEquals(2, sent(pre, PreVote.class).size());
-    assertEquals(13, f.randomizedElectionTimeout(), "a fresh timeout for the pre-vote round");
+    assertEquals(13, f.status().randomizedElectionTimeout(), "a fresh timeout for the pre-vote round");
 
     // One grant is a majority of 3: candidacy follows at once.
     f.step(new PreVoteResponse(3, "n3", true));
@@ -108,8 +108,9 @@ class LeaderElectionTest {
 
   /** n1 (log [1,2]) is Candidate of term 3 and {@code r} is the Ready of its candidacy. */
   private static void assertCandidacy(RaftCore f, Ready r, int freshTimeout) {
+    CoreStatus st = f.status();
     assertEquals(3, f.term());
-    assertEquals("n1", f.votedFor());
+    assertEquals("n1", st.votedFor());
     // Term and self-vote are written in the same round as the RequestVotes, which leave only
     // after the write.
     assertEquals(new HardState(3, "n1"), r.hardState());
@@ -119,8 +120,8 @@ class LeaderElectionTest {
     for (List<RequestVote> perPeer : rvs.values()) {
       assertEquals(List.of(new RequestVote(3, "n1", 2, 2)), perPeer, "exactly one, with the last log entry");
     }
-    assertEquals(freshTimeout, f.randomizedElectionTimeout(), "a freshly drawn timeout");
-    assertEquals(0, f.electionElapsed());
+    assertEquals(freshTimeout, st.randomizedElectionTimeout(), "a freshly drawn timeout");
+    assertEquals(0, st.electionElapsed());
   }
 
   // ------------------------------------------------------------------ P5.2-02
@@ -216,9 +217,10 @@ class LeaderElectionTest {
     c.step(new RequestVoteResponse(t, "n5", true));
     assertEquals(Role.LEADER, c.role(), "3 of 5, counting itself");
     assertEquals(t, c.term());
+    CoreStatus st = c.status();
     for (String p : List.of("n2", "n3", "n4", "n5")) {
-      assertEquals(4, c.nextIndex(p), "nextIndex = lastLogIndex + 1 for " + p);
-      assertEquals(0, c.matchIndex(p), "matchIndex = 0 for " + p);
+      assertEquals(4, st.nextIndex(p), "nextIndex = lastLogIndex + 1 for " + p);
+      assertEquals(0, st.matchIndex(p), "matchIndex = 0 for " + p);
     }
     // It contacts every peer at once, without waiting for its own write (thesis 10.2.1).
     Ready r = c.ready();
@@ -253,14 +255,14 @@ class LeaderElectionTest {
     for (int i = 0; i < 3; i++) c.step(new RequestVoteResponse(c.term(), "n4", true));
 
     assertEquals(Role.CANDIDATE, c.role(), "one voter three times is still one vote");
-    assertEquals(Set.of("n1", "n4"), c.votesGranted(), "a tally of 2 of 5");
+    assertEquals(Set.of("n1", "n4"), c.status().votesGranted(), "a tally of 2 of 5");
     // The same holds for a duplicated pre-vote grant, which would otherwise open an election.
     if (preVote) {
       RaftCore p = node("n1", FIVE, 1, null, fixed(10), cfg(true, checkQuorum), 1);
       tickUntil(p, 100, () -> p.role() == Role.PRE_CANDIDATE);
       for (int i = 0; i < 3; i++) p.step(new PreVoteResponse(2, "n4", true));
       assertEquals(Role.PRE_CANDIDATE, p.role());
-      assertEquals(Set.of("n1", "n4"), p.votesGranted());
+      assertEquals(Set.of("n1", "n4"), p.status().votesGranted());
     }
   }
 
@@ -277,8 +279,9 @@ class LeaderElectionTest {
     c.tick(); // the 13th tick: a new election in t+1
     assertEquals(Role.CANDIDATE, c.role());
     assertEquals(t + 1, c.term());
-    assertEquals("n1", c.votedFor());
-    assertEquals(16, c.randomizedElectionTimeout(), "a newly drawn timeout");
+    CoreStatus st = c.status();
+    assertEquals("n1", st.votedFor());
+    assertEquals(16, st.randomizedElectionTimeout(), "a newly drawn timeout");
     Ready r = c.ready();
     assertEquals(new HardState(t + 1, "n1"), r.hardState());
     assertEquals(Set.of("n2", "n3"), requestVotesByPeer(r.messagesAfterPersist()).keySet());
@@ -294,7 +297,7 @@ class LeaderElectionTest {
 
     c.tick(); // the 13th tick: the next round starts, with pre-vote, for term t+1
     assertEquals(Role.PRE_CANDIDATE, c.role());
-    assertEquals(16, c.randomizedElectionTimeout(), "a newly drawn timeout");
+    assertEquals(16, c.status().randomizedElectionTimeout(), "a newly drawn timeout");
     Ready r = c.ready();
     List<PreVote> pvs = sent(r, PreVote.class);
     assertEquals(2, pvs.size());
@@ -307,7 +310,7 @@ class LeaderElectionTest {
 
   /** Both peers deny in term t; the candidate keeps campaigning in t for its full 13-tick timeout. */
   private static void assertDenialsKeepCandidate(RaftCore c, long t) {
-    assertEquals(13, c.randomizedElectionTimeout(), "setup");
+    assertEquals(13, c.status().randomizedElectionTimeout(), "setup");
     c.step(new RequestVoteResponse(t, "n2", false));
     c.step(new RequestVoteResponse(t, "n3", false));
     c.ready();
@@ -335,7 +338,7 @@ class LeaderElectionTest {
 
     assertEquals(Role.FOLLOWER, c.role());
     assertEquals(4, c.term());
-    assertEquals("n1", c.votedFor(), "its vote in term 4 stays cast");
+    assertEquals("n1", c.status().votedFor(), "its vote in term 4 stays cast");
     assertEquals("n2", c.leaderId());
     assertNull(r.hardState(), "term and vote are unchanged");
     assertEquals(3, c.lastIndex());
@@ -354,7 +357,7 @@ class LeaderElectionTest {
 
     assertEquals(Role.FOLLOWER, c.role());
     assertEquals("n2", c.leaderId());
-    assertEquals("n1", c.votedFor());
+    assertEquals("n1", c.status().votedFor());
     List<AppendEntriesResponse> replies = sent(r, AppendEntriesResponse.class);
     assertEquals(1, replies.size());
     assertFalse(replies.get(0).success(), "the consistency check still applies");
@@ -374,7 +377,7 @@ class LeaderElectionTest {
 
     assertEquals(Role.FOLLOWER, c.role());
     assertEquals(6, c.term());
-    assertNull(c.votedFor(), "votedFor cleared");
+    assertNull(c.status().votedFor(), "votedFor cleared");
     assertEquals(new HardState(6, null), r.hardState());
     assertEquals("n2", c.leaderId());
   }
@@ -384,13 +387,13 @@ class LeaderElectionTest {
   void election_P5_2_07_candidateIgnoresLowerTermLeader(boolean preVote, boolean checkQuorum) {
     RaftCore c = node("n1", THREE, 3, null, fixed(10), cfg(preVote, checkQuorum), 1, 1);
     makeCandidate(c);
-    int elapsed = c.electionElapsed();
+    int elapsed = c.status().electionElapsed();
 
     Ready r = step(c, new AppendEntries(3, "n2", 2, 1, entriesFrom(3, 3), 2));
 
     assertEquals(Role.CANDIDATE, c.role());
     assertEquals(4, c.term());
-    assertEquals("n1", c.votedFor());
+    assertEquals("n1", c.status().votedFor());
     assertNull(c.leaderId());
     List<AppendEntriesResponse> replies = sent(r, AppendEntriesResponse.class);
     assertEquals(1, replies.size());
@@ -398,7 +401,7 @@ class LeaderElectionTest {
     assertFalse(replies.get(0).success());
     assertEquals(2, c.lastIndex(), "nothing appended");
     assertFalse(r.hasWrite());
-    assertEquals(elapsed, c.electionElapsed(), "its election timer runs on");
+    assertEquals(elapsed, c.status().electionElapsed(), "its election timer runs on");
   }
 
   // ------------------------------------------------------------------ P5.2-08 (core part)
@@ -498,14 +501,16 @@ class LeaderElectionTest {
     net.deliver("n1", "n3", RequestVote.class);
     net.deliver("n2", "n4", RequestVote.class);
     net.deliverAll();
-    assertEquals(Set.of("n1", "n3"), n1.votesGranted());
-    assertEquals(Set.of("n2", "n4"), n2.votesGranted());
+    CoreStatus s1 = n1.status();
+    CoreStatus s2 = n2.status();
+    assertEquals(Set.of("n1", "n3"), s1.votesGranted());
+    assertEquals(Set.of("n2", "n4"), s2.votesGranted());
     assertEquals(Role.CANDIDATE, n1.role());
     assertEquals(Role.CANDIDATE, n2.role());
     assertFalse(net.leaders.containsKey(t), "no leader in term " + t);
     // Each drew a new timeout from the injected source when it became candidate.
-    assertEquals(12, n1.randomizedElectionTimeout());
-    assertEquals(17, n2.randomizedElectionTimeout());
+    assertEquals(12, s1.randomizedElectionTimeout());
+    assertEquals(17, s2.randomizedElectionTimeout());
 
     // 11 ticks later still nothing; at the 12th n1's timer fires first and it wins term t+1.
     for (int i = 0; i < 11; i++) net.tickAll();
@@ -567,18 +572,19 @@ class LeaderElectionTest {
       tick(f, 1 + i % 5);
       step(f, new AppendEntries(1, "n2", 0, 0, List.of(), 0)); // a heartbeat: a timer reset
       assertEquals(before + 1, rnd.draws, "reset " + i + " draws once");
-      assertEquals(rnd.last, f.randomizedElectionTimeout(), "and arms what it drew");
-      assertEquals(0, f.electionElapsed());
-      timeouts.add(f.randomizedElectionTimeout());
+      CoreStatus st = f.status();
+      assertEquals(rnd.last, st.randomizedElectionTimeout(), "and arms what it drew");
+      assertEquals(0, st.electionElapsed());
+      timeouts.add(st.randomizedElectionTimeout());
     }
     assertTrue(timeouts.size() > 1, "resets do not reuse one value: " + timeouts);
 
     // A candidacy (and a pre-vote round, if on) draws anew as well.
     int before = rnd.draws;
-    int armed = f.randomizedElectionTimeout();
+    int armed = f.status().randomizedElectionTimeout();
     assertEquals(armed, ticksUntilRoleChanges(f, 100), "the armed timeout is the one that fires");
     assertEquals(before + 1, rnd.draws, "the new round draws");
-    assertEquals(rnd.last, f.randomizedElectionTimeout());
+    assertEquals(rnd.last, f.status().randomizedElectionTimeout());
   }
 
   // ------------------------------------------------------------------ P5.2-10
@@ -594,13 +600,13 @@ class LeaderElectionTest {
 
     Ready b = step(f, new RequestVote(7, "n3", 9, 6)); // B, with an even better log
     assertEquals(List.of(new RequestVoteResponse(7, "n1", false)), sent(b, RequestVoteResponse.class));
-    assertEquals("n2", f.votedFor(), "votedFor stays A");
+    assertEquals("n2", f.status().votedFor(), "votedFor stays A");
     assertNull(b.hardState());
 
     Ready again = step(f, new RequestVote(7, "n2", 2, 1)); // A's repeat
     assertEquals(List.of(new RequestVoteResponse(7, "n1", true)), sent(again, RequestVoteResponse.class),
         "granting is idempotent");
-    assertEquals("n2", f.votedFor());
+    assertEquals("n2", f.status().votedFor());
   }
 
   @ParameterizedTest(name = "preVote={0}, checkQuorum={1}")
@@ -620,7 +626,7 @@ class LeaderElectionTest {
     for (String other : List.of("n2", "n3")) {
       Ready r = step(c, new RequestVote(7, other, 9, 6));
       assertEquals(List.of(new RequestVoteResponse(7, "n1", false)), sent(r, RequestVoteResponse.class));
-      assertEquals("n1", c.votedFor());
+      assertEquals("n1", c.status().votedFor());
       assertEquals(Role.CANDIDATE, c.role());
     }
 
@@ -630,7 +636,7 @@ class LeaderElectionTest {
     for (String other : List.of("n2", "n3")) {
       Ready r = step(l, new RequestVote(7, other, 9, 6));
       assertEquals(List.of(new RequestVoteResponse(7, "n1", false)), sent(r, RequestVoteResponse.class));
-      assertEquals("n1", l.votedFor());
+      assertEquals("n1", l.status().votedFor());
       assertEquals(Role.LEADER, l.role());
     }
   }
@@ -654,10 +660,10 @@ class LeaderElectionTest {
     // Crash now, then restart from what storage holds.
     RaftCore restarted = disk.restart("n1", cfg, fixed(10));
     assertEquals(9, restarted.term());
-    assertEquals("n1", restarted.votedFor());
+    assertEquals("n1", restarted.status().votedFor());
     Ready r = step(restarted, new RequestVote(9, "n2", 5, 9)); // B, with a better log
     assertEquals(List.of(new RequestVoteResponse(9, "n1", false)), sent(r, RequestVoteResponse.class));
-    assertEquals("n1", restarted.votedFor());
+    assertEquals("n1", restarted.status().votedFor());
   }
 
   // ------------------------------------------------------------------ P5.2-14 (core part)

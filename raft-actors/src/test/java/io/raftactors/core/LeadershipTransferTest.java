@@ -48,7 +48,7 @@ class LeadershipTransferTest {
     assertEquals(Role.LEADER, l.role(), "setup");
     assertEquals(l.lastIndex(), l.commitIndex(), "setup: the no-op is committed");
     for (String p : members.members()) {
-      if (!p.equals("n1")) assertEquals(l.lastIndex(), l.matchIndex(p), "setup: " + p + " holds the whole log");
+      if (!p.equals("n1")) assertEquals(l.lastIndex(), l.status().matchIndex(p), "setup: " + p + " holds the whole log");
     }
     return l;
   }
@@ -120,9 +120,10 @@ class LeadershipTransferTest {
     RaftCore l = c.node("n1");
     RaftCore t = c.node("n2");
     long term = l.term();
-    long now = t.now();
-    assertEquals(l.lastIndex(), l.matchIndex("n2"), "setup: T's matchIndex equals L's last index");
-    assertTrue(t.electionElapsed() + 2 < t.randomizedElectionTimeout(), "setup: T's timer is far from firing");
+    CoreStatus ts = t.status();
+    long now = ts.now();
+    assertEquals(l.lastIndex(), l.status().matchIndex("n2"), "setup: T's matchIndex equals L's last index");
+    assertTrue(ts.electionElapsed() + 2 < ts.randomizedElectionTimeout(), "setup: T's timer is far from firing");
 
     l.transferLeadership("n2", 42);
     Ready r = l.ready();
@@ -132,7 +133,7 @@ class LeadershipTransferTest {
     t.step(r.messages().get(0).message());
     assertEquals(Role.CANDIDATE, t.role(), "T campaigns at once, without pre-vote");
     assertEquals(term + 1, t.term(), "in term + 1");
-    assertEquals(now, t.now(), "no tick: T did not wait for its timer");
+    assertEquals(now, t.status().now(), "no tick: T did not wait for its timer");
     assertEquals(Role.LEADER, l.role(), "L leads until it sees T's term");
     assertEquals(term, l.term());
 
@@ -140,7 +141,7 @@ class LeadershipTransferTest {
     c.settle(); // delivers T's RequestVotes and what follows; no tick
     assertEquals(Role.LEADER, t.role(), "T wins");
     assertEquals(term + 1, t.term());
-    assertEquals(now, t.now(), "without any tick");
+    assertEquals(now, t.status().now(), "without any tick");
     assertEquals(Role.FOLLOWER, l.role(), "L stepped down");
     assertEquals(term + 1, l.term());
     assertEquals("n2", c.node("n3").leaderId());
@@ -183,9 +184,10 @@ class LeadershipTransferTest {
     }
     l.ready();
     long last = l.lastIndex();
-    long match = l.matchIndex("n2");
+    CoreStatus ls = l.status();
+    long match = ls.matchIndex("n2");
     assertEquals(20, last - match, "setup: T lags by 20 entries");
-    assertEquals(last, l.matchIndex("n3"), "setup: the other follower is caught up");
+    assertEquals(last, ls.matchIndex("n3"), "setup: the other follower is caught up");
 
     l.transferLeadership("n2", 7);
     Ready r0 = l.ready();
@@ -201,7 +203,7 @@ class LeadershipTransferTest {
     for (long m = match + 1; m <= last; m++) {
       l.step(AppendEntriesResponse.success(l.term(), "n2", m));
       Ready r = l.ready();
-      assertEquals(m, l.matchIndex("n2"));
+      assertEquals(m, l.status().matchIndex("n2"));
       if (m < last) {
         assertEquals(List.of(), timeoutNows(r), "T's matchIndex " + m + " < last index " + last + ": no TimeoutNow");
       } else {
@@ -225,16 +227,17 @@ class LeadershipTransferTest {
     c.down("n2");
     c.write(20);
     c.up("n2");
-    assertEquals(20, l.lastIndex() - l.matchIndex("n2"), "setup: T lags by 20 entries");
+    assertEquals(20, l.lastIndex() - l.status().matchIndex("n2"), "setup: T lags by 20 entries");
     assertEquals(20, l.lastIndex() - t.lastIndex(), "setup: T's log lacks 20 entries");
 
     List<String> early = new ArrayList<>();
     List<Long> sentAtMatch = new ArrayList<>();
     c.dropIf((to, m) -> {
       if (m instanceof TimeoutNow) {
-        sentAtMatch.add(l.matchIndex("n2"));
-        if (l.matchIndex("n2") != l.lastIndex() || t.lastIndex() != l.lastIndex()) {
-          early.add("TimeoutNow with L match " + l.matchIndex("n2") + ", T last " + t.lastIndex() + ", L last " + l.lastIndex());
+        long lMatch = l.status().matchIndex("n2");
+        sentAtMatch.add(lMatch);
+        if (lMatch != l.lastIndex() || t.lastIndex() != l.lastIndex()) {
+          early.add("TimeoutNow with L match " + lMatch + ", T last " + t.lastIndex() + ", L last " + l.lastIndex());
         }
       }
       return false;
@@ -273,7 +276,7 @@ class LeadershipTransferTest {
       assertEquals(List.of(), r.entries(), "nothing to write");
       for (AppendEntries ae : sent(r, AppendEntries.class)) assertEquals(List.of(), ae.entries(), "nothing replicated");
       assertEquals(expected, r.outcomes(), "callers get not-leader with the target as hint");
-      assertEquals(0, l.pendingProposals());
+      assertEquals(0, l.status().pendingProposals());
       tickAcking(l, 3, "n2", "n3"); // still within the transfer's election timeout
       assertEquals(Role.LEADER, l.role());
     }
@@ -291,7 +294,7 @@ class LeadershipTransferTest {
     CoreCluster c = clusterLedByN1(settings(), 2);
     RaftCore l = c.node("n1");
     long term = l.term();
-    long started = l.now();
+    long started = l.status().now();
     l.transferLeadership("n2", 9);
     c.down("n2"); // before anything L sent reaches it
     c.settle();
@@ -305,7 +308,7 @@ class LeadershipTransferTest {
       assertEquals(List.of(new ProposalOutcome.NotLeader(probe, "n2")), c.outcomesOf("n1", probe), "paused at tick " + tick);
     }
     c.tick(1);
-    assertEquals(TIMEOUT_MAX, l.now() - started, "one election timeout (the maximum) has passed");
+    assertEquals(TIMEOUT_MAX, l.status().now() - started, "one election timeout (the maximum) has passed");
     ProposalOutcome o = single(c.outcomesOf("n1", 9));
     assertTrue(o instanceof ProposalOutcome.Rejected, "the caller gets a failure: " + o);
     assertEquals(Role.LEADER, l.role(), "L is still leader");
@@ -337,7 +340,7 @@ class LeadershipTransferTest {
     RaftCore v = c.node("n3");
     long term = l.term();
     assertEquals("n1", v.leaderId(), "setup");
-    assertTrue(v.electionElapsed() < TIMEOUT_MIN, "setup: n3 has just heard from L");
+    assertTrue(v.status().electionElapsed() < TIMEOUT_MIN, "setup: n3 has just heard from L");
     c.dropIf((to, m) -> to.equals("n1") && m instanceof RequestVote);
     int from = c.delivered.size();
 
@@ -381,12 +384,12 @@ class LeadershipTransferTest {
     assertEquals(List.of(), allMessages(ignored), "without the flag: no answer");
     assertNull(ignored.hardState(), "nothing persisted");
     assertEquals(2, f.term(), "term unchanged");
-    assertNull(f.votedFor());
+    assertNull(f.status().votedFor());
     assertEquals("n2", f.leaderId(), "still follows n2");
 
     Ready handled = step(f, new RequestVote(3, "n3", 2, 2, true));
     assertEquals(3, f.term(), "with the flag: term adopted");
-    assertEquals("n3", f.votedFor(), "vote granted to an up-to-date candidate");
+    assertEquals("n3", f.status().votedFor(), "vote granted to an up-to-date candidate");
     assertEquals(new HardState(3, "n3"), handled.hardState());
     assertEquals(List.of(new Outbound("n3", new RequestVoteResponse(3, "n1", true))), handled.messagesAfterPersist());
     assertEquals(Role.FOLLOWER, f.role());
@@ -399,7 +402,7 @@ class LeadershipTransferTest {
     RaftCore f = recentFollower(lease);
     Ready r = step(f, new RequestVote(3, "n3", 1, 1, true));
     assertEquals(3, f.term(), "term adopted");
-    assertNull(f.votedFor(), "no vote for a log that is behind");
+    assertNull(f.status().votedFor(), "no vote for a log that is behind");
     assertEquals(List.of(new Outbound("n3", new RequestVoteResponse(3, "n1", false))), allMessages(r));
   }
 
@@ -411,7 +414,7 @@ class LeadershipTransferTest {
     step(f, new AppendEntries(2, "n2", 2, 2, List.of(), 2));
     tick(f, 1);
     assertEquals("n2", f.leaderId(), "setup");
-    assertTrue(f.electionElapsed() < cfg.electionTimeoutMin(), "setup: soon after leader contact");
+    assertTrue(f.status().electionElapsed() < cfg.electionTimeoutMin(), "setup: soon after leader contact");
     return f;
   }
 
@@ -427,7 +430,7 @@ class LeadershipTransferTest {
   void transfer_T3_10_06_badTargetIsRejectedAtOnce(String target) {
     ClusterConfig withLearner = new ClusterConfig(List.of("n1", "n2", "n3"), List.of("n4"), List.of(), Map.of());
     RaftCore l = leaderOf(withLearner);
-    assertEquals(l.lastIndex(), l.matchIndex("n4"), "setup: the learner is caught up");
+    assertEquals(l.lastIndex(), l.status().matchIndex("n4"), "setup: the learner is caught up");
 
     l.transferLeadership(target, 5);
     Ready r = l.ready();
@@ -519,7 +522,7 @@ class LeadershipTransferTest {
       persist(l, w);
       ackRounds(l, w, "n3");
       l.ready();
-      assertTrue(l.matchIndex("n2") < l.lastIndex(), "setup: T lags");
+      assertTrue(l.status().matchIndex("n2") < l.lastIndex(), "setup: T lags");
     }
     long commit = l.commitIndex();
     assertEquals(l.lastIndex(), commit, "setup");
@@ -528,12 +531,12 @@ class LeadershipTransferTest {
     Ready r1 = l.ready();
     assertEquals(List.of(new ReadState(1, commit)), r1.reads(), "setup: the lease holds, the read is served at once");
     assertEquals(List.of(), sent(r1, AppendEntries.class), "setup: no round needed");
-    long now = l.now();
+    long now = l.status().now();
 
     l.transferLeadership("n2", 50);
     l.leaseRead(2);
     Ready r2 = l.ready();
-    assertEquals(now, l.now(), "the same tick: the old lease would still hold");
+    assertEquals(now, l.status().now(), "the same tick: the old lease would still hold");
     if (caughtUp) {
       assertEquals(List.of(new Outbound("n2", new TimeoutNow(l.term(), "n1"))), timeoutNows(r2), "the Ready carries TimeoutNow");
     } else {

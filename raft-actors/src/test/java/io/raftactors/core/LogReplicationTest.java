@@ -159,7 +159,7 @@ class LogReplicationTest {
       assertTrue(x.outcomes().isEmpty(), "no outcome for the proposal: " + x);
     }
     assertEquals(4, leader.commitIndex());
-    assertEquals(1, leader.pendingProposals(), "the caller still waits");
+    assertEquals(1, leader.status().pendingProposals(), "the caller still waits");
   }
 
   // ------------------------------------------------------------------ P5.3-02
@@ -246,7 +246,7 @@ class LogReplicationTest {
     assertEquals(3, r.truncateFrom(), "storage truncates from the first conflicting index");
     assertEquals(sentEntries, r.entries());
     assertEquals(AppendEntriesResponse.success(3, "n2", 3), onlyReplyAfterPersist(r));
-    assertEquals(2, f.stableIndex(), "the new entry 3 is not durable until storage says so");
+    assertEquals(2, f.status().stableIndex(), "the new entry 3 is not durable until storage says so");
   }
 
   @ParameterizedTest(name = "preVote={0}, checkQuorum={1}")
@@ -316,11 +316,11 @@ class LogReplicationTest {
   static List<Rejection> converge(RaftCore leader, RaftCore follower) {
     Ready elected = elect(leader);
     List<Rejection> rejections = new ArrayList<>();
-    long[] next = {leader.nextIndex(follower.id())};
+    long[] next = {leader.status().nextIndex(follower.id())};
     Net net = new Net(leader, follower);
     net.observer = (o, to) -> {
       if (to != leader || !(o.message() instanceof AppendEntriesResponse resp)) return;
-      long now = leader.nextIndex(follower.id());
+      long now = leader.status().nextIndex(follower.id());
       if (!resp.success()) rejections.add(new Rejection(resp, next[0], now));
       next[0] = now;
     };
@@ -366,7 +366,7 @@ class LogReplicationTest {
     assertEquals(leaderLast - 1 - common, rejections.size(), "one retry per index above the common prefix");
     if (name.equals("follower 1-6")) assertTrue(rejections.size() <= 4, "at most 4 rejections");
     assertEquals(leader.entriesFrom(1), follower.entriesFrom(1), "the follower's log equals the leader's");
-    assertEquals(leaderLast, leader.matchIndex("n2"));
+    assertEquals(leaderLast, leader.status().matchIndex("n2"));
   }
 
   static final long[] FIGURE7_LEADER = {1, 1, 1, 4, 4, 5, 5, 6, 6, 6};
@@ -418,7 +418,7 @@ class LogReplicationTest {
     assertTrue(rejections.size() <= conflictingTerms.size() + 1,
         rejections.size() + " rejections for conflicting terms " + conflictingTerms);
     assertEquals(leader.entriesFrom(1), follower.entriesFrom(1), "the logs end equal");
-    assertEquals(11, leader.matchIndex("n2"));
+    assertEquals(11, leader.status().matchIndex("n2"));
   }
 
   // ------------------------------------------------------------------ P5.3-12
@@ -430,14 +430,15 @@ class LogReplicationTest {
     elect(leader); // term 2, no-op at 8
     leader.step(AppendEntriesResponse.success(2, "n2", 8));
     leader.ready();
-    assertEquals(8, leader.matchIndex("n2"), "setup");
+    assertEquals(8, leader.status().matchIndex("n2"), "setup");
     assertEquals(8, leader.commitIndex(), "setup");
 
     leader.step(AppendEntriesResponse.success(2, "n2", 5)); // a late reply to an older request
     leader.ready();
 
-    assertEquals(8, leader.matchIndex("n2"), "matchIndex stays 8");
-    assertTrue(leader.nextIndex("n2") >= 9, "nextIndex stays >= 9: " + leader.nextIndex("n2"));
+    CoreStatus st = leader.status();
+    assertEquals(8, st.matchIndex("n2"), "matchIndex stays 8");
+    assertTrue(st.nextIndex("n2") >= 9, "nextIndex stays >= 9: " + st.nextIndex("n2"));
     assertEquals(8, leader.commitIndex());
   }
 
@@ -568,8 +569,8 @@ class LogReplicationTest {
     assertEquals(0, n2.commitIndex(), "setup: the follower lags on commit");
     assertEquals(0, n3.commitIndex(), "setup: the follower lags on commit");
 
-    Map<String, Long> lastHeard = new HashMap<>(Map.of("n2", leader.now(), "n3", leader.now()));
-    long start = leader.now();
+    long start = leader.status().now();
+    Map<String, Long> lastHeard = new HashMap<>(Map.of("n2", start, "n3", start));
     for (int t = 0; t < 10 * cfg.electionTimeoutMax(); t++) {
       for (Outbound o : net.tick()) {
         if (!(o.message() instanceof AppendEntries ae)) continue;
@@ -578,13 +579,13 @@ class LogReplicationTest {
         assertEquals(1, ae.prevLogIndex(), "prevLogIndex is the follower's match");
         assertEquals(leader.termAt(1), ae.prevLogTerm());
         assertEquals(leader.commitIndex(), ae.leaderCommit());
-        lastHeard.put(o.to(), leader.now());
+        lastHeard.put(o.to(), leader.status().now());
       }
+      long now = leader.status().now();
       for (String f : List.of("n2", "n3")) {
-        assertTrue(leader.now() - lastHeard.get(f) <= h,
-            f + " heard nothing for more than " + h + " ticks at tick " + leader.now());
+        assertTrue(now - lastHeard.get(f) <= h, f + " heard nothing for more than " + h + " ticks at tick " + now);
       }
-      if (leader.now() - start == h) {
+      if (now - start == h) {
         // Heartbeats alone carried the commit point.
         assertEquals(1, n2.commitIndex(), "n2 caught up on commit from a heartbeat");
         assertEquals(1, n3.commitIndex(), "n3 caught up on commit from a heartbeat");
@@ -658,7 +659,7 @@ class LogReplicationTest {
     for (Committed c : results) if (c.correlationId() == caller) forCaller.add(c);
     assertEquals(1, forCaller.size(), "exactly one result for the caller: " + results);
     assertEquals(new LogEntry(2, leader.term(), cmd("x")), forCaller.get(0).entry());
-    assertEquals(0, leader.pendingProposals());
+    assertEquals(0, leader.status().pendingProposals());
   }
 
   @ParameterizedTest(name = "preVote={0}, checkQuorum={1}")

@@ -44,7 +44,7 @@ class MembershipTest {
   /** Index of the latest configuration entry in {@code n}'s log, or 0. */
   static long configIndex(RaftCore n) {
     long found = 0;
-    for (LogEntry e : n.entriesFrom(n.firstIndex())) if (e.data() instanceof EntryData.Configuration) found = e.index();
+    for (LogEntry e : n.entriesFrom(n.status().firstIndex())) if (e.data() instanceof EntryData.Configuration) found = e.index();
     return found;
   }
 
@@ -233,7 +233,7 @@ class MembershipTest {
     assertTrue(c2 > 0, "once s4 holds the no-op, C2 is appended: " + s2.status() + " " + c.outcomes + " s4=" + c.node("s4").status());
     assertTrue(s2.commitIndex() >= c2, "and committed");
     assertEquals(ClusterConfig.of("s1", "s2", "s3"), configEntry(s2, c2));
-    assertTrue(c.node("s4").lastTerm() >= 2, "s4 holds an entry of term 2");
+    assertTrue(c.node("s4").status().lastTerm() >= 2, "s4 holds an entry of term 2");
 
     // s1 returns, cut off from s2 and s3: with s4 and s5 it cannot win under C1.
     c.up("s5");
@@ -280,7 +280,7 @@ class MembershipTest {
     Ready r = CoreFixture.step(n1, new RequestVote(2, "n9", 1, 1));
     List<RequestVoteResponse> votes = CoreFixture.sent(r, RequestVoteResponse.class);
     assertTrue(votes.get(0).granted(), "granted to n9, which n1's configuration does not list");
-    assertEquals("n9", n1.votedFor());
+    assertEquals("n9", n1.status().votedFor());
   }
 
   @Test

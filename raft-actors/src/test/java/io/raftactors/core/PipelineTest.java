@@ -75,7 +75,7 @@ class PipelineTest {
     assertEquals(8, leader.commitIndex(), "one follower ack without the leader's durable copy is no majority");
     leader.step(AppendEntriesResponse.success(2, "n3", 9));
     assertEquals(9, leader.commitIndex(), "two follower acks are a majority of 3");
-    assertEquals(8, leader.stableIndex(), "setup: the leader's write is still outstanding");
+    assertEquals(8, leader.status().stableIndex(), "setup: the leader's write is still outstanding");
     assertTrue(leader.ready().committed().isEmpty(), "applied only once durable locally");
     persist(leader, r);
     List<Committed> applied = leader.ready().committed();
@@ -103,19 +103,19 @@ class PipelineTest {
   void leaderWrite_T10_2_1_02_leaderCountsItselfOnlyWhenDurable(boolean preVote, boolean checkQuorum) {
     RaftConfig cfg = settings().withPreVote(preVote).withCheckQuorum(checkQuorum);
     RaftCore leader = replicatingLeader(FIVE, cfg, 1, 1, 1, 1, 1, 1, 1); // term 2, no-op at 8
-    assertEquals(8, leader.stableIndex(), "setup");
+    assertEquals(8, leader.status().stableIndex(), "setup");
 
     leader.propose(cmd("x"), 9);
     Ready r = leader.ready();
     assertEquals(9, leader.lastIndex());
-    assertEquals(8, leader.stableIndex(), "its own match is the last durable index, not the last appended");
+    assertEquals(8, leader.status().stableIndex(), "its own match is the last durable index, not the last appended");
     leader.step(AppendEntriesResponse.success(2, "n2", 9));
     leader.step(AppendEntriesResponse.success(2, "n3", 9));
     // Counting its appended index 9 would make 3 of 5; counting its durable index 8 makes 2 of 5.
     assertEquals(8, leader.commitIndex(), "the leader's appended, not durable, copy is not counted");
 
     persist(leader, r);
-    assertEquals(9, leader.stableIndex());
+    assertEquals(9, leader.status().stableIndex());
     assertEquals(9, leader.commitIndex(), "once durable it counts: 3 of 5");
 
     // A later write that completes only in part: durable through 10 of 11.
@@ -125,7 +125,7 @@ class PipelineTest {
     leader.persisted(10, 2);
     leader.step(AppendEntriesResponse.success(2, "n2", 11));
     leader.step(AppendEntriesResponse.success(2, "n3", 11));
-    assertEquals(10, leader.stableIndex());
+    assertEquals(10, leader.status().stableIndex());
     assertEquals(10, leader.commitIndex(), "the leader counts up to its durable index 10 only");
   }
 
@@ -198,12 +198,14 @@ class PipelineTest {
         if (k <= 4) {
           assertEquals(1, aes.size(), "request " + k + " leaves without waiting");
           assertEquals(k, aes.get(0).prevLogIndex());
-          assertEquals(k + 2, leader.nextIndex(f), "nextIndex advances after each send");
-          assertEquals(k, leader.inflight(f));
+          CoreStatus st = leader.status();
+          assertEquals(k + 2, st.nextIndex(f), "nextIndex advances after each send");
+          assertEquals(k, st.inflight(f));
         } else {
           assertTrue(aes.isEmpty(), "the window of 4 is full: " + aes);
-          assertEquals(6, leader.nextIndex(f));
-          assertEquals(4, leader.inflight(f));
+          CoreStatus st = leader.status();
+          assertEquals(6, st.nextIndex(f));
+          assertEquals(4, st.inflight(f));
         }
       }
       assertEquals(1, leader.commitIndex(), "commit follows matchIndex, never nextIndex");
@@ -223,13 +225,14 @@ class PipelineTest {
             outstanding.get(g).addLast(more);
             lastSent = Math.max(lastSent, more.lastIndex());
           }
-          assertTrue(leader.inflight(g) <= 4, "at most W outstanding to " + g);
-          assertEquals(outstanding.get(g).size(), leader.inflight(g), "one window slot per unanswered request");
+          int inflight = leader.status().inflight(g);
+          assertTrue(inflight <= 4, "at most W outstanding to " + g);
+          assertEquals(outstanding.get(g).size(), inflight, "one window slot per unanswered request");
         }
       }
     }
     assertEquals(7, lastSent);
-    for (String f : List.of("n2", "n3")) assertEquals(7, leader.matchIndex(f), "matchIndex = last index sent");
+    for (String f : List.of("n2", "n3")) assertEquals(7, leader.status().matchIndex(f), "matchIndex = last index sent");
     assertEquals(7, leader.commitIndex());
   }
 
@@ -259,8 +262,9 @@ class PipelineTest {
         for (AppendEntriesResponse resp : sent(r, AppendEntriesResponse.class)) leader.step(resp);
       }
       leader.ready();
-      assertEquals(1, leader.matchIndex("n2"), "setup");
-      assertEquals(1, leader.matchIndex("n3"), "setup");
+      CoreStatus st = leader.status();
+      assertEquals(1, st.matchIndex("n2"), "setup");
+      assertEquals(1, st.matchIndex("n3"), "setup");
     }
 
     /** The follower handles {@code ae}, its write completes, and its reply is returned. */
@@ -290,10 +294,10 @@ class PipelineTest {
       Net net = new Net(leader, follower, other);
       net.drain();
       int maxTicks = 5 * leader.settings().heartbeatInterval();
-      for (int t = 0; t < maxTicks && leader.matchIndex("n2") < leader.lastIndex(); t++) net.tick();
+      for (int t = 0; t < maxTicks && leader.status().matchIndex("n2") < leader.lastIndex(); t++) net.tick();
       followerReadies.addAll(net.readies.get("n2"));
       assertEquals(Role.LEADER, leader.role());
-      assertEquals(leader.lastIndex(), leader.matchIndex("n2"), "caught up within " + maxTicks + " ticks");
+      assertEquals(leader.lastIndex(), leader.status().matchIndex("n2"), "caught up within " + maxTicks + " ticks");
       assertEquals(leader.entriesFrom(1), follower.entriesFrom(1), "the follower's log equals the leader's");
     }
 
@@ -332,7 +336,7 @@ class PipelineTest {
       p.leader.step(r1);
       p.leader.step(r2);
     }
-    assertEquals(2, p.leader.matchIndex("n2"), "the leader's matchIndex is the acknowledged 2");
+    assertEquals(2, p.leader.status().matchIndex("n2"), "the leader's matchIndex is the acknowledged 2");
     // Whatever the order of the two replies, the leader resends entry 3 at once (no heartbeat wait):
     // a rejection at exactly matchIndex means the gap is filled but #2's entries were not taken.
     List<AppendEntries> resent = sentTo(p.leader.ready(), "n2", AppendEntries.class);
@@ -340,9 +344,9 @@ class PipelineTest {
     assertEquals(2, resent.get(0).prevLogIndex());
     assertTrue(carries(resent.get(0), 3));
     p.leader.step(p.deliver(resent.get(0)));
-    assertEquals(3, p.leader.matchIndex("n2"));
+    assertEquals(3, p.leader.status().matchIndex("n2"));
     p.converge();
-    assertEquals(3, p.leader.matchIndex("n2"));
+    assertEquals(3, p.leader.status().matchIndex("n2"));
     p.assertNothingTruncated();
   }
 
@@ -363,8 +367,9 @@ class PipelineTest {
     p.leader.step(r1);
     p.leader.step(r3);
     p.leader.step(r4);
-    assertEquals(2, p.leader.matchIndex("n2"));
-    assertEquals(3, p.leader.nextIndex("n2"), "nextIndex is reset to just after the acknowledged index");
+    CoreStatus st = p.leader.status();
+    assertEquals(2, st.matchIndex("n2"));
+    assertEquals(3, st.nextIndex("n2"), "nextIndex is reset to just after the acknowledged index");
     List<AppendEntries> resent = sentTo(p.leader.ready(), "n2", AppendEntries.class);
     assertEquals(1, resent.size(), "one resend: " + resent);
     assertEquals(2, resent.get(0).prevLogIndex(), "resent from index 3");
@@ -372,7 +377,7 @@ class PipelineTest {
 
     p.leader.step(p.deliver(resent.get(0)));
     p.converge();
-    assertEquals(5, p.leader.matchIndex("n2"));
+    assertEquals(5, p.leader.status().matchIndex("n2"));
     p.assertNothingTruncated();
   }
 
@@ -385,8 +390,9 @@ class PipelineTest {
     // #4 is lost: no rejection will ever tell the leader; #1-#3 are acknowledged.
     for (int i = 0; i < 3; i++) p.leader.step(p.deliver(reqs.get(i)));
     p.leader.ready();
-    assertEquals(4, p.leader.matchIndex("n2"), "setup");
-    assertEquals(1, p.leader.inflight("n2"), "setup: #4 is still outstanding");
+    CoreStatus st = p.leader.status();
+    assertEquals(4, st.matchIndex("n2"), "setup");
+    assertEquals(1, st.inflight("n2"), "setup: #4 is still outstanding");
 
     // Ticks pass with heartbeats delivered; within a few heartbeat intervals the leader probes from 5 again.
     AppendEntries retry = null;
@@ -423,12 +429,13 @@ class PipelineTest {
     assertFalse(lateRejection.success(), "setup");
     for (AppendEntries ae : reqs) p.leader.step(p.deliver(ae));
     p.leader.ready();
-    assertEquals(5, p.leader.matchIndex("n2"), "setup");
+    assertEquals(5, p.leader.status().matchIndex("n2"), "setup");
 
     p.leader.step(lateRejection);
 
-    assertEquals(5, p.leader.matchIndex("n2"), "matchIndex is not lowered");
-    assertTrue(p.leader.nextIndex("n2") >= 6, "nextIndex stays >= matchIndex + 1");
+    CoreStatus st = p.leader.status();
+    assertEquals(5, st.matchIndex("n2"), "matchIndex is not lowered");
+    assertTrue(st.nextIndex("n2") >= 6, "nextIndex stays >= matchIndex + 1");
     assertTrue(sentTo(p.leader.ready(), "n2", AppendEntries.class).isEmpty(), "nothing is resent");
     // No resend loop: over several heartbeat intervals only empty heartbeats go to n2.
     for (int t = 0; t < 4 * p.leader.settings().heartbeatInterval(); t++) {
@@ -439,7 +446,7 @@ class PipelineTest {
         p.leader.step(p.deliver(ae));
       }
     }
-    assertEquals(5, p.leader.matchIndex("n2"));
+    assertEquals(5, p.leader.status().matchIndex("n2"));
     p.assertNothingTruncated();
   }
 
@@ -456,17 +463,17 @@ class PipelineTest {
     assertFalse(rejection.success(), "setup");
 
     leader.step(rejection);
-    assertEquals(5, leader.nextIndex("n2"));
+    assertEquals(5, leader.status().nextIndex("n2"));
     List<AppendEntries> secondProbe = sentTo(leader.ready(), "n2", AppendEntries.class);
     assertEquals(1, secondProbe.size(), "setup");
     assertEquals(4, secondProbe.get(0).prevLogIndex(), "setup");
     AppendEntriesResponse secondRejection = sent(step(follower, secondProbe.get(0)), AppendEntriesResponse.class).get(0);
 
     leader.step(rejection); // the first rejection again, late
-    assertEquals(5, leader.nextIndex("n2"), "the late rejection is ignored");
+    assertEquals(5, leader.status().nextIndex("n2"), "the late rejection is ignored");
     assertTrue(sentTo(leader.ready(), "n2", AppendEntries.class).isEmpty(), "no extra probe while one is outstanding");
     leader.step(secondRejection);
-    assertEquals(4, leader.nextIndex("n2"), "the current probe's rejection still counts");
+    assertEquals(4, leader.status().nextIndex("n2"), "the current probe's rejection still counts");
   }
 
   // ------------------------------------------------------------------ T10.2.2-06
@@ -489,7 +496,8 @@ class PipelineTest {
         leader.step(AppendEntriesResponse.success(ae.term(), "n2", ae.lastIndex())); // n2 answers at once
       }
       toSlow.addAll(sentTo(r, "n3", AppendEntries.class));
-      assertTrue(leader.inflight("n3") <= window, "in-flight requests to n3: " + leader.inflight("n3"));
+      int inflight = leader.status().inflight("n3");
+      assertTrue(inflight <= window, "in-flight requests to n3: " + inflight);
       assertTrue(toSlow.size() <= window, "requests to the slow follower: " + toSlow.size());
       long bytes = 0;
       for (AppendEntries ae : toSlow) {
@@ -511,8 +519,8 @@ class PipelineTest {
       leader.step(AppendEntriesResponse.success(ae.term(), "n3", ae.lastIndex()));
       queue.addAll(sentTo(leader.ready(), "n3", AppendEntries.class));
       assertTrue(queue.size() <= window);
-      assertEquals(queue.size(), leader.inflight("n3"));
+      assertEquals(queue.size(), leader.status().inflight("n3"));
     }
-    assertEquals(41, leader.matchIndex("n3"));
+    assertEquals(41, leader.status().matchIndex("n3"));
   }
 }

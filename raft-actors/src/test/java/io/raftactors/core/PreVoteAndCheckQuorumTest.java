@@ -57,7 +57,7 @@ class PreVoteAndCheckQuorumTest {
 
     assertEquals(Role.PRE_CANDIDATE, f.role());
     assertEquals(5, f.term(), "the term stays 5");
-    assertEquals("n2", f.votedFor(), "the vote is unchanged");
+    assertEquals("n2", f.status().votedFor(), "the vote is unchanged");
     assertFalse(r.hasWrite(), "nothing is persisted: " + r);
     PreVote expected = new PreVote(6, "n1", 3, 4);
     assertEquals(Map.of("n2", List.of(expected), "n3", List.of(expected), "n4", List.of(expected), "n5",
@@ -70,20 +70,19 @@ class PreVoteAndCheckQuorumTest {
   /** Delivers a PreVote and checks the answer changed none of the voter's own election state. */
   static boolean askPreVote(RaftCore v, PreVote pv) {
     long term = v.term();
-    String vote = v.votedFor();
     Role role = v.role();
     String leader = v.leaderId();
-    int elapsed = v.electionElapsed();
-    int timeout = v.randomizedElectionTimeout();
+    CoreStatus before = v.status();
 
     Ready r = step(v, pv);
 
+    CoreStatus after = v.status();
     assertEquals(term, v.term(), "answering never changes the term");
-    assertEquals(vote, v.votedFor(), "nor the vote");
+    assertEquals(before.votedFor(), after.votedFor(), "nor the vote");
     assertEquals(role, v.role());
     assertEquals(leader, v.leaderId());
-    assertEquals(elapsed, v.electionElapsed(), "nor the timer");
-    assertEquals(timeout, v.randomizedElectionTimeout(), "no new timeout drawn");
+    assertEquals(before.electionElapsed(), after.electionElapsed(), "nor the timer");
+    assertEquals(before.randomizedElectionTimeout(), after.randomizedElectionTimeout(), "no new timeout drawn");
     assertNull(r.hardState(), "nothing written");
     List<PreVoteResponse> replies = sentTo(r, pv.from(), PreVoteResponse.class);
     assertEquals(1, replies.size(), "one reply: " + r);
@@ -109,14 +108,14 @@ class PreVoteAndCheckQuorumTest {
     step(v, new AppendEntries(5, "n2", 4, 3, List.of(), 0));
     assertEquals("n2", v.leaderId(), "setup");
     for (int i = 0; i < 10; i++) {
-      int elapsed = v.electionElapsed();
+      int elapsed = v.status().electionElapsed();
       boolean granted = askPreVote(v, new PreVote(6, "n3", 10, 4));
       assertEquals(elapsed >= 10, granted, "heard from the leader " + elapsed + " ticks ago");
       v.tick();
       v.ready();
-      assertEquals(elapsed + 1, v.electionElapsed(), "the timer keeps counting after each answer");
+      assertEquals(elapsed + 1, v.status().electionElapsed(), "the timer keeps counting after each answer");
     }
-    assertEquals(10, v.electionElapsed());
+    assertEquals(10, v.status().electionElapsed());
     assertTrue(askPreVote(v, new PreVote(6, "n3", 10, 4)), "electionTimeoutMin ticks without the leader");
     assertFalse(askPreVote(v, new PreVote(6, "n3", 3, 3)), "still never to a stale log");
     assertEquals(Role.FOLLOWER, v.role());
@@ -159,7 +158,7 @@ class PreVoteAndCheckQuorumTest {
     // With a majority (3 of 5, counting itself) it runs a normal election (P5.2-01).
     assertEquals(Role.CANDIDATE, p.role());
     assertEquals(6, p.term(), "term + 1");
-    assertEquals("n1", p.votedFor());
+    assertEquals("n1", p.status().votedFor());
     assertEquals(new HardState(6, "n1"), r.hardState(), "term and self-vote written");
     assertTrue(r.messages().isEmpty(), "RequestVote waits for the write");
     RequestVote rv = new RequestVote(6, "n1", 2, 2);
@@ -173,7 +172,7 @@ class PreVoteAndCheckQuorumTest {
     // Draws: 10 at start, 14 for the first pre-vote round, 12 for the next.
     RaftCore p = node("n1", FIVE, 5, "n3", sequence(10, 14, 12), preVoteOn(checkQuorum), 1, 2);
     tickUntil(p, 100, () -> p.role() == Role.PRE_CANDIDATE);
-    assertEquals(14, p.randomizedElectionTimeout(), "setup");
+    assertEquals(14, p.status().randomizedElectionTimeout(), "setup");
 
     // One grant and three denials: no majority.
     p.step(new PreVoteResponse(6, "n2", true));
@@ -186,7 +185,7 @@ class PreVoteAndCheckQuorumTest {
     assertNotEquals(Role.CANDIDATE, p.role());
     assertNotEquals(Role.LEADER, p.role());
     assertEquals(5, p.term());
-    assertEquals("n3", p.votedFor());
+    assertEquals("n3", p.status().votedFor());
     assertTrue(r.isEmpty(), "no write, no RequestVote: " + r);
 
     // Still a follower of term 5: a leader of term 5 is accepted as such.
@@ -208,8 +207,9 @@ class PreVoteAndCheckQuorumTest {
     assertEquals(5, p.term());
     assertEquals(Set.of("n2", "n3", "n4", "n5"), preVotesByPeer(r).keySet(), "a new pre-vote round");
     assertTrue(sent(r, PreVote.class).stream().allMatch(pv -> pv.term() == 6));
-    assertEquals(12, p.randomizedElectionTimeout(), "with a new timeout");
-    assertEquals(Set.of("n1"), p.votesGranted(), "the new round starts with its own vote only");
+    CoreStatus st = p.status();
+    assertEquals(12, st.randomizedElectionTimeout(), "with a new timeout");
+    assertEquals(Set.of("n1"), st.votesGranted(), "the new round starts with its own vote only");
     assertFalse(r.hasWrite());
   }
 
@@ -231,7 +231,7 @@ class PreVoteAndCheckQuorumTest {
     Ready r = step(p, new PreVoteResponse(9, "n3", false));
     assertEquals(Role.FOLLOWER, p.role());
     assertEquals(9, p.term());
-    assertNull(p.votedFor());
+    assertNull(p.status().votedFor());
     assertNull(p.leaderId());
     assertEquals(new HardState(9, null), r.hardState(), "the new term is persisted");
   }
@@ -308,12 +308,12 @@ class PreVoteAndCheckQuorumTest {
     l.tick();
     l.tick();
     l.step(AppendEntriesResponse.reject(term, "n3", 1, 1, 0));
-    long majorityContact = l.now();
+    long majorityContact = l.status().now();
     l.tick();
     l.tick();
     l.tick();
     l.step(AppendEntriesResponse.success(term, "n2", match));
-    long cut = l.now();
+    long cut = l.status().now();
     l.ready();
 
     // Proposals and a read made after the cut stay pending: they cannot commit, and no majority
@@ -332,9 +332,8 @@ class PreVoteAndCheckQuorumTest {
     long deadline = majorityContact + c.electionTimeoutMin();
     assertTrue(deadline > cut, "setup: the bound is after the cut");
     Ready last = null;
-    while (l.now() < deadline) {
-      assertEquals(Role.LEADER, l.role(), "tick " + l.now() + ": a majority was heard " + (l.now() - majorityContact)
-          + " ticks ago");
+    for (long now = l.status().now(); now < deadline; now = l.status().now()) {
+      assertEquals(Role.LEADER, l.role(), "tick " + now + ": a majority was heard " + (now - majorityContact) + " ticks ago");
       l.tick();
       last = l.ready();
       if (l.role() == Role.LEADER) {
@@ -342,10 +341,11 @@ class PreVoteAndCheckQuorumTest {
         assertEquals(List.of(), last.reads(), "no read is served without a majority");
       }
     }
-    assertEquals(deadline, l.now());
-    assertEquals(Role.FOLLOWER, l.role(), "stepped down at " + l.now() + ", majority contact at " + majorityContact);
+    CoreStatus st = l.status();
+    assertEquals(deadline, st.now());
+    assertEquals(Role.FOLLOWER, l.role(), "stepped down at " + st.now() + ", majority contact at " + majorityContact);
     assertEquals(term, l.term(), "in the same term");
-    assertEquals("n1", l.votedFor());
+    assertEquals("n1", st.votedFor());
     assertNull(l.leaderId());
     assertNull(last.hardState(), "no term change to write");
     assertTrue(sent(last, AppendEntries.class).isEmpty(), "no more heartbeats");
@@ -358,7 +358,7 @@ class PreVoteAndCheckQuorumTest {
             .toList()),
         "pending proposals end as unknown, the pending read as not-leader: " + last.outcomes());
     assertEquals(3, last.outcomes().size(), "each exactly once: " + last.outcomes());
-    assertEquals(0, l.pendingProposals());
+    assertEquals(0, l.status().pendingProposals());
 
     // New work is refused from now on.
     assertEquals(-1, l.propose(cmd("c"), 103));

@@ -198,13 +198,14 @@ class RaftBasicsTest {
     assertEquals(2, f.commitIndex(), "commitIndex unchanged");
     assertTrue(r.committed().isEmpty(), "nothing newly applied");
     assertEquals(5, f.term());
-    assertEquals("n2", f.votedFor(), "votedFor unchanged");
+    assertEquals("n2", f.status().votedFor(), "votedFor unchanged");
     assertEquals("n2", f.leaderId(), "known leader unchanged");
     assertEquals(Role.FOLLOWER, f.role());
 
     // The timer was not reset: it fires 15 ticks after the real leader's heartbeat, i.e. 12 more.
-    assertEquals(3, f.electionElapsed());
-    assertEquals(15, f.randomizedElectionTimeout());
+    CoreStatus st = f.status();
+    assertEquals(3, st.electionElapsed());
+    assertEquals(15, st.randomizedElectionTimeout());
     int ticks = tickUntil(f, 100, () -> f.role() != Role.FOLLOWER);
     assertEquals(12, ticks, "the election timer fires at its original tick");
   }
@@ -258,9 +259,7 @@ class RaftBasicsTest {
   void basics_P5_1_03_staleRequestVoteAndPreVoteRejected(Role role, boolean preVote, boolean checkQuorum) {
     // Stale InstallSnapshot has a test of its own (SnapshotTest); a stale TimeoutNow is dropped below.
     RaftCore n = nodeAtTerm5(role, cfg(preVote, checkQuorum));
-    String votedBefore = n.votedFor();
-    int elapsed = n.electionElapsed();
-    int timeout = n.randomizedElectionTimeout();
+    CoreStatus before = n.status();
 
     // The candidate's log [.., 4 at index 9] is better than n1's [1,1,...], but its term is stale.
     Ready rv = step(n, new RequestVote(4, "n3", 9, 4));
@@ -279,10 +278,11 @@ class RaftBasicsTest {
 
     assertEquals(5, n.term());
     assertEquals(role, n.role(), "role unchanged");
-    assertEquals(votedBefore, n.votedFor(), "votedFor unchanged");
+    CoreStatus after = n.status();
+    assertEquals(before.votedFor(), after.votedFor(), "votedFor unchanged");
     if (role != Role.LEADER) {
-      assertEquals(elapsed, n.electionElapsed(), "timer not reset");
-      assertEquals(timeout, n.randomizedElectionTimeout(), "timer not reset");
+      assertEquals(before.electionElapsed(), after.electionElapsed(), "timer not reset");
+      assertEquals(before.randomizedElectionTimeout(), after.randomizedElectionTimeout(), "timer not reset");
     }
   }
 
@@ -328,7 +328,7 @@ class RaftBasicsTest {
     String expectedVote = req == Request.REQUEST_VOTE_UP_TO_DATE ? "n3" : null;
     assertEquals(Role.FOLLOWER, n.role());
     assertEquals(7, n.term());
-    assertEquals(expectedVote, n.votedFor(), "votedFor cleared unless this vote is granted");
+    assertEquals(expectedVote, n.status().votedFor(), "votedFor cleared unless this vote is granted");
     assertEquals(req == Request.APPEND_ENTRIES ? "n3" : null, n.leaderId());
 
     // The new term is written in this round, and the reply waits for that write.
@@ -364,14 +364,14 @@ class RaftBasicsTest {
     l.propose(cmd("a"), 11);
     long i2 = l.propose(cmd("b"), 12);
     persist(l, l.ready()); // the leader's own write is durable; no follower has acknowledged
-    assertEquals(2, l.pendingProposals(), "setup");
+    assertEquals(2, l.status().pendingProposals(), "setup");
 
     // n2 is already at term 7 and rejects.
     Ready r = step(l, AppendEntriesResponse.reject(7, "n2", 2, 3, 0));
 
     assertEquals(Role.FOLLOWER, l.role());
     assertEquals(7, l.term());
-    assertNull(l.votedFor());
+    assertNull(l.status().votedFor());
     assertEquals(new HardState(7, null), r.hardState(), "the new term is persisted");
     Set<Long> unknown = r.outcomes().stream()
         .filter(o -> o instanceof ProposalOutcome.Unknown)
@@ -379,7 +379,7 @@ class RaftBasicsTest {
         .collect(Collectors.toSet());
     assertEquals(Set.of(11L, 12L), unknown, "both proposals complete as Unknown: " + r.outcomes());
     assertEquals(2, r.outcomes().size(), "exactly one outcome per proposal: " + r.outcomes());
-    assertEquals(0, l.pendingProposals());
+    assertEquals(0, l.status().pendingProposals());
 
     // Even when the entries later commit through another leader, they are never reported as
     // this node's callers' success.
@@ -403,7 +403,7 @@ class RaftBasicsTest {
 
     assertEquals(Role.FOLLOWER, c.role());
     assertEquals(7, c.term());
-    assertNull(c.votedFor(), "the self-vote belonged to term 5");
+    assertNull(c.status().votedFor(), "the self-vote belonged to term 5");
     assertEquals(new HardState(7, null), r.hardState(), "the new term is persisted");
   }
 
@@ -421,7 +421,7 @@ class RaftBasicsTest {
 
     assertEquals(Role.CANDIDATE, c.role(), "a stale grant must not elect");
     assertEquals(6, c.term());
-    assertEquals(Set.of("n1"), c.votesGranted());
+    assertEquals(Set.of("n1"), c.status().votesGranted());
   }
 
   @ParameterizedTest(name = "preVote={0}, checkQuorum={1}")
@@ -430,20 +430,23 @@ class RaftBasicsTest {
     RaftCore l = node("n1", THREE, 5, null, fixed(10), cfg(preVote, checkQuorum), 1, 1);
     elect(l); // term 6, no-op at index 3, written
     assertEquals(6, l.term(), "setup");
-    long next = l.nextIndex("n2");
-    long match = l.matchIndex("n2");
+    CoreStatus st = l.status();
+    long next = st.nextIndex("n2");
+    long match = st.matchIndex("n2");
     assertEquals(3, next, "setup");
 
     // A success stamped term 5 for index 3: counted, it would make index 3 committed (n1 + n2).
     step(l, AppendEntriesResponse.success(5, "n2", 3));
-    assertEquals(match, l.matchIndex("n2"), "matchIndex unchanged");
-    assertEquals(next, l.nextIndex("n2"), "nextIndex unchanged");
+    st = l.status();
+    assertEquals(match, st.matchIndex("n2"), "matchIndex unchanged");
+    assertEquals(next, st.nextIndex("n2"), "nextIndex unchanged");
     assertEquals(0, l.commitIndex(), "nothing commits on a stale ack");
 
     // A rejection stamped term 5 for the current probe: counted, it would move nextIndex back to 1.
     step(l, AppendEntriesResponse.reject(5, "n2", 2, 1, 0));
-    assertEquals(match, l.matchIndex("n2"), "matchIndex unchanged");
-    assertEquals(next, l.nextIndex("n2"), "nextIndex unchanged");
+    st = l.status();
+    assertEquals(match, st.matchIndex("n2"), "matchIndex unchanged");
+    assertEquals(next, st.nextIndex("n2"), "nextIndex unchanged");
     assertEquals(Role.LEADER, l.role());
     assertEquals(6, l.term());
   }
@@ -460,8 +463,9 @@ class RaftBasicsTest {
     assertEquals(Role.FOLLOWER, n.role());
     assertNull(n.leaderId(), "no known leader");
     assertEquals(1, rnd.draws, "the election timer is armed with a drawn timeout");
-    assertEquals(rnd.last, n.randomizedElectionTimeout());
-    assertTrue(n.randomizedElectionTimeout() >= 10 && n.randomizedElectionTimeout() <= 20);
+    int timeout = n.status().randomizedElectionTimeout();
+    assertEquals(rnd.last, timeout);
+    assertTrue(timeout >= 10 && timeout <= 20);
     assertTrue(n.ready().isEmpty(), "nothing to send or write at start");
     assertSilentUntilTimeout(n);
   }
@@ -485,14 +489,14 @@ class RaftBasicsTest {
     assertEquals(l.term(), n.term(), "setup: the term was recovered");
     assertEquals(l.lastIndex(), n.lastIndex(), "setup: the log was recovered");
     assertEquals(1, rnd.draws, "the election timer is armed with a drawn timeout");
-    assertEquals(rnd.last, n.randomizedElectionTimeout());
+    assertEquals(rnd.last, n.status().randomizedElectionTimeout());
     assertTrue(n.ready().isEmpty(), "nothing to send or write at start");
     assertSilentUntilTimeout(n);
   }
 
   /** No message at all (so no heartbeat) until the drawn timeout, and a campaign exactly then. */
   private static void assertSilentUntilTimeout(RaftCore n) {
-    int timeout = n.randomizedElectionTimeout();
+    int timeout = n.status().randomizedElectionTimeout();
     List<Ready> quiet = tick(n, timeout - 1);
     for (Ready q : quiet) assertTrue(allMessages(q).isEmpty(), "silent before the timeout: " + q);
     assertEquals(Role.FOLLOWER, n.role());
@@ -531,7 +535,7 @@ class RaftBasicsTest {
     Ready r = step(f, new RequestVote(6, "n3", 9, 5)); // a better log, a higher term
 
     assertEquals(5, f.term(), "the term is not adopted");
-    assertNull(f.votedFor(), "no vote");
+    assertNull(f.status().votedFor(), "no vote");
     assertNull(r.hardState(), "nothing written");
     assertTrue(sent(r, RequestVoteResponse.class).stream().noneMatch(RequestVoteResponse::granted));
     assertEquals(Role.FOLLOWER, f.role());
@@ -548,7 +552,7 @@ class RaftBasicsTest {
     Ready r = step(f, new RequestVote(6, "n3", 9, 5));
 
     assertEquals(6, f.term(), "the term is adopted");
-    assertEquals("n3", f.votedFor(), "the vote is granted to an up-to-date candidate");
+    assertEquals("n3", f.status().votedFor(), "the vote is granted to an up-to-date candidate");
     assertEquals(new HardState(6, "n3"), r.hardState());
     assertEquals(List.of(new RequestVoteResponse(6, "n1", true)), sent(r, RequestVoteResponse.class));
   }

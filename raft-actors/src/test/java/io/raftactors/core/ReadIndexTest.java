@@ -120,7 +120,7 @@ class ReadIndexTest {
     assertEquals(Role.LEADER, leader.role(), "setup");
     Ready won = leader.ready();
     assertEquals(4, won.lastEntry().index(), "setup: the no-op");
-    assertEquals(3, leader.stableIndex(), "setup: the no-op is not durable on the leader");
+    assertEquals(3, leader.status().stableIndex(), "setup: the no-op is not durable on the leader");
 
     if (lease) leader.leaseRead(7);
     else leader.readIndex(7);
@@ -284,7 +284,7 @@ class ReadIndexTest {
   void readIndex_T6_4_06_readsNeverTouchTheLog() {
     RaftCore leader = leaderWithCommit(THREE, leaseSettings(LEASE), 1, 1);
     long last = leader.lastIndex();
-    long lastTerm = leader.lastTerm();
+    long lastTerm = leader.status().lastTerm();
     int served = 0;
     for (int i = 0; i < 1000; i++) {
       if (i % 2 == 0) leader.readIndex(i);
@@ -302,7 +302,7 @@ class ReadIndexTest {
     }
     assertEquals(1000, served, "every read was served");
     assertEquals(last, leader.lastIndex(), "the log length is unchanged");
-    assertEquals(lastTerm, leader.lastTerm());
+    assertEquals(lastTerm, leader.status().lastTerm());
     assertEquals(last, leader.commitIndex());
   }
 
@@ -603,20 +603,20 @@ class ReadIndexTest {
 
     // Round s: sent at tick s, acknowledged by n2 at tick s + 3; later rounds are lost.
     Map<String, List<AppendEntries>> sentAtS = tickCollect(leader, HB);
-    long s = leader.now();
+    long s = leader.status().now();
     AppendEntries roundS = sentAtS.get("n2").get(0);
     tickCollect(leader, 3);
     leader.step(ackOf(roundS, "n2"));
-    assertEquals(s + 3, leader.now());
+    assertEquals(s + 3, leader.status().now());
 
-    for (long id = 10; leader.now() < s + LEASE; id++) {
+    for (long id = 10; leader.status().now() < s + LEASE; id++) {
       leader.leaseRead(id);
       Ready r = leader.ready();
-      assertEquals(List.of(new ReadState(id, commit)), r.reads(), "within the lease at tick " + leader.now());
+      assertEquals(List.of(new ReadState(id, commit)), r.reads(), "within the lease at tick " + leader.status().now());
       assertEquals(List.of(), sent(r, AppendEntries.class), "a lease read needs no round");
       tickCollect(leader, 1);
     }
-    assertEquals(s + LEASE, leader.now());
+    assertEquals(s + LEASE, leader.status().now());
     leader.leaseRead(99);
     Ready expired = leader.ready();
     assertEquals(List.of(), expired.reads(), "the lease ended at s + " + LEASE + ", whenever the acks came");
@@ -631,18 +631,18 @@ class ReadIndexTest {
     RaftCore leader = leaderWithCommit(THREE, leaseSettings(lease));
     long commit = leader.commitIndex();
     Map<String, List<AppendEntries>> sentAtS = tickCollect(leader, HB);
-    long s = leader.now();
+    long s = leader.status().now();
     leader.step(ackOf(sentAtS.get("n2").get(0), "n2"));
     leader.leaseRead(1);
     assertEquals(List.of(new ReadState(1, commit)), leader.ready().reads(), "setup: the lease holds");
 
     // No acknowledgement arrives any more.
-    tickCollect(leader, (int) (s + lease - leader.now()));
+    tickCollect(leader, (int) (s + lease - leader.status().now()));
     List<Ready> fallbacks = new ArrayList<>();
     for (long id = 2; id < 6; id++) {
       leader.leaseRead(id);
       Ready r = leader.ready();
-      assertEquals(List.of(), r.reads(), "no read on an expired lease (tick " + leader.now() + ")");
+      assertEquals(List.of(), r.reads(), "no read on an expired lease (tick " + leader.status().now() + ")");
       fallbacks.add(r);
       tickCollect(leader, 1);
     }
@@ -722,7 +722,7 @@ class ReadIndexTest {
     assertEquals(1, n.term(), "and its term is not adopted");
     tick(n, min - 1);
     n.step(new RaftMessage.RequestVote(2, "n3", 1, 1));
-    assertEquals(List.of(), sent(n.ready(), RequestVoteResponse.class), "still ignored at tick " + n.now());
+    assertEquals(List.of(), sent(n.ready(), RequestVoteResponse.class), "still ignored at tick " + n.status().now());
     tick(n, 1);
     assertEquals(Role.FOLLOWER, n.role(), "setup: it has not campaigned itself");
     n.step(new RaftMessage.RequestVote(2, "n3", 1, 1));

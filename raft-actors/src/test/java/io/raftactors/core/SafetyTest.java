@@ -71,7 +71,7 @@ class SafetyTest {
     // higher-term RequestVote is processed even with check-quorum on.
     RaftCore v = node("n1", THREE, 3, null, fixed(10), cfg(preVote, checkQuorum), 1, 1, 1, 2, 2, 2, 3, 3, 3, 3);
     assertEquals(10, v.lastIndex(), "setup");
-    assertEquals(3, v.lastTerm(), "setup");
+    assertEquals(3, v.status().lastTerm(), "setup");
 
     // (lastLogTerm, lastLogIndex), each candidate in a fresh term.
     assertTrue(askVote(v, new RequestVote(4, "n2", 2, 4)), "(4, 2): a higher last term wins despite a shorter log");
@@ -82,9 +82,10 @@ class SafetyTest {
 
     // The denials adopted the terms but cast no vote; the log was never touched.
     assertEquals(8, v.term());
-    assertNull(v.votedFor());
+    CoreStatus st = v.status();
+    assertNull(st.votedFor());
     assertEquals(10, v.lastIndex());
-    assertEquals(3, v.lastTerm());
+    assertEquals(3, st.lastTerm());
   }
 
   // ------------------------------------------------------------------ P5.4.1-02
@@ -95,7 +96,7 @@ class SafetyTest {
     // Draws: 15 at start, 11 at any later reset. A reset would move the deadline to 5 + 11 = 16.
     RaftCore f = node("n1", THREE, 5, null, sequence(15, 11), cfg(preVote, checkQuorum), 1, 1, 2, 2);
     tick(f, 5);
-    assertEquals(5, f.electionElapsed(), "setup");
+    assertEquals(5, f.status().electionElapsed(), "setup");
 
     // The candidate's log [1,1,1,1,1] is older: last term 1 < 2.
     f.step(new RequestVote(8, "n2", 5, 1));
@@ -103,7 +104,7 @@ class SafetyTest {
 
     assertEquals(Role.FOLLOWER, f.role());
     assertEquals(8, f.term());
-    assertNull(f.votedFor(), "votedFor cleared and not given");
+    assertNull(f.status().votedFor(), "votedFor cleared and not given");
     assertEquals(new HardState(8, null), r.hardState(), "the new term is written");
     assertEquals(List.of(new Outbound("n2", new RequestVoteResponse(8, "n1", false))), r.messagesAfterPersist(),
         "denied, after the write");
@@ -111,8 +112,9 @@ class SafetyTest {
     persist(f, r);
 
     // A denial is not a reset: the timer keeps its original deadline of 15 ticks.
-    assertEquals(5, f.electionElapsed());
-    assertEquals(15, f.randomizedElectionTimeout());
+    CoreStatus st = f.status();
+    assertEquals(5, st.electionElapsed());
+    assertEquals(15, st.randomizedElectionTimeout());
     tick(f, 9);
     assertEquals(Role.FOLLOWER, f.role(), "tick 14: not yet");
     f.tick();
@@ -136,7 +138,7 @@ class SafetyTest {
 
     assertEquals(Role.FOLLOWER, l.role());
     assertEquals(8, l.term());
-    assertNull(l.votedFor());
+    assertNull(l.status().votedFor());
     assertNull(l.leaderId());
     assertEquals(new HardState(8, null), r.hardState(), "the new term is written");
     assertEquals(List.of(new RequestVoteResponse(8, "n1", false)), sent(r, RequestVoteResponse.class), "denied");
@@ -152,12 +154,12 @@ class SafetyTest {
     DurableState st = new DurableState(new HardState(7, null), new SnapshotMeta(100, 7, THREE), List.of());
     RaftCore v = new RaftCore("n1", cfg(preVote, checkQuorum), fixed(10), st);
     assertEquals(100, v.lastIndex(), "setup: the log holds no entry, only the snapshot point");
-    assertEquals(7, v.lastTerm(), "setup");
+    assertEquals(7, v.status().lastTerm(), "setup");
 
     assertTrue(askVote(v, new RequestVote(8, "n2", 100, 7)), "(7, 100) is as up to date as the snapshot point");
     assertFalse(askVote(v, new RequestVote(9, "n3", 200, 6)), "(6, 200): last term 6 < 7");
     assertFalse(askVote(v, new RequestVote(10, "n2", 99, 7)), "(7, 99): same term, shorter than index 100");
-    assertNull(v.votedFor());
+    assertNull(v.status().votedFor());
   }
 
   // ------------------------------------------------------------------ P5.4.2-04
@@ -250,7 +252,7 @@ class SafetyTest {
       RaftCore n = net.nodes.get(f);
       assertEquals(List.of(1L, 1L, 2L), List.of(n.termAt(1), n.termAt(2), n.termAt(3)), f + " holds the old entries");
       assertEquals(3, n.lastIndex(), f + " lacks the no-op");
-      assertEquals(3, l.matchIndex(f), "the leader knows " + f + " holds them");
+      assertEquals(3, l.status().matchIndex(f), "the leader knows " + f + " holds them");
       assertEquals(0, n.commitIndex(), f);
     }
     assertEquals(Role.LEADER, l.role());
@@ -300,9 +302,10 @@ class SafetyTest {
     RaftCore n = disk.restart("n1", c, sequence(13, 17));
     assertEquals(Role.FOLLOWER, n.role());
     assertEquals(5, n.term(), "the persisted term");
-    assertEquals("n1", n.votedFor(), "the persisted self-vote");
+    CoreStatus restarted = n.status();
+    assertEquals("n1", restarted.votedFor(), "the persisted self-vote");
     assertNull(n.leaderId());
-    assertEquals(Set.of(), n.votesGranted(), "the old tally is gone");
+    assertEquals(Set.of(), restarted.votesGranted(), "the old tally is gone");
 
     // A late grant of the interrupted election does not make a follower leader (3 nodes: one
     // grant plus its own vote would have been a majority for the candidate).
@@ -312,11 +315,12 @@ class SafetyTest {
     // Its self-vote still binds it in term 5.
     Ready denied = step(n, new RequestVote(5, "n3", 10, 5));
     assertEquals(List.of(new RequestVoteResponse(5, "n1", false)), sent(denied, RequestVoteResponse.class));
-    assertEquals("n1", n.votedFor());
+    assertEquals("n1", n.status().votedFor());
 
     // No campaign before the freshly drawn timeout fires.
-    assertEquals(0, n.electionElapsed());
-    assertEquals(13, n.randomizedElectionTimeout());
+    CoreStatus st = n.status();
+    assertEquals(0, st.electionElapsed());
+    assertEquals(13, st.randomizedElectionTimeout());
     List<Ready> quiet = tick(n, 12);
     assertEquals(Role.FOLLOWER, n.role());
     assertEquals(5, n.term());
@@ -345,17 +349,18 @@ class SafetyTest {
       Set<String> votes, Map<String, String> progress, int pendingProposals) {
 
     static Observed of(RaftCore n) {
+      CoreStatus st = n.status();
       Map<String, String> progress = new TreeMap<>();
       if (n.role() == Role.LEADER) {
         for (String p : n.config().voters()) {
           if (!p.equals(n.id())) {
-            progress.put(p, "match=" + n.matchIndex(p) + " next=" + n.nextIndex(p) + " inflight=" + n.inflight(p));
+            progress.put(p, "match=" + st.matchIndex(p) + " next=" + st.nextIndex(p) + " inflight=" + st.inflight(p));
           }
         }
       }
-      return new Observed(n.term(), n.votedFor(), n.role(), n.leaderId(), n.entriesFrom(n.firstIndex()),
-          n.snapshotIndex(), n.commitIndex(), n.lastApplied(), n.stableIndex(), n.electionElapsed(),
-          n.randomizedElectionTimeout(), n.votesGranted(), progress, n.pendingProposals());
+      return new Observed(n.term(), st.votedFor(), n.role(), n.leaderId(), n.entriesFrom(st.firstIndex()),
+          n.snapshotIndex(), n.commitIndex(), n.lastApplied(), st.stableIndex(), st.electionElapsed(),
+          st.randomizedElectionTimeout(), st.votesGranted(), progress, st.pendingProposals());
     }
   }
 
@@ -428,21 +433,21 @@ class SafetyTest {
    */
   static Map<String, Function<RaftCore, RaftMessage>> messages() {
     Map<String, Function<RaftCore, RaftMessage>> m = new LinkedHashMap<>();
-    m.put("AppendEntries heartbeat", n -> new AppendEntries(n.term(), "n2", n.lastIndex(), n.lastTerm(), List.of(), 2));
-    m.put("AppendEntries matching append", n -> new AppendEntries(n.term(), "n2", n.lastIndex(), n.lastTerm(),
+    m.put("AppendEntries heartbeat", n -> new AppendEntries(n.term(), "n2", n.lastIndex(), n.status().lastTerm(), List.of(), 2));
+    m.put("AppendEntries matching append", n -> new AppendEntries(n.term(), "n2", n.lastIndex(), n.status().lastTerm(),
         entriesFrom(n.lastIndex() + 1, n.term(), n.term()), n.lastIndex() + 1));
     // Overwrites the uncommitted suffix after commitIndex with an entry of the current term.
     m.put("AppendEntries conflicting append", n -> new AppendEntries(n.term(), "n2", n.commitIndex(),
         n.termAt(n.commitIndex()), entriesFrom(n.commitIndex() + 1, n.term()), n.commitIndex()));
     m.put("AppendEntries failing the consistency check", n -> new AppendEntries(n.term(), "n2", n.lastIndex() + 3,
         n.term(), entriesFrom(n.lastIndex() + 4, n.term()), 0));
-    m.put("AppendEntries of a newer term", n -> new AppendEntries(n.term() + 1, "n3", n.lastIndex(), n.lastTerm(),
+    m.put("AppendEntries of a newer term", n -> new AppendEntries(n.term() + 1, "n3", n.lastIndex(), n.status().lastTerm(),
         entriesFrom(n.lastIndex() + 1, n.term() + 1), n.commitIndex()));
     m.put("AppendEntries of an older term", n -> new AppendEntries(n.term() - 1, "n3", 1, 1, List.of(), 0));
-    m.put("RequestVote, newer term, up-to-date", n -> new RequestVote(n.term() + 1, "n3", n.lastIndex() + 1, n.lastTerm()));
+    m.put("RequestVote, newer term, up-to-date", n -> new RequestVote(n.term() + 1, "n3", n.lastIndex() + 1, n.status().lastTerm()));
     m.put("RequestVote, newer term, stale log", n -> new RequestVote(n.term() + 1, "n3", 1, 1));
-    m.put("RequestVote, same term", n -> new RequestVote(n.term(), "n3", n.lastIndex() + 1, n.lastTerm()));
-    m.put("PreVote, up-to-date", n -> new PreVote(n.term() + 1, "n3", n.lastIndex() + 1, n.lastTerm()));
+    m.put("RequestVote, same term", n -> new RequestVote(n.term(), "n3", n.lastIndex() + 1, n.status().lastTerm()));
+    m.put("PreVote, up-to-date", n -> new PreVote(n.term() + 1, "n3", n.lastIndex() + 1, n.status().lastTerm()));
     m.put("PreVote, stale log", n -> new PreVote(n.term() + 1, "n3", 1, 1));
     m.put("RequestVoteResponse grant", n -> new RequestVoteResponse(n.term(), "n2", true));
     m.put("RequestVoteResponse denial", n -> new RequestVoteResponse(n.term(), "n3", false));
@@ -467,7 +472,7 @@ class SafetyTest {
     // Leadership transfer (thesis 3.10): the leader's order to campaign, and the election it starts.
     m.put("TimeoutNow from the leader", n -> new RaftMessage.TimeoutNow(n.term(), "n2"));
     m.put("TimeoutNow of a newer term", n -> new RaftMessage.TimeoutNow(n.term() + 1, "n3"));
-    m.put("RequestVote, newer term, transfer election", n -> new RequestVote(n.term() + 1, "n3", n.lastIndex() + 1, n.lastTerm(), true));
+    m.put("RequestVote, newer term, transfer election", n -> new RequestVote(n.term() + 1, "n3", n.lastIndex() + 1, n.status().lastTerm(), true));
     return m;
   }
 
@@ -619,10 +624,10 @@ class SafetyTest {
     RaftCore l = s.get("leader").get();
     assertEquals(Role.LEADER, l.role());
     assertEquals(5, l.commitIndex());
-    assertEquals(0, l.matchIndex("n4"));
+    assertEquals(0, l.status().matchIndex("n4"));
     RaftCore sending = s.get("leader sending a snapshot").get();
     assertEquals(5, sending.snapshotIndex());
-    assertEquals(5, sending.nextIndex("n4"));
+    assertEquals(5, sending.status().nextIndex("n4"));
     for (Map.Entry<String, Function<RaftCore, RaftMessage>> m : messages().entrySet()) {
       // A same-term denial changes nothing observable by design (P5.2-05: denials never end a round early).
       if (m.getKey().endsWith("Response denial")) continue;

@@ -67,7 +67,7 @@ class SnapshotTest {
     assertEquals(applied - 2, r.snapshot().index());
     assertEquals(l.termAt(applied - 2), r.snapshot().term());
     assertEquals(THREE, r.snapshot().meta().config(), "the configuration at or before the snapshot point");
-    assertEquals(applied - 1, l.firstIndex(), "entries up to the snapshot point are discarded");
+    assertEquals(applied - 1, l.status().firstIndex(), "entries up to the snapshot point are discarded");
     assertEquals(applied - 2, l.snapshotIndex());
     assertEquals(l.lastIndex(), l.entriesFrom(0).get(l.entriesFrom(0).size() - 1).index());
   }
@@ -143,7 +143,7 @@ class SnapshotTest {
     }
     assertArrayEquals(data, f.snapshot().data(), "the installed bytes are the leader's");
     assertEquals(l.lastIndex(), f.lastIndex(), "then it catches up from the log");
-    assertEquals(l.lastIndex(), l.matchIndex("n3"));
+    assertEquals(l.lastIndex(), l.status().matchIndex("n3"));
   }
 
   @Test
@@ -176,7 +176,7 @@ class SnapshotTest {
     Arrays.fill(terms, 2);
     RaftCore f = follower(2, terms);
     Ready r = step(f, whole(2, 120, 2, bytes(50)));
-    assertEquals(121, f.firstIndex());
+    assertEquals(121, f.status().firstIndex());
     assertEquals(150, f.lastIndex(), "entries 121-150 are kept");
     assertEquals(120, f.commitIndex());
     assertNotNull(r.restore(), "not applied past 120: the state machine is loaded from the snapshot");
@@ -208,7 +208,7 @@ class SnapshotTest {
     RaftCore shortLog = follower(3, 1);
     step(shortLog, whole(3, 9, 3, bytes(20)));
     assertEquals(9, shortLog.lastIndex());
-    assertEquals(3, shortLog.lastTerm());
+    assertEquals(3, shortLog.status().lastTerm());
   }
 
   @Test
@@ -225,7 +225,7 @@ class SnapshotTest {
     assertNull(r.restore());
     assertNull(r.snapshot());
     assertEquals(200, f.commitIndex());
-    assertEquals(181, f.firstIndex());
+    assertEquals(181, f.status().firstIndex());
     InstallSnapshotResponse resp = sent(r, InstallSnapshotResponse.class).get(0);
     assertTrue(resp.installed(), "the leader may move on: no resend loop");
   }

@@ -297,7 +297,7 @@ class InvariantCheckersTest {
         RaftCore c = sim.core(f);
         if (c.commitIndex() > c.lastApplied() && c.lastApplied() > c.snapshotIndex()) {
           long s = c.lastApplied();
-          sim.replaceCore(f, new DurableState(new HardState(c.term(), c.votedFor()),
+          sim.replaceCore(f, new DurableState(new HardState(c.term(), c.status().votedFor()),
               new SnapshotMeta(s, c.termAt(s), c.config()), c.entriesFrom(s + 1)));
           return;
         }
@@ -588,7 +588,7 @@ class InvariantCheckersTest {
     RaftCore l = awaitLeader(sim);
     sim.runTicks(10);
     String f = others(sim, l.id()).get(0);
-    long match = l.matchIndex(f);
+    long match = l.status().matchIndex(f);
     sim.holdWhere(e -> e.to().equals(f) || e.from().equals(f));
     for (int i = 0; i < 3; i++) sim.propose(l.id());
     sim.runTicks(2);

@@ -11,6 +11,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.raftactors.core.CoreStatus;
 import io.raftactors.core.RaftConfig;
 import io.raftactors.core.RaftCore;
 import io.raftactors.core.Role;
@@ -203,8 +204,8 @@ class ReadSimulationTest {
         "setup: c and d no longer know a leader");
     // Right before c's next campaign: isolate the leader, restart a.
     assertTrue(sim.runUntil(() -> {
-      RaftCore cc = core(sim, c);
-      return cc.randomizedElectionTimeout() - cc.electionElapsed() == 2;
+      CoreStatus st = core(sim, c).status();
+      return st.randomizedElectionTimeout() - st.electionElapsed() == 2;
     }, 2 * et) >= 0, "setup: c about to campaign");
     sim.isolate(old);
     sim.crash(a);

@@ -222,7 +222,7 @@ class SafetyAndTimingSimulationTest {
           committed += 2;
         }
         sim.runTicks(1);
-        assertTrue(leader.inflight(f) <= DEFAULTS.maxInflightAppends(), "bounded pipeline to the dead follower");
+        assertTrue(leader.status().inflight(f) <= DEFAULTS.maxInflightAppends(), "bounded pipeline to the dead follower");
         assertTrue(sim.messagesInFlight(leader.id(), f) <= 10, "bounded queue: " + sim.messagesInFlight(leader.id(), f));
       }
       sim.runUntil(() -> leader.commitIndex() == leader.lastIndex(), 50);

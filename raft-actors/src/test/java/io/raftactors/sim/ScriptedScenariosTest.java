@@ -16,6 +16,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import io.raftactors.core.ClusterConfig;
+import io.raftactors.core.CoreStatus;
 import io.raftactors.core.DurableState;
 import io.raftactors.core.EntryData;
 import io.raftactors.core.HardState;
@@ -121,8 +122,8 @@ class ScriptedScenariosTest {
     if (!sim.isUp(node)) return;
     RaftCore c = core(sim, node);
     if (c.role() != Role.FOLLOWER) return;
-    assertTrue(c.randomizedElectionTimeout() > ET_MIN, "script needs a long timeout on " + node);
-    while (c.electionElapsed() < ET_MIN) {
+    assertTrue(c.status().randomizedElectionTimeout() > ET_MIN, "script needs a long timeout on " + node);
+    while (c.status().electionElapsed() < ET_MIN) {
       sim.tick(node, 1);
       assertEquals(Role.FOLLOWER, c.role(), node + " must not campaign while being aged");
     }
@@ -134,7 +135,7 @@ class ScriptedScenariosTest {
     assertNotEquals(Role.LEADER, c.role());
     for (int i = 0; i < 3 * ET_MAX; i++) {
       sim.tick(node, 1);
-      if (c.electionElapsed() == 0) return;
+      if (c.status().electionElapsed() == 0) return;
     }
     fail(node + " never timed out");
   }
@@ -266,7 +267,7 @@ class ScriptedScenariosTest {
     elect(sim, "S1", List.of("S3", "S4"));
     assertEquals(2, core(sim, "S1").term());
     settle(sim, List.of("S1", "S2")); // the AppendEntries to S3, S4, S5 are lost
-    assertEquals(2, core(sim, "S1").matchIndex("S2"));
+    assertEquals(2, core(sim, "S1").status().matchIndex("S2"));
     assertEquals(2, core(sim, "S2").termAt(2));
     for (String s : List.of("S3", "S4", "S5")) assertEquals(1, core(sim, s).lastIndex(), s);
     for (String s : S) assertEquals(1, core(sim, s).commitIndex(), "(a) " + s);
@@ -294,12 +295,12 @@ class ScriptedScenariosTest {
     assertEquals(Set.of("S2", "S3", "S4"), toS1.get(4L));
     assertEquals(4, s1.termAt(3), "the new leader's entry of term 4 at index 3");
     // S3 rejects index 3 (its log ends at 1), the leader backs up and sends index 2 alone.
-    for (int i = 0; i < 10 && s1.matchIndex("S3") < 2; i++) {
+    for (int i = 0; i < 10 && s1.status().matchIndex("S3") < 2; i++) {
       sim.deliver(onlyHeld(sim, from("S1", "S3", AppendEntries.class)).id());
       sim.completeWrites("S3");
       sim.deliver(onlyHeld(sim, from("S3", "S1", AppendEntriesResponse.class)).id());
     }
-    assertEquals(2, s1.matchIndex("S3"));
+    assertEquals(2, s1.status().matchIndex("S3"));
     sim.completeWrites("S1");
     for (Simulation.Envelope e : sim.held(e -> e.to().equals("S5"))) sim.drop(e.id());
     // Held now, undelivered: index 3 to S2, to S3 and to S4.
@@ -337,9 +338,10 @@ class ScriptedScenariosTest {
     sim.deliver(onlyHeld(sim, from("S1", "S2", AppendEntries.class)).id());
     sim.completeWrites("S2");
     sim.deliver(onlyHeld(sim, from("S2", "S1", AppendEntriesResponse.class)).id());
-    assertEquals(3, s1.matchIndex("S2"));
-    assertEquals(2, s1.matchIndex("S3"));
-    assertEquals(3, s1.stableIndex());
+    CoreStatus st = s1.status();
+    assertEquals(3, st.matchIndex("S2"));
+    assertEquals(2, st.matchIndex("S3"));
+    assertEquals(3, st.stableIndex());
     assertIndex2NotCommitted(sim, "(c) after S2's acknowledgement");
   }
 
@@ -578,11 +580,13 @@ class ScriptedScenariosTest {
     sim.deliver(onlyHeld(sim, from("n1", "n3", RequestVote.class)).id());
     sim.deliver(onlyHeld(sim, from("n2", "n4", RequestVote.class)).id());
     exchange(sim, sim.ids(), ScriptedScenariosTest::isElection);
-    assertEquals(Set.of("n1", "n3"), core(sim, "n1").votesGranted());
-    assertEquals(Set.of("n2", "n4"), core(sim, "n2").votesGranted());
+    CoreStatus n1 = core(sim, "n1").status();
+    CoreStatus n2 = core(sim, "n2").status();
+    assertEquals(Set.of("n1", "n3"), n1.votesGranted());
+    assertEquals(Set.of("n2", "n4"), n2.votesGranted());
     assertTrue(sim.leaders().isEmpty(), "no leader in term 1");
-    assertEquals(13, core(sim, "n1").randomizedElectionTimeout(), "n1 drew a fresh timeout");
-    assertEquals(19, core(sim, "n2").randomizedElectionTimeout(), "n2 drew a fresh timeout");
+    assertEquals(13, n1.randomizedElectionTimeout(), "n1 drew a fresh timeout");
+    assertEquals(19, n2.randomizedElectionTimeout(), "n2 drew a fresh timeout");
 
     long[] firstTerm2 = {-1};
     String[] firstCandidate = {null};
@@ -637,7 +641,7 @@ class ScriptedScenariosTest {
     sim.restart("n1");
     RaftCore a = core(sim, "n1");
     assertEquals(9, a.term());
-    assertEquals("n1", a.votedFor());
+    assertEquals("n1", a.status().votedFor());
 
     // n2 becomes candidate of term 9 (its pre-vote, if any, granted by n3 alone) and asks n1.
     age(sim, "n3");
@@ -655,7 +659,7 @@ class ScriptedScenariosTest {
     RequestVoteResponse answer =
         (RequestVoteResponse) onlyHeld(sim, from("n1", "n2", RequestVoteResponse.class)).message();
     assertEquals(new RequestVoteResponse(9, "n1", false), answer, "n1 already voted for itself in term 9");
-    assertEquals("n1", a.votedFor());
+    assertEquals("n1", a.status().votedFor());
     assertEquals(new HardState(9, "n1"), sim.durableState("n1").hardState());
     sim.deliverAllHeld();
     assertEquals(Role.CANDIDATE, b.role(), "n1's denial does not make n2 leader");
@@ -671,8 +675,9 @@ class ScriptedScenariosTest {
     RaftCore a = core(sim, "n1");
     assertEquals(Role.FOLLOWER, a.role());
     assertEquals(9, a.term());
-    assertEquals("n1", a.votedFor());
-    assertEquals(15, a.randomizedElectionTimeout());
+    CoreStatus st = a.status();
+    assertEquals("n1", st.votedFor());
+    assertEquals(15, st.randomizedElectionTimeout());
 
     sim.tick("n1", 14);
     assertEquals(Role.FOLLOWER, a.role(), "no campaign before the fresh timeout fires");
@@ -745,13 +750,13 @@ class ScriptedScenariosTest {
     sim.drop(grant.id()); // ...and n2 crashes before the grant leaves
     sim.crash("n2");
     sim.restart("n2");
-    assertEquals("n1", core(sim, "n2").votedFor());
+    assertEquals("n1", core(sim, "n2").status().votedFor());
 
     sim.deliver(again);
     assertEquals(0, sim.pendingWrites("n2"), "the vote is already durable");
     Simulation.Envelope regrant = onlyHeld(sim, from("n2", "n1", RequestVoteResponse.class));
     assertEquals(new RequestVoteResponse(term, "n2", true), regrant.message(), "granted again");
-    assertEquals("n1", core(sim, "n2").votedFor());
+    assertEquals("n1", core(sim, "n2").status().votedFor());
     assertEquals(new HardState(term, "n1"), sim.durableState("n2").hardState());
     sim.deliver(regrant.id());
     assertEquals(Role.LEADER, a.role(), "the repeated grant elects n1");
@@ -774,7 +779,7 @@ class ScriptedScenariosTest {
     RaftCore leader = core(sim, "L");
     assertEquals(10, leader.lastIndex(), "the leader holds 1-10 (its no-op is 10)");
     // Messages between L and G stay held until the end; only L and F talk.
-    long next = leader.nextIndex("F");
+    long next = leader.status().nextIndex("F");
     assertEquals(10, next);
     int rejections = 0;
     while (true) {
@@ -787,14 +792,15 @@ class ScriptedScenariosTest {
       sim.deliver(answer.id());
       if (ok) break;
       rejections++;
-      assertEquals(next - 1, leader.nextIndex("F"), "each rejection lowers nextIndex by exactly one");
-      assertTrue(leader.nextIndex("F") >= 1);
-      next = leader.nextIndex("F");
+      long current = leader.status().nextIndex("F");
+      assertEquals(next - 1, current, "each rejection lowers nextIndex by exactly one");
+      assertTrue(current >= 1);
+      next = current;
       assertTrue(rejections <= 4, "at most 4 rejections");
     }
     assertEquals(3, rejections, "prevLogIndex 9, 8 and 7 fail; 6 matches");
     settle(sim, sim.ids());
-    assertEquals(10, leader.matchIndex("F"));
+    assertEquals(10, leader.status().matchIndex("F"));
     assertEquals(leader.entriesFrom(1), core(sim, "F").entriesFrom(1));
   }
 

@@ -1650,7 +1650,7 @@ public final class Simulation {
   }
 
   private void tickNode(SimNode n) {
-    beginEvent(recordTrace ? "tick " + n.id : null, 10, n.index, n.core.now());
+    beginEvent(recordTrace ? "tick " + n.id : null, 10, n.index, n.core.status().now());
     n.core.tick();
     afterInput(n);
   }
@@ -2352,7 +2352,7 @@ public final class Simulation {
         violation(Invariant.READY_CONSISTENCY, n.id + ": log starts after " + c.snapshotIndex()
             + " but no Ready handed out a snapshot there (mirror starts after " + n.memBase + ")");
       }
-      if (c.lastIndex() != n.mirrorLast() || c.lastTerm() != termOf(n, n.mirrorLast())) {
+      if (c.lastIndex() != n.mirrorLast() || c.termAt(c.lastIndex()) != termOf(n, n.mirrorLast())) {
         violation(Invariant.READY_CONSISTENCY, n.id + ": log changed without being reported in a Ready: " + c + " vs mirror " + n.mirrorLast());
       }
       n.seenTerm = term;

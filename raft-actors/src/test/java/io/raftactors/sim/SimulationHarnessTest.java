@@ -108,7 +108,7 @@ class SimulationHarnessTest {
     sim.restart(f);
     RaftCore back = Sims.core(sim, f);
     assertEquals(durableBefore, back.lastIndex(), "rebuilt from the durable log");
-    assertEquals(sim.durableState(f).hardState(), new HardState(back.term(), back.votedFor()));
+    assertEquals(sim.durableState(f).hardState(), new HardState(back.term(), back.status().votedFor()));
     assertEquals(Role.FOLLOWER, back.role());
     assertTrue(sim.applied(f).isEmpty(), "a fresh state machine");
     sim.runTicks(40);
@@ -265,9 +265,9 @@ class SimulationHarnessTest {
     sim.propose(leader.id());
     sim.runTicks(6);
     assertEquals(before + 1, Sims.core(sim, f).lastIndex(), "leader -> f still works");
-    assertEquals(before, leader.matchIndex(f), "f -> leader is cut: no acknowledgement arrives");
+    assertEquals(before, leader.status().matchIndex(f), "f -> leader is cut: no acknowledgement arrives");
     sim.reconnect(f, leader.id());
     sim.runTicks(3 * ET_MAX);
-    assertEquals(before + 1, Sims.core(sim, sim.leader().id()).matchIndex(f));
+    assertEquals(before + 1, Sims.core(sim, sim.leader().id()).status().matchIndex(f));
   }
 }
