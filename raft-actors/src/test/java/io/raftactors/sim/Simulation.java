@@ -813,6 +813,8 @@ public final class Simulation {
     long seenCommit;
     long seenApplied;
     Role seenRole = Role.FOLLOWER;
+    /** Ticks this incarnation's core has had. */
+    long ticks;
     /** Its configuration when the invariants were last checked (before the current event). */
     ClusterConfig seenConfig;
     long seenLeaderTerm = -1;
@@ -1359,6 +1361,7 @@ public final class Simulation {
     n.core = new RaftCore(n.id, cfg, RandomSource.seeded(seed, n.id + "/replaced"), state);
     n.driver = new RaftDriver(n.core, new SimHost(n), snapshotEvery, 0);
     n.writing = null; // the old core's write in flight is forgotten
+    n.ticks = 0;
     afterInput(n);
   }
 
@@ -1650,7 +1653,8 @@ public final class Simulation {
   }
 
   private void tickNode(SimNode n) {
-    beginEvent(recordTrace ? "tick " + n.id : null, 10, n.index, n.core.status().now());
+    beginEvent(recordTrace ? "tick " + n.id : null, 10, n.index, n.ticks); // the core's clock (now) before this tick
+    n.ticks++;
     n.core.tick();
     afterInput(n);
   }
@@ -2324,6 +2328,7 @@ public final class Simulation {
     n.seenApplied = n.core.lastApplied();
     n.seenRole = n.core.role();
     n.seenConfig = n.core.config();
+    n.ticks = n.core.status().now();
     n.rateCredit = 0;
   }
 
