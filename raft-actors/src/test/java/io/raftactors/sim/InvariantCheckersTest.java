@@ -421,6 +421,27 @@ class InvariantCheckersTest {
     sim.runTicks(10);
   }
 
+  @Test
+  void clientAnswers_leaderHandsOverBeforeItsEntriesAreKnownCommitted() {
+    // The followers store n1's entry, but their acknowledgements are held: n1 does not know it
+    // committed. A broken n1 tells a follower to campaign anyway (T3.10-02); when it steps down for
+    // that follower's election, the caller of the entry it held is told "unknown".
+    Simulation sim = settled(22);
+    String l = sim.leader().id();
+    String f = others(sim, l).get(0);
+    sim.holdWhere(e -> e.to().equals(l) && e.message() instanceof RaftMessage.AppendEntriesResponse);
+    Simulation.Proposal p = sim.propose(l);
+    boolean[] sent = {false};
+    sim.rewriteReady((id, r) -> {
+      if (!id.equals(l) || sent[0] || sim.core(f).lastIndex() < p.index) return r;
+      sent[0] = true;
+      return edit(r, e -> e.messages.add(new Outbound(f, new RaftMessage.TimeoutNow(sim.core(l).term(), l))));
+    });
+    SimulationFailure failure = assertThrows(SimulationFailure.class, () -> sim.runTicks(20));
+    assertEquals(Invariant.CLIENT_ANSWERS, failure.invariant, failure.getMessage());
+    assertTrue(failure.violation.contains("sent TimeoutNow in term"), failure.violation);
+  }
+
   /** A follower's core appends entries that its Ready does not hand out. */
   static void followerAppendsWithoutReportingIt() {
     Simulation sim = settled(22);

@@ -156,6 +156,7 @@ class MembershipSimulationTest {
       return c;
     });
     System.out.println("NET-11: " + total);
+    if (replaying()) return; // one seed need not exercise everything
     assertTrue(total.partitionsDuringConfigurationChange > 0, total::toString);
     assertTrue(total.partitionsDuringSnapshotTransfer > 0, total::toString);
     assertTrue(total.membershipChangesDone > 0 && total.jointConfigurations > 0 && total.transfersDone > 0, total::toString);

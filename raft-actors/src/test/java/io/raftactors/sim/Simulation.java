@@ -513,7 +513,10 @@ public final class Simulation {
     APPLY_ORDER("Apply order"),
     /** Only entries durable in the node's own storage are applied. */
     APPLY_ONLY_DURABLE("Apply only durable entries"),
-    /** A client is answered only for its own proposal, with its own command; an appended one is never refused. */
+    /**
+     * A client is answered only for its own proposal, with its own command; an appended one is never
+     * refused, nor left unknown by a leader that told a member to campaign while holding it (T3.10-02).
+     */
     CLIENT_ANSWERS("Client answers"),
     /** The core reports every change of its log in a Ready, in order, and its storage writes fit the log. */
     READY_CONSISTENCY("Ready consistency"),
@@ -818,6 +821,9 @@ public final class Simulation {
     /** Its configuration when the invariants were last checked (before the current event). */
     ClusterConfig seenConfig;
     long seenLeaderTerm = -1;
+    /** The term in which it last told a member to campaign (TimeoutNow), and its last index then. */
+    long timeoutNowTerm = -1;
+    long timeoutNowLast;
 
     SimNode(String id, int index, DurableState st) {
       this.id = id;
@@ -1809,6 +1815,12 @@ public final class Simulation {
     long term = n.core.term();
     for (Outbound o : r.messages()) checkStamp(n, o, term);
     for (Outbound o : r.messagesAfterPersist()) checkStamp(n, o, term);
+    for (Outbound o : r.messages()) {
+      if (o.message() instanceof RaftMessage.TimeoutNow) {
+        n.timeoutNowTerm = term;
+        n.timeoutNowLast = n.core.lastIndex();
+      }
+    }
     updateMirror(n, r);
     for (Outbound o : r.messagesAfterPersist()) checkHint(n, o.message());
     for (Outbound o : r.messages()) checkHint(n, o.message());
@@ -1848,6 +1860,12 @@ public final class Simulation {
       counters.proposalsRejected++;
       if (p.index > 0) violation(Invariant.CLIENT_ANSWERS, "proposal " + p + " was appended but answered not-leader");
     } else if (p.status != Proposal.Status.APPLIED) {
+      if (p.node.equals(n.id) && p.index > 0 && p.term == n.timeoutNowTerm && p.index <= n.timeoutNowLast) {
+        // T3.10-02: a leader tells a member to campaign only once its whole log is committed, so
+        // the entries it then held keep their callers when it steps down for the new leader.
+        violation(Invariant.CLIENT_ANSWERS, n.id + " sent TimeoutNow in term " + p.term + " holding entries up to "
+            + n.timeoutNowLast + ", then answered " + p + " with " + o + ": it handed over before they were known committed");
+      }
       p.status = Proposal.Status.UNKNOWN;
       counters.proposalsUnknown++;
     }
