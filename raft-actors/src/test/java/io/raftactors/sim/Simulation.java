@@ -521,8 +521,9 @@ public final class Simulation {
     /** The core reports every change of its log in a Ready, in order, and its storage writes fit the log. */
     READY_CONSISTENCY("Ready consistency"),
     /**
-     * No node removes an entry at or below its commitIndex, or any entry marked committed anywhere
-     * (P5.3-08; InstallSnapshot keeps the entries after a matching snapshot point, T5.1-09).
+     * No node removes an entry at or below its commitIndex, or an entry marked committed anywhere in
+     * its current term or before (P5.3-08; InstallSnapshot keeps the entries after a matching
+     * snapshot point, T5.1-09).
      */
     COMMITTED_KEPT("Committed entries kept"),
     /** When an index is first marked committed, a majority of the voters hold it in durable storage. */
@@ -2048,9 +2049,10 @@ public final class Simulation {
   }
 
   /**
-   * P5.3-08: a node never removes an entry at or below its own commitIndex, nor an entry that any
-   * node marked committed (a committed entry is in every later leader's log, so no correct leader
-   * makes a follower drop it; InstallSnapshot keeps the suffix after a matching snapshot point).
+   * P5.3-08: a node never removes an entry at or below its own commitIndex, nor an entry that a node
+   * marked committed in its term or an earlier one (a committed entry is in the log of every leader
+   * of a later term, so none makes a follower drop it; InstallSnapshot keeps the suffix after a
+   * matching snapshot point). A leader of an earlier term, stalled or cut off, may: see below.
    * {@code from} is the first index the node removes or replaces.
    */
   private void checkCommittedKept(SimNode n, long from) {
@@ -2058,7 +2060,11 @@ public final class Simulation {
       violation(Invariant.COMMITTED_KEPT, n.id + " removed its entries from " + from + ", at or below its commitIndex "
           + n.seenCommit);
     }
-    if (from <= committedMax && committedHash[(int) from] != 0 && n.mirrorHash(from) == committedHash[(int) from]) {
+    // A leader of a term before the commit may still reach a node that has not heard of later terms:
+    // its entries were sent before the commit and can replace a copy (the committed entry stays on a
+    // majority). From the term the commit was first seen in on, no leader may.
+    if (from <= committedMax && committedHash[(int) from] != 0 && n.mirrorHash(from) == committedHash[(int) from]
+        && committedTerm[(int) from] <= n.core.term()) {
       violation(Invariant.COMMITTED_KEPT, n.id + " removed committed entry " + from + " (" + termOf(n, from)
           + "); entries up to " + committedMax + " are committed");
     }
