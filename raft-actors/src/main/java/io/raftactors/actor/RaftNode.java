@@ -12,6 +12,7 @@ import akka.actor.typed.javadsl.StashBuffer;
 import akka.actor.typed.javadsl.TimerScheduler;
 import akka.serialization.Serialization;
 import akka.serialization.SerializationExtension;
+import io.raftactors.core.Bootstrap;
 import io.raftactors.core.ClusterConfig;
 import io.raftactors.core.Committed;
 import io.raftactors.core.DurableState;
@@ -485,19 +486,24 @@ public final class RaftNode {
           timers.cancel(RECOVERY_TIMER);
           log.info("Raft node {} of group {} read its state from storage in {} ms (attempt {})", settings.memberId(),
               settings.groupId(), (System.nanoTime() - started) / 1_000_000, attempt);
-          if (!isEmpty(r.state())) return running(r.state());
-          List<String> peers = settings.bootstrapConfig().voters().stream().filter(m -> !m.equals(settings.memberId())).toList();
-          if (settings.bootstrapJoin()) {
-            // T4.4-01: nothing is written; the configuration arrives by replication from the leader.
-            // Until then this node knows no configuration that makes it a voter: it never campaigns.
-            log.info("Raft node {} of group {} starts on empty storage and joins: it waits for the leader to send it "
-                + "the group's log (raft.bootstrap = join)", settings.memberId(), settings.groupId());
-            return running(DurableState.empty(new io.raftactors.core.ClusterConfig(peers)));
+          Bootstrap bootstrap = new Bootstrap(settings.memberId(), settings.bootstrapConfig(),
+              settings.bootstrapJoin() ? Bootstrap.Mode.JOIN
+                  : settings.bootstrapChecked() ? Bootstrap.Mode.CHECKED : Bootstrap.Mode.UNCHECKED);
+          Bootstrap.Decision d = bootstrap.recovered(r.state());
+          if (d instanceof Bootstrap.Run run) {
+            if (Bootstrap.isEmpty(r.state())) {
+              // T4.4-01: nothing is written; the configuration arrives by replication from the leader.
+              // Until then this node knows no configuration that makes it a voter: it never campaigns.
+              log.info("Raft node {} of group {} starts on empty storage and joins: it waits for the leader to send it "
+                  + "the group's log (raft.bootstrap = join)", settings.memberId(), settings.groupId());
+            }
+            return running(run.state());
           }
-          if (!settings.bootstrapChecked() || peers.isEmpty()) return founding();
+          if (d instanceof Bootstrap.Found f) return founding(f.founded());
           log.info("Raft node {} of group {} starts on empty storage; it founds the group once every other member {} "
-              + "answers that it is still in term 0 (raft.bootstrap = checked)", settings.memberId(), settings.groupId(), peers);
-          return stash.unstashAll(awaitingFounders(peers));
+              + "answers that it is still in term 0 (raft.bootstrap = checked)", settings.memberId(), settings.groupId(),
+              bootstrap.peers());
+          return stash.unstashAll(awaitingFounders(bootstrap));
         })
         .onMessage(GetStatus.class, g -> startingStatus(g, Phase.RECOVERING, "recovering: reading its state from storage "
             + "(attempt " + attempt + ", for " + (System.nanoTime() - started) / 1_000_000 + " ms)"))
@@ -542,15 +548,8 @@ public final class RaftNode {
 
   // ------------------------------------------------------------------ empty storage (T3.8-11)
 
-  /** No term, no vote, no snapshot, no entry: a first start, or storage that was lost. */
-  private static boolean isEmpty(DurableState s) {
-    return s.hardState().term() == 0 && s.hardState().votedFor() == null
-        && s.snapshot().lastIncludedIndex() == 0 && s.entries().isEmpty();
-  }
-
   /** Writes the founding configuration as log entry 1, then runs as a founding member. */
-  private Behavior<Command> founding() {
-    DurableState founded = DurableState.bootstrap(settings.bootstrapConfig());
+  private Behavior<Command> founding(DurableState founded) {
     log.info("Raft node {} founds group {} with voters {}", settings.memberId(), settings.groupId(), settings.bootstrapConfig().voters());
     ctx.pipeToSelf(storage.write(new RaftStorage.Write(null, 0, founded.entries())),
         (ok, failure) -> failure != null ? new FoundingFailed(failure) : Founded.INSTANCE);
@@ -568,18 +567,14 @@ public final class RaftNode {
   }
 
   /**
-   * raft.bootstrap = checked: probes every other member with a pre-vote for term 1 from an empty log,
-   * which changes nothing on the receiver and is always refused, with the receiver's term. Founds
-   * once all have answered term 0; refuses for good as soon as one shows a later term. A node in
-   * this state never votes, never campaigns and never acknowledges entries.
+   * raft.bootstrap = checked: probes every other founder until {@link Bootstrap} decides to found
+   * (all answered term 0) or to refuse (one is in a later term). A node in this state never votes,
+   * never campaigns and never acknowledges entries.
    */
-  private Behavior<Command> awaitingFounders(List<String> peers) {
-    Map<String, Boolean> answered = new HashMap<>();
+  private Behavior<Command> awaitingFounders(Bootstrap bootstrap) {
     Runnable probe = () -> {
-      for (String p : peers) {
-        if (!answered.containsKey(p)) {
-          transport.send(p, new PeerEnvelope(settings.groupId(), p, new RaftMessage.PreVote(1, settings.memberId(), 0, 0)));
-        }
+      if (bootstrap.decision() instanceof Bootstrap.Wait w) {
+        for (String p : w.unanswered()) transport.send(p, new PeerEnvelope(settings.groupId(), p, bootstrap.probe()));
       }
     };
     probe.run();
@@ -592,57 +587,50 @@ public final class RaftNode {
         })
         .onMessage(PeerEnvelope.class, env -> {
           if (!accept(env)) return Behaviors.same();
-          RaftMessage m = env.message();
-          long theirTerm;
-          if (m instanceof RaftMessage.PreVote pv) {
-            send(pv.from(), new RaftMessage.PreVoteResponse(0, settings.memberId(), false));
-            // A probe (empty log) comes from a member that is itself waiting, in term 0; a real
-            // pre-vote proposes the sender's term + 1.
-            theirTerm = pv.lastLogIndex() == 0 ? 0 : pv.term() - 1;
-          } else if (m instanceof RaftMessage.PreVoteResponse r) {
-            theirTerm = r.granted() ? r.term() - 1 : r.term();
-          } else {
-            theirTerm = m.term(); // votes, appends, snapshots: only ever sent in term 1 or later
-          }
-          if (theirTerm > 0) {
+          RaftMessage reply = bootstrap.received(env.message());
+          if (reply != null) send(env.message().from(), reply);
+          Bootstrap.Decision d = bootstrap.decision();
+          if (d instanceof Bootstrap.Refuse r) {
             timers.cancel(PROBE_TIMER);
-            return refusing(m.from(), theirTerm);
+            return refusing(bootstrap, r);
           }
-          answered.put(m.from(), Boolean.TRUE);
-          if (!answered.keySet().containsAll(peers)) return Behaviors.same();
-          timers.cancel(PROBE_TIMER);
-          return founding();
+          if (d instanceof Bootstrap.Found f) {
+            timers.cancel(PROBE_TIMER);
+            return founding(f.founded());
+          }
+          return Behaviors.same();
         })
         .onMessage(Command.class, RaftNode::isClientRequest, c -> tellNotLeader(c, null))
         .onMessage(GetStatus.class, g -> startingStatus(g, Phase.AWAITING_FOUNDERS, "empty storage: waiting for every founding member to answer "
             + "before founding the group (raft.bootstrap = checked); no answer yet from "
-            + peers.stream().filter(p -> !answered.containsKey(p)).toList()))
+            + (bootstrap.decision() instanceof Bootstrap.Wait w ? w.unanswered() : java.util.Set.of())))
         .build();
   }
 
   /**
-   * Storage is empty, but the group has been in {@code groupTerm}: this node may have voted and
+   * Storage is empty, but the group has been in a later term: this node may have voted and
    * acknowledged entries that it no longer has. It stays silent: no votes, no campaigns, no
    * acknowledgements. It only answers pre-votes, with the group's term, so that other members
    * that lost their storage learn it too.
    */
-  private Behavior<Command> refusing(String witness, long groupTerm) {
+  private Behavior<Command> refusing(Bootstrap bootstrap, Bootstrap.Refuse r) {
     log.error("Raft node {} of group {} has EMPTY storage, but member {} is already in term {}: the group existed "
             + "before this storage did, so this node's storage was lost or replaced. It may have voted or acknowledged "
             + "entries it no longer remembers, so it will not vote, stand for election or acknowledge entries. To bring it "
             + "back, restore its storage, or (only if this member has certainly never run before) restart it with "
             + "raft.bootstrap = unchecked.",
-        settings.memberId(), settings.groupId(), witness, groupTerm);
+        settings.memberId(), settings.groupId(), r.witness(), r.groupTerm());
     return Behaviors.receive(Command.class)
         .onMessage(PeerEnvelope.class, env -> {
-          if (accept(env) && env.message() instanceof RaftMessage.PreVote pv) {
-            send(pv.from(), new RaftMessage.PreVoteResponse(groupTerm, settings.memberId(), false));
+          if (accept(env)) {
+            RaftMessage reply = bootstrap.received(env.message());
+            if (reply != null) send(env.message().from(), reply);
           }
           return Behaviors.same();
         })
         .onMessage(Command.class, RaftNode::isClientRequest, c -> tellNotLeader(c, null))
-        .onMessage(GetStatus.class, g -> startingStatus(g, Phase.REFUSING, "empty storage, but the group is already in term " + groupTerm
-            + " (seen from " + witness + "): storage lost or replaced; not taking part"))
+        .onMessage(GetStatus.class, g -> startingStatus(g, Phase.REFUSING, "empty storage, but the group is already in term "
+            + r.groupTerm() + " (seen from " + r.witness() + "): storage lost or replaced; not taking part"))
         .onMessage(Probe.class, t -> Behaviors.same())
         .build();
   }

@@ -180,7 +180,7 @@ public final class Chaos {
       for (int i = 0; i < n; i++) {
         if (!sim.isUp(ids.get(i))) {
           down++;
-          if (now >= restartAt[i] && !decommissioned.contains(ids.get(i))) {
+          if (now >= restartAt[i] && !decommissioned.contains(ids.get(i)) && !sim.refusing(ids.get(i))) {
             sim.restart(ids.get(i));
             down--;
           }
@@ -407,7 +407,7 @@ public final class Chaos {
     sim.network().reliable(2);
     List<String> ids = sim.ids();
     for (String id : ids) {
-      if (!sim.isUp(id) && !decommissioned.contains(id)) sim.restart(id);
+      if (!sim.isUp(id) && !decommissioned.contains(id) && !sim.refusing(id)) sim.restart(id);
       if (sim.isUp(id)) sim.setTickRate(id, 1.0);
     }
     int pauseLeft = (int) Math.max(0, pausedUntil - sim.now());
@@ -437,6 +437,7 @@ public final class Chaos {
       var st = l.status();
       if (st.change() != null || st.transferTarget() != null || l.config().joint()) return false;
       for (String id : sim.members()) {
+        if (sim.refusing(id)) continue; // lost its storage: stays out until an operator restores it (T3.8-11)
         RaftCore c = sim.core(id);
         if (c == null) return false;
         if (c.lastApplied() != l.lastIndex() || c.lastIndex() != l.lastIndex() || c.commitIndex() != l.lastIndex()) {
@@ -454,7 +455,7 @@ public final class Chaos {
       // Reads are live too once the faults are gone: one at the leader, one through a follower.
       String leader = sim.leader().id();
       String follower = leader;
-      for (String id : sim.members()) if (!id.equals(leader)) follower = id;
+      for (String id : sim.members()) if (!id.equals(leader) && !sim.refusing(id)) follower = id;
       Simulation.Read atLeader = sim.read(leader);
       Simulation.Read viaFollower = sim.read(follower);
       int served = sim.runUntil(() -> atLeader.done() && viaFollower.done(), convergeBound);

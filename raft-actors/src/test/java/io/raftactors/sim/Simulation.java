@@ -1,5 +1,6 @@
 package io.raftactors.sim;
 
+import io.raftactors.core.Bootstrap;
 import io.raftactors.core.ClusterConfig;
 import io.raftactors.core.Committed;
 import io.raftactors.core.DurableState;
@@ -369,6 +370,8 @@ public final class Simulation {
     /** Leadership transfers asked, and those whose leader stepped down for the target. */
     public long transfers;
     public long transfersDone;
+    /** Storage lost (wiped) on a node (T3.8-11). */
+    public long storageLosses;
     /** Partitions that began while a configuration entry was not committed yet (NET-11). */
     public long partitionsDuringConfigurationChange;
     /** Partitions that began while an InstallSnapshot chunk was on its way (NET-11). */
@@ -413,6 +416,7 @@ public final class Simulation {
       jointConfigurations += o.jointConfigurations;
       transfers += o.transfers;
       transfersDone += o.transfersDone;
+      storageLosses += o.storageLosses;
       partitionsDuringConfigurationChange += o.partitionsDuringConfigurationChange;
       partitionsDuringSnapshotTransfer += o.partitionsDuringSnapshotTransfer;
     }
@@ -458,6 +462,7 @@ public final class Simulation {
       m.put("jointConfigurations", jointConfigurations);
       m.put("transfers", transfers);
       m.put("transfersDone", transfersDone);
+      m.put("storageLosses", storageLosses);
       m.put("partitionsDuringConfigurationChange", partitionsDuringConfigurationChange);
       m.put("partitionsDuringSnapshotTransfer", partitionsDuringSnapshotTransfer);
       return m;
@@ -615,13 +620,26 @@ public final class Simulation {
     private double eventsPerNodePerTick = DEFAULT_EVENTS_PER_NODE_PER_TICK;
     private long budgetAllowance = DEFAULT_BUDGET_ALLOWANCE;
     private int snapshotEvery;
+    private ClusterConfig founders;
+    private Bootstrap.Mode bootstrapMode = Bootstrap.Mode.CHECKED;
 
     /** Founders n1..nN of a new group, each starting from {@link DurableState#bootstrap}. */
     public Builder nodes(int n) {
       List<String> ids = new ArrayList<>();
       for (int i = 1; i <= n; i++) ids.add("n" + i);
-      DurableState st = DurableState.bootstrap(new ClusterConfig(ids));
+      founders = new ClusterConfig(ids);
+      DurableState st = DurableState.bootstrap(founders);
       for (String id : ids) initial.put(id, st);
+      return this;
+    }
+
+    /**
+     * How a founder ({@link #nodes}) whose storage is empty starts ({@link Simulation#wipe}):
+     * {@link Bootstrap.Mode#CHECKED} (the default, as {@code raft.bootstrap = checked}) or {@link
+     * Bootstrap.Mode#UNCHECKED}. Spare nodes always join.
+     */
+    public Builder bootstrapMode(Bootstrap.Mode mode) {
+      this.bootstrapMode = java.util.Objects.requireNonNull(mode);
       return this;
     }
 
@@ -819,6 +837,15 @@ public final class Simulation {
     Role seenRole = Role.FOLLOWER;
     /** Ticks this incarnation's core has had. */
     long ticks;
+    /** While its storage is empty and it waits for the founders, or refuses for good: no core runs. */
+    Bootstrap boot;
+    long bootTicks;
+    /**
+     * What its storage held when it was lost: the copies it acknowledged before then still counted for
+     * commits decided on those acknowledgements (the leader could not know); see {@link #wipe}.
+     */
+    List<LogEntry> lostLog = List.of();
+    long lostBase;
     /** Its configuration when the invariants were last checked (before the current event). */
     ClusterConfig seenConfig;
     long seenLeaderTerm = -1;
@@ -950,6 +977,9 @@ public final class Simulation {
   private final double eventsPerNodePerTick;
   private final long budgetAllowance;
   private final int snapshotEvery;
+  /** The founders of a group built with {@link Builder#nodes}, or null. */
+  private final ClusterConfig founders;
+  private final Bootstrap.Mode bootstrapMode;
   private final LinkedHashMap<String, SimNode> nodes = new LinkedHashMap<>();
   private final PriorityQueue<Event> queue = new PriorityQueue<>(
       (a, b) -> a.tick != b.tick ? Long.compare(a.tick, b.tick) : Long.compare(a.seq, b.seq));
@@ -1004,6 +1034,8 @@ public final class Simulation {
     this.eventsPerNodePerTick = b.eventsPerNodePerTick;
     this.budgetAllowance = b.budgetAllowance;
     this.snapshotEvery = b.snapshotEvery;
+    this.founders = b.founders;
+    this.bootstrapMode = b.bootstrapMode;
     if (b.holdAllMessages) this.holdFilter = e -> true;
     int i = 0;
     for (Map.Entry<String, DurableState> e : b.initial.entrySet()) {
@@ -1193,6 +1225,23 @@ public final class Simulation {
     n.incarnation++;
     n.pausedUntil = -1;
     event("crash " + node, 6, n.index, n.incarnation);
+    check();
+  }
+
+  /**
+   * The node's storage is lost (a replaced disk, a wiped directory): it crashes if it is up, and its
+   * term, vote, snapshot and log are gone. Restarted, it starts as a node with empty storage does
+   * ({@link Builder#bootstrapMode}).
+   */
+  public void wipe(String node) {
+    SimNode n = nodes.get(node);
+    if (n == null || founders == null) throw new IllegalArgumentException("unknown node or no founders: " + node);
+    if (n.up) crash(node);
+    n.lostLog = new ArrayList<>(n.durableLog);
+    n.lostBase = n.durableBase();
+    adoptDurable(n, new DurableState(HardState.INITIAL, SnapshotMeta.initial(founders), List.of()));
+    counters.storageLosses++;
+    event("wipe " + node, 21, n.index, n.incarnation);
     check();
   }
 
@@ -1592,7 +1641,7 @@ public final class Simulation {
   /** Throws unless every live node has applied the same sequence and holds the same log; returns the log length. */
   public long assertConverged() {
     List<SimNode> group = new ArrayList<>();
-    for (String id : members()) group.add(nodes.get(id));
+    for (String id : members()) if (!refusing(id)) group.add(nodes.get(id)); // lost storage: stays out (T3.8-11)
     SimNode ref = null;
     for (SimNode n : group) {
       if (!n.up) fail(Invariant.CONVERGENCE, n.id + " is down");
@@ -1650,6 +1699,9 @@ public final class Simulation {
       }
     }
     for (SimNode n : nodes.values()) {
+      if (n.boot != null && n.boot.decision() instanceof Bootstrap.Wait w && ++n.bootTicks % cfg.electionTimeoutMin() == 0) {
+        for (String p : w.unanswered()) send(n, new Outbound(p, n.boot.probe())); // probe again
+      }
       if (!n.up || n.paused()) continue;
       n.rateCredit += n.rate;
       while (n.rateCredit >= 1.0 && n.up) {
@@ -1668,6 +1720,11 @@ public final class Simulation {
 
   private void processDelivery(Envelope env) {
     SimNode to = nodes.get(env.to);
+    if (to.boot != null && !blocked.contains(env.from + ">" + env.to)) {
+      counters.messagesDelivered++;
+      bootMessage(to, env);
+      return;
+    }
     if (!to.up || blocked.contains(env.from + ">" + env.to)) {
       counters.messagesDropped++;
       event(recordTrace ? "lost " + env : null, 11, to.index, env.id);
@@ -2311,6 +2368,21 @@ public final class Simulation {
   }
 
   private void start(SimNode n) {
+    if (founders != null && Bootstrap.isEmpty(currentDurable(n))) {
+      boolean founder = founders.isVoter(n.id);
+      Bootstrap b = new Bootstrap(n.id, founders, founder ? bootstrapMode : Bootstrap.Mode.JOIN);
+      Bootstrap.Decision d = b.recovered(currentDurable(n));
+      if (d instanceof Bootstrap.Found f) {
+        adoptDurable(n, f.founded()); // the founding write
+      } else if (d instanceof Bootstrap.Wait) {
+        n.boot = b;
+        n.bootTicks = 0;
+        n.up = false;
+        for (String p : ((Bootstrap.Wait) d).unanswered()) send(n, new Outbound(p, b.probe()));
+        return;
+      }
+    }
+    n.boot = null;
     RandomSource random = randomSources != null ? randomSources.apply(n.id, n.incarnation)
         : RandomSource.seeded(seed, n.incarnation == 0 ? n.id : n.id + "/" + n.incarnation);
     n.core = new RaftCore(n.id, cfg, random,
@@ -2354,6 +2426,42 @@ public final class Simulation {
     n.seenConfig = n.core.config();
     n.ticks = n.core.status().now();
     n.rateCredit = 0;
+  }
+
+  private static DurableState currentDurable(SimNode n) {
+    return new DurableState(n.durableHard, n.durableSnap, n.durableLog, n.durableSnapData);
+  }
+
+  private void adoptDurable(SimNode n, DurableState st) {
+    n.durableHard = st.hardState();
+    n.durableSnap = st.snapshot();
+    n.durableSnapData = st.snapshotData();
+    n.durableSnapHash = startHash(n.durableBase());
+    n.durableLog.clear();
+    n.durableLog.addAll(st.entries());
+  }
+
+  /**
+   * A message to a node whose storage is empty and that waits for the founders or refuses: its
+   * {@link Bootstrap} answers; once it decides to found, the founding state is written and the core
+   * starts. It never votes nor acknowledges (T3.8-11).
+   */
+  private void bootMessage(SimNode n, Envelope env) {
+    beginEvent(recordTrace ? "deliver to starting " + env : null, 19, n.index, env.id);
+    RaftMessage reply = n.boot.received(env.message);
+    if (reply != null) send(n, new Outbound(env.from, reply));
+    Bootstrap.Decision d = n.boot.decision();
+    if (d instanceof Bootstrap.Found f) {
+      adoptDurable(n, f.founded()); // the founding write
+      start(n);
+    }
+    check();
+  }
+
+  /** Whether {@code node} lost its storage and refuses to take part (T3.8-11). */
+  public boolean refusing(String node) {
+    SimNode n = nodes.get(node);
+    return n.boot != null && n.boot.decision() instanceof Bootstrap.Refuse;
   }
 
   // =================================================================== invariants
@@ -2511,7 +2619,12 @@ public final class Simulation {
       SimNode x = nodes.get(v);
       if (x == null) return null; // a voter outside the simulation: its storage is unknown
       int d = (int) (c - x.durableBase() - 1);
-      if (d < 0 || (d < x.durableLog.size() && x.durableLog.get(d).term() == t)) holders++;
+      int lost = (int) (c - x.lostBase - 1);
+      if (d < 0 || (d < x.durableLog.size() && x.durableLog.get(d).term() == t)
+          || (x.lostBase > 0 && lost < 0) // in the snapshot it lost
+          || (lost >= 0 && lost < x.lostLog.size() && x.lostLog.get(lost).term() == t)) {
+        holders++;
+      }
     }
     return holders >= voters.size() / 2 + 1 ? null
         : "only " + holders + " of " + voters + " hold it in durable storage";
