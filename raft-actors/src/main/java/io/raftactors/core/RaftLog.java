@@ -12,11 +12,20 @@ final class RaftLog {
   private long snapshotIndex;
   private long snapshotTerm;
   private final ArrayList<LogEntry> entries = new ArrayList<>();
+  /** Indexes of the configuration entries held, so that finding the one in force never scans the log. */
+  private final java.util.TreeSet<Long> configIndexes = new java.util.TreeSet<>();
 
   RaftLog(SnapshotMeta snapshot, List<LogEntry> initial) {
     this.snapshotIndex = snapshot.lastIncludedIndex();
     this.snapshotTerm = snapshot.lastIncludedTerm();
-    entries.addAll(initial);
+    for (LogEntry e : initial) {
+      entries.add(e);
+      noteConfig(e);
+    }
+  }
+
+  private void noteConfig(LogEntry e) {
+    if (e.data() instanceof EntryData.Configuration) configIndexes.add(e.index());
   }
 
   long snapshotIndex() {
@@ -62,6 +71,7 @@ final class RaftLog {
       throw new IllegalStateException("append out of order: " + e.index() + " after " + lastIndex());
     }
     entries.add(e);
+    noteConfig(e);
   }
 
   /** Removes the entries from {@code index} on. */
@@ -69,6 +79,7 @@ final class RaftLog {
     if (index <= snapshotIndex) throw new IllegalStateException("cannot truncate into the snapshot at " + index);
     int from = (int) (index - snapshotIndex - 1);
     if (from < entries.size()) entries.subList(from, entries.size()).clear();
+    configIndexes.tailSet(index, true).clear();
   }
 
   /** Discards the entries up to and including {@code index}, which a snapshot now covers. */
@@ -76,6 +87,7 @@ final class RaftLog {
     if (index <= snapshotIndex) return;
     int drop = (int) Math.min(entries.size(), index - snapshotIndex);
     entries.subList(0, drop).clear();
+    configIndexes.headSet(index, true).clear();
     snapshotIndex = index;
     snapshotTerm = term;
   }
@@ -113,11 +125,8 @@ final class RaftLog {
 
   /** The latest configuration entry at or below {@code upTo}, or null if the log holds none. */
   LogEntry latestConfigEntry(long upTo) {
-    for (long i = Math.min(upTo, lastIndex()); i > snapshotIndex; i--) {
-      LogEntry e = entry(i);
-      if (e.data() instanceof EntryData.Configuration) return e;
-    }
-    return null;
+    Long i = configIndexes.floor(Math.min(upTo, lastIndex()));
+    return i == null || i <= snapshotIndex ? null : entry(i);
   }
 
   List<LogEntry> entriesFrom(long from) {
