@@ -159,6 +159,10 @@ class KvMembershipEndToEndTest {
 
       // 3. Twenty transfers: to the next voter by name, and to whichever voter the leader picks, in turn.
       leader = awaitLeader(FINAL, FINAL);
+      // A refused change says why: removing a member that is gone is 409 NOT_A_MEMBER, and changes nothing.
+      AdminAnswer gone = admin("DELETE", leader, "/admin/members/n3", null);
+      assertEquals(409, gone.status(), gone.toString());
+      assertEquals("NOT_A_MEMBER", gone.body().get("rejection").asText(), gone.toString());
       long transfersFrom = System.nanoTime();
       for (int i = 0; i < TRANSFERS; i++) {
         String to = i % 2 == 0 ? FINAL.get((FINAL.indexOf(leader) + 1) % FINAL.size()) : null;

@@ -69,9 +69,24 @@ public final class RaftClient implements AutoCloseable {
   /** The command or query was refused; it has not been applied and will not be. */
   public static final class RejectedException extends RaftClientException {
     private static final long serialVersionUID = 1L;
+    private final io.raftactors.core.ProposalOutcome.Rejection rejection;
 
     RejectedException(String message) {
+      this(message, io.raftactors.core.ProposalOutcome.Rejection.INVALID_REQUEST);
+    }
+
+    RejectedException(String message, io.raftactors.core.ProposalOutcome.Rejection rejection) {
       super(message);
+      this.rejection = rejection;
+    }
+
+    /**
+     * Why, as a value to act on: for example {@code CHANGE_IN_PROGRESS} (ask again later),
+     * {@code ALREADY_A_MEMBER}, {@code NOT_A_MEMBER}, {@code LAST_VOTER}, {@code CATCH_UP_FAILED},
+     * {@code NOT_A_VOTER} or {@code TRANSFER_TIMED_OUT}; {@code INVALID_REQUEST} for a malformed one.
+     */
+    public io.raftactors.core.ProposalOutcome.Rejection rejection() {
+      return rejection;
     }
   }
 
@@ -541,7 +556,7 @@ public final class RaftClient implements AutoCloseable {
         if (session == c.session) session = 0;
         finish(c, new OutcomeUnknownException("client session expired: " + e.reason()));
       } else if (reply instanceof RaftNode.ClientRejected rj) {
-        finish(c, new RejectedException(rj.reason()));
+        finish(c, new RejectedException(rj.reason(), rj.rejection()));
       }
       return Behaviors.same();
     }

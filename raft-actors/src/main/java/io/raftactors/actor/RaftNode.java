@@ -133,8 +133,20 @@ public final class RaftNode {
    */
   public record NotLeader(String leaderId) implements ProposeReply, QueryReply, AdminReply {}
 
-  /** Certainly not applied: refused before reaching the log (for example it cannot be serialized). */
-  public record Rejected(String reason) implements ProposeReply, QueryReply, AdminReply {}
+  /**
+   * Certainly not applied: refused before reaching the log (for example it cannot be serialized, or
+   * another membership change is in progress). {@code rejection} says why, for programs.
+   */
+  public record Rejected(String reason, ProposalOutcome.Rejection rejection) implements ProposeReply, QueryReply, AdminReply {
+    public Rejected {
+      if (rejection == null) rejection = ProposalOutcome.Rejection.INVALID_REQUEST;
+    }
+
+    /** A request refused as asked (malformed, or it cannot be serialized). */
+    public Rejected(String reason) {
+      this(reason, ProposalOutcome.Rejection.INVALID_REQUEST);
+    }
+  }
 
   /**
    * Certainly not applied: the leader already holds as many proposals waiting to commit as
@@ -218,8 +230,19 @@ public final class RaftNode {
     }
   }
 
-  /** Refused before reaching the log, or failed without effect (for example a malformed payload). */
-  public record ClientRejected(long requestId, String reason) implements ClientReply {}
+  /**
+   * Refused before reaching the log, or failed without effect (for example a malformed payload, or
+   * another membership change in progress); {@code rejection} says why, for programs.
+   */
+  public record ClientRejected(long requestId, String reason, ProposalOutcome.Rejection rejection) implements ClientReply {
+    public ClientRejected {
+      if (rejection == null) rejection = ProposalOutcome.Rejection.INVALID_REQUEST;
+    }
+
+    public ClientRejected(long requestId, String reason) {
+      this(requestId, reason, ProposalOutcome.Rejection.INVALID_REQUEST);
+    }
+  }
 
   /** Refused before reaching the log: the leader holds as many waiting proposals as it allows. Retry later. */
   public record ClientOverloaded(long requestId, String reason) implements ClientReply {}
@@ -769,7 +792,7 @@ public final class RaftNode {
 
   private Behavior<Command> changeMembers(List<MembershipChange> changes, Waiter waiter) {
     if (changes == null || changes.isEmpty() || changes.stream().anyMatch(java.util.Objects::isNull)) {
-      answer(waiter, new ProposalOutcome.Rejected(0, "no membership change asked"));
+      answer(waiter, new ProposalOutcome.Rejected(0, ProposalOutcome.Rejection.INVALID_REQUEST, "no membership change asked"));
       return Behaviors.same();
     }
     // New members are replicated to while they catch up, before the configuration records their addresses.
@@ -818,15 +841,17 @@ public final class RaftNode {
     }
     String leader = o instanceof ProposalOutcome.NotLeader nl ? nl.leaderHint() : null;
     String reason = o instanceof ProposalOutcome.Unknown u ? u.reason() : o instanceof ProposalOutcome.Rejected r ? r.reason() : null;
+    ProposalOutcome.Rejection why = o instanceof ProposalOutcome.Rejected r ? r.rejection() : null;
     boolean notLeader = o instanceof ProposalOutcome.NotLeader;
     boolean unknown = o instanceof ProposalOutcome.Unknown;
     if (w instanceof ClientSide c) {
       long id = c.requestId();
-      c.replyTo().tell(notLeader ? clientNotLeader(id, leader) : unknown ? new ClientOutcomeUnknown(id, reason) : new ClientRejected(id, reason));
+      c.replyTo().tell(notLeader ? clientNotLeader(id, leader) : unknown ? new ClientOutcomeUnknown(id, reason)
+          : new ClientRejected(id, reason, why));
       return;
     }
     // The same three answers serve local proposers and local admin requests (they implement both replies).
-    var reply = notLeader ? new NotLeader(leader) : unknown ? new OutcomeUnknown(reason) : new Rejected(reason);
+    var reply = notLeader ? new NotLeader(leader) : unknown ? new OutcomeUnknown(reason) : new Rejected(reason, why);
     if (w instanceof LocalWaiter l) l.replyTo().tell(reply);
     else if (w instanceof AdminWaiter a) a.replyTo().tell(reply);
   }

@@ -47,6 +47,21 @@ public sealed interface MembershipChange {
     }
   }
 
+  /** A change that cannot be made to the current configuration, and why. */
+  final class Invalid extends IllegalArgumentException {
+    private static final long serialVersionUID = 1L;
+    private final ProposalOutcome.Rejection rejection;
+
+    Invalid(ProposalOutcome.Rejection rejection, String message) {
+      super(message);
+      this.rejection = rejection;
+    }
+
+    public ProposalOutcome.Rejection rejection() {
+      return rejection;
+    }
+  }
+
   private static void checkId(String id) {
     if (id == null || id.isBlank()) throw new IllegalArgumentException("a member id must not be blank");
   }
@@ -56,35 +71,35 @@ public sealed interface MembershipChange {
    * IllegalArgumentException} saying why they cannot be made.
    */
   static ClusterConfig apply(ClusterConfig current, List<MembershipChange> changes) {
-    if (changes == null || changes.isEmpty()) throw new IllegalArgumentException("no membership change asked");
-    if (current.joint()) throw new IllegalArgumentException("a joint configuration change is still in progress");
+    if (changes == null || changes.isEmpty()) throw new Invalid(ProposalOutcome.Rejection.INVALID_REQUEST, "no membership change asked");
+    if (current.joint()) throw new Invalid(ProposalOutcome.Rejection.CHANGE_IN_PROGRESS, "a joint configuration change is still in progress");
     Set<String> seen = new LinkedHashSet<>();
     List<String> voters = new ArrayList<>(current.voters());
     List<String> learners = new ArrayList<>(current.learners());
     ClusterConfig withAddresses = current;
     for (MembershipChange c : Objects.requireNonNull(changes)) {
       String id = c.id();
-      if (!seen.add(id)) throw new IllegalArgumentException("member " + id + " is changed twice in one request");
+      if (!seen.add(id)) throw new Invalid(ProposalOutcome.Rejection.INVALID_REQUEST, "member " + id + " is changed twice in one request");
       if (c instanceof AddVoter a) {
-        if (current.isMember(id)) throw new IllegalArgumentException("member " + id + " is already in the group");
+        if (current.isMember(id)) throw new Invalid(ProposalOutcome.Rejection.ALREADY_A_MEMBER, "member " + id + " is already in the group");
         voters.add(id);
         withAddresses = withAddresses.withAddress(id, a.address());
       } else if (c instanceof AddLearner a) {
-        if (current.isMember(id)) throw new IllegalArgumentException("member " + id + " is already in the group");
+        if (current.isMember(id)) throw new Invalid(ProposalOutcome.Rejection.ALREADY_A_MEMBER, "member " + id + " is already in the group");
         learners.add(id);
         withAddresses = withAddresses.withAddress(id, a.address());
       } else if (c instanceof Promote) {
-        if (current.isVoter(id)) throw new IllegalArgumentException("member " + id + " is already a voter");
-        if (!current.isLearner(id)) throw new IllegalArgumentException("member " + id + " is not in the group");
+        if (current.isVoter(id)) throw new Invalid(ProposalOutcome.Rejection.ALREADY_A_VOTER, "member " + id + " is already a voter");
+        if (!current.isLearner(id)) throw new Invalid(ProposalOutcome.Rejection.NOT_A_MEMBER, "member " + id + " is not in the group");
         learners.remove(id);
         voters.add(id);
       } else if (c instanceof Remove) {
-        if (!current.isMember(id)) throw new IllegalArgumentException("member " + id + " is not in the group");
+        if (!current.isMember(id)) throw new Invalid(ProposalOutcome.Rejection.NOT_A_MEMBER, "member " + id + " is not in the group");
         voters.remove(id);
         learners.remove(id);
       }
     }
-    if (voters.isEmpty()) throw new IllegalArgumentException("the change would remove the last voter");
+    if (voters.isEmpty()) throw new Invalid(ProposalOutcome.Rejection.LAST_VOTER, "the change would remove the last voter");
     boolean single = changedVoters(current.voters(), voters) <= 1;
     return withAddresses.withMembers(voters, learners, single ? List.of() : current.voters());
   }

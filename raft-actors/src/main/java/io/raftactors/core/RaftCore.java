@@ -333,7 +333,7 @@ public final class RaftCore {
     if (reads.leaderReadsWaiting()) expireLeaderReads();
     if (transfer != null && now - transfer.startedAt() >= settings.electionTimeoutMax()) {
       // T3.10-04: the target did not take over within an election timeout; carry on leading.
-      outcomes.add(new ProposalOutcome.Rejected(transfer.correlationId(), "leadership transfer to " + transfer.target()
+      outcomes.add(new ProposalOutcome.Rejected(transfer.correlationId(), ProposalOutcome.Rejection.TRANSFER_TIMED_OUT, "leadership transfer to " + transfer.target()
           + " did not complete within an election timeout (" + settings.electionTimeoutMax() + " ticks)"));
       transfer = null;
     }
@@ -357,7 +357,8 @@ public final class RaftCore {
       return -1;
     }
     if (data instanceof Configuration) {
-      outcomes.add(new ProposalOutcome.Rejected(correlationId, "a configuration is changed with changeMembership, not proposed"));
+      outcomes.add(new ProposalOutcome.Rejected(correlationId, ProposalOutcome.Rejection.INVALID_REQUEST,
+          "a configuration is changed with changeMembership, not proposed"));
       return -1;
     }
     if (!tracker.isVoter(id)) {
@@ -425,14 +426,14 @@ public final class RaftCore {
     // reason to refuse: the change waits for this term's first commit (T4.1-06), which covers it.
     boolean ownUncommitted = configIndex > commitIndex && log.term(configIndex) == term;
     if (change != null || ownUncommitted || tracker.config().joint()) {
-      outcomes.add(new ProposalOutcome.Rejected(correlationId, "a membership change is in progress"));
+      outcomes.add(new ProposalOutcome.Rejected(correlationId, ProposalOutcome.Rejection.CHANGE_IN_PROGRESS, "a membership change is in progress"));
       return;
     }
     ClusterConfig target;
     try {
       target = MembershipChange.apply(tracker.config(), changes);
-    } catch (IllegalArgumentException e) {
-      outcomes.add(new ProposalOutcome.Rejected(correlationId, e.getMessage()));
+    } catch (MembershipChange.Invalid e) {
+      outcomes.add(new ProposalOutcome.Rejected(correlationId, e.rejection(), e.getMessage()));
       return;
     }
     java.util.Set<String> catching = new java.util.TreeSet<>();
@@ -460,7 +461,8 @@ public final class RaftCore {
       return;
     }
     if (transfer != null) {
-      outcomes.add(new ProposalOutcome.Rejected(correlationId, "a leadership transfer to " + transfer.target() + " is in progress"));
+      outcomes.add(new ProposalOutcome.Rejected(correlationId, ProposalOutcome.Rejection.TRANSFER_IN_PROGRESS,
+          "a leadership transfer to " + transfer.target() + " is in progress"));
       return;
     }
     String to = target != null ? target : mostUpToDateVoter();
@@ -470,7 +472,7 @@ public final class RaftCore {
     else if (tracker.config().isLearner(to)) problem = to + " is a learner; leadership goes only to a voter";
     else if (!tracker.config().voters().contains(to)) problem = to + " is not a voter of the group";
     if (problem != null) {
-      outcomes.add(new ProposalOutcome.Rejected(correlationId, problem)); // T3.10-06
+      outcomes.add(new ProposalOutcome.Rejected(correlationId, ProposalOutcome.Rejection.NOT_A_VOTER, problem)); // T3.10-06
       return;
     }
     transfer = new Transfer(to, correlationId, now, false);
@@ -1223,7 +1225,7 @@ public final class RaftCore {
   }
 
   private void failChange(String reason) {
-    outcomes.add(new ProposalOutcome.Rejected(change.correlationId, reason));
+    outcomes.add(new ProposalOutcome.Rejected(change.correlationId, ProposalOutcome.Rejection.CATCH_UP_FAILED, reason));
     for (String m : change.target.voters()) if (!tracker.config().isMember(m)) tracker.unstage(m);
     change = null;
   }

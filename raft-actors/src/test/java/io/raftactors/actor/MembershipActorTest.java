@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.raftactors.core.ClusterConfig;
+import io.raftactors.core.ProposalOutcome.Rejection;
 import io.raftactors.testkit.RaftTestKit;
 import java.time.Duration;
 import java.util.List;
@@ -112,6 +113,11 @@ class MembershipActorTest {
     // A new voter that never answers: the change fails after an election timeout without progress.
     Throwable dead = failure(client.addMember("n7", kit.address("n1"), false));
     assertTrue(dead instanceof RaftClient.RejectedException && dead.getMessage().contains("did not answer"), dead.toString());
+    // The same reasons as values a program can act on.
+    assertEquals(List.of(Rejection.NOT_A_MEMBER, Rejection.ALREADY_A_MEMBER, Rejection.NOT_A_VOTER, Rejection.NOT_A_VOTER,
+            Rejection.CATCH_UP_FAILED),
+        java.util.stream.Stream.of(unknown, present, self, nonMember, dead)
+            .map(t -> ((RaftClient.RejectedException) t).rejection()).toList());
     assertEquals(ClusterConfig.of("n1", "n2", "n3"), get(client.members()).configuration());
     assertFalse(kit.status(leader).configuration().isMember("n7"));
   }

@@ -136,7 +136,7 @@ class MembershipTest {
 
     l.changeMembership(List.of(new AddVoter("n5", null)), 2);
     c.settle();
-    assertEquals(List.of(new ProposalOutcome.Rejected(2, "a membership change is in progress")), c.outcomesOf("n1", 2));
+    assertEquals(List.of(new ProposalOutcome.Rejected(2, ProposalOutcome.Rejection.CHANGE_IN_PROGRESS, "a membership change is in progress")), c.outcomesOf("n1", 2));
     assertEquals(last, l.lastIndex(), "nothing appended");
     int configs = 0;
     for (LogEntry e : l.entriesFrom(l.commitIndex() + 1)) if (e.data() instanceof EntryData.Configuration) configs++;
@@ -153,7 +153,7 @@ class MembershipTest {
     assertNotNull(l.status().change(), "setup: the change is being prepared");
     l.changeMembership(List.of(new Remove("n3")), 2);
     c.settle();
-    assertEquals(List.of(new ProposalOutcome.Rejected(2, "a membership change is in progress")), c.outcomesOf("n1", 2));
+    assertEquals(List.of(new ProposalOutcome.Rejected(2, ProposalOutcome.Rejection.CHANGE_IN_PROGRESS, "a membership change is in progress")), c.outcomesOf("n1", 2));
   }
 
   @Test

@@ -47,8 +47,9 @@ import java.util.concurrent.CompletionStage;
  *
  * <p>Admin requests go to the leader like writes (a follower redirects with 307). A membership
  * change is answered 200 once the new configuration is committed; 409 when the group refused it
- * and nothing changed (another change in progress, a member unknown or already present, the last
- * voter, a new voter that did not catch up, a transfer target that is no other voter); 504 when the
+ * and nothing changed, with {@code "rejection"} naming why (CHANGE_IN_PROGRESS, NOT_A_MEMBER,
+ * ALREADY_A_MEMBER, ALREADY_A_VOTER, LAST_VOTER, CATCH_UP_FAILED, NOT_A_VOTER, TRANSFER_IN_PROGRESS,
+ * TRANSFER_TIMED_OUT, INVALID_REQUEST); 504 when the
  * outcome is unknown (GET /status tells the configuration). POST /admin/members with the id of a
  * learner and {@code "learner": false} promotes it.
  *
@@ -350,7 +351,8 @@ public final class KvHttpApi extends AllDirectives {
   private HttpResponse adminRefusal(RaftNode.AdminReply r, String path, String what) {
     if (r instanceof RaftNode.NotLeader nl) return notLeader(nl.leaderId(), path);
     if (r instanceof RaftNode.Rejected rj) {
-      return json(StatusCodes.CONFLICT, obj().put("error", rj.reason()).put("applied", false));
+      return json(StatusCodes.CONFLICT, obj().put("error", rj.reason()).put("rejection", rj.rejection().name())
+          .put("applied", false));
     }
     return adminUnknown(((RaftNode.OutcomeUnknown) r).reason(), what);
   }
