@@ -73,6 +73,8 @@ public final class KvBenchmark {
     }
     Config base = ConfigFactory.parseString(members + String.join("\n",
             "raft.group-id = bench",
+            // The whole group stops at once at the end: a hand-over to a member that stops too cannot finish.
+            "raft.membership.transfer-leadership-on-shutdown = off",
             "akka.loglevel = WARNING",
             "akka.actor.provider = remote",
             "akka.remote.warn-about-direct-use = off",
