@@ -509,9 +509,7 @@ public final class RaftNode {
           timers.cancel(RECOVERY_TIMER);
           log.info("Raft node {} of group {} read its state from storage in {} ms (attempt {})", settings.memberId(),
               settings.groupId(), (System.nanoTime() - started) / 1_000_000, attempt);
-          Bootstrap bootstrap = new Bootstrap(settings.memberId(), settings.bootstrapConfig(),
-              settings.bootstrapJoin() ? Bootstrap.Mode.JOIN
-                  : settings.bootstrapChecked() ? Bootstrap.Mode.CHECKED : Bootstrap.Mode.UNCHECKED);
+          Bootstrap bootstrap = new Bootstrap(settings.memberId(), settings.bootstrapConfig(), settings.bootstrapMode());
           Bootstrap.Decision d = bootstrap.recovered(r.state());
           if (d instanceof Bootstrap.Run run) {
             if (Bootstrap.isEmpty(r.state())) {

@@ -209,6 +209,12 @@ public final class RaftSettings {
     return bootstrapJoin;
   }
 
+  /** How a node with empty storage starts: {@code raft.bootstrap} (and {@code raft.initial-voters}) as one value. */
+  public io.raftactors.core.Bootstrap.Mode bootstrapMode() {
+    if (bootstrapJoin) return io.raftactors.core.Bootstrap.Mode.JOIN;
+    return bootstrapChecked ? io.raftactors.core.Bootstrap.Mode.CHECKED : io.raftactors.core.Bootstrap.Mode.UNCHECKED;
+  }
+
   public Duration restartBackoffMin() {
     return restartBackoffMin;
   }

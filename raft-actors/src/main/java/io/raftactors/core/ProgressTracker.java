@@ -110,8 +110,14 @@ final class ProgressTracker {
    */
   void syncProgress(long nextIndex, long now, boolean keepLeaving) {
     List<String> peers = peers();
-    if (!keepLeaving) progress.keySet().retainAll(peers);
+    if (!keepLeaving) progress.keySet().retainAll(peers); // forgets the leaving()
     for (String peer : peers) progress.computeIfAbsent(peer, p -> new Progress(nextIndex, now));
+  }
+
+  /** Members that still get the log though neither the configuration nor a change being prepared holds them. */
+  List<String> leaving() {
+    List<String> peers = peers();
+    return progress.keySet().stream().filter(p -> !peers.contains(p)).toList();
   }
 
   /** The member's progress while leading, else null. */

@@ -102,6 +102,9 @@ public final class RaftCore {
   /** A leadership transfer: to whom, who asked, the tick it began, and whether the target was told to campaign. */
   private record Transfer(String target, long correlationId, long startedAt, boolean timeoutNowSent) {}
 
+  /** How far the leader has brought a new voter: what {@link #movedOn} compares. */
+  private record Position(long matchIndex, long nextIndex, long snapshotOffset, boolean probing) {}
+
   /**
    * A membership change on its way into the log: the configuration to append, and the members that
    * must catch up first (thesis 4.2.1), counted in rounds: a round ends when they all hold what the
@@ -115,8 +118,8 @@ public final class RaftCore {
     long roundEnd;
     long roundStart;
     long progressMark = -1;
-    /** Per new voter: match index, next index, snapshot offset and probing (1) when last looked at. */
-    final java.util.Map<String, long[]> position = new java.util.HashMap<>();
+    /** Where each new voter stood when last looked at. */
+    final java.util.Map<String, Position> position = new java.util.HashMap<>();
     long lastProgress;
     long startedAt;
 
@@ -1124,9 +1127,8 @@ public final class RaftCore {
     // Members it removes get a last heartbeat that matches at the configuration entry and carries
     // the commit index: one that holds the entry learns that the change committed, and stops taking
     // part (mayCampaign); one that does not refuses it. Then they get nothing more.
-    java.util.Set<String> staying = new java.util.HashSet<>(tracker.peers());
-    for (String peer : tracker.allProgress().keySet()) {
-      if (!staying.contains(peer) && configIndex > log.snapshotIndex()) {
+    if (configIndex > log.snapshotIndex()) {
+      for (String peer : tracker.leaving()) {
         send(peer, new AppendEntries(term, id, configIndex, log.term(configIndex), List.of(), commitIndex, reads.round()), false);
       }
     }
@@ -1215,13 +1217,11 @@ public final class RaftCore {
    * answers without ever getting anywhere still fails the change.
    */
   private static boolean movedOn(PendingChange c, String m, Progress pr) {
-    long[] was = c.position.get(m);
-    long probing = pr.mode == Progress.Mode.PROBE ? 1 : 0;
-    long[] is = {pr.matchIndex, pr.nextIndex, pr.snapshotOffset, probing};
-    c.position.put(m, is);
+    Position is = new Position(pr.matchIndex, pr.nextIndex, pr.snapshotOffset, pr.mode == Progress.Mode.PROBE);
+    Position was = c.position.put(m, is);
     if (was == null) return false;
-    boolean probedCloser = was[3] == 1 && probing == 1 && is[0] == was[0] && is[1] < was[1];
-    return is[0] > was[0] || probedCloser || is[2] > was[2];
+    boolean probedCloser = was.probing() && is.probing() && is.matchIndex() == was.matchIndex() && is.nextIndex() < was.nextIndex();
+    return is.matchIndex() > was.matchIndex() || probedCloser || is.snapshotOffset() > was.snapshotOffset();
   }
 
   private void failChange(String reason) {

@@ -125,7 +125,8 @@ public final class RaftDriver {
 
   /**
    * Storage reports write {@code seq} durable: the core learns it, the messages that waited for it
-   * leave, and the next write (everything batched meanwhile) starts.
+   * leave, and the next write (everything batched meanwhile) starts. Like any input to the core,
+   * it is followed by {@link #flush} (the core may commit, or answer, now that its entries are durable).
    */
   public void writeDone(long seq) {
     if (inFlight == null || inFlight.seq != seq) {
@@ -139,7 +140,6 @@ public final class RaftDriver {
     if (last != null) core.persisted(last.index(), last.term());
     for (Outbound o : done.afterPersist) host.send(o);
     startWrite();
-    flush(); // the core may commit, or answer, now that its entries are durable
   }
 
   /** The write in flight, or null. */
