@@ -41,6 +41,12 @@ class MembershipTest {
     return false;
   }
 
+  /** The founding log of THREE, the first leader's no-op (term 1), then {@code next} appended and not committed. */
+  static List<LogEntry> foundedThenUncommitted(ClusterConfig next) {
+    return List.of(new LogEntry(1, 0, new EntryData.Configuration(THREE)), new LogEntry(2, 1, new EntryData.Noop(1)),
+        new LogEntry(3, 1, new EntryData.Configuration(next)));
+  }
+
   /** Index of the latest configuration entry in {@code n}'s log, or 0. */
   static long configIndex(RaftCore n) {
     long found = 0;
@@ -693,8 +699,7 @@ class MembershipTest {
   @Test
   void membership_T4_2_2_03_aMemberOutsideItsLatestConfigurationStillVotesButNeverCountsItself() {
     // n1 appended C_new = {n2, n3} (entry 3) and restarted before it committed.
-    List<LogEntry> log = List.of(new LogEntry(1, 0, new EntryData.Configuration(THREE)), new LogEntry(2, 1, new EntryData.Noop(1)),
-        new LogEntry(3, 1, new EntryData.Configuration(ClusterConfig.of("n2", "n3"))));
+    List<LogEntry> log = foundedThenUncommitted(ClusterConfig.of("n2", "n3"));
     RaftCore n1 = new RaftCore("n1", DEFAULTS.withCheckQuorum(false), fixed(10),
         new DurableState(new HardState(1, "n1"), SnapshotMeta.initial(THREE), log));
     assertEquals(ClusterConfig.of("n2", "n3"), n1.config());
@@ -719,12 +724,12 @@ class MembershipTest {
    */
   @Test
   void membership_T4_2_2_aNewLeaderKeepsSendingToMembersItsUncommittedConfigurationRemoves() {
-    List<LogEntry> log = List.of(new LogEntry(1, 0, new EntryData.Configuration(THREE)), new LogEntry(2, 1, new EntryData.Noop(1)),
-        new LogEntry(3, 1, new EntryData.Configuration(ClusterConfig.of("n1", "n2"))));
+    List<LogEntry> log = foundedThenUncommitted(ClusterConfig.of("n1", "n2"));
     CoreCluster c = new CoreCluster(DEFAULTS);
-    c.add("n1", new DurableState(new HardState(1, null), SnapshotMeta.initial(THREE), log), 10);
-    c.add("n2", new DurableState(new HardState(1, null), SnapshotMeta.initial(THREE), log), 14);
-    c.add("n3", new DurableState(new HardState(1, null), SnapshotMeta.initial(THREE), log), 18);
+    DurableState st = new DurableState(new HardState(1, null), SnapshotMeta.initial(THREE), log);
+    c.add("n1", st, 10);
+    c.add("n2", st, 14);
+    c.add("n3", st, 18);
     RaftCore l = c.elect();
     assertEquals("n1", l.id());
     int before = c.delivered.size();
@@ -739,8 +744,7 @@ class MembershipTest {
   /** Once it knows C_new committed, a member outside it never campaigns again. */
   @Test
   void membership_T4_2_2_03_aMemberThatKnowsItsRemovalCommittedNeverCampaigns() {
-    List<LogEntry> log = List.of(new LogEntry(1, 0, new EntryData.Configuration(THREE)), new LogEntry(2, 1, new EntryData.Noop(1)),
-        new LogEntry(3, 1, new EntryData.Configuration(ClusterConfig.of("n2", "n3"))));
+    List<LogEntry> log = foundedThenUncommitted(ClusterConfig.of("n2", "n3"));
     RaftCore n1 = new RaftCore("n1", DEFAULTS.withCheckQuorum(false), fixed(10),
         new DurableState(new HardState(1, "n2"), SnapshotMeta.initial(THREE), log));
     CoreFixture.step(n1, new AppendEntries(1, "n2", 3, 1, List.of(), 3)); // the leader says 3 is committed

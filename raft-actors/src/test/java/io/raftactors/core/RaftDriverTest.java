@@ -99,11 +99,13 @@ class RaftDriverTest {
     assertEquals(1, host.writes.size(), "no second write while one is in flight");
     assertEquals(2, d.pendingWrites());
     d.writeDone(1);
+    d.flush();
     assertEquals(List.of(2L), host.acks().stream().map(AppendEntriesResponse::matchIndex).toList());
     assertEquals(2, host.writes.size());
     RaftDriver.Write second = host.writes.get(1);
     assertEquals(List.of(3L, 4L), second.entries().stream().map(LogEntry::index).toList(), "batched into one write");
     d.writeDone(2);
+    d.flush();
     assertEquals(4, host.acks().get(host.acks().size() - 1).matchIndex());
     assertEquals(0, d.pendingWrites());
   }
@@ -124,7 +126,9 @@ class RaftDriverTest {
     d.core().step(new AppendEntries(2, "n3", 3, 1, List.of(cmd(4, 2)), 1));
     d.flush();
     d.writeDone(1);
+    d.flush();
     d.writeDone(2);
+    d.flush();
     for (AppendEntriesResponse a : host.acks()) {
       assertTrue(a.term() == 2 || a.matchIndex() <= 3, "acknowledged to the old leader: " + a);
     }
@@ -152,6 +156,7 @@ class RaftDriverTest {
     d.core().step(new InstallSnapshot(2, "n1", 3, 2, THREE, 0, data, true, data.length));
     d.flush();
     d.writeDone(1);
+    d.flush();
     RaftDriver.Write w = host.writes.get(1);
     assertEquals(3, w.snapshot().index());
     assertEquals(4, w.truncateFrom(), "entries after the snapshot are removed: " + w);
@@ -195,6 +200,9 @@ class RaftDriverTest {
   }
 
   private static void completeAll(RaftDriver d, Host host) {
-    while (d.writeInFlight() != null) d.writeDone(d.writeInFlight().seq());
+    while (d.writeInFlight() != null) {
+      d.writeDone(d.writeInFlight().seq());
+      d.flush();
+    }
   }
 }

@@ -11,9 +11,6 @@ import io.raftactors.sim.LinearizabilityChecker.Verdict;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.function.BiFunction;
 import org.junit.jupiter.api.Test;
 
@@ -131,28 +128,20 @@ class LinearizabilityTest {
    */
   static List<Object> runAll(List<long[]> seeds, BiFunction<Long, Integer, RunResult> runner, boolean soak,
       String replay) throws Exception {
-    int threads = Math.max(1, Runtime.getRuntime().availableProcessors());
-    ExecutorService pool = Executors.newFixedThreadPool(threads);
-    try {
-      List<Future<Object>> futures = new ArrayList<>();
-      for (long[] sn : seeds) {
-        futures.add(pool.submit(() -> {
-          if (soak) System.out.println("lin seed " + sn[0] + " nodes " + sn[1]);
-          try {
-            return runner.apply(sn[0], (int) sn[1]);
-          } catch (AssertionError | RuntimeException e) {
-            return "FAILED seed " + sn[0] + " nodes " + sn[1] + ": " + e.getMessage() + "\n  replay: " + replay + sn[0]
-                + " -Draft.sim.nodes=" + sn[1];
-          }
-        }));
+    List<Object> out = Sims.inParallel(seeds, sn -> {
+      if (soak) System.out.println("lin seed " + sn[0] + " nodes " + sn[1]);
+      return runner.apply(sn[0], (int) sn[1]);
+    });
+    for (int i = 0; i < out.size(); i++) {
+      if (out.get(i) instanceof Throwable e) {
+        long[] sn = seeds.get(i);
+        out.set(i, "FAILED seed " + sn[0] + " nodes " + sn[1] + ": " + e.getMessage() + "\n  replay: " + replay + sn[0]
+            + " -Draft.sim.nodes=" + sn[1]);
       }
-      List<Object> out = new ArrayList<>();
-      for (Future<Object> f : futures) out.add(f.get());
-      return out;
-    } finally {
-      pool.shutdown();
     }
+    return out;
   }
+
 
   /**
    * LIN-09, LIN-11: under the randomized fault schedules (snapshots in 40% of the seeds, membership

@@ -11,9 +11,6 @@ import java.util.EnumSet;
 import java.util.List;
 import java.util.Set;
 import java.util.SplittableRandom;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -46,9 +43,10 @@ class LostStorageSimulationTest {
   void sim_T3_8_11_aFounderThatLostItsStorageRefusesToTakePartAndTheOthersGoOn() throws Exception {
     List<Object> results = runAll(Bootstrap.Mode.CHECKED);
     Simulation.Counters total = new Simulation.Counters();
-    for (Object o : results) {
-      if (o instanceof String s) fail(s);
-      Outcome out = (Outcome) o;
+    for (int i = 0; i < results.size(); i++) {
+      long seed = seeds().get(i);
+      if (results.get(i) instanceof Throwable t) fail("FAILED seed " + seed + ": " + t.getMessage() + "\n  replay: " + REPLAY + seed, t);
+      Outcome out = (Outcome) results.get(i);
       assertTrue(out.spoke().isEmpty(), () -> out.wiped() + " took part after losing its storage: " + out.spoke());
       assertTrue(out.sim().refusing(out.wiped()), () -> out.wiped() + " does not refuse\n" + out.sim().summary());
       total.add(out.sim().counters());
@@ -88,30 +86,9 @@ class LostStorageSimulationTest {
     return single != null && !single.isBlank() ? List.of(Long.parseLong(single.trim())) : defaultSeeds();
   }
 
-  /** Each seed's run: an {@link Outcome}, the {@link Simulation.SimulationFailure} it ended with, or a failure text. */
+  /** Each seed's run, in seed order: an {@link Outcome}, or the failure it ended with. */
   private static List<Object> runAll(Bootstrap.Mode mode) throws Exception {
-    ExecutorService pool = Executors.newFixedThreadPool(Math.max(1, Runtime.getRuntime().availableProcessors()));
-    try {
-      List<Future<Object>> futures = new ArrayList<>();
-      for (long seed : seeds()) {
-        futures.add(pool.submit(() -> {
-          try {
-            return run(seed, mode);
-          } catch (Simulation.SimulationFailure f) {
-            if (mode == Bootstrap.Mode.UNCHECKED) return f;
-            return "FAILED seed " + seed + ": " + f.getMessage() + "\n  replay: " + REPLAY + seed;
-          } catch (AssertionError | RuntimeException e) {
-            if (mode == Bootstrap.Mode.UNCHECKED) return e.toString();
-            return "FAILED seed " + seed + ": " + e.getMessage() + "\n  replay: " + REPLAY + seed;
-          }
-        }));
-      }
-      List<Object> out = new ArrayList<>();
-      for (Future<Object> f : futures) out.add(f.get());
-      return out;
-    } finally {
-      pool.shutdown();
-    }
+    return Sims.inParallel(seeds(), seed -> run(seed, mode));
   }
 
   static Outcome run(long seed, Bootstrap.Mode mode) {

@@ -13,9 +13,6 @@ import io.raftactors.sim.LinearizabilityChecker.Verdict;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.function.LongFunction;
 import org.junit.jupiter.api.Test;
 
@@ -113,17 +110,7 @@ class MembershipSimulationTest {
   }
 
   private static void printTrace(Simulation sim) {
-    List<String> trace = sim.trace();
-    String file = System.getProperty("raft.sim.traceFile");
-    if (file != null && !file.isBlank()) {
-      try {
-        java.nio.file.Files.write(java.nio.file.Path.of(file + "-" + sim.seed() + "-" + sim.ids().size() + ".txt"), trace);
-      } catch (java.io.IOException e) {
-        throw new java.io.UncheckedIOException(e);
-      }
-    }
-    System.out.println("=== seed " + sim.seed() + ", " + sim.ids().size() + " nodes: " + trace.size() + " trace lines; last 100:");
-    for (String line : trace.subList(Math.max(0, trace.size() - 100), trace.size())) System.out.println(line);
+    Sims.printTrace(sim, "seed " + sim.seed() + ", " + sim.ids().size() + " nodes", sim.seed() + "-" + sim.ids().size(), 100);
   }
 
   private static boolean done(Simulation sim, List<String> target) {
@@ -198,29 +185,14 @@ class MembershipSimulationTest {
     String single = System.getProperty("raft.sim.seed");
     if (single != null && !single.isBlank()) seeds.add(Long.parseLong(single.trim()));
     else for (long s = 1; s <= Integer.getInteger("raft.membership.seeds", count); s++) seeds.add(s);
-    ExecutorService pool = Executors.newFixedThreadPool(Math.max(1, Runtime.getRuntime().availableProcessors()));
-    try {
-      List<Future<Object>> futures = new ArrayList<>();
-      for (long seed : seeds) {
-        futures.add(pool.submit(() -> {
-          try {
-            return run.apply(seed);
-          } catch (AssertionError | RuntimeException e) {
-            return "FAILED seed " + seed + ": " + e.getMessage() + "\n  replay: " + REPLAY + seed;
-          }
-        }));
-      }
-      Simulation.Counters total = new Simulation.Counters();
-      List<String> failures = new ArrayList<>();
-      for (Future<Object> f : futures) {
-        Object o = f.get();
-        if (o instanceof Simulation.Counters c) total.add(c);
-        else failures.add((String) o);
-      }
-      if (!failures.isEmpty()) fail(failures.size() + " failing runs; first:\n" + failures.get(0));
-      return total;
-    } finally {
-      pool.shutdown();
+    List<Object> results = Sims.inParallel(seeds, seed -> run.apply(seed));
+    Simulation.Counters total = new Simulation.Counters();
+    List<String> failures = new ArrayList<>();
+    for (int i = 0; i < results.size(); i++) {
+      if (results.get(i) instanceof Simulation.Counters c) total.add(c);
+      else failures.add("FAILED seed " + seeds.get(i) + ": " + ((Throwable) results.get(i)).getMessage() + "\n  replay: " + REPLAY + seeds.get(i));
     }
+    if (!failures.isEmpty()) fail(failures.size() + " failing runs; first:\n" + failures.get(0));
+    return total;
   }
 }

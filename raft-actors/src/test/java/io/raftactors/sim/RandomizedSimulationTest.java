@@ -210,17 +210,7 @@ class RandomizedSimulationTest {
       try {
         run.execute();
       } finally {
-        List<String> trace = sim.trace();
-        String file = System.getProperty("raft.sim.traceFile");
-        if (file != null && !file.isBlank()) {
-          try {
-            java.nio.file.Files.write(java.nio.file.Path.of(file + "-" + seed + "-" + nodes + ".txt"), trace);
-          } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException(e);
-          }
-        }
-        System.out.println("=== replay seed " + seed + " nodes " + nodes + ": " + trace.size() + " trace lines; last 200:");
-        for (String line : trace.subList(Math.max(0, trace.size() - 200), trace.size())) System.out.println(line);
+        Sims.printTrace(sim, "replay seed " + seed + " nodes " + nodes, seed + "-" + nodes, 200);
         System.out.println(sim.summary());
       }
     }

@@ -72,4 +72,48 @@ final class Sims {
     assertNotNull(c, id + " is down");
     return c;
   }
+
+  /**
+   * Runs {@code task} for every item on all cores; each result is what the task returned, or the
+   * AssertionError or RuntimeException it threw (a failed run), in the order of {@code items}.
+   */
+  static <T> List<Object> inParallel(List<T> items, java.util.function.Function<T, Object> task) throws Exception {
+    java.util.concurrent.ExecutorService pool =
+        java.util.concurrent.Executors.newFixedThreadPool(Math.max(1, Runtime.getRuntime().availableProcessors()));
+    try {
+      List<java.util.concurrent.Future<Object>> futures = new ArrayList<>();
+      for (T item : items) {
+        futures.add(pool.submit(() -> {
+          try {
+            return task.apply(item);
+          } catch (AssertionError | RuntimeException e) {
+            return e;
+          }
+        }));
+      }
+      List<Object> out = new ArrayList<>();
+      for (java.util.concurrent.Future<Object> f : futures) out.add(f.get());
+      return out;
+    } finally {
+      pool.shutdown();
+    }
+  }
+
+  /**
+   * Prints the last {@code lines} lines of a recorded trace under {@code title}, and writes all of
+   * it to {@code <prefix>-<name>.txt} if {@code -Draft.sim.traceFile=prefix} is set.
+   */
+  static void printTrace(Simulation sim, String title, String name, int lines) {
+    List<String> trace = sim.trace();
+    String file = System.getProperty("raft.sim.traceFile");
+    if (file != null && !file.isBlank()) {
+      try {
+        java.nio.file.Files.write(java.nio.file.Path.of(file + "-" + name + ".txt"), trace);
+      } catch (java.io.IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+    }
+    System.out.println("=== " + title + ": " + trace.size() + " trace lines; last " + lines + ":");
+    for (String line : trace.subList(Math.max(0, trace.size() - lines), trace.size())) System.out.println(line);
+  }
 }
