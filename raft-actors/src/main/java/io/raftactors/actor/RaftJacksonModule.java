@@ -41,7 +41,11 @@ public final class RaftJacksonModule extends SimpleModule {
   @JsonSubTypes({
     @JsonSubTypes.Type(value = EntryData.Command.class, name = "c"),
     @JsonSubTypes.Type(value = EntryData.Noop.class, name = "n"),
-    @JsonSubTypes.Type(value = EntryData.Configuration.class, name = "cfg")
+    @JsonSubTypes.Type(value = EntryData.Configuration.class, name = "cfg"),
+    @JsonSubTypes.Type(value = EntryData.OpenSession.class, name = "so"),
+    @JsonSubTypes.Type(value = EntryData.KeepAlive.class, name = "sa"),
+    @JsonSubTypes.Type(value = EntryData.SessionCommand.class, name = "sc"),
+    @JsonSubTypes.Type(value = EntryData.KeyedCommand.class, name = "sk")
   })
   interface EntryDataMixin {}
 

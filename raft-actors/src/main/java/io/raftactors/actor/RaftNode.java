@@ -17,6 +17,7 @@ import io.raftactors.core.ClusterConfig;
 import io.raftactors.core.Committed;
 import io.raftactors.core.DurableState;
 import io.raftactors.core.EntryData;
+import io.raftactors.core.NodeSnapshot;
 import io.raftactors.core.LogEntry;
 import io.raftactors.core.MembershipChange;
 import io.raftactors.core.Outbound;
@@ -25,6 +26,7 @@ import io.raftactors.core.RaftCore;
 import io.raftactors.core.RaftDriver;
 import io.raftactors.core.RaftMessage;
 import io.raftactors.core.RandomSource;
+import io.raftactors.core.SessionTable;
 import io.raftactors.core.ReadState;
 import io.raftactors.core.Role;
 import io.raftactors.core.Snapshot;
@@ -442,8 +444,6 @@ public final class RaftNode {
   private long waitingBytes;
   /** Queries waiting for their read index, by correlation id. */
   private final Map<Long, PendingQuery> queries = new HashMap<>();
-  /** Client sessions: replicated state next to the state machine, and part of its snapshots. */
-  private SessionTable sessions;
   /**
    * Ids of proposals and reads. Forwarded reads carry theirs to the leader and back, so a late
    * answer meant for an earlier incarnation of this node must not match a new read: each
@@ -549,15 +549,17 @@ public final class RaftNode {
   }
 
   /** Starts the core on recovered (or freshly founded) state and becomes a follower. */
-  private Behavior<Command> running(DurableState state) {
+  private Behavior<Command> running(DurableState recovered) {
+    DurableState state = new DurableState(recovered.hardState(), recovered.snapshot(),
+        LegacySessionEntries.upgrade(recovered.entries(), serialization), recovered.snapshotData());
     core = new RaftCore(settings.memberId(), settings.core(),
         RandomSource.seeded(new SecureRandom().nextLong(), settings.memberId()), state);
-    sessions = new SessionTable(settings.sessionTimeout().toMillis());
+    driver = new RaftDriver(core, new DriverHost(), settings.snapshotAfterEntries(), settings.snapshotAfterBytes(),
+        settings.sessionTimeout().toMillis()); // loads the session table from the snapshot
     if (state.snapshotData() != null) {
       // T3.8-05: the state machine starts from the snapshot; the log after it is applied as it commits.
-      restore(state.snapshotData());
+      stateMachine.restoreSnapshot(NodeSnapshot.unwrap(state.snapshotData()).stateMachine());
     }
-    driver = new RaftDriver(core, new DriverHost(), settings.snapshotAfterEntries(), settings.snapshotAfterBytes());
     role = core.role();
     lastConfig = null;
     configurationSeen();
@@ -722,7 +724,7 @@ public final class RaftNode {
         .onMessage(ClientCommand.class, this::onClientCommand)
         .onMessage(OpenClientSession.class, this::onOpenSession)
         .onMessage(ClientKeepAlive.class, k -> propose(
-            serialize(new SessionTable.KeepAlive(k.session(), System.currentTimeMillis())), new ClientWaiter(k.replyTo(), k.requestId())))
+            new EntryData.KeepAlive(k.session(), System.currentTimeMillis()), new ClientWaiter(k.replyTo(), k.requestId())))
         .onMessage(ChangeMembers.class, c -> changeMembers(c.changes(), new AdminWaiter(c.replyTo())))
         .onMessage(TransferLeadership.class, t -> transfer(t.target(), new AdminWaiter(t.replyTo())))
         .onMessage(ClientAdmin.class, this::onClientAdmin)
@@ -736,7 +738,7 @@ public final class RaftNode {
           return afterInput();
         })
         .onMessage(PeerEnvelope.class, env -> {
-          if (accept(env)) core.step(env.message());
+          if (accept(env)) core.step(LegacySessionEntries.upgrade(env.message(), serialization));
           return afterInput();
         })
         .onMessage(WriteCompleted.class, this::onWriteCompleted)
@@ -763,15 +765,16 @@ public final class RaftNode {
           + key.length()));
       return Behaviors.same();
     }
-    Payload command;
+    EntryData.Command command;
     try {
-      command = payload(p.command());
+      command = serialize(p.command());
     } catch (Exception e) {
       log.warn("Raft node {} rejected a proposal: {}", settings.memberId(), e.toString());
       p.replyTo().tell(new Rejected("command cannot be serialized: " + e.getMessage()));
       return Behaviors.same();
     }
-    if (key == null) return propose(entryOf(command), new LocalWaiter(p.replyTo()));
+    if (key == null) return propose(command, new LocalWaiter(p.replyTo()));
+    SessionTable sessions = driver.sessions();
     SessionTable.Response first = sessions.cached(key, command);
     if (first != null) {
       // Applied before under this key (thesis 6.3): the first answer, without touching the log.
@@ -785,7 +788,7 @@ public final class RaftNode {
       return Behaviors.same();
     }
     // The leader stamps its clock; replicas expire keys on logged time only, as sessions.
-    return propose(serialize(new SessionTable.KeyedCommand(key, System.currentTimeMillis(), command)), new LocalWaiter(p.replyTo()));
+    return propose(new EntryData.KeyedCommand(key, System.currentTimeMillis(), command), new LocalWaiter(p.replyTo()));
   }
 
   private Behavior<Command> changeMembers(List<MembershipChange> changes, Waiter waiter) {
@@ -895,8 +898,8 @@ public final class RaftNode {
    * else why not. Proposals past the bound are refused at once (certainly not applied) instead of
    * piling up in the leader's memory while the group cannot commit them fast enough.
    */
-  private String overload(EntryData.Command data) {
-    if (waiting.size() < settings.maxPendingProposals() && waitingBytes + data.bytes().length <= settings.maxPendingBytes()) {
+  private String overload(EntryData data) {
+    if (waiting.size() < settings.maxPendingProposals() && waitingBytes + data.sizeInBytes() <= settings.maxPendingBytes()) {
       return null;
     }
     return "overloaded: " + waiting.size() + " proposals (" + waitingBytes + " bytes) wait to commit on leader "
@@ -910,23 +913,23 @@ public final class RaftNode {
       if (c.replyTo() != null) c.replyTo().tell(new ClientRejected(c.seq(), "malformed client command"));
       return Behaviors.same();
     }
-    SessionTable.Response cached = sessions.cached(c.session(), c.seq());
+    SessionTable.Response cached = driver.sessions().cached(c.session(), c.seq());
     if (cached != null) {
       // Already applied here (thesis 6.3): answer from the session without touching the log.
-      c.replyTo().tell(new ClientResult(c.seq(), cached.index(), cached.result()));
+      c.replyTo().tell(new ClientResult(c.seq(), cached.index(), payloadOf(cached.result())));
       return Behaviors.same();
     }
     // The leader stamps its clock; replicas expire sessions on logged time only (T6.3-05).
-    SessionTable.SessionCommand logged =
-        new SessionTable.SessionCommand(c.session(), c.seq(), c.lowestUnacked(), System.currentTimeMillis(), c.command());
-    return propose(serialize(logged), new ClientWaiter(c.replyTo(), c.seq()));
+    EntryData.SessionCommand logged = new EntryData.SessionCommand(c.session(), c.seq(), c.lowestUnacked(),
+        System.currentTimeMillis(), entryOf(c.command()));
+    return propose(logged, new ClientWaiter(c.replyTo(), c.seq()));
   }
 
   private Behavior<Command> onOpenSession(OpenClientSession o) {
-    return propose(serialize(new SessionTable.OpenSession(System.currentTimeMillis())), new ClientWaiter(o.replyTo(), o.requestId()));
+    return propose(new EntryData.OpenSession(System.currentTimeMillis()), new ClientWaiter(o.replyTo(), o.requestId()));
   }
 
-  private Behavior<Command> propose(EntryData.Command data, Waiter waiter) {
+  private Behavior<Command> propose(EntryData data, Waiter waiter) {
     String overload = overload(data);
     if (overload != null) {
       if (waiter instanceof LocalWaiter l) l.replyTo().tell(new Overloaded(overload));
@@ -934,8 +937,8 @@ public final class RaftNode {
       return Behaviors.same();
     }
     long corr = nextCorrelation++;
-    waiting.put(corr, new Pending(waiter, data.bytes().length));
-    waitingBytes += data.bytes().length;
+    waiting.put(corr, new Pending(waiter, data.sizeInBytes()));
+    waitingBytes += data.sizeInBytes();
     core.propose(data, corr);
     // Batching: proposals already in the mailbox join the same AppendEntries and the same write;
     // the Flush queued behind them hands the batch to the core's ready().
@@ -1050,12 +1053,12 @@ public final class RaftNode {
 
     @Override
     public void restore(Snapshot s) {
-      RaftNode.this.restore(s.data()); // installed from the leader
+      stateMachine.restoreSnapshot(s.data()); // installed from the leader; the driver restored the sessions
     }
 
     @Override
-    public void apply(Committed c) {
-      RaftNode.this.apply(c);
+    public EntryData.Command apply(Committed c, SessionTable.Decision session) {
+      return RaftNode.this.apply(c, session);
     }
 
     @Override
@@ -1082,82 +1085,68 @@ public final class RaftNode {
       log.error("Raft invariant violation on node {}: {}", settings.memberId(), v);
     }
 
-    /** T5.1-02, T5.1-15: the state machine's snapshot with the session table; synchronous, one at a time. */
+    /** T5.1-02: the state machine's snapshot (the driver adds the session table); synchronous, one at a time. */
     @Override
     public byte[] snapshot() {
-      byte[] data = stateMachine.takeSnapshot();
-      return data == null ? null : NodeSnapshot.wrap(sessions.toBytes(), data);
+      return stateMachine.takeSnapshot();
     }
   }
 
-  private void apply(Committed c) {
+  /**
+   * Applies a committed entry and answers whoever waits for it here. Session entries come with the
+   * session table's decision (thesis 6.3); the result of a command applied under one goes back to
+   * the driver, serialized, for the table to answer repeats with.
+   */
+  private EntryData.Command apply(Committed c, SessionTable.Decision session) {
     LogEntry e = c.entry();
+    Waiter waiter = c.hasCaller() ? takeWaiter(c.correlationId()) : null;
     if (e.data() instanceof EntryData.Configuration cfg) {
-      Waiter w = c.hasCaller() ? takeWaiter(c.correlationId()) : null;
-      if (w instanceof AdminWaiter a) a.replyTo().tell(new MembersChanged(e.index(), cfg.config()));
-      else if (w instanceof ClientAdminWaiter ca) {
+      if (waiter instanceof AdminWaiter a) a.replyTo().tell(new MembersChanged(e.index(), cfg.config()));
+      else if (waiter instanceof ClientAdminWaiter ca) {
         ca.replyTo().tell(new ClientMembers(ca.requestId(), e.index(), cfg.config(), core.leaderId()));
       }
-      if (w != null) log.info("Raft node {} of group {}: configuration {} committed at {}", settings.memberId(),
+      if (waiter != null) log.info("Raft node {} of group {}: configuration {} committed at {}", settings.memberId(),
           settings.groupId(), cfg.config(), e.index());
-      return;
+      return null;
     }
-    if (!(e.data() instanceof EntryData.Command cmd)) return;
-    Object command = deserializeEntry(e.index(), new Payload(cmd.serializerId(), cmd.manifest(), cmd.bytes()));
-    Waiter waiter = c.hasCaller() ? takeWaiter(c.correlationId()) : null;
-    if (command instanceof SessionTable.OpenSession open) {
-      long id = sessions.open(e.index(), open.time());
-      if (waiter instanceof ClientWaiter w) w.replyTo().tell(new ClientSessionOpened(w.requestId(), id));
-      return;
+    if (session == null) {
+      if (e.data() instanceof EntryData.Command cmd) applyCommand(e.index(), cmd, waiter, false);
+      return null;
     }
-    if (command instanceof SessionTable.SessionCommand sc) {
-      applySessionCommand(e.index(), sc, waiter);
-      return;
-    }
-    if (command instanceof SessionTable.KeyedCommand kc) {
-      applyKeyedCommand(e.index(), kc, waiter);
-      return;
-    }
-    if (command instanceof SessionTable.KeepAlive k) {
-      boolean alive = sessions.keepAlive(k);
+    if (session instanceof SessionTable.Apply a) return applyCommand(e.index(), a.command(), waiter, true);
+    if (session instanceof SessionTable.Opened o) {
+      if (waiter instanceof ClientWaiter w) w.replyTo().tell(new ClientSessionOpened(w.requestId(), o.session()));
+    } else if (session instanceof SessionTable.KeptAlive) {
+      if (waiter instanceof ClientWaiter w) w.replyTo().tell(new ClientResult(w.requestId(), e.index(), null));
+    } else if (session instanceof SessionTable.Duplicate dup) {
+      // Applied before (thesis 6.3): the first answer, not a second execution.
       if (waiter instanceof ClientWaiter w) {
-        w.replyTo().tell(alive ? new ClientResult(w.requestId(), e.index(), null)
-            : new ClientSessionExpired(w.requestId(), "session " + k.session() + " is unknown or expired"));
+        w.replyTo().tell(new ClientResult(w.requestId(), dup.response().index(), payloadOf(dup.response().result())));
+      } else if (waiter instanceof LocalWaiter l) {
+        l.replyTo().tell(applied(dup.response()));
       }
-      return;
+    } else if (session instanceof SessionTable.Expired ex) {
+      if (waiter instanceof ClientWaiter w) w.replyTo().tell(new ClientSessionExpired(w.requestId(), ex.reason()));
+      else if (waiter instanceof LocalWaiter l) l.replyTo().tell(new Rejected(ex.reason()));
+    } else if (session instanceof SessionTable.KeyReused && waiter instanceof LocalWaiter l) {
+      l.replyTo().tell(new IdempotencyKeyReused(((EntryData.KeyedCommand) e.data()).key()));
     }
-    Object result = stateMachine.apply(e.index(), command);
-    if (waiter instanceof LocalWaiter l) l.replyTo().tell(new Applied(e.index(), result));
-    else if (waiter instanceof ClientWaiter w) w.replyTo().tell(new ClientResult(w.requestId(), e.index(), serializeResult(result)));
+    return null;
   }
 
-  /** Thesis 6.3: a command of a session is applied once; a repeat gets the first answer. */
-  private void applySessionCommand(long index, SessionTable.SessionCommand sc, Waiter waiter) {
-    SessionTable.Decision d = sessions.begin(sc);
-    ClientReply reply;
-    if (d instanceof SessionTable.Duplicate dup) {
-      reply = new ClientResult(sc.seq(), dup.response().index(), dup.response().result());
-    } else if (d instanceof SessionTable.Expired ex) {
-      reply = new ClientSessionExpired(sc.seq(), ex.reason());
-    } else {
-      Object result = stateMachine.apply(index, deserializeEntry(index, sc.command()));
-      Payload payload = serializeResult(result);
-      sessions.complete(sc, new SessionTable.Response(index, payload));
-      reply = new ClientResult(sc.seq(), index, payload);
+  /**
+   * Applies a user command and answers its caller; returns the result serialized if {@code
+   * keep} (for the session table), else null.
+   */
+  private EntryData.Command applyCommand(long index, EntryData.Command cmd, Waiter waiter, boolean keep) {
+    Object result = stateMachine.apply(index, deserializeEntry(index, new Payload(cmd.serializerId(), cmd.manifest(), cmd.bytes())));
+    if (waiter instanceof LocalWaiter l) {
+      l.replyTo().tell(new Applied(index, result));
+      return keep ? entryOf(serializeResult(result)) : null;
     }
-    if (waiter instanceof ClientWaiter w) w.replyTo().tell(reply);
-  }
-
-  /** An idempotency key names a session of one command: applied once, later answered with the first answer. */
-  private void applyKeyedCommand(long index, SessionTable.KeyedCommand kc, Waiter waiter) {
-    SessionTable.Decision d = sessions.begin(kc);
-    if (d instanceof SessionTable.Apply) {
-      Object result = stateMachine.apply(index, deserializeEntry(index, kc.command()));
-      sessions.complete(kc, new SessionTable.Response(index, serializeResult(result)));
-      if (waiter instanceof LocalWaiter l) l.replyTo().tell(new Applied(index, result));
-    } else if (waiter instanceof LocalWaiter l) {
-      l.replyTo().tell(d instanceof SessionTable.Duplicate dup ? applied(dup.response()) : new IdempotencyKeyReused(kc.key()));
-    }
+    Payload serialized = keep || waiter instanceof ClientWaiter ? serializeResult(result) : null;
+    if (waiter instanceof ClientWaiter w) w.replyTo().tell(new ClientResult(w.requestId(), index, serialized));
+    return keep ? entryOf(serialized) : null;
   }
 
   private Waiter takeWaiter(long correlationId) {
@@ -1174,7 +1163,7 @@ public final class RaftNode {
   private Applied applied(SessionTable.Response first) {
     if (first.result() == null) return new Applied(first.index(), null);
     try {
-      return new Applied(first.index(), first.result().deserialize(serialization));
+      return new Applied(first.index(), payloadOf(first.result()).deserialize(serialization));
     } catch (Exception ex) {
       log.error("Raft node {}: the cached result of entry {} cannot be deserialized ({}); answering null",
           settings.memberId(), first.index(), ex.toString());
@@ -1207,13 +1196,6 @@ public final class RaftNode {
     }
   }
 
-  /** Loads a node snapshot: the session table and the state machine's own snapshot. */
-  private void restore(byte[] data) {
-    NodeSnapshot.Parts parts = NodeSnapshot.unwrap(data);
-    sessions.restore(parts.sessions());
-    stateMachine.restoreSnapshot(parts.stateMachine());
-  }
-
   private EntryData.Command serialize(Object command) {
     return entryOf(payload(command));
   }
@@ -1223,8 +1205,14 @@ public final class RaftNode {
     return Payload.of(serialization, command);
   }
 
+  /** A payload as a log entry's command (null for null). */
   private static EntryData.Command entryOf(Payload p) {
-    return new EntryData.Command(p.serializerId(), p.manifest(), p.bytes());
+    return p == null ? null : new EntryData.Command(p.serializerId(), p.manifest(), p.bytes());
+  }
+
+  /** A result kept by the session table as a payload for a client (null for null). */
+  private static Payload payloadOf(EntryData.Command c) {
+    return c == null ? null : new Payload(c.serializerId(), c.manifest(), c.bytes());
   }
 
   // ------------------------------------------------------------------ input validation

@@ -4,7 +4,10 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 
-/** What a log entry holds: a user command, a leader's no-op, or a cluster configuration. */
+/**
+ * What a log entry holds: a user command, a leader's no-op, a cluster configuration, or an entry of
+ * the client session table ({@link SessionEntry}).
+ */
 public sealed interface EntryData {
 
   /** Approximate size in bytes, used to bound batches. */
@@ -57,6 +60,65 @@ public sealed interface EntryData {
     @Override
     public int sizeInBytes() {
       return 16 * config.voters().size() + 8;
+    }
+  }
+
+  /**
+   * An entry of the client session table (thesis 6.3), applied through {@link SessionTable} by the
+   * {@link RaftDriver} on every replica alike. Each carries the proposing leader's clock; replicas
+   * expire sessions on these logged times only, never on their own clocks.
+   */
+  sealed interface SessionEntry extends EntryData {
+    /** The proposing leader's clock, in milliseconds. */
+    long time();
+  }
+
+  /** Opens a session; its id is the index of this entry. */
+  record OpenSession(long time) implements SessionEntry {
+    @Override
+    public int sizeInBytes() {
+      return 8;
+    }
+  }
+
+  /** An idle client's keep-alive for its session (T6.3-08). */
+  record KeepAlive(long session, long time) implements SessionEntry {
+    @Override
+    public int sizeInBytes() {
+      return 16;
+    }
+  }
+
+  /**
+   * Command {@code seq} of {@code session}: applied once however often the client sends it.
+   * {@code lowestUnacked} is the lowest sequence number whose answer the client has not seen yet;
+   * answers below it may be forgotten (T6.3-04).
+   */
+  record SessionCommand(long session, long seq, long lowestUnacked, long time, Command command)
+      implements SessionEntry {
+    public SessionCommand {
+      Objects.requireNonNull(command, "command");
+    }
+
+    @Override
+    public int sizeInBytes() {
+      return 32 + command.sizeInBytes();
+    }
+  }
+
+  /**
+   * A command under a client-chosen idempotency key: at most one command is applied per key while
+   * the key lives.
+   */
+  record KeyedCommand(String key, long time, Command command) implements SessionEntry {
+    public KeyedCommand {
+      Objects.requireNonNull(key, "key");
+      Objects.requireNonNull(command, "command");
+    }
+
+    @Override
+    public int sizeInBytes() {
+      return 8 + 2 * key.length() + command.sizeInBytes();
     }
   }
 

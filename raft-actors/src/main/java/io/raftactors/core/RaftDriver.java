@@ -26,6 +26,12 @@ import java.util.Objects;
  *       or {@code snapshotAfterBytes} bytes of entries, since the last snapshot, the driver takes
  *       one ({@link Host#snapshot}) and the core compacts its log (paper section 7). A snapshot
  *       installed from the leader counts as the last one.
+ *   <li><b>Client sessions.</b> The driver keeps the {@link SessionTable} (thesis 6.3) and
+ *       applies every {@link EntryData.SessionEntry} through it, so a retried command is applied
+ *       once and answered from the table afterwards. The table is part of every snapshot: the
+ *       driver stores it next to the state machine's bytes ({@link NodeSnapshot}), loads it from
+ *       the core's snapshot when it starts and from every snapshot installed from the leader, and
+ *       hands the host only the state machine's part.
  *   <li><b>Ready order.</b> A snapshot installed from the leader is restored before the entries the
  *       same Ready commits; committed entries are applied before the reads of that Ready are
  *       served (a read is handed out once its index is applied); then outcomes are reported.
@@ -52,11 +58,30 @@ public final class RaftDriver {
      */
     void write(Write write);
 
-    /** The state machine becomes the content of {@code snapshot}, installed from the leader. */
+    /**
+     * The state machine becomes the content of {@code snapshot}, installed from the leader; its
+     * data is the state machine's part only. (At start, the host loads its state machine from
+     * {@code NodeSnapshot.unwrap(data).stateMachine()} of the snapshot it recovered.)
+     */
     void restore(Snapshot snapshot);
 
-    /** Applies a committed entry, in index order. */
-    void apply(Committed committed);
+    /**
+     * Applies a committed entry, in index order. For a {@link EntryData.SessionEntry} {@code
+     * session} is what the session table decided, and null for every other entry:
+     *
+     * <ul>
+     *   <li>{@link SessionTable.Apply}, or null for a plain {@link EntryData.Command}: apply the
+     *       command. For an Apply, return its result serialized (null for a null result): the table
+     *       keeps it to answer repeats. Otherwise the return value is ignored.
+     *   <li>{@link SessionTable.Duplicate}: applied before, at the index it names; do not apply
+     *       again, answer with the cached result.
+     *   <li>{@link SessionTable.Expired}, {@link SessionTable.KeyReused}: not applied; the caller
+     *       learns why.
+     *   <li>{@link SessionTable.Opened}, {@link SessionTable.KeptAlive}: nothing to apply; the
+     *       caller learns the outcome.
+     * </ul>
+     */
+    EntryData.Command apply(Committed committed, SessionTable.Decision session);
 
     /** Serves a read whose index is applied (thesis 6.4). */
     void read(ReadState read);
@@ -92,6 +117,7 @@ public final class RaftDriver {
 
   private final RaftCore core;
   private final Host host;
+  private final SessionTable sessions;
   private final long snapshotAfterEntries;
   private final long snapshotAfterBytes;
   private Batch inFlight;
@@ -105,10 +131,17 @@ public final class RaftDriver {
    *     due; 0 or less: never snapshot
    * @param snapshotAfterBytes bytes of entries applied since the last snapshot that make the next
    *     one due (with snapshots on)
+   * @param sessionTimeoutMillis a client session idle for longer than this, in logged time, expires
    */
-  public RaftDriver(RaftCore core, Host host, long snapshotAfterEntries, long snapshotAfterBytes) {
+  public RaftDriver(RaftCore core, Host host, long snapshotAfterEntries, long snapshotAfterBytes,
+      long sessionTimeoutMillis) {
     this.core = Objects.requireNonNull(core, "core");
     this.host = Objects.requireNonNull(host, "host");
+    this.sessions = new SessionTable(sessionTimeoutMillis);
+    Snapshot recovered = core.snapshot();
+    if (recovered != null && recovered.data().length > 0) {
+      sessions.restore(NodeSnapshot.unwrap(recovered.data()).sessions()); // T5.1-15: with the state machine
+    }
     this.snapshotAfterEntries = snapshotAfterEntries;
     this.snapshotAfterBytes = snapshotAfterBytes > 0 ? snapshotAfterBytes : Long.MAX_VALUE;
     this.lastSnapshotIndex = core.snapshotIndex();
@@ -116,6 +149,14 @@ public final class RaftDriver {
 
   public RaftCore core() {
     return core;
+  }
+
+  /**
+   * The session table as of the last entry applied (read it, never change it: only committed
+   * entries may). The leader uses it to answer a repeat it already knows without logging it again.
+   */
+  public SessionTable sessions() {
+    return sessions;
   }
 
   /** Carries out everything the core has to hand out; call after every input to the core. */
@@ -174,17 +215,31 @@ public final class RaftDriver {
     }
     startWrite();
     if (r.restore() != null) {
-      host.restore(r.restore()); // installed from the leader, before this Ready's entries
+      // Installed from the leader, before this Ready's entries: the session table and the state machine.
+      NodeSnapshot.Parts parts = NodeSnapshot.unwrap(r.restore().data());
+      sessions.restore(parts.sessions());
+      host.restore(new Snapshot(r.restore().meta(), parts.stateMachine()));
       lastSnapshotIndex = r.restore().index();
       bytesSinceSnapshot = 0;
     }
     for (Committed c : r.committed()) {
-      host.apply(c);
+      apply(c);
       bytesSinceSnapshot += c.entry().sizeInBytes();
     }
     for (ReadState rs : r.reads()) host.read(rs); // after this Ready's entries are applied
     maybeSnapshot();
     for (ProposalOutcome o : r.outcomes()) host.outcome(o);
+  }
+
+  /** Thesis 6.3: a session entry is applied through the session table, every other entry as it is. */
+  private void apply(Committed c) {
+    if (!(c.entry().data() instanceof EntryData.SessionEntry e)) {
+      host.apply(c, null);
+      return;
+    }
+    SessionTable.Decision d = sessions.decide(c.entry().index(), e);
+    EntryData.Command result = host.apply(c, d);
+    if (d instanceof SessionTable.Apply) sessions.complete(c.entry().index(), e, result);
   }
 
   /** T5.1-02: a snapshot once enough entries, or bytes, were applied since the last one. */
@@ -197,7 +252,7 @@ public final class RaftDriver {
     lastSnapshotIndex = applied; // also when the state machine takes none: do not ask again for every entry
     bytesSinceSnapshot = 0;
     if (data == null) return;
-    core.compact(applied, data);
+    core.compact(applied, NodeSnapshot.wrap(sessions.toBytes(), data)); // T5.1-15: the session table too
     process(core.ready());
   }
 

@@ -39,7 +39,11 @@ class WireSerializationTest {
         new LogEntry(6, 3, new EntryData.Configuration(ClusterConfig.of("a", "b", "c"))),
         new LogEntry(7, 3, new EntryData.Configuration(new ClusterConfig(List.of("a", "b", "d"), List.of("e"), List.of("a", "b", "c"),
             java.util.Map.of("d", new io.raftactors.core.MemberAddress("akka://raft@127.0.0.1:2554", "127.0.0.1:8084"),
-                "e", new io.raftactors.core.MemberAddress("akka://raft@127.0.0.1:2555", null))))));
+                "e", new io.raftactors.core.MemberAddress("akka://raft@127.0.0.1:2555", null))))),
+        new LogEntry(8, 3, new EntryData.OpenSession(1_700_000_000_123L)),
+        new LogEntry(9, 3, new EntryData.SessionCommand(8, 1, 1, 1_700_000_000_124L, new EntryData.Command(20, "", new byte[] {9}))),
+        new LogEntry(10, 3, new EntryData.KeyedCommand("key-1", 1_700_000_000_125L, new EntryData.Command(33, "x.Y", new byte[] {8}))),
+        new LogEntry(11, 3, new EntryData.KeepAlive(8, 1_700_000_000_126L)));
     List<RaftMessage> all = List.of(
         new RaftMessage.AppendEntries(3, "a", 3, 2, entries, 2),
         new RaftMessage.AppendEntries(3, "a", 3, 2, List.of(), 2, 17),

@@ -1,6 +1,8 @@
 package io.raftactors.core;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -16,7 +18,9 @@ import org.junit.jupiter.api.Test;
  * The decisions {@link RaftDriver} makes for every host: one write in flight and the rest batched
  * into the next, messages that depend on a write leaving after it, what a truncation does to a
  * batch (T3.8-01: an acknowledgement never claims entries that were never written; a snapshot
- * does not cancel the truncation of stale entries after it), and when to snapshot (T5.1-02).
+ * does not cancel the truncation of stale entries after it), when to snapshot (T5.1-02), and
+ * client sessions: session entries go through the session table, which is part of every snapshot
+ * (thesis 6.3, T5.1-15).
  * The randomized simulation runs the same driver under faults.
  */
 class RaftDriverTest {
@@ -28,6 +32,8 @@ class RaftDriverTest {
     final List<RaftDriver.Write> writes = new ArrayList<>();
     final List<Outbound> sent = new ArrayList<>();
     final List<Committed> applied = new ArrayList<>();
+    final List<SessionTable.Decision> decisions = new ArrayList<>();
+    final List<Snapshot> restored = new ArrayList<>();
     final List<ProposalOutcome> outcomes = new ArrayList<>();
     byte[] snapshotData = "state".getBytes(StandardCharsets.UTF_8);
     int snapshotsAsked;
@@ -43,11 +49,16 @@ class RaftDriverTest {
     }
 
     @Override
-    public void restore(Snapshot s) {}
+    public void restore(Snapshot s) {
+      restored.add(s);
+    }
 
+    /** Applies a command under a session with the result "r" + its index. */
     @Override
-    public void apply(Committed c) {
+    public EntryData.Command apply(Committed c, SessionTable.Decision session) {
       applied.add(c);
+      decisions.add(session);
+      return session instanceof SessionTable.Apply ? result(c.entry().index()) : null;
     }
 
     @Override
@@ -81,7 +92,107 @@ class RaftDriverTest {
   }
 
   private static RaftDriver follower(Host host, DurableState state) {
-    return new RaftDriver(new RaftCore("n2", CoreFixture.settings(), CoreFixture.fixed(15), state), host, 0, 0);
+    return new RaftDriver(new RaftCore("n2", CoreFixture.settings(), CoreFixture.fixed(15), state), host, 0, 0, TIMEOUT);
+  }
+
+  private static final long TIMEOUT = 1_000;
+
+  static EntryData.Command result(long index) {
+    return new EntryData.Command(0, "", ("r" + index).getBytes(StandardCharsets.UTF_8));
+  }
+
+  private static EntryData.Command text(String s) {
+    return new EntryData.Command(0, "", s.getBytes(StandardCharsets.UTF_8));
+  }
+
+  /** A one-voter group's leader, its driver snapshotting every {@code snapshotEvery} entries (0: never). */
+  private static RaftDriver soleLeader(Host host, int snapshotEvery) {
+    RaftCore core = new RaftCore("n1", CoreFixture.settings(), CoreFixture.fixed(10),
+        DurableState.bootstrap(ClusterConfig.of("n1")));
+    RaftDriver d = new RaftDriver(core, host, snapshotEvery, 0, TIMEOUT);
+    while (core.role() != Role.LEADER) {
+      core.tick();
+      d.flush();
+      completeAll(d, host);
+    }
+    return d;
+  }
+
+  /** Proposes {@code data}, commits and applies it; returns the decision the host got about it. */
+  private static SessionTable.Decision commit(RaftDriver d, Host host, EntryData data) {
+    long index = d.core().propose(data, 7);
+    d.flush();
+    completeAll(d, host);
+    Committed last = host.applied.get(host.applied.size() - 1);
+    assertEquals(index, last.entry().index(), "applied");
+    return host.decisions.get(host.decisions.size() - 1);
+  }
+
+  @Test
+  void sessions_T6_3_02_sessionEntriesGoThroughTheTable_aRepeatIsAnsweredWithTheFirstResult() {
+    Host host = new Host();
+    RaftDriver d = soleLeader(host, 0);
+    SessionTable.Decision open = commit(d, host, new EntryData.OpenSession(100));
+    long session = ((SessionTable.Opened) open).session();
+    EntryData.SessionCommand c = new EntryData.SessionCommand(session, 1, 1, 110, text("put a"));
+    SessionTable.Decision first = commit(d, host, c);
+    assertEquals(new SessionTable.Apply(c.command()), first);
+    long firstIndex = d.core().lastApplied();
+    SessionTable.Decision again = commit(d, host, new EntryData.SessionCommand(session, 1, 1, 120, text("put a")));
+    SessionTable.Duplicate dup = assertInstanceOf(SessionTable.Duplicate.class, again, "applied once");
+    assertEquals(firstIndex, dup.response().index());
+    assertEquals(result(firstIndex), dup.response().result(), "the result the host returned the first time");
+    assertEquals(dup.response(), d.sessions().cached(session, 1), "the leader can answer a repeat from the table");
+    assertEquals(new SessionTable.KeptAlive(session), commit(d, host, new EntryData.KeepAlive(session, 130)));
+    assertInstanceOf(SessionTable.Expired.class, commit(d, host, new EntryData.KeepAlive(session + 1000, 140)));
+    assertInstanceOf(SessionTable.Expired.class,
+        commit(d, host, new EntryData.SessionCommand(session, 2, 2, 130 + TIMEOUT + 1, text("put b"))),
+        "idle for longer than the timeout in logged time");
+    assertNull(commit(d, host, text("plain")), "a user command is applied as it is");
+  }
+
+  @Test
+  void idempotencyKeys_aKeyedCommandIsAppliedOnce_anotherPayloadUnderItsKeyIsRefused() {
+    Host host = new Host();
+    RaftDriver d = soleLeader(host, 0);
+    EntryData.KeyedCommand k = new EntryData.KeyedCommand("key-1", 10, text("put a"));
+    assertEquals(new SessionTable.Apply(k.command()), commit(d, host, k));
+    long index = d.core().lastApplied();
+    SessionTable.Duplicate dup = assertInstanceOf(SessionTable.Duplicate.class,
+        commit(d, host, new EntryData.KeyedCommand("key-1", 20, text("put a"))));
+    assertEquals(index, dup.response().index());
+    assertInstanceOf(SessionTable.KeyReused.class, commit(d, host, new EntryData.KeyedCommand("key-1", 30, text("put b"))));
+  }
+
+  @Test
+  void sessions_T5_1_15_theTableIsPartOfEverySnapshot_andComesBackAtStartAndWithAnInstalledSnapshot() {
+    Host host = new Host();
+    RaftDriver d = soleLeader(host, 4);
+    long session = ((SessionTable.Opened) commit(d, host, new EntryData.OpenSession(100))).session();
+    commit(d, host, new EntryData.SessionCommand(session, 1, 1, 110, text("put a")));
+    long applied = d.core().lastApplied();
+    while (d.core().snapshotIndex() < applied) commit(d, host, text("filler"));
+    Snapshot snap = d.core().snapshot();
+    NodeSnapshot.Parts parts = NodeSnapshot.unwrap(snap.data());
+    assertArrayEquals(host.snapshotData, parts.stateMachine(), "the state machine's bytes, as the host gave them");
+    assertArrayEquals(d.sessions().toBytes(), parts.sessions(), "the session table beside them");
+
+    // Restarted from the snapshot: the table is back without replaying the log.
+    RaftCore restarted = new RaftCore("n1", CoreFixture.settings(), CoreFixture.fixed(10),
+        new DurableState(new HardState(d.core().term(), "n1"), snap.meta(), List.of(), snap.data()));
+    RaftDriver again = new RaftDriver(restarted, new Host(), 0, 0, TIMEOUT);
+    assertEquals(d.sessions().cached(session, 1), again.sessions().cached(session, 1));
+
+    // Installed from a leader: the follower's table is replaced, and its host gets the state machine's part only.
+    Host fh = new Host();
+    RaftDriver f = follower(fh, DurableState.bootstrap(ClusterConfig.of("n1", "n2")));
+    f.core().step(new InstallSnapshot(d.core().term(), "n1", snap.index(), snap.term(), ClusterConfig.of("n1", "n2"), 0,
+        snap.data(), true, snap.data().length));
+    f.flush();
+    completeAll(f, fh);
+    assertEquals(1, fh.restored.size(), "restored once");
+    assertArrayEquals(host.snapshotData, fh.restored.get(0).data());
+    assertEquals(d.sessions().cached(session, 1), f.sessions().cached(session, 1));
   }
 
   @Test
@@ -152,7 +263,7 @@ class RaftDriverTest {
     assertEquals(1, host.writes.size());
     d.core().step(new AppendEntries(2, "n1", 1, 0, List.of(cmd(2, 2)), 0)); // replaces 2..6 with 2'
     d.flush();
-    byte[] data = "snapshot-at-3".getBytes(StandardCharsets.UTF_8);
+    byte[] data = NodeSnapshot.wrap(new SessionTable(TIMEOUT).toBytes(), "snapshot-at-3".getBytes(StandardCharsets.UTF_8));
     d.core().step(new InstallSnapshot(2, "n1", 3, 2, THREE, 0, data, true, data.length));
     d.flush();
     d.writeDone(1);
@@ -168,7 +279,7 @@ class RaftDriverTest {
     Host host = new Host();
     RaftCore core = new RaftCore("n1", CoreFixture.settings(), CoreFixture.fixed(10),
         DurableState.bootstrap(ClusterConfig.of("n1")));
-    RaftDriver d = new RaftDriver(core, host, 5, 0);
+    RaftDriver d = new RaftDriver(core, host, 5, 0, TIMEOUT);
     while (core.role() != Role.LEADER) {
       core.tick();
       d.flush();

@@ -104,6 +104,7 @@ class InvariantCheckersTest {
       case PROBE_AFTER_REJECTION: return InvariantCheckersTest::leaderKeepsPipeliningAfterARejection;
       case CONFIGURATION: return InvariantCheckersTest::leaderAppendsAConfigurationItDoesNotUse;
       case ONE_CHANGE_AT_A_TIME: return InvariantCheckersTest::isolatedLeaderAppendsTwoConfigurations;
+      case SESSION_DECISIONS: return InvariantCheckersTest::aFollowerLosesItsSessionTable;
       default: return () -> { throw new AssertionError("no broken history for " + invariant + " yet"); };
     }
   }
@@ -169,6 +170,21 @@ class InvariantCheckersTest {
   }
 
   // ------------------------------------------------------------------ the broken histories
+
+  /**
+   * A follower's session table is emptied (as by a snapshot taken without it): the session the
+   * others know is unknown to it, so it refuses a command the others apply.
+   */
+  static void aFollowerLosesItsSessionTable() {
+    Simulation sim = settled(41);
+    String l = sim.leader().id();
+    String f = others(sim, l).get(0);
+    Simulation.Proposal open = sim.propose(l, new EntryData.OpenSession(5));
+    assertTrue(sim.runUntil(() -> open.index > 0 && sim.core(f).lastApplied() >= open.index, 200) >= 0, "opened everywhere");
+    sim.sessions(f).restore(new io.raftactors.core.SessionTable(Simulation.DEFAULT_SESSION_TIMEOUT).toBytes());
+    sim.propose(l, new EntryData.SessionCommand(open.index, 1, 1, 6, Simulation.command("x")));
+    sim.runTicks(50);
+  }
 
   /** Two candidates of term 1 each receive a forged grant from n3, which can vote only once. */
   static void twoLeadersInOneTerm() {

@@ -1,7 +1,7 @@
 package io.raftactors.sim;
 
-import io.raftactors.actor.SessionTableBridge;
 import io.raftactors.core.EntryData;
+import io.raftactors.core.SessionTable;
 import io.raftactors.core.LogEntry;
 import io.raftactors.core.RaftCore;
 import io.raftactors.core.Role;
@@ -40,9 +40,10 @@ import java.util.TreeMap;
  * The recorded operation spans from its first invoke to its final answer. After a refused cas a
  * session client reads the key and then tries a cas from what it read (a cas loop), which makes a
  * cas that ran twice visible: its second run refuses, and the read that follows finds the value its
- * first run wrote. Each node's state
- * machine keeps the real session table next to its registers: a duplicate is answered from the
- * table and not applied again, a command of an expired session is refused. The leader stamps each
+ * first run wrote. Session requests are logged as session entries and each node's driver applies
+ * them through its session table, exactly as a node does ({@link Simulation#sessionDecision}): a
+ * duplicate is answered from the table and not applied again, a command of an expired session is
+ * refused. The leader stamps each
  * session entry with its own clock, which is skewed per node ({@link Settings#clockSkew}); a
  * client that naps ({@link Settings#napRate}) past the session timeout finds its session expired
  * and opens a new one. A refused write is fail when no earlier attempt of it was appended anywhere
@@ -52,7 +53,7 @@ import java.util.TreeMap;
  * that takes effect twice is reported ({@link #doubleApplies}), and every replica's decision about
  * an entry (with its output) must equal the first one made there ({@link #replicaDisagreements}).
  * With {@link Settings#snapshotRate} a state machine is now and then replaced by a copy restored
- * from a node snapshot of itself (session table and registers, in the node's snapshot layout).
+ * from its registers (the session table goes through the nodes' real snapshots with log compaction).
  *
  * <p>Times are stamped from the simulation's event counter ({@link Simulation#step}), its finest
  * monotonic clock: an operation is invoked at {@code 2 * step + 1}, between the event before and its
@@ -161,7 +162,6 @@ final class KvWorkload {
   // ------------------------------------------------------------------ commands and the state machine
 
   private static final String MANIFEST = "kv";
-  private static final String SESSION_MANIFEST = "kv-session";
 
   /** A put ({@code expected} unused) or cas command as a log entry. */
   static EntryData.Command encode(Kind kind, String key, Long expected, long value) {
@@ -172,15 +172,10 @@ final class KvWorkload {
     return kind == Kind.PUT ? "put " + key + " " + value : "cas " + key + " " + expected + " " + value;
   }
 
-  /** A request to open a session, stamped with the proposing node's clock. */
-  static EntryData.Command encodeOpen(long time) {
-    return new EntryData.Command(0, SESSION_MANIFEST, ("open " + time).getBytes(StandardCharsets.UTF_8));
-  }
-
   /** Command {@code seq} of {@code session}, stamped with the proposing node's clock. */
-  static EntryData.Command encodeSession(long session, long seq, long lowestUnacked, long time, String kvText) {
-    String text = "cmd " + session + " " + seq + " " + lowestUnacked + " " + time + "|" + kvText;
-    return new EntryData.Command(0, SESSION_MANIFEST, text.getBytes(StandardCharsets.UTF_8));
+  static EntryData.SessionCommand encodeSession(long session, long seq, long lowestUnacked, long time, String kvText) {
+    return new EntryData.SessionCommand(session, seq, lowestUnacked, time,
+        new EntryData.Command(0, MANIFEST, kvText.getBytes(StandardCharsets.UTF_8)));
   }
 
   /**
@@ -190,74 +185,81 @@ final class KvWorkload {
    */
   record Answer(String decision, long session, boolean expired, boolean duplicate, Object output) {}
 
-  /** One node's KV register state machine, with its session table. */
+  /**
+   * One node's KV register state machine. Session entries reach it with the decision of the node's
+   * session table (the driver's, recorded by the simulation); it executes only what the table lets run.
+   */
   static final class KvStateMachine {
     final Map<String, Long> registers = new HashMap<>();
     /** The answer to the entry applied at each index (for the clients waiting on this node; not replicated state). */
     final Map<Long, Answer> answers;
     /** How often this state machine executed a command writing each value (diagnostics, not replicated state). */
     final Map<Long, Integer> executions;
-    final SessionTableBridge sessions;
-    final long sessionTimeout;
+    /** The output of the command applied at each index, shared by all replicas (they must agree on it). */
+    final Map<Long, String> outputs;
+    final Simulation sim;
     final boolean ignoreSessions;
     final List<String> doubles;
     final String node;
     long appliedIndex;
 
-    KvStateMachine(String node, long sessionTimeout, boolean ignoreSessions, List<String> doubles) {
-      this(node, sessionTimeout, ignoreSessions, doubles, new HashMap<>(), new HashMap<>());
+    KvStateMachine(String node, Simulation sim, boolean ignoreSessions, List<String> doubles, Map<Long, String> outputs) {
+      this(node, sim, ignoreSessions, doubles, outputs, new HashMap<>(), new HashMap<>());
     }
 
-    private KvStateMachine(String node, long sessionTimeout, boolean ignoreSessions, List<String> doubles,
-        Map<Long, Answer> answers, Map<Long, Integer> executions) {
+    private KvStateMachine(String node, Simulation sim, boolean ignoreSessions, List<String> doubles,
+        Map<Long, String> outputs, Map<Long, Answer> answers, Map<Long, Integer> executions) {
       this.node = node;
-      this.sessionTimeout = sessionTimeout;
+      this.sim = sim;
       this.ignoreSessions = ignoreSessions;
       this.doubles = doubles;
+      this.outputs = outputs;
       this.answers = answers;
       this.executions = executions;
-      this.sessions = new SessionTableBridge(sessionTimeout);
     }
 
     /** Applies one log entry; entries that are not KV commands (no-ops, configurations, others' commands) change nothing. */
     void apply(LogEntry e) {
       if (e.index() != appliedIndex + 1) throw new IllegalStateException("applied " + e.index() + " after " + appliedIndex);
       appliedIndex = e.index();
-      if (!(e.data() instanceof EntryData.Command c)) return;
-      String text = new String(c.bytes(), StandardCharsets.UTF_8);
-      if (c.manifest().equals(MANIFEST)) {
-        Object out = execute(text, e.index());
+      if (e.data() instanceof EntryData.Command c && c.manifest().equals(MANIFEST)) {
+        Object out = execute(new String(c.bytes(), StandardCharsets.UTF_8), e.index());
         answers.put(e.index(), new Answer("plain " + out, 0, false, false, out));
-      } else if (c.manifest().equals(SESSION_MANIFEST)) {
-        answers.put(e.index(), applySession(text, e.index()));
+      } else if (e.data() instanceof EntryData.OpenSession) {
+        decision(e.index()); // the table opened it
+        answers.put(e.index(), new Answer("open " + e.index(), e.index(), false, false, null));
+      } else if (e.data() instanceof EntryData.SessionCommand sc) {
+        answers.put(e.index(), applySession(sc, e.index()));
       }
     }
 
+    private SessionTable.Decision decision(long index) {
+      SessionTable.Decision d = sim.sessionDecision(index);
+      if (d == null) throw new IllegalStateException(node + " applied the session entry at " + index + " without a decision");
+      return d;
+    }
+
     /** Thesis 6.3 as the node does it: the session table decides; only a new command is executed. */
-    private Answer applySession(String text, long index) {
-      if (text.startsWith("open ")) {
-        long id = sessions.open(index, Long.parseLong(text.substring(5)));
-        return new Answer("open " + id, id, false, false, null);
-      }
-      int bar = text.indexOf('|');
-      String[] h = text.substring(0, bar).split(" ");
-      String kv = text.substring(bar + 1);
-      long session = Long.parseLong(h[1]);
-      long seq = Long.parseLong(h[2]);
-      SessionTableBridge.Decision d = sessions.begin(session, seq, Long.parseLong(h[3]), Long.parseLong(h[4]),
-          kv.getBytes(StandardCharsets.UTF_8));
-      if (ignoreSessions || d.verdict() == SessionTableBridge.Verdict.APPLY) {
+    private Answer applySession(EntryData.SessionCommand sc, long index) {
+      SessionTable.Decision d = decision(index);
+      String kv = new String(sc.command().bytes(), StandardCharsets.UTF_8);
+      if (ignoreSessions || d instanceof SessionTable.Apply) {
         Object out = execute(kv, index);
-        if (d.verdict() == SessionTableBridge.Verdict.APPLY) {
-          sessions.complete(session, seq, index, String.valueOf(out).getBytes(StandardCharsets.UTF_8));
-        }
-        return new Answer("apply " + out, session, false, false, out);
+        if (d instanceof SessionTable.Apply) outputs.putIfAbsent(index, String.valueOf(out));
+        return new Answer("apply " + out, sc.session(), false, false, out);
       }
-      if (d.verdict() == SessionTableBridge.Verdict.DUPLICATE) {
-        Object out = parseOutput(new String(d.cachedResult(), StandardCharsets.UTF_8));
-        return new Answer("duplicate of " + d.cachedIndex() + " " + out, session, false, true, out);
+      if (d instanceof SessionTable.Duplicate dup) {
+        Object out = outputOf(dup.response().index());
+        return new Answer("duplicate of " + dup.response().index() + " " + out, sc.session(), false, true, out);
       }
-      return new Answer("expired: " + d.reason(), session, true, false, null);
+      return new Answer("expired: " + ((SessionTable.Expired) d).reason(), sc.session(), true, false, null);
+    }
+
+    /** The output of the command applied at {@code index}, as the session table's answer to a repeat stands for it. */
+    private Object outputOf(long index) {
+      String o = outputs.get(index);
+      if (o == null) throw new IllegalStateException("no output recorded for the command applied at " + index);
+      return parseOutput(o);
     }
 
     /** Executes a put or cas; returns null for a put, whether it succeeded for a cas. */
@@ -285,27 +287,25 @@ final class KvWorkload {
       return registers.get(key);
     }
 
-    /** The answer to {@code (session, seq)} cached in the session table, or null if there is none. */
+    /** The answer to {@code (session, seq)} cached in the node's session table, or null if there is none. */
     Answer cached(long session, long seq) {
-      byte[] b = sessions.cached(session, seq);
-      if (b == null) return null;
-      Object out = parseOutput(new String(b, StandardCharsets.UTF_8));
+      SessionTable.Response r = sim.sessions(node).cached(session, seq);
+      if (r == null) return null;
+      Object out = outputOf(r.index());
       return new Answer("cached " + out, session, false, true, out);
     }
 
     /**
-     * A copy restored from a node snapshot of this state machine: the session table and the
-     * registers (with the applied index) in the node's snapshot layout. The answers and execution
-     * counts are the node's bookkeeping, not replicated state, and carry over as they are.
+     * A copy restored from a snapshot of its registers (with the applied index). The answers and
+     * execution counts are the node's bookkeeping, not replicated state, and carry over as they are.
      */
     KvStateMachine roundTrip() {
       StringBuilder b = new StringBuilder().append(appliedIndex);
       for (Map.Entry<String, Long> r : new TreeMap<>(registers).entrySet()) {
         b.append(' ').append(r.getKey()).append('=').append(r.getValue());
       }
-      byte[] snapshot = sessions.snapshot(b.toString().getBytes(StandardCharsets.UTF_8));
-      KvStateMachine copy = new KvStateMachine(node, sessionTimeout, ignoreSessions, doubles, answers, executions);
-      String[] w = new String(copy.sessions.restore(snapshot), StandardCharsets.UTF_8).split(" ");
+      KvStateMachine copy = new KvStateMachine(node, sim, ignoreSessions, doubles, outputs, answers, executions);
+      String[] w = b.toString().split(" ");
       copy.appliedIndex = Long.parseLong(w[0]);
       for (int i = 1; i < w.length; i++) {
         int eq = w[i].indexOf('=');
@@ -414,6 +414,7 @@ final class KvWorkload {
   private final long[] napUntil;
   private final CasStep[] casLoop;
   private final List<String> doubles = new ArrayList<>();
+  private final Map<Long, String> outputs = new HashMap<>();
   private final Map<Long, String> decisionAt = new HashMap<>(); // index -> the first replica's session decision
   private final List<String> disagreements = new ArrayList<>();
   private final Stats stats = new Stats();
@@ -423,6 +424,10 @@ final class KvWorkload {
   private boolean running;
 
   KvWorkload(Simulation sim, Settings settings, long seed) {
+    if (settings.sessionShare > 0 && sim.sessionTimeout() != settings.sessionTimeout) {
+      throw new IllegalArgumentException("the simulation's session timeout is " + sim.sessionTimeout()
+          + ", the workload's " + settings.sessionTimeout + ": build it with sessionTimeout(" + settings.sessionTimeout + ")");
+    }
     this.sim = sim;
     this.settings = settings;
     this.rnd = new SplittableRandom(seed ^ 0x4B56574F524B4CL);
@@ -452,7 +457,7 @@ final class KvWorkload {
   }
 
   private KvStateMachine newMachine(String id) {
-    return new KvStateMachine(id, settings.sessionTimeout, settings.ignoreSessions, doubles);
+    return new KvStateMachine(id, sim, settings.ignoreSessions, doubles, outputs);
   }
 
   /** Clients start issuing operations on every tick. */
@@ -671,7 +676,7 @@ final class KvWorkload {
     long time = sim.now() + clockOffset.get(node);
     // The request's own event polls too; the attempt is still marked waiting then, so it is skipped.
     if (f.open) {
-      f.proposal = sim.propose(node, encodeOpen(time));
+      f.proposal = sim.propose(node, new EntryData.OpenSession(time));
     } else if (f.op.kind() == Kind.GET) {
       boolean lease = sim.raftConfig().leaseTicks() > 0 && rnd.nextBoolean();
       f.read = lease ? sim.leaseRead(node) : sim.read(node);

@@ -65,7 +65,8 @@ class LinearizabilityTest {
    * they have in flight is answered or reaches its retry bound.
    */
   static RunResult run(long seed, int nodes, KvWorkload.Settings settings, String replay) {
-    return run(RandomizedSimulationTest.build(seed, nodes, false), seed, nodes, settings, replay);
+    return run(RandomizedSimulationTest.build(seed, nodes, false, false, false, settings.sessionTimeout), seed, nodes,
+        settings, replay);
   }
 
   /** As above, for a run built already (for instance one with membership changes in every seed). */

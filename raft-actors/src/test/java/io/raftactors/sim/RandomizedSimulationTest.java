@@ -63,6 +63,12 @@ class RandomizedSimulationTest {
    * log compaction in 40%, or in every one with {@code forceCompaction}.
    */
   static Run build(long seed, int nodes, boolean recordTrace, boolean forceMembership, boolean forceCompaction) {
+    return build(seed, nodes, recordTrace, forceMembership, forceCompaction, Simulation.DEFAULT_SESSION_TIMEOUT);
+  }
+
+  /** As above, with client sessions that expire after {@code sessionTimeout} of logged time. */
+  static Run build(long seed, int nodes, boolean recordTrace, boolean forceMembership, boolean forceCompaction,
+      long sessionTimeout) {
     SplittableRandom r = new SplittableRandom(seed * 0x9E3779B97F4A7C15L + nodes);
     RaftConfig cfg = RaftConfig.defaults()
         .withPreVote(r.nextInt(4) != 0)
@@ -102,6 +108,7 @@ class RandomizedSimulationTest {
         .seed(seed)
         .raftConfig(cfg)
         .snapshotEvery(snapshotEvery)
+        .sessionTimeout(sessionTimeout)
         .storageDelay(1, storageMax)
         .recordTrace(recordTrace)
         .label(schedule.toString())

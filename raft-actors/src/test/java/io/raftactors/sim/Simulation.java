@@ -8,6 +8,7 @@ import io.raftactors.core.EntryData;
 import io.raftactors.core.HardState;
 import io.raftactors.core.LogEntry;
 import io.raftactors.core.MembershipChange;
+import io.raftactors.core.NodeSnapshot;
 import io.raftactors.core.Outbound;
 import io.raftactors.core.ProposalOutcome;
 import io.raftactors.core.RaftConfig;
@@ -18,6 +19,7 @@ import io.raftactors.core.RandomSource;
 import io.raftactors.core.ReadState;
 import io.raftactors.core.Ready;
 import io.raftactors.core.Role;
+import io.raftactors.core.SessionTable;
 import io.raftactors.core.Snapshot;
 import io.raftactors.core.SnapshotMeta;
 import java.nio.charset.StandardCharsets;
@@ -355,6 +357,8 @@ public final class Simulation {
     public long partitions;
     public long pauses;
     public long entriesApplied;
+    /** Session entries applied through a node's session table (each replica counts). */
+    public long sessionDecisions;
     /** Log compactions (the simulation's nodes take snapshots with {@link Builder#snapshotEvery}). */
     public long snapshots;
     /** InstallSnapshot chunks sent. */
@@ -407,6 +411,7 @@ public final class Simulation {
       partitions += o.partitions;
       pauses += o.pauses;
       entriesApplied += o.entriesApplied;
+      sessionDecisions += o.sessionDecisions;
       snapshots += o.snapshots;
       snapshotChunks += o.snapshotChunks;
       snapshotsInstalled += o.snapshotsInstalled;
@@ -453,6 +458,7 @@ public final class Simulation {
       m.put("partitions", partitions);
       m.put("pauses", pauses);
       m.put("entriesApplied", entriesApplied);
+      m.put("sessionDecisions", sessionDecisions);
       m.put("snapshots", snapshots);
       m.put("snapshotChunks", snapshotChunks);
       m.put("snapshotsInstalled", snapshotsInstalled);
@@ -523,6 +529,12 @@ public final class Simulation {
      * refused, nor left unknown by a leader that told a member to campaign while holding it (T3.10-02).
      */
     CLIENT_ANSWERS("Client answers"),
+    /**
+     * Thesis 6.3: every replica's session table decides the same about each session entry (opened,
+     * applied, duplicate of the same index, expired for the same reason), and a duplicate is answered
+     * with the result recorded when its command was applied.
+     */
+    SESSION_DECISIONS("Session decisions"),
     /** The core reports every change of its log in a Ready, in order, and its storage writes fit the log. */
     READY_CONSISTENCY("Ready consistency"),
     /**
@@ -620,6 +632,7 @@ public final class Simulation {
     private double eventsPerNodePerTick = DEFAULT_EVENTS_PER_NODE_PER_TICK;
     private long budgetAllowance = DEFAULT_BUDGET_ALLOWANCE;
     private int snapshotEvery;
+    private long sessionTimeout = DEFAULT_SESSION_TIMEOUT;
     private ClusterConfig founders;
     private Bootstrap.Mode bootstrapMode = Bootstrap.Mode.CHECKED;
 
@@ -747,6 +760,16 @@ public final class Simulation {
      * InstallSnapshot (chunked by {@link RaftConfig#snapshotChunkBytes()}), restores its state
      * machine from the snapshot, and recovers from it after a restart.
      */
+    /**
+     * The idle time after which a client session expires, in the logged time of session entries
+     * (the workloads stamp ticks); default {@value #DEFAULT_SESSION_TIMEOUT}.
+     */
+    public Builder sessionTimeout(long loggedTime) {
+      if (loggedTime <= 0) throw new IllegalArgumentException("sessionTimeout " + loggedTime);
+      this.sessionTimeout = loggedTime;
+      return this;
+    }
+
     public Builder snapshotEvery(int entries) {
       if (entries < 0) throw new IllegalArgumentException("snapshotEvery " + entries);
       this.snapshotEvery = entries;
@@ -943,6 +966,8 @@ public final class Simulation {
 
     /** The snapshot in {@code data}, or null if it is not one (corrupt, truncated, or another format). */
     static MachineSnapshot decode(byte[] data) {
+      // A snapshot the driver took holds the session table first (NodeSnapshot); the machine's part follows.
+      if (data != null && NodeSnapshot.isNodeSnapshot(data)) data = NodeSnapshot.unwrap(data).stateMachine();
       if (data == null || data.length < 32) return null;
       java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(data);
       if (b.getInt() != MAGIC) return null;
@@ -977,6 +1002,11 @@ public final class Simulation {
   private final double eventsPerNodePerTick;
   private final long budgetAllowance;
   private final int snapshotEvery;
+  private final long sessionTimeout;
+  /** Default idle time of a client session, in logged time. */
+  public static final long DEFAULT_SESSION_TIMEOUT = 600;
+  /** The first session decision made about each index, by any replica (SESSION_DECISIONS). */
+  private final Map<Long, SessionTable.Decision> sessionDecisions = new HashMap<>();
   /** The founders of a group built with {@link Builder#nodes}, or null. */
   private final ClusterConfig founders;
   private final Bootstrap.Mode bootstrapMode;
@@ -1034,6 +1064,7 @@ public final class Simulation {
     this.eventsPerNodePerTick = b.eventsPerNodePerTick;
     this.budgetAllowance = b.budgetAllowance;
     this.snapshotEvery = b.snapshotEvery;
+    this.sessionTimeout = b.sessionTimeout;
     this.founders = b.founders;
     this.bootstrapMode = b.bootstrapMode;
     if (b.holdAllMessages) this.holdFilter = e -> true;
@@ -1415,7 +1446,7 @@ public final class Simulation {
     SimNode n = live(node);
     beginEvent("replace core of " + node, 15, n.index, 0);
     n.core = new RaftCore(n.id, cfg, RandomSource.seeded(seed, n.id + "/replaced"), state);
-    n.driver = new RaftDriver(n.core, new SimHost(n), snapshotEvery, 0);
+    n.driver = new RaftDriver(n.core, new SimHost(n), snapshotEvery, 0, sessionTimeout);
     n.writing = null; // the old core's write in flight is forgotten
     n.ticks = 0;
     afterInput(n);
@@ -1460,6 +1491,53 @@ public final class Simulation {
   /** The node's core, or null while it is down. */
   public RaftCore core(String node) {
     return nodes.get(node).core;
+  }
+
+  /** The session table of a node's driver (read it; a test may corrupt it on purpose). */
+  public SessionTable sessions(String node) {
+    return nodes.get(node).driver.sessions();
+  }
+
+  /** The idle time after which a client session expires, in logged time. */
+  public long sessionTimeout() {
+    return sessionTimeout;
+  }
+
+  /**
+   * What the session tables decided about the session entry at {@code index} (all replicas decide
+   * alike, or SESSION_DECISIONS is violated), or null if none applied one there yet.
+   */
+  public SessionTable.Decision sessionDecision(long index) {
+    return sessionDecisions.get(index);
+  }
+
+  /**
+   * The result a node's state machine hands its session table for a command it applied at {@code
+   * index}: the index itself, so that a duplicate's cached result shows where it came from.
+   */
+  static EntryData.Command resultOf(long index) {
+    return new EntryData.Command(0, "result", java.nio.ByteBuffer.allocate(8).putLong(index).array());
+  }
+
+  /** SESSION_DECISIONS: the same decision as every other replica; a duplicate carries its first result. */
+  private void decided(SimNode n, long index, SessionTable.Decision d) {
+    counters.sessionDecisions++;
+    if (d instanceof SessionTable.Duplicate dup && !resultOf(dup.response().index()).equals(dup.response().result())) {
+      violation(Invariant.SESSION_DECISIONS, n.id + " answered the duplicate at " + index + " with "
+          + dup.response().result() + ", not the result recorded at " + dup.response().index());
+    }
+    SessionTable.Decision first = sessionDecisions.putIfAbsent(index, d);
+    if (first != null && !sameDecision(first, d)) {
+      violation(Invariant.SESSION_DECISIONS, n.id + " decided " + d + " about the session entry at " + index
+          + ", another replica " + first);
+    }
+  }
+
+  private static boolean sameDecision(SessionTable.Decision a, SessionTable.Decision b) {
+    if (a instanceof SessionTable.Duplicate x && b instanceof SessionTable.Duplicate y) {
+      return x.response().index() == y.response().index();
+    }
+    return a.equals(b);
   }
 
   public boolean isUp(String node) {
@@ -1838,8 +1916,10 @@ public final class Simulation {
     }
 
     @Override
-    public void apply(Committed c) {
+    public EntryData.Command apply(Committed c, SessionTable.Decision session) {
       Simulation.this.apply(n, c);
+      if (session != null) decided(n, c.entry().index(), session);
+      return session instanceof SessionTable.Apply ? resultOf(c.entry().index()) : null;
     }
 
     @Override
@@ -2388,7 +2468,7 @@ public final class Simulation {
     n.core = new RaftCore(n.id, cfg, random,
         new DurableState(n.durableHard, n.durableSnap, n.durableLog, n.durableSnapData));
     n.up = true;
-    n.driver = new RaftDriver(n.core, new SimHost(n), snapshotEvery, 0);
+    n.driver = new RaftDriver(n.core, new SimHost(n), snapshotEvery, 0, sessionTimeout);
     n.writing = null;
     n.memBase = n.durableBase();
     n.memBaseTerm = n.durableSnap.lastIncludedTerm();

@@ -1,4 +1,4 @@
-package io.raftactors.actor;
+package io.raftactors.core;
 
 import java.nio.ByteBuffer;
 import java.util.Arrays;
@@ -8,20 +8,25 @@ import java.util.Arrays;
  * snapshot, so both are restored together at the same index (T5.1-15). Layout: magic, version,
  * length of the session table, the table, then the state machine's bytes.
  */
-final class NodeSnapshot {
+public final class NodeSnapshot {
   private static final int MAGIC = 0x52534e31; // "RSN1"
 
-  record Parts(byte[] sessions, byte[] stateMachine) {}
+  public record Parts(byte[] sessions, byte[] stateMachine) {}
 
   private NodeSnapshot() {}
 
-  static byte[] wrap(byte[] sessions, byte[] stateMachine) {
+  public static byte[] wrap(byte[] sessions, byte[] stateMachine) {
     ByteBuffer b = ByteBuffer.allocate(8 + sessions.length + stateMachine.length);
     b.putInt(MAGIC).putInt(sessions.length).put(sessions).put(stateMachine);
     return b.array();
   }
 
-  static Parts unwrap(byte[] data) {
+  /** Whether {@code data} starts like a node snapshot. */
+  public static boolean isNodeSnapshot(byte[] data) {
+    return data.length >= 8 && ByteBuffer.wrap(data).getInt() == MAGIC;
+  }
+
+  public static Parts unwrap(byte[] data) {
     if (data.length < 8 || ByteBuffer.wrap(data).getInt() != MAGIC) {
       throw new IllegalStateException("not a raft-actors node snapshot (" + data.length + " bytes, bad header)");
     }

@@ -1,4 +1,4 @@
-package io.raftactors.actor;
+package io.raftactors.core;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -7,12 +7,13 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.raftactors.actor.SessionTable.Apply;
-import io.raftactors.actor.SessionTable.Decision;
-import io.raftactors.actor.SessionTable.Duplicate;
-import io.raftactors.actor.SessionTable.Expired;
-import io.raftactors.actor.SessionTable.Response;
-import io.raftactors.actor.SessionTable.SessionCommand;
+import io.raftactors.core.EntryData.Command;
+import io.raftactors.core.EntryData.SessionCommand;
+import io.raftactors.core.SessionTable.Apply;
+import io.raftactors.core.SessionTable.Decision;
+import io.raftactors.core.SessionTable.Duplicate;
+import io.raftactors.core.SessionTable.Expired;
+import io.raftactors.core.SessionTable.Response;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
@@ -26,8 +27,8 @@ import org.junit.jupiter.api.Test;
 class SessionTableTest {
   private static final long TIMEOUT = 10_000;
 
-  private static Payload text(String s) {
-    return new Payload(20, "", s.getBytes(StandardCharsets.UTF_8));
+  private static Command text(String s) {
+    return new Command(20, "", s.getBytes(StandardCharsets.UTF_8));
   }
 
   private static SessionCommand cmd(long session, long seq, long lowestUnacked, long time) {
@@ -92,7 +93,7 @@ class SessionTableTest {
     long time = 0;
     for (int i = 0; i < 400; i++) {
       time += rnd.nextInt(0, 400);
-      if (i % 40 == 0) entries.add(new SessionTable.OpenSession(time));
+      if (i % 40 == 0) entries.add(new EntryData.OpenSession(time));
       else entries.add(cmd(1 + 40 * rnd.nextInt(0, 1 + i / 40), i, 0, time));
     }
     List<String> first = replay(entries);
@@ -108,7 +109,7 @@ class SessionTableTest {
     for (int i = 0; i < entries.size(); i++) {
       long index = i + 1;
       Object e = entries.get(i);
-      if (e instanceof SessionTable.OpenSession o) {
+      if (e instanceof EntryData.OpenSession o) {
         out.add(index + " open " + t.open(index, o.time()));
       } else {
         SessionCommand c = (SessionCommand) e;
@@ -195,11 +196,11 @@ class SessionTableTest {
       StringBuilder b = new StringBuilder();
       // The client of session 1 sends a keep-alive every 40% of the timeout, as logged by leaders.
       for (long time = 4_000; time <= 3 * TIMEOUT; time += 4_000) {
-        b.append(t.keepAlive(new SessionTable.KeepAlive(kept, time))).append(' ');
+        b.append(t.keepAlive(new EntryData.KeepAlive(kept, time))).append(' ');
       }
       b.append(t.begin(cmd(kept, 1, 1, 3 * TIMEOUT + 1)).getClass().getSimpleName()).append(' ');
       b.append(t.begin(cmd(idle, 1, 1, 3 * TIMEOUT + 1)).getClass().getSimpleName()).append(' ');
-      b.append(t.keepAlive(new SessionTable.KeepAlive(idle, 3 * TIMEOUT + 2)));
+      b.append(t.keepAlive(new EntryData.KeepAlive(idle, 3 * TIMEOUT + 2)));
       outcomes.add(b.toString());
     }
     assertEquals(outcomes.get(0), outcomes.get(1));
@@ -209,12 +210,12 @@ class SessionTableTest {
 
   // ------------------------------------------------------------------ idempotency keys
 
-  private static SessionTable.KeyedCommand keyed(String key, long time, String command) {
-    return new SessionTable.KeyedCommand(key, time, text(command));
+  private static EntryData.KeyedCommand keyed(String key, long time, String command) {
+    return new EntryData.KeyedCommand(key, time, text(command));
   }
 
   /** Applies a keyed command as a node does. */
-  private static Decision run(SessionTable t, SessionTable.KeyedCommand c, long index, List<String> effects) {
+  private static Decision run(SessionTable t, EntryData.KeyedCommand c, long index, List<String> effects) {
     Decision d = t.begin(c);
     if (d instanceof Apply) {
       effects.add(c.key());
