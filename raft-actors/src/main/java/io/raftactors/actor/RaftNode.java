@@ -87,6 +87,12 @@ public final class RaftNode {
   public record GetStatus(ActorRef<Status> replyTo) implements Command {}
 
   /**
+   * Asks for what the node measured on its write path ({@link NodeMetrics}) since it started or
+   * since the last request with {@code reset}, which starts the measurement over.
+   */
+  public record GetMetrics(boolean reset, ActorRef<NodeMetrics.Snapshot> replyTo) implements Command {}
+
+  /**
    * Changes the group's members (thesis chapter 4); only the leader does, others answer {@link
    * NotLeader}. New voters first catch up without a vote (raft.membership.catch-up-rounds). Answered
    * {@link MembersChanged} once the new configuration is committed; {@link Rejected} if it cannot be
@@ -344,7 +350,7 @@ public final class RaftNode {
   private record TransferWait(Waiter waiter, String target, long deadlineNanos) {}
 
   /** A proposal appended and not yet answered: who waits, and its size for raft.flow-control.max-pending-bytes. */
-  private record Pending(Waiter waiter, long bytes) {}
+  private record Pending(Waiter waiter, long bytes, long arrivedNanos) {}
 
   /** A query and whom to answer: exactly one of {@code local} and {@code client} is set. */
   private record PendingQuery(Object query, ActorRef<QueryReply> local, ActorRef<ClientReply> client, long requestId) {}
@@ -430,6 +436,8 @@ public final class RaftNode {
   private final StashBuffer<Command> stash;
   private final TimerScheduler<Command> timers;
   private final RaftSettings settings;
+  /** Stage latencies and batch sizes of the write path. */
+  private final NodeMetrics metrics;
   private final RaftStorage storage;
   private final StateMachine stateMachine;
   private final Logger log;
@@ -468,6 +476,7 @@ public final class RaftNode {
     this.stash = stash;
     this.timers = timers;
     this.settings = settings;
+    this.metrics = new NodeMetrics(settings.memberId());
     this.storage = storage;
     this.stateMachine = stateMachine;
     this.log = ctx.getLog();
@@ -738,10 +747,19 @@ public final class RaftNode {
           return afterInput();
         })
         .onMessage(PeerEnvelope.class, env -> {
-          if (accept(env)) core.step(LegacySessionEntries.upgrade(env.message(), serialization));
+          if (accept(env)) {
+            if (env.message() instanceof RaftMessage.AppendEntriesResponse r) {
+              metrics.appendAnswered(r.from(), r.success(), r.matchIndex(), System.nanoTime());
+            }
+            core.step(LegacySessionEntries.upgrade(env.message(), serialization));
+          }
           return afterInput();
         })
         .onMessage(WriteCompleted.class, this::onWriteCompleted)
+        .onMessage(GetMetrics.class, g -> {
+          g.replyTo().tell(metrics.snapshot(g.reset()));
+          return Behaviors.same();
+        })
         .onMessage(Query.class, q -> onQuery(new PendingQuery(q.query(), q.replyTo(), null, 0), q.consistency()))
         .onMessage(ClientQuery.class, this::onClientQuery)
         .onMessage(GetStatus.class, g -> {
@@ -804,7 +822,7 @@ public final class RaftNode {
     }
     transport.addressesChanged(addresses);
     long corr = nextCorrelation++;
-    waiting.put(corr, new Pending(waiter, 0));
+    waiting.put(corr, new Pending(waiter, 0, 0));
     log.info("Raft node {} of group {}: membership change {} asked", settings.memberId(), settings.groupId(), changes);
     core.changeMembership(List.copyOf(changes), corr);
     scheduleFlush();
@@ -813,7 +831,7 @@ public final class RaftNode {
 
   private Behavior<Command> transfer(String target, Waiter waiter) {
     long corr = nextCorrelation++;
-    waiting.put(corr, new Pending(waiter, 0));
+    waiting.put(corr, new Pending(waiter, 0, 0));
     log.info("Raft node {} of group {}: leadership transfer to {} asked", settings.memberId(), settings.groupId(),
         target == null ? "the most up-to-date voter" : target);
     core.transferLeadership(target, corr);
@@ -937,9 +955,11 @@ public final class RaftNode {
       return Behaviors.same();
     }
     long corr = nextCorrelation++;
-    waiting.put(corr, new Pending(waiter, data.sizeInBytes()));
+    long arrived = System.nanoTime();
+    waiting.put(corr, new Pending(waiter, data.sizeInBytes(), arrived));
     waitingBytes += data.sizeInBytes();
-    core.propose(data, corr);
+    long index = core.propose(data, corr);
+    if (index > 0) metrics.proposed(index, arrived);
     // Batching: proposals already in the mailbox join the same AppendEntries and the same write;
     // the Flush queued behind them hands the batch to the core's ready().
     scheduleFlush();
@@ -1002,6 +1022,7 @@ public final class RaftNode {
       // T3.8-09: nothing that depends on this write may leave. Restart and recover from storage.
       throw new IllegalStateException("storage write failed on raft node " + settings.memberId(), w.failure());
     }
+    metrics.writeDone(System.nanoTime());
     driver.writeDone(w.seq());
     return afterInput();
   }
@@ -1009,6 +1030,7 @@ public final class RaftNode {
   /** Runs the core's output and switches behaviour if the role changed. */
   private Behavior<Command> afterInput() {
     driver.flush();
+    metrics.committed(core.commitIndex());
     configurationSeen();
     if (transferWait != null) checkTransferWait();
     if (!leaderKnown && core.leaderId() != null) {
@@ -1023,6 +1045,7 @@ public final class RaftNode {
     }
     Role before = role;
     role = now;
+    if (before == Role.LEADER) metrics.notLeading();
     log.info("Raft node {} became {} in term {} (was {}); leader {}",
         settings.memberId(), now, core.term(), before, core.leaderId());
     switch (now) {
@@ -1041,12 +1064,19 @@ public final class RaftNode {
   private final class DriverHost implements RaftDriver.Host {
     @Override
     public void send(Outbound o) {
+      if (o.message() instanceof RaftMessage.AppendEntries ae && !ae.entries().isEmpty()) {
+        metrics.appendSent(o.to(), ae.entries().size(), ae.lastIndex(), System.nanoTime());
+      }
       transport.send(o.to(), new PeerEnvelope(settings.groupId(), o.to(), o.message()));
     }
 
     @Override
     public void write(RaftDriver.Write w) {
       long seq = w.seq();
+      long bytes = 0;
+      for (LogEntry e : w.entries()) bytes += e.sizeInBytes();
+      LogEntry last = w.lastEntry();
+      metrics.writeStarted(w.entries().size(), bytes, last == null ? 0 : last.index(), System.nanoTime());
       ctx.pipeToSelf(storage.write(new RaftStorage.Write(w.hardState(), w.snapshot(), w.truncateFrom(), w.entries())),
           (ok, failure) -> new WriteCompleted(seq, failure));
     }
@@ -1098,8 +1128,14 @@ public final class RaftNode {
    * the driver, serialized, for the table to answer repeats with.
    */
   private EntryData.Command apply(Committed c, SessionTable.Decision session) {
+    Pending p = c.hasCaller() ? takePending(c.correlationId()) : null;
+    EntryData.Command result = applyAndAnswer(c, session, p == null ? null : p.waiter());
+    if (p != null && p.arrivedNanos() > 0) metrics.applied(p.arrivedNanos(), System.nanoTime());
+    return result;
+  }
+
+  private EntryData.Command applyAndAnswer(Committed c, SessionTable.Decision session, Waiter waiter) {
     LogEntry e = c.entry();
-    Waiter waiter = c.hasCaller() ? takeWaiter(c.correlationId()) : null;
     if (e.data() instanceof EntryData.Configuration cfg) {
       if (waiter instanceof AdminWaiter a) a.replyTo().tell(new MembersChanged(e.index(), cfg.config()));
       else if (waiter instanceof ClientAdminWaiter ca) {
@@ -1139,7 +1175,10 @@ public final class RaftNode {
    * keep} (for the session table), else null.
    */
   private EntryData.Command applyCommand(long index, EntryData.Command cmd, Waiter waiter, boolean keep) {
-    Object result = stateMachine.apply(index, deserializeEntry(index, new Payload(cmd.serializerId(), cmd.manifest(), cmd.bytes())));
+    Object command = deserializeEntry(index, new Payload(cmd.serializerId(), cmd.manifest(), cmd.bytes()));
+    long started = System.nanoTime();
+    Object result = stateMachine.apply(index, command);
+    metrics.applyTook(System.nanoTime() - started);
     if (waiter instanceof LocalWaiter l) {
       l.replyTo().tell(new Applied(index, result));
       return keep ? entryOf(serializeResult(result)) : null;
@@ -1150,10 +1189,14 @@ public final class RaftNode {
   }
 
   private Waiter takeWaiter(long correlationId) {
+    Pending p = takePending(correlationId);
+    return p == null ? null : p.waiter();
+  }
+
+  private Pending takePending(long correlationId) {
     Pending p = waiting.remove(correlationId);
-    if (p == null) return null;
-    waitingBytes -= p.bytes();
-    return p.waiter();
+    if (p != null) waitingBytes -= p.bytes();
+    return p;
   }
 
   /**

@@ -87,4 +87,43 @@ class SingleNodeGroupTest {
     assertEquals(3, applied.index());
     assertEquals("applied x", applied.result());
   }
+
+  private NodeMetrics.Snapshot metrics(boolean reset) {
+    TestProbe<NodeMetrics.Snapshot> p = kit.createTestProbe();
+    node.tell(new RaftNode.GetMetrics(reset, p.ref()));
+    return p.receiveMessage(Duration.ofSeconds(5));
+  }
+
+  @Test
+  void metrics_aProposalIsTimedThroughEachStage_andBatchSizesAreCounted() {
+    time.timePasses(Duration.ofMillis(110));
+    awaitPendingWrite(); // the vote and the no-op
+    TestProbe<RaftNode.ProposeReply> client = kit.createTestProbe();
+    for (String c : new String[] {"a", "b", "c"}) node.tell(new RaftNode.Propose(c, client.ref()));
+    client.expectNoMessage(Duration.ofMillis(100)); // all three wait behind the write in flight
+    storage.releaseOne();
+    RaftStorage.Write batch = awaitPendingWrite();
+    assertEquals(3, batch.entries().size(), "the three proposals in one write");
+    storage.releaseOne();
+    for (int i = 0; i < 3; i++) assertInstanceOf(RaftNode.Applied.class, client.receiveMessage(Duration.ofSeconds(5)));
+
+    NodeMetrics.Snapshot m = metrics(true);
+    assertEquals("n1", m.memberId());
+    assertEquals(3, m.stages().get(NodeMetrics.Stage.PROPOSED_TO_APPLIED).count());
+    assertEquals(3, m.stages().get(NodeMetrics.Stage.PROPOSED_TO_WRITE).count());
+    assertEquals(3, m.stages().get(NodeMetrics.Stage.APPLY).count(), "the no-op and configuration are not applied to the state machine");
+    assertEquals(2, m.writes());
+    assertEquals(2, m.stages().get(NodeMetrics.Stage.WRITE).count());
+    assertEquals(3, m.sizes().get(NodeMetrics.Size.ENTRIES_PER_WRITE).max());
+    assertEquals(4, m.entriesWritten(), "the no-op, then the batch of three");
+    assertEquals(m.writes() / (double) m.entriesCommitted(), m.fsyncsPerCommittedEntry());
+    // The proposals waited for the first write: each took at least as long to reach storage as to be applied minus the write.
+    NodeMetrics.Summary toWrite = m.stages().get(NodeMetrics.Stage.PROPOSED_TO_WRITE);
+    NodeMetrics.Summary toApplied = m.stages().get(NodeMetrics.Stage.PROPOSED_TO_APPLIED);
+    org.junit.jupiter.api.Assertions.assertTrue(toApplied.max() >= toWrite.max(), toApplied + " vs " + toWrite);
+
+    NodeMetrics.Snapshot after = metrics(false);
+    assertEquals(0, after.stages().get(NodeMetrics.Stage.PROPOSED_TO_APPLIED).count(), "reset");
+    assertEquals(0, after.writes());
+  }
 }

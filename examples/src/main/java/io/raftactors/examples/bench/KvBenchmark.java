@@ -7,6 +7,7 @@ import akka.actor.typed.javadsl.Behaviors;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import io.raftactors.actor.InMemoryStorage;
+import io.raftactors.actor.NodeMetrics;
 import io.raftactors.actor.RaftNode;
 import io.raftactors.actor.RaftSettings;
 import io.raftactors.actor.RaftStorage;
@@ -59,6 +60,38 @@ public final class KvBenchmark {
     if (clients.isEmpty()) clients = List.of(1, 32);
     if (!List.of("propose", "client", "read").contains(api)) throw new IllegalArgumentException("--api propose|client|read");
     for (int c : clients) System.out.println(run(c, warmup, measure, durable, api));
+  }
+
+  private static NodeMetrics.Snapshot metrics(ActorRef<RaftNode.Command> node, ActorSystem<Void> system, boolean reset)
+      throws Exception {
+    return AskPattern.<RaftNode.Command, NodeMetrics.Snapshot>ask(node, r -> new RaftNode.GetMetrics(reset, r),
+        Duration.ofSeconds(5), system.scheduler()).toCompletableFuture().get();
+  }
+
+  /**
+   * One node's stage breakdown over the measurement, indented under the result line: the median and
+   * p99 of each stage in ms, then the batch sizes (mean) and storage writes per committed entry.
+   */
+  static String describe(NodeMetrics.Snapshot m, boolean leader) {
+    StringBuilder b = new StringBuilder("  ").append(m.memberId()).append(leader ? " (leader)" : " (follower)");
+    for (Map.Entry<NodeMetrics.Stage, NodeMetrics.Summary> e : m.stages().entrySet()) {
+      NodeMetrics.Summary s = e.getValue();
+      if (s.count() == 0) continue;
+      b.append(String.format(" | %s p50=%.2f p99=%.2f", e.getKey().name().toLowerCase(java.util.Locale.ROOT), s.p50() / 1000.0,
+          s.p99() / 1000.0));
+    }
+    for (Map.Entry<String, NodeMetrics.Summary> e : m.roundTripByFollower().entrySet()) {
+      b.append(String.format(" | rtt %s p50=%.2f", e.getKey(), e.getValue().p50() / 1000.0));
+    }
+    b.append("\n   ");
+    for (Map.Entry<NodeMetrics.Size, NodeMetrics.Summary> e : m.sizes().entrySet()) {
+      if (e.getValue().count() == 0) continue;
+      b.append(String.format(" %s mean=%.1f max=%d;", e.getKey().name().toLowerCase(java.util.Locale.ROOT), e.getValue().mean(),
+          e.getValue().max()));
+    }
+    b.append(String.format(" writes=%d entries-committed=%d writes/committed-entry=%.3f", m.writes(), m.entriesCommitted(),
+        m.fsyncsPerCommittedEntry()));
+    return b.toString();
   }
 
   static String run(int clients, int warmupSeconds, int measureSeconds, boolean durable, String api) throws Exception {
@@ -163,18 +196,23 @@ public final class KvBenchmark {
       }
       TimeUnit.SECONDS.sleep(warmupSeconds);
       recorder.reset();
+      for (String id : nodes.keySet()) metrics(nodes.get(id), systems.get(id), true);
       measuring.set(true);
       long t0 = System.nanoTime();
       TimeUnit.SECONDS.sleep(measureSeconds);
       measuring.set(false);
       double secs = (System.nanoTime() - t0) / 1e9;
+      StringBuilder breakdown = new StringBuilder();
+      for (String id : nodes.keySet()) {
+        breakdown.append('\n').append(describe(metrics(nodes.get(id), systems.get(id), false), id.equals(leader)));
+      }
       Histogram h = recorder.getIntervalHistogram();
       stop.set(true);
       done.await(15, TimeUnit.SECONDS);
       for (io.raftactors.actor.RaftClient c : raftClients) c.close();
       return String.format("raft-actors/" + (durable ? "leveldb-fsync" : "mem") + "/" + api + " clients=%d ops/s=%.0f p50=%.2fms p99=%.2fms p99.9=%.2fms errors=%d",
           clients, ops.get() / secs, h.getValueAtPercentile(50) / 1000.0, h.getValueAtPercentile(99) / 1000.0,
-          h.getValueAtPercentile(99.9) / 1000.0, errors.get());
+          h.getValueAtPercentile(99.9) / 1000.0, errors.get()) + breakdown;
     } finally {
       for (ActorSystem<Void> s : systems.values()) s.terminate();
       for (ActorSystem<Void> s : systems.values()) s.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
