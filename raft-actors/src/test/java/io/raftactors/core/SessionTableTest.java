@@ -291,4 +291,14 @@ class SessionTableTest {
     restored.restore(old);
     assertArrayEquals(withKeys, restored.toBytes());
   }
+
+  @Test
+  void keepAlive_T6_3_08_decideKeepsAnActiveSessionAlive_andRefusesAnUnknownOrExpiredOne() {
+    SessionTable t = new SessionTable(TIMEOUT);
+    long session = ((SessionTable.Opened) t.decide(5, new EntryData.OpenSession(1_000))).session();
+    assertEquals(new SessionTable.KeptAlive(session), t.decide(6, new EntryData.KeepAlive(session, 1_000 + TIMEOUT)));
+    assertInstanceOf(Expired.class, t.decide(7, new EntryData.KeepAlive(session + 1, 1_000 + TIMEOUT)), "unknown");
+    assertInstanceOf(Expired.class, t.decide(8, new EntryData.KeepAlive(session, 2_001 + 2 * TIMEOUT)), "idle too long");
+    assertFalse(t.isOpen(session));
+  }
 }

@@ -12,6 +12,7 @@ import io.raftactors.actor.RaftNode;
 import io.raftactors.actor.RaftSettings;
 import io.raftactors.actor.RaftStorage;
 import io.raftactors.persistence.JournalStorage;
+import io.raftactors.persistence.SegmentStorage;
 import io.raftactors.core.Role;
 import io.raftactors.examples.kv.KvCommand;
 import io.raftactors.examples.kv.KvStateMachine;
@@ -48,10 +49,10 @@ public final class KvBenchmark {
     List<Integer> clients = new ArrayList<>();
     int warmup = 5;
     int measure = 10;
-    boolean durable = false;
+    String storage = "mem";
     String api = "propose";
     for (int i = 0; i < args.length; i++) {
-      if (args[i].equals("--storage")) durable = args[++i].equals("leveldb");
+      if (args[i].equals("--storage")) storage = args[++i];
       else if (args[i].equals("--api")) api = args[++i];
       else if (args[i].equals("--warmup")) warmup = Integer.parseInt(args[++i]);
       else if (args[i].equals("--measure")) measure = Integer.parseInt(args[++i]);
@@ -59,7 +60,8 @@ public final class KvBenchmark {
     }
     if (clients.isEmpty()) clients = List.of(1, 32);
     if (!List.of("propose", "client", "read").contains(api)) throw new IllegalArgumentException("--api propose|client|read");
-    for (int c : clients) System.out.println(run(c, warmup, measure, durable, api));
+    if (!List.of("mem", "leveldb", "segments").contains(storage)) throw new IllegalArgumentException("--storage mem|leveldb|segments");
+    for (int c : clients) System.out.println(run(c, warmup, measure, storage, api));
   }
 
   private static NodeMetrics.Snapshot metrics(ActorRef<RaftNode.Command> node, ActorSystem<Void> system, boolean reset)
@@ -94,7 +96,7 @@ public final class KvBenchmark {
     return b.toString();
   }
 
-  static String run(int clients, int warmupSeconds, int measureSeconds, boolean durable, String api) throws Exception {
+  static String run(int clients, int warmupSeconds, int measureSeconds, String storageKind, String api) throws Exception {
     java.nio.file.Path data = java.nio.file.Files.createTempDirectory("kv-bench");
     Map<String, ActorSystem<Void>> systems = new LinkedHashMap<>();
     Map<String, ActorRef<RaftNode.Command>> nodes = new LinkedHashMap<>();
@@ -120,12 +122,17 @@ public final class KvBenchmark {
         Config c = ConfigFactory.parseString(String.join("\n",
                 "akka.remote.artery.canonical.port = " + s.members().get(id).port().get(),
                 "raft.persistence.leveldb-journal.dir = \"" + data.resolve(id + "/journal") + "\"",
+                "raft.persistence.segments.dir = \"" + data.resolve(id + "/log") + "\"",
                 "raft.persistence.local-snapshots.dir = \"" + data.resolve(id + "/snapshots") + "\""))
             .withFallback(c0)
             .resolve();
         ActorSystem<Void> sys = ActorSystem.create(Behaviors.empty(), "bench", c);
         systems.put(id, sys);
-        RaftStorage storage = durable ? JournalStorage.start(sys, s) : new InMemoryStorage(s.bootstrapConfig());
+        RaftStorage storage = switch (storageKind) {
+          case "leveldb" -> JournalStorage.start(sys, s);
+          case "segments" -> SegmentStorage.start(sys, s);
+          default -> new InMemoryStorage(s.bootstrapConfig());
+        };
         nodes.put(id, RaftNode.start(sys, s, storage, new KvStateMachine()));
       }
       String leader = null;
@@ -210,7 +217,7 @@ public final class KvBenchmark {
       stop.set(true);
       done.await(15, TimeUnit.SECONDS);
       for (io.raftactors.actor.RaftClient c : raftClients) c.close();
-      return String.format("raft-actors/" + (durable ? "leveldb-fsync" : "mem") + "/" + api + " clients=%d ops/s=%.0f p50=%.2fms p99=%.2fms p99.9=%.2fms errors=%d",
+      return String.format("raft-actors/" + (storageKind.equals("mem") ? "mem" : storageKind + "-fsync") + "/" + api + " clients=%d ops/s=%.0f p50=%.2fms p99=%.2fms p99.9=%.2fms errors=%d",
           clients, ops.get() / secs, h.getValueAtPercentile(50) / 1000.0, h.getValueAtPercentile(99) / 1000.0,
           h.getValueAtPercentile(99.9) / 1000.0, errors.get()) + breakdown;
     } finally {

@@ -10,7 +10,7 @@ import com.typesafe.config.ConfigFactory;
 import io.raftactors.actor.RaftNode;
 import io.raftactors.actor.RaftSettings;
 import io.raftactors.core.Role;
-import io.raftactors.persistence.JournalStorage;
+import io.raftactors.persistence.RaftPersistence;
 import java.io.File;
 import java.io.PrintStream;
 import java.time.Duration;
@@ -95,7 +95,8 @@ public final class KvDemo {
                 "raft.member-id = " + id,
                 "akka.remote.artery.canonical.port = " + port,
                 "raft.persistence.leveldb-journal.dir = \"" + new File(nodeDir, "journal").getPath().replace("\\", "/") + "\"",
-                "raft.persistence.local-snapshots.dir = \"" + new File(nodeDir, "snapshots").getPath().replace("\\", "/") + "\""))
+                "raft.persistence.local-snapshots.dir = \"" + new File(nodeDir, "snapshots").getPath().replace("\\", "/") + "\"",
+                "raft.persistence.segments.dir = \"" + new File(nodeDir, "log").getPath().replace("\\", "/") + "\""))
             .withFallback(config)
             .resolve();
         RaftSettings settings = RaftSettings.fromConfig(nodeConfig);
@@ -103,7 +104,7 @@ public final class KvDemo {
         KvStateMachine sm = new KvStateMachine();
         systems.put(id, system);
         machines.put(id, sm);
-        nodes.put(id, RaftNode.start(system, settings, JournalStorage.start(system, settings), sm));
+        nodes.put(id, RaftNode.start(system, settings, RaftPersistence.storage(system, settings), sm));
         out.println("started " + id + " at " + m.getValue() + ", journal in " + nodeDir.getPath());
       }
       String leader = awaitLeader(systems, nodes, new ArrayList<>(members.keySet()), out);

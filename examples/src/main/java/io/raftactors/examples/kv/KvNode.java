@@ -11,7 +11,7 @@ import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import io.raftactors.actor.RaftNode;
 import io.raftactors.actor.RaftSettings;
-import io.raftactors.persistence.JournalStorage;
+import io.raftactors.persistence.RaftPersistence;
 import java.io.File;
 import java.time.Duration;
 import java.util.LinkedHashMap;
@@ -83,7 +83,8 @@ public final class KvNode {
     Config nodeConfig = ConfigFactory.parseString(String.join("\n",
             "akka.remote.artery.canonical.port = " + members.get(node).port().get(),
             "raft.persistence.leveldb-journal.dir = \"" + slashes(new File(nodeDir, "journal")) + "\"",
-            "raft.persistence.local-snapshots.dir = \"" + slashes(new File(nodeDir, "snapshots")) + "\""))
+            "raft.persistence.local-snapshots.dir = \"" + slashes(new File(nodeDir, "snapshots")) + "\"",
+            "raft.persistence.segments.dir = \"" + slashes(new File(nodeDir, "log")) + "\""))
         .withFallback(withId)
         .resolve();
     RaftSettings settings = RaftSettings.fromConfig(nodeConfig);
@@ -97,7 +98,7 @@ public final class KvNode {
     log.info("node {}: ActorSystem created in {} ms", node, (System.nanoTime() - t0) / 1_000_000);
     try {
       long t1 = System.nanoTime();
-      ActorRef<RaftNode.Command> ref = RaftNode.start(system, settings, JournalStorage.start(system, settings), new KvStateMachine());
+      ActorRef<RaftNode.Command> ref = RaftNode.start(system, settings, RaftPersistence.storage(system, settings), new KvStateMachine());
       String[] hostPort = http.get(node).split(":");
       ServerBinding binding = Http.get(system).newServerAt(hostPort[0], Integer.parseInt(hostPort[1]))
           .bind(new KvHttpApi(system, node, ref, http, maxValue, KvHttpApi.DEFAULT_ASK_TIMEOUT, waitForLeader).route())

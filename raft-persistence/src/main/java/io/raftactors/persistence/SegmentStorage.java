@@ -1,0 +1,626 @@
+package io.raftactors.persistence;
+
+import io.raftactors.actor.RaftStorage;
+import io.raftactors.core.ClusterConfig;
+import io.raftactors.core.DurableState;
+import io.raftactors.core.EntryCodec;
+import io.raftactors.core.HardState;
+import io.raftactors.core.LogEntry;
+import io.raftactors.core.Snapshot;
+import io.raftactors.core.SnapshotMeta;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.zip.CRC32C;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A Raft log kept in segment files written for it: each storage write is one record appended to a
+ * preallocated segment and made durable with one {@code fdatasync}, on a writer thread of its own,
+ * without the hops of an event-sourced journal.
+ *
+ * <p><b>Layout.</b> A directory holds {@code segment-N.log} files (N counts up) and the state
+ * machine snapshots, {@code snapshot-INDEX-TERM.bin}. A segment starts with a header (magic,
+ * version, N), then a checkpoint record (the hard state and snapshot in force when it was opened),
+ * then one record per write, each {@code [length][CRC32C][payload]}. A segment is filled with
+ * zeros when it is created, so a write never changes the file's size and its sync carries no
+ * metadata; a zero length marks the end of what was written.
+ *
+ * <p><b>Atomic writes.</b> A write (hard state, snapshot, truncation, entries) is one record: a
+ * crash in the middle of it leaves a record whose checksum fails, which recovery treats as never
+ * written (it was never acknowledged either). A snapshot's data goes to its own file, made durable
+ * and renamed into place before the record that names it.
+ *
+ * <p><b>Recovery.</b> Replays every record, in order. A bad record at the end of the last segment,
+ * followed only by zeros, is a torn write: it is cut off (with a warning naming file and offset)
+ * and recovery goes on from the last whole record. A bad record anywhere else is corruption:
+ * recovery fails, naming the file and offset, and the node does not start.
+ *
+ * <p><b>Compaction.</b> Once a snapshot is durable, older snapshot files are deleted, and so are
+ * whole segments whose entries the snapshot covers (each later segment starts with a checkpoint,
+ * so nothing else is lost with them).
+ */
+public final class SegmentStorage implements RaftStorage, AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(SegmentStorage.class);
+  private static final int MAGIC = 0x52414654; // "RAFT"
+  private static final int VERSION = 1;
+  private static final int HEADER = 16;
+  private static final byte CHECKPOINT = 1;
+  private static final byte WRITE = 2;
+  /** Zeros written at a time when a segment is preallocated. */
+  private static final int ZERO_CHUNK = 1 << 20;
+
+  private final Path dir;
+  private final long segmentBytes;
+  private final boolean fsync;
+  private final ClusterConfig initialConfig;
+  private final String name;
+  private final LinkedBlockingQueue<Pending> queue = new LinkedBlockingQueue<>();
+  private final Thread writer;
+  private volatile boolean closed;
+
+  // Owned by the writer thread once recovered.
+  private final TreeMap<Long, Segment> segments = new TreeMap<>();
+  private Segment active;
+  private HardState hardState = HardState.INITIAL;
+  private SnapshotMeta snapshot;
+  private long lastIndex;
+  /** Set when a write failed: every later write fails too, until the node recovers. */
+  private volatile IOException failed;
+  private boolean recovered;
+
+  private record Pending(Write write, CompletableFuture<Void> done) {}
+
+  /** An open segment: its channel, where its next record goes, and the largest entry index it holds. */
+  private static final class Segment {
+    final long seq;
+    final Path path;
+    final FileChannel channel;
+    final long size;
+    long position;
+    long maxEntryIndex;
+
+    Segment(long seq, Path path, FileChannel channel, long size, long position) {
+      this.seq = seq;
+      this.path = path;
+      this.channel = channel;
+      this.size = size;
+      this.position = position;
+    }
+  }
+
+  /**
+   * A storage in {@code dir} (created if missing). {@code segmentBytes} is the size of each segment;
+   * with {@code fsync} off writes are not synced (for tests only: a crash of the machine loses them).
+   * {@code initialConfig} is the configuration reported for an empty directory.
+   */
+  public SegmentStorage(Path dir, long segmentBytes, boolean fsync, ClusterConfig initialConfig, String name) {
+    if (segmentBytes < 4096) throw new IllegalArgumentException("segment size must be at least 4096 bytes, was " + segmentBytes);
+    this.dir = dir;
+    this.segmentBytes = segmentBytes;
+    this.fsync = fsync;
+    this.initialConfig = initialConfig;
+    this.name = name;
+    this.snapshot = SnapshotMeta.initial(initialConfig);
+    JournalStorage.ensureDirectory(dir.toFile(), "the segment directory");
+    this.writer = new Thread(this::writeLoop, "raft-segment-writer-" + name);
+    writer.setDaemon(true);
+    writer.start();
+  }
+
+  /**
+   * The segment storage of the node described by {@code settings}, in {@code
+   * raft.persistence.segments.dir}/group/member; closed when {@code system} terminates.
+   */
+  public static SegmentStorage start(akka.actor.typed.ActorSystem<?> system, io.raftactors.actor.RaftSettings settings) {
+    com.typesafe.config.Config c = system.settings().config().getConfig("raft.persistence.segments");
+    Path dir = Path.of(c.getString("dir")).resolve(settings.groupId()).resolve(settings.memberId());
+    SegmentStorage s = new SegmentStorage(dir, c.getBytes("segment-size"), c.getBoolean("fsync"),
+        settings.bootstrapConfig(), settings.groupId() + "-" + settings.memberId());
+    system.getWhenTerminated().thenRun(s::close);
+    return s;
+  }
+
+  /** The directory of this storage. */
+  public Path directory() {
+    return dir;
+  }
+
+  // ------------------------------------------------------------------ the writer thread
+
+  private void writeLoop() {
+    List<Pending> batch = new ArrayList<>();
+    while (!closed || !queue.isEmpty()) {
+      try {
+        Pending first = queue.poll(100, java.util.concurrent.TimeUnit.MILLISECONDS);
+        if (first == null) continue;
+        batch.add(first);
+        queue.drainTo(batch);
+        for (Pending p : batch) {
+          if (p.write() == null) {
+            p.done().complete(null); // a recovery marker: handled by recover() itself
+            continue;
+          }
+          try {
+            if (failed != null) throw new IOException("an earlier write failed: " + failed.getMessage(), failed);
+            append(p.write());
+          } catch (IOException | RuntimeException e) {
+            IOException io = e instanceof IOException x ? x : new IOException(e);
+            if (failed == null) {
+              failed = io;
+              LOG.error("Raft segment storage {} in {}: a write failed ({}); nothing more is written until the node recovers",
+                  name, dir, io.toString());
+            }
+            p.done().completeExceptionally(io);
+          }
+        }
+        for (Pending p : batch) {
+          if (p.write() != null && !p.done().isDone()) p.done().complete(null);
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        break;
+      } finally {
+        batch.clear();
+      }
+    }
+    closeSegments();
+  }
+
+  /** One write: its record appended and synced, then the compaction it allows. */
+  private void append(Write w) throws IOException {
+    if (!recovered) throw new IOException("write before recovery");
+    if (w.snapshot() != null) writeSnapshotFile(w.snapshot());
+    byte[] payload = encodeWrite(w);
+    Segment s = segmentFor(payload.length);
+    writeRecord(s, payload);
+    if (fsync) s.channel.force(false);
+    // The in-memory view of what is durable now.
+    if (w.hardState() != null) hardState = w.hardState();
+    boolean newSnapshot = w.snapshot() != null && w.snapshot().index() > snapshot.lastIncludedIndex();
+    if (newSnapshot) {
+      snapshot = w.snapshot().meta();
+      lastIndex = Math.max(lastIndex, snapshot.lastIncludedIndex());
+    }
+    if (w.truncateFrom() > 0) lastIndex = Math.min(lastIndex, w.truncateFrom() - 1);
+    if (!w.entries().isEmpty()) {
+      lastIndex = w.entries().get(w.entries().size() - 1).index();
+      s.maxEntryIndex = Math.max(s.maxEntryIndex, lastIndex);
+    }
+    if (newSnapshot) compact();
+  }
+
+  private static byte[] encodeWrite(Write w) throws IOException {
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream(64 + 64 * w.entries().size());
+    DataOutputStream out = new DataOutputStream(bytes);
+    out.writeByte(WRITE);
+    out.writeBoolean(w.hardState() != null);
+    if (w.hardState() != null) EntryCodec.writeHardState(out, w.hardState());
+    out.writeBoolean(w.snapshot() != null);
+    if (w.snapshot() != null) EntryCodec.writeSnapshotMeta(out, w.snapshot().meta());
+    out.writeLong(w.truncateFrom());
+    out.writeInt(w.entries().size());
+    for (LogEntry e : w.entries()) EntryCodec.writeEntry(out, e);
+    out.flush();
+    return bytes.toByteArray();
+  }
+
+  private byte[] encodeCheckpoint() throws IOException {
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream(256);
+    DataOutputStream out = new DataOutputStream(bytes);
+    out.writeByte(CHECKPOINT);
+    EntryCodec.writeHardState(out, hardState);
+    EntryCodec.writeSnapshotMeta(out, snapshot);
+    out.writeLong(lastIndex);
+    out.flush();
+    return bytes.toByteArray();
+  }
+
+  private static void writeRecord(Segment s, byte[] payload) throws IOException {
+    CRC32C crc = new CRC32C();
+    crc.update(payload);
+    ByteBuffer b = ByteBuffer.allocate(8 + payload.length);
+    b.putInt(payload.length).putInt((int) crc.getValue()).put(payload).flip();
+    long at = s.position;
+    while (b.hasRemaining()) at += s.channel.write(b, at);
+    s.position = at;
+  }
+
+  /** The segment the next record of {@code payloadBytes} goes to: the active one, or a new one. */
+  private Segment segmentFor(int payloadBytes) throws IOException {
+    long need = 8L + payloadBytes;
+    // A zero length after the last record marks the end, so a record never fills a segment to its last byte.
+    if (active != null && active.position + need + 4 <= active.size) return active;
+    long seq = active == null ? 1 : active.seq + 1;
+    byte[] checkpoint = encodeCheckpoint();
+    long size = Math.max(segmentBytes, HEADER + 8L + checkpoint.length + need + 4);
+    Segment s = createSegment(seq, size);
+    writeRecord(s, checkpoint);
+    segments.put(seq, s);
+    active = s;
+    return s;
+  }
+
+  /** A new segment file filled with zeros, with its header, durable with its directory entry. */
+  private Segment createSegment(long seq, long size) throws IOException {
+    Path path = dir.resolve(String.format("segment-%020d.log", seq));
+    Path tmp = dir.resolve(path.getFileName() + ".tmp");
+    try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
+        StandardOpenOption.WRITE)) {
+      ByteBuffer zeros = ByteBuffer.allocate((int) Math.min(ZERO_CHUNK, size));
+      long at = 0;
+      while (at < size) {
+        zeros.clear().limit((int) Math.min(zeros.capacity(), size - at));
+        at += ch.write(zeros, at);
+      }
+      ByteBuffer h = ByteBuffer.allocate(HEADER).putInt(MAGIC).putInt(VERSION).putLong(seq);
+      h.flip();
+      ch.write(h, 0);
+      ch.force(true);
+    }
+    move(tmp, path);
+    FileChannel ch = FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
+    return new Segment(seq, path, ch, size, HEADER);
+  }
+
+  private void writeSnapshotFile(Snapshot s) throws IOException {
+    Path path = snapshotPath(s.index(), s.term());
+    if (Files.exists(path)) return;
+    Path tmp = dir.resolve(path.getFileName() + ".tmp");
+    try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
+        StandardOpenOption.WRITE)) {
+      CRC32C crc = new CRC32C();
+      crc.update(s.data());
+      ByteBuffer b = ByteBuffer.allocate(12 + s.data().length);
+      b.putInt(s.data().length).putLong(crc.getValue()).put(s.data()).flip();
+      while (b.hasRemaining()) ch.write(b);
+      ch.force(true);
+    }
+    move(tmp, path);
+  }
+
+  /** Renames {@code from} to {@code to} atomically and makes the rename durable. */
+  private void move(Path from, Path to) throws IOException {
+    try {
+      Files.move(from, to, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    } catch (AtomicMoveNotSupportedException e) {
+      Files.move(from, to, StandardCopyOption.REPLACE_EXISTING);
+    }
+    syncDirectory();
+  }
+
+  private void syncDirectory() {
+    if (!fsync) return;
+    try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
+      d.force(true);
+    } catch (IOException e) {
+      // Some platforms cannot open a directory for syncing; the rename is then as durable as they allow.
+    }
+  }
+
+  private Path snapshotPath(long index, long term) {
+    return dir.resolve(String.format("snapshot-%020d-%d.bin", index, term));
+  }
+
+  /** Deletes snapshot files older than the durable one, and whole segments whose entries it covers. */
+  private void compact() throws IOException {
+    long covered = snapshot.lastIncludedIndex();
+    while (segments.size() > 1) {
+      Segment oldest = segments.firstEntry().getValue();
+      if (oldest == active || oldest.maxEntryIndex > covered) break;
+      segments.pollFirstEntry();
+      oldest.channel.close();
+      Files.deleteIfExists(oldest.path);
+    }
+    try (DirectoryStream<Path> files = Files.newDirectoryStream(dir, "snapshot-*.bin")) {
+      Path keep = snapshotPath(snapshot.lastIncludedIndex(), snapshot.lastIncludedTerm());
+      for (Path f : files) if (!f.equals(keep)) Files.deleteIfExists(f);
+    }
+  }
+
+  private void closeSegments() {
+    for (Segment s : segments.values()) {
+      try {
+        s.channel.close();
+      } catch (IOException e) {
+        LOG.warn("Raft segment storage {}: closing {} failed: {}", name, s.path, e.toString());
+      }
+    }
+    segments.clear();
+    active = null;
+  }
+
+  // ------------------------------------------------------------------ RaftStorage
+
+  @Override
+  public CompletionStage<Void> write(Write write) {
+    CompletableFuture<Void> done = new CompletableFuture<>();
+    if (closed) {
+      done.completeExceptionally(new IllegalStateException("segment storage " + name + " is closed"));
+      return done;
+    }
+    queue.add(new Pending(write, done));
+    return done;
+  }
+
+  /**
+   * Reads the directory on the writer thread (after the writes queued before), and starts over from
+   * what is on disk: a storage whose write failed works again after it recovered.
+   */
+  @Override
+  public CompletionStage<DurableState> recover() {
+    CompletableFuture<DurableState> result = new CompletableFuture<>();
+    CompletableFuture<Void> turn = new CompletableFuture<>();
+    turn.thenRun(() -> {
+      try {
+        result.complete(readAll());
+      } catch (IOException | RuntimeException e) {
+        LOG.error("Raft segment storage {} cannot recover from {}: {}", name, dir, e.getMessage());
+        result.completeExceptionally(e);
+      }
+    });
+    if (closed) return CompletableFuture.failedFuture(new IllegalStateException("segment storage " + name + " is closed"));
+    queue.add(new Pending(null, turn));
+    return result;
+  }
+
+  /** Replays the directory; runs on the writer thread. */
+  private DurableState readAll() throws IOException {
+    closeSegments();
+    failed = null;
+    recovered = false;
+    hardState = HardState.INITIAL;
+    snapshot = SnapshotMeta.initial(initialConfig);
+    lastIndex = 0;
+    Replay r = new Replay();
+    List<Path> files = new ArrayList<>();
+    try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, "segment-*.log")) {
+      for (Path f : ds) files.add(f);
+    }
+    files.sort(null);
+    for (int i = 0; i < files.size(); i++) {
+      Segment s = readSegment(files.get(i), i == files.size() - 1, r);
+      segments.put(s.seq, s);
+      active = s;
+    }
+    recovered = true;
+    if (files.isEmpty()) return DurableState.empty(initialConfig);
+    hardState = r.hardState;
+    snapshot = r.snapshot;
+    List<LogEntry> entries = r.entries();
+    lastIndex = entries.isEmpty() ? snapshot.lastIncludedIndex() : entries.get(entries.size() - 1).index();
+    byte[] data = null;
+    if (snapshot.lastIncludedIndex() > 0) data = readSnapshotFile(snapshot);
+    return new DurableState(hardState, snapshot, entries, data);
+  }
+
+  private byte[] readSnapshotFile(SnapshotMeta m) throws IOException {
+    Path path = snapshotPath(m.lastIncludedIndex(), m.lastIncludedTerm());
+    if (!Files.exists(path)) throw new IOException("the snapshot file " + path + " named by the log is missing");
+    byte[] all = Files.readAllBytes(path);
+    ByteBuffer b = ByteBuffer.wrap(all);
+    if (all.length < 12) throw new IOException("the snapshot file " + path + " is truncated");
+    int n = b.getInt();
+    long crc = b.getLong();
+    if (n < 0 || 12L + n != all.length) throw new IOException("the snapshot file " + path + " has a bad length");
+    byte[] data = new byte[n];
+    b.get(data);
+    CRC32C c = new CRC32C();
+    c.update(data);
+    if (c.getValue() != crc) throw new IOException("the snapshot file " + path + " fails its checksum");
+    return data;
+  }
+
+  /** Reads one segment's records into {@code r}; cuts off a torn write at the end of the last one. */
+  private Segment readSegment(Path path, boolean last, Replay r) throws IOException {
+    FileChannel ch = FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
+    try {
+      long size = ch.size();
+      ByteBuffer h = ByteBuffer.allocate(HEADER);
+      readFully(ch, h, 0);
+      h.flip();
+      if (size < HEADER || h.getInt() != MAGIC || h.getInt() != VERSION) {
+        throw new IOException("corrupt segment " + path + ": bad header");
+      }
+      long seq = h.getLong();
+      Segment s = new Segment(seq, path, ch, size, HEADER);
+      long at = HEADER;
+      ByteBuffer head = ByteBuffer.allocate(8);
+      while (at + 8 <= size) {
+        head.clear();
+        readFully(ch, head, at);
+        head.flip();
+        int length = head.getInt();
+        int crc = head.getInt();
+        if (length == 0 && crc == 0) break; // the end of what was written
+        String problem = null;
+        byte[] payload = null;
+        if (length <= 0 || at + 8 + length > size) {
+          problem = "bad record length " + length;
+        } else {
+          ByteBuffer p = ByteBuffer.allocate(length);
+          readFully(ch, p, at + 8);
+          payload = p.array();
+          CRC32C c = new CRC32C();
+          c.update(payload);
+          if ((int) c.getValue() != crc) problem = "checksum mismatch";
+        }
+        if (problem != null) {
+          long end = length > 0 ? Math.min(size, at + 8 + (long) length) : at + 8;
+          if (last && zerosFrom(ch, end, size)) {
+            LOG.warn("Raft segment storage {}: a torn write at the end of {} (offset {}, {}) is cut off; the log ends "
+                + "with the record before it", name, path, at, problem);
+            zero(ch, at, end);
+            break;
+          }
+          throw new IOException("corrupt record in " + path + " at offset " + at + " (" + problem
+              + "): the log cannot be read past it; the node does not start");
+        }
+        try {
+          long max = r.apply(payload);
+          s.maxEntryIndex = Math.max(s.maxEntryIndex, max);
+        } catch (IOException | RuntimeException e) {
+          throw new IOException("corrupt record in " + path + " at offset " + at + ": " + e.getMessage(), e);
+        }
+        at += 8 + length;
+      }
+      s.position = at;
+      return s;
+    } catch (IOException | RuntimeException e) {
+      ch.close();
+      throw e;
+    }
+  }
+
+  private static void readFully(FileChannel ch, ByteBuffer b, long at) throws IOException {
+    while (b.hasRemaining()) {
+      int n = ch.read(b, at);
+      if (n < 0) break;
+      at += n;
+    }
+  }
+
+  private static boolean zerosFrom(FileChannel ch, long from, long to) throws IOException {
+    ByteBuffer b = ByteBuffer.allocate(64 * 1024);
+    for (long at = from; at < to; ) {
+      b.clear().limit((int) Math.min(b.capacity(), to - at));
+      readFully(ch, b, at);
+      b.flip();
+      while (b.hasRemaining()) if (b.get() != 0) return false;
+      at += b.limit();
+    }
+    return true;
+  }
+
+  private void zero(FileChannel ch, long from, long to) throws IOException {
+    ByteBuffer b = ByteBuffer.allocate((int) (to - from));
+    long at = from;
+    while (b.hasRemaining()) at += ch.write(b, at);
+    if (fsync) ch.force(false);
+  }
+
+  /** The state the records describe, as they are replayed. */
+  private final class Replay {
+    HardState hardState = HardState.INITIAL;
+    SnapshotMeta snapshot = SnapshotMeta.initial(initialConfig);
+    /** Entries from {@code base}; indexes below it are covered by a snapshot, or must be by the last one. */
+    final ArrayList<LogEntry> log = new ArrayList<>();
+    long base = 1;
+    /** Entries up to this index were in deleted segments: the last snapshot must cover them. */
+    long missingUpTo;
+
+    /** Applies one record; returns the largest entry index it wrote (0 if none). */
+    long apply(byte[] payload) throws IOException {
+      DataInputStream in = new DataInputStream(new ByteArrayInputStream(payload));
+      byte type = in.readByte();
+      if (type == CHECKPOINT) {
+        hardState = EntryCodec.readHardState(in);
+        SnapshotMeta m = EntryCodec.readSnapshotMeta(in);
+        long last = in.readLong();
+        if (m.lastIncludedIndex() > snapshot.lastIncludedIndex()) installSnapshot(m);
+        if (log.isEmpty() && base <= last) {
+          // The first segment left: what came before it was compacted away.
+          missingUpTo = Math.max(missingUpTo, last);
+          base = last + 1;
+        }
+        return 0;
+      }
+      if (type != WRITE) throw new IOException("unknown record type " + type);
+      if (in.readBoolean()) hardState = EntryCodec.readHardState(in);
+      if (in.readBoolean()) {
+        SnapshotMeta m = EntryCodec.readSnapshotMeta(in);
+        if (m.lastIncludedIndex() > snapshot.lastIncludedIndex()) installSnapshot(m);
+      }
+      long truncateFrom = in.readLong();
+      if (truncateFrom > 0 && truncateFrom < base + log.size()) {
+        if (truncateFrom <= base) {
+          log.clear();
+          base = Math.max(truncateFrom, snapshot.lastIncludedIndex() + 1);
+        } else {
+          log.subList((int) (truncateFrom - base), log.size()).clear();
+        }
+      }
+      int n = in.readInt();
+      long max = 0;
+      for (int i = 0; i < n; i++) {
+        LogEntry e = EntryCodec.readEntry(in);
+        max = e.index();
+        if (e.index() <= snapshot.lastIncludedIndex()) continue;
+        long next = base + log.size();
+        if (e.index() < next) {
+          log.subList((int) (e.index() - base), log.size()).clear();
+        } else if (e.index() > next) {
+          if (!log.isEmpty()) throw new IOException("entry " + e.index() + " follows entry " + (next - 1));
+          missingUpTo = Math.max(missingUpTo, e.index() - 1);
+          base = e.index();
+        }
+        log.add(e);
+      }
+      if (in.available() > 0) throw new IOException(in.available() + " bytes left over in a write record");
+      return max;
+    }
+
+    private void installSnapshot(SnapshotMeta m) {
+      long idx = m.lastIncludedIndex();
+      snapshot = m;
+      if (idx >= base + log.size() - 1) {
+        log.clear();
+        base = idx + 1;
+      } else if (idx >= base) {
+        log.subList(0, (int) (idx - base + 1)).clear();
+        base = idx + 1;
+      }
+    }
+
+    List<LogEntry> entries() throws IOException {
+      if (missingUpTo > snapshot.lastIncludedIndex()) {
+        throw new IOException("entries up to " + missingUpTo + " are missing and the snapshot (at "
+            + snapshot.lastIncludedIndex() + ") does not cover them");
+      }
+      List<LogEntry> out = new ArrayList<>(log.size());
+      for (LogEntry e : log) if (e.index() > snapshot.lastIncludedIndex()) out.add(e);
+      return out;
+    }
+  }
+
+  /** Stops the writer after the writes already queued; later writes fail. */
+  @Override
+  public void close() {
+    closed = true; // the writer sees it within its poll interval; never interrupted, which would close its files
+    try {
+      writer.join(10_000);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /** For tests: the segment files in the directory now. */
+  List<Path> segmentFiles() {
+    try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, "segment-*.log")) {
+      List<Path> out = new ArrayList<>();
+      for (Path f : ds) out.add(f);
+      out.sort(null);
+      return out;
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+}
