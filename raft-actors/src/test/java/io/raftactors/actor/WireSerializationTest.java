@@ -1,6 +1,7 @@
 package io.raftactors.actor;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import akka.actor.testkit.typed.javadsl.ActorTestKit;
 import akka.serialization.Serialization;
@@ -16,7 +17,10 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-/** Every peer message crosses the wire through the CBOR-bound marker, never Java serialization. */
+/**
+ * Every peer message crosses the wire in the peer protocol's binary form, every client message
+ * through the CBOR-bound marker; never Java serialization.
+ */
 class WireSerializationTest {
   private static ActorTestKit kit;
 
@@ -57,15 +61,32 @@ class WireSerializationTest {
         new RaftMessage.TimeoutNow(3, "a"),
         new RaftMessage.RequestVoteResponse(4, "a", true),
         new RaftMessage.PreVote(5, "c", 6, 3),
-        new RaftMessage.PreVoteResponse(5, "b", false));
+        new RaftMessage.PreVoteResponse(5, "b", false),
+        new RaftMessage.InstallSnapshot(6, "a", 40, 5, ClusterConfig.of("a", "b", "c"), 1024, new byte[] {5, 6, 7}, true, 1027),
+        new RaftMessage.InstallSnapshotResponse(6, "b", 40, 1027, true));
+    java.util.Set<Class<?>> covered = new java.util.HashSet<>();
     for (RaftMessage m : all) {
       RaftNode.PeerEnvelope env = new RaftNode.PeerEnvelope("g", "b", m);
       Serializer s = ser.findSerializerFor(env);
-      assertEquals("akka.serialization.jackson.JacksonCborSerializer", s.getClass().getName());
+      assertEquals(RaftWireSerializer.class, s.getClass(), "the peer protocol's own binary form");
       byte[] bytes = s.toBinary(env);
       Object back = ser.deserialize(bytes, s.identifier(), Serializers.manifestFor(s, env)).get();
       assertEquals(env, back, "round trip of " + m);
+      covered.add(m.getClass());
     }
+    assertEquals(java.util.Set.of(RaftMessage.class.getPermittedSubclasses()), covered, "every kind of peer message");
+  }
+
+  @Test
+  void aCorruptPeerMessageIsRefusedNotMisread() {
+    Serialization ser = SerializationExtension.get(kit.system().classicSystem());
+    RaftNode.PeerEnvelope env = new RaftNode.PeerEnvelope("g", "b", new RaftMessage.AppendEntries(3, "a", 3, 2,
+        List.of(new LogEntry(4, 2, new EntryData.Noop(2))), 2, 17));
+    byte[] bytes = ser.serialize(env).get();
+    byte[] cut = java.util.Arrays.copyOf(bytes, bytes.length - 3);
+    assertTrue(ser.deserialize(cut, RaftWireSerializer.IDENTIFIER, "e").isFailure(), "a truncated message");
+    byte[] longer = java.util.Arrays.copyOf(bytes, bytes.length + 2);
+    assertTrue(ser.deserialize(longer, RaftWireSerializer.IDENTIFIER, "e").isFailure(), "bytes left over");
   }
 
   @Test

@@ -50,9 +50,11 @@ public final class KvBenchmark {
     int warmup = 5;
     int measure = 10;
     String storage = "mem";
+    String wire = "binary";
     String api = "propose";
     for (int i = 0; i < args.length; i++) {
       if (args[i].equals("--storage")) storage = args[++i];
+      else if (args[i].equals("--wire")) wire = args[++i];
       else if (args[i].equals("--api")) api = args[++i];
       else if (args[i].equals("--warmup")) warmup = Integer.parseInt(args[++i]);
       else if (args[i].equals("--measure")) measure = Integer.parseInt(args[++i]);
@@ -61,7 +63,8 @@ public final class KvBenchmark {
     if (clients.isEmpty()) clients = List.of(1, 32);
     if (!List.of("propose", "client", "read").contains(api)) throw new IllegalArgumentException("--api propose|client|read");
     if (!List.of("mem", "leveldb", "segments").contains(storage)) throw new IllegalArgumentException("--storage mem|leveldb|segments");
-    for (int c : clients) System.out.println(run(c, warmup, measure, storage, api));
+    if (!List.of("binary", "cbor").contains(wire)) throw new IllegalArgumentException("--wire binary|cbor");
+    for (int c : clients) System.out.println(run(c, warmup, measure, storage, api, wire));
   }
 
   private static NodeMetrics.Snapshot metrics(ActorRef<RaftNode.Command> node, ActorSystem<Void> system, boolean reset)
@@ -96,7 +99,8 @@ public final class KvBenchmark {
     return b.toString();
   }
 
-  static String run(int clients, int warmupSeconds, int measureSeconds, String storageKind, String api) throws Exception {
+  static String run(int clients, int warmupSeconds, int measureSeconds, String storageKind, String api, String wire)
+      throws Exception {
     java.nio.file.Path data = java.nio.file.Files.createTempDirectory("kv-bench");
     Map<String, ActorSystem<Void>> systems = new LinkedHashMap<>();
     Map<String, ActorRef<RaftNode.Command>> nodes = new LinkedHashMap<>();
@@ -113,7 +117,9 @@ public final class KvBenchmark {
             "akka.loglevel = WARNING",
             "akka.actor.provider = remote",
             "akka.remote.warn-about-direct-use = off",
-            "akka.remote.artery.canonical.hostname = 127.0.0.1"))
+            "akka.remote.artery.canonical.hostname = 127.0.0.1",
+            // --wire cbor: the peer protocol through Jackson CBOR, as before it had a binary form of its own.
+            wire.equals("cbor") ? "akka.actor.serialization-bindings { \"io.raftactors.actor.RaftNode$PeerEnvelope\" = jackson-cbor }" : ""))
         .withFallback(ConfigFactory.load());
     try {
       for (String id : List.of("n1", "n2", "n3")) {
@@ -204,11 +210,16 @@ public final class KvBenchmark {
       TimeUnit.SECONDS.sleep(warmupSeconds);
       recorder.reset();
       for (String id : nodes.keySet()) metrics(nodes.get(id), systems.get(id), true);
+      com.sun.management.OperatingSystemMXBean os =
+          (com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean();
+      long cpu0 = os.getProcessCpuTime();
       measuring.set(true);
       long t0 = System.nanoTime();
       TimeUnit.SECONDS.sleep(measureSeconds);
       measuring.set(false);
       double secs = (System.nanoTime() - t0) / 1e9;
+      // CPU of the whole JVM (three nodes and the clients) per operation: steadier than ops/s on a shared machine.
+      double cpuMicrosPerOp = ops.get() == 0 ? 0 : (os.getProcessCpuTime() - cpu0) / 1000.0 / ops.get();
       StringBuilder breakdown = new StringBuilder();
       for (String id : nodes.keySet()) {
         breakdown.append('\n').append(describe(metrics(nodes.get(id), systems.get(id), false), id.equals(leader)));
@@ -217,9 +228,9 @@ public final class KvBenchmark {
       stop.set(true);
       done.await(15, TimeUnit.SECONDS);
       for (io.raftactors.actor.RaftClient c : raftClients) c.close();
-      return String.format("raft-actors/" + (storageKind.equals("mem") ? "mem" : storageKind + "-fsync") + "/" + api + " clients=%d ops/s=%.0f p50=%.2fms p99=%.2fms p99.9=%.2fms errors=%d",
+      return String.format("raft-actors/" + (storageKind.equals("mem") ? "mem" : storageKind + "-fsync") + "/" + api + " clients=%d ops/s=%.0f p50=%.2fms p99=%.2fms p99.9=%.2fms errors=%d cpu=%.0fus/op",
           clients, ops.get() / secs, h.getValueAtPercentile(50) / 1000.0, h.getValueAtPercentile(99) / 1000.0,
-          h.getValueAtPercentile(99.9) / 1000.0, errors.get()) + breakdown;
+          h.getValueAtPercentile(99.9) / 1000.0, errors.get(), cpuMicrosPerOp) + breakdown;
     } finally {
       for (ActorSystem<Void> s : systems.values()) s.terminate();
       for (ActorSystem<Void> s : systems.values()) s.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
