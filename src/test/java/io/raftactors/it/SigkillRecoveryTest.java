@@ -13,27 +13,29 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * A node in its own JVM, journaling to LevelDB with fsync, is killed with SIGKILL in the middle of
- * a write load. Restarted on the same directory, it must hold every write it acknowledged, each
- * exactly once and in order.
+ * A node in its own JVM, on durable storage (the LevelDB journal, and segment files), is killed
+ * with SIGKILL in the middle of a write load. Restarted on the same directory, it must hold every
+ * write it acknowledged, each exactly once and in order.
  */
 class SigkillRecoveryTest {
   @TempDir Path dir;
 
-  private Process launch(String mode) throws Exception {
+  private Process launch(String mode, String storage) throws Exception {
     String java = ProcessHandle.current().info().command().orElse("java");
     List<String> cmd = new ArrayList<>(List.of(java, "-Xmx256m", "-cp", System.getProperty("java.class.path"),
-        SingleNodeWriter.class.getName(), mode, dir.toAbsolutePath().toString()));
+        SingleNodeWriter.class.getName(), mode, dir.toAbsolutePath().toString(), storage));
     return new ProcessBuilder(cmd).redirectError(new File(dir.toFile(), mode + ".err")).start();
   }
 
-  @Test
-  void everyAcknowledgedWriteSurvivesSigkill() throws Exception {
-    Process writer = launch("write");
+  @ParameterizedTest
+  @ValueSource(strings = {"journal", "segments"})
+  void everyAcknowledgedWriteSurvivesSigkill(String storage) throws Exception {
+    Process writer = launch("write", storage);
     Set<Long> acked = new HashSet<>();
     try (BufferedReader out = new BufferedReader(new InputStreamReader(writer.getInputStream(), StandardCharsets.UTF_8))) {
       String line;
@@ -45,7 +47,7 @@ class SigkillRecoveryTest {
     }
     assertEquals(2000, acked.size(), "the writer did not get going; see writer.err");
 
-    Process verifier = launch("verify");
+    Process verifier = launch("verify", storage);
     List<Long> recovered = new ArrayList<>();
     boolean done = false;
     try (BufferedReader out = new BufferedReader(new InputStreamReader(verifier.getInputStream(), StandardCharsets.UTF_8))) {

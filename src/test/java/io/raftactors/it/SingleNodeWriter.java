@@ -9,7 +9,7 @@ import com.typesafe.config.ConfigFactory;
 import io.raftactors.actor.RaftNode;
 import io.raftactors.actor.RaftSettings;
 import io.raftactors.core.Role;
-import io.raftactors.persistence.JournalStorage;
+import io.raftactors.persistence.RaftPersistence;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -31,6 +31,7 @@ public final class SingleNodeWriter {
   public static void main(String[] args) throws Exception {
     String mode = args[0];
     String dir = args[1];
+    String storage = args.length > 2 ? args[2] : "journal";
     Config config = ConfigFactory.parseString(String.join("\n",
             "raft.group-id = crash",
             "raft.member-id = n1",
@@ -40,6 +41,8 @@ public final class SingleNodeWriter {
             "raft.heartbeat-interval = 20ms",
             "raft.persistence.leveldb-journal.dir = \"" + dir + "/journal\"",
             "raft.persistence.local-snapshots.dir = \"" + dir + "/snapshots\"",
+            "raft.persistence.segments.dir = \"" + dir + "/log\"",
+            "raft.persistence.storage = " + storage,
             "akka.loglevel = WARNING",
             "akka.coordinated-shutdown.run-by-jvm-shutdown-hook = off"))
         .withFallback(ConfigFactory.load())
@@ -47,7 +50,7 @@ public final class SingleNodeWriter {
     ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "crash", config);
     RaftSettings settings = RaftSettings.fromConfig(config);
     List<Long> applied = new ArrayList<>();
-    ActorRef<RaftNode.Command> node = RaftNode.start(system, settings, JournalStorage.start(system, settings), (i, c) -> {
+    ActorRef<RaftNode.Command> node = RaftNode.start(system, settings, RaftPersistence.storage(system, settings), (i, c) -> {
       synchronized (applied) {
         applied.add((Long) c);
       }

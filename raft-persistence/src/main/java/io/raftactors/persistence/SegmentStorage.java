@@ -42,7 +42,9 @@ import org.slf4j.LoggerFactory;
  * version, N), then a checkpoint record (the hard state and snapshot in force when it was opened),
  * then one record per write, each {@code [length][CRC32C][payload]}. A segment is filled with
  * zeros when it is created, so a write never changes the file's size and its sync carries no
- * metadata; a zero length marks the end of what was written.
+ * metadata; a zero length marks the end of what was written. The next segment is prepared (filled
+ * with zeros, as {@code segment-N.prealloc}) on a thread of its own while the active one is past
+ * half full, so that switching segments costs a rename, not a pause of the writes.
  *
  * <p><b>Atomic writes.</b> A write (hard state, snapshot, truncation, entries) is one record: a
  * crash in the middle of it leaves a record whose checksum fails, which recovery treats as never
@@ -76,6 +78,11 @@ public final class SegmentStorage implements RaftStorage, AutoCloseable {
   private final LinkedBlockingQueue<Pending> queue = new LinkedBlockingQueue<>();
   private final Thread writer;
   private volatile boolean closed;
+  /** Prepares the next segment in the background. */
+  private final java.util.concurrent.ExecutorService preparer;
+  /** The next segment being prepared (its file, filled with zeros and with its header), or null. */
+  private java.util.concurrent.Future<Path> prepared;
+  private long preparedSeq;
 
   // Owned by the writer thread once recovered.
   private final TreeMap<Long, Segment> segments = new TreeMap<>();
@@ -121,6 +128,11 @@ public final class SegmentStorage implements RaftStorage, AutoCloseable {
     this.name = name;
     this.snapshot = SnapshotMeta.initial(initialConfig);
     JournalStorage.ensureDirectory(dir.toFile(), "the segment directory");
+    this.preparer = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+      Thread t = new Thread(r, "raft-segment-preparer-" + name);
+      t.setDaemon(true);
+      return t;
+    });
     this.writer = new Thread(this::writeLoop, "raft-segment-writer-" + name);
     writer.setDaemon(true);
     writer.start();
@@ -192,6 +204,7 @@ public final class SegmentStorage implements RaftStorage, AutoCloseable {
     byte[] payload = encodeWrite(w);
     Segment s = segmentFor(payload.length);
     writeRecord(s, payload);
+    if (s.position > s.size / 2 && prepared == null) prepareNext(s.seq + 1);
     if (fsync) s.channel.force(false);
     // The in-memory view of what is durable now.
     if (w.hardState() != null) hardState = w.hardState();
@@ -252,17 +265,65 @@ public final class SegmentStorage implements RaftStorage, AutoCloseable {
     long seq = active == null ? 1 : active.seq + 1;
     byte[] checkpoint = encodeCheckpoint();
     long size = Math.max(segmentBytes, HEADER + 8L + checkpoint.length + need + 4);
-    Segment s = createSegment(seq, size);
+    Segment s = size == segmentBytes ? takePrepared(seq) : null;
+    if (s == null) s = createSegment(seq, size);
     writeRecord(s, checkpoint);
     segments.put(seq, s);
     active = s;
     return s;
   }
 
+  private Path segmentPath(long seq) {
+    return dir.resolve(String.format("segment-%020d.log", seq));
+  }
+
+  /** Starts preparing segment {@code seq} in the background. */
+  private void prepareNext(long seq) {
+    preparedSeq = seq;
+    Path file = dir.resolve(String.format("segment-%020d.prealloc", seq));
+    prepared = preparer.submit(() -> {
+      zeroFile(file, seq, segmentBytes);
+      return file;
+    });
+  }
+
+  /** The prepared segment {@code seq} renamed into place, or null if there is none (or it failed). */
+  private Segment takePrepared(long seq) throws IOException {
+    java.util.concurrent.Future<Path> f = prepared;
+    prepared = null;
+    if (f == null) return null;
+    Path file;
+    try {
+      file = f.get();
+    } catch (java.util.concurrent.ExecutionException e) {
+      LOG.warn("Raft segment storage {}: preparing segment {} failed ({}); creating it now", name, seq, e.getCause().toString());
+      return null;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted while waiting for the next segment", e);
+    }
+    if (preparedSeq != seq) {
+      Files.deleteIfExists(file);
+      return null;
+    }
+    Path path = segmentPath(seq);
+    move(file, path);
+    return new Segment(seq, path, FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE), segmentBytes,
+        HEADER);
+  }
+
   /** A new segment file filled with zeros, with its header, durable with its directory entry. */
   private Segment createSegment(long seq, long size) throws IOException {
-    Path path = dir.resolve(String.format("segment-%020d.log", seq));
+    Path path = segmentPath(seq);
     Path tmp = dir.resolve(path.getFileName() + ".tmp");
+    zeroFile(tmp, seq, size);
+    move(tmp, path);
+    FileChannel ch = FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
+    return new Segment(seq, path, ch, size, HEADER);
+  }
+
+  /** Writes {@code file}: {@code size} zero bytes with the header of segment {@code seq}, synced. */
+  private static void zeroFile(Path tmp, long seq, long size) throws IOException {
     try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
         StandardOpenOption.WRITE)) {
       ByteBuffer zeros = ByteBuffer.allocate((int) Math.min(ZERO_CHUNK, size));
@@ -276,9 +337,6 @@ public final class SegmentStorage implements RaftStorage, AutoCloseable {
       ch.write(h, 0);
       ch.force(true);
     }
-    move(tmp, path);
-    FileChannel ch = FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
-    return new Segment(seq, path, ch, size, HEADER);
   }
 
   private void writeSnapshotFile(Snapshot s) throws IOException {
@@ -390,6 +448,13 @@ public final class SegmentStorage implements RaftStorage, AutoCloseable {
     hardState = HardState.INITIAL;
     snapshot = SnapshotMeta.initial(initialConfig);
     lastIndex = 0;
+    if (prepared != null) {
+      prepared.cancel(false);
+      prepared = null;
+    }
+    try (DirectoryStream<Path> stale = Files.newDirectoryStream(dir, "*.{prealloc,tmp}")) {
+      for (Path f : stale) Files.deleteIfExists(f); // half-made files of an earlier run
+    }
     Replay r = new Replay();
     List<Path> files = new ArrayList<>();
     try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, "segment-*.log")) {
@@ -407,6 +472,11 @@ public final class SegmentStorage implements RaftStorage, AutoCloseable {
     snapshot = r.snapshot;
     List<LogEntry> entries = r.entries();
     lastIndex = entries.isEmpty() ? snapshot.lastIncludedIndex() : entries.get(entries.size() - 1).index();
+    if (active.position == HEADER) {
+      // A segment without records (a crash right after it was created): it starts with a checkpoint, as every segment does.
+      writeRecord(active, encodeCheckpoint());
+      if (fsync) active.channel.force(false);
+    }
     byte[] data = null;
     if (snapshot.lastIncludedIndex() > 0) data = readSnapshotFile(snapshot);
     return new DurableState(hardState, snapshot, entries, data);
@@ -605,6 +675,7 @@ public final class SegmentStorage implements RaftStorage, AutoCloseable {
   @Override
   public void close() {
     closed = true; // the writer sees it within its poll interval; never interrupted, which would close its files
+    preparer.shutdown();
     try {
       writer.join(10_000);
     } catch (InterruptedException e) {

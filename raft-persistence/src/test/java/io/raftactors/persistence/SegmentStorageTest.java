@@ -239,4 +239,42 @@ class SegmentStorageTest {
       assertTrue(e.getCause().getMessage().contains("snapshot-"), e.getCause().getMessage());
     }
   }
+
+  /**
+   * A crash right after a new segment was put in place, before its first record: the empty segment
+   * gets its checkpoint at recovery, so it can become the first segment once older ones are
+   * compacted; a half-prepared segment of the crashed run is removed.
+   */
+  @Test
+  void anEmptyLastSegmentGetsItsCheckpoint_andHalfPreparedSegmentsAreRemoved() throws Exception {
+    byte[] data = {4, 2};
+    try (SegmentStorage s = open(4096)) {
+      recover(s);
+      writeSome(s, 30, 1);
+    }
+    List<Path> before;
+    try (var files = Files.list(dir)) {
+      before = files.filter(p -> p.toString().endsWith(".log")).sorted().toList();
+    }
+    long next = before.size() + 1;
+    ByteBuffer header = ByteBuffer.allocate(4096).putInt(0x52414654).putInt(1).putLong(next);
+    Files.write(dir.resolve(String.format("segment-%020d.log", next)), header.array());
+    Files.write(dir.resolve(String.format("segment-%020d.prealloc", next + 1)), new byte[100]);
+    try (SegmentStorage s = open(4096)) {
+      assertEquals(30, recover(s).entries().size());
+      assertTrue(Files.notExists(dir.resolve(String.format("segment-%020d.prealloc", next + 1))));
+      writeSome(s, 5, 31);
+      // A snapshot covering everything so far deletes every segment before the once-empty one.
+      write(s, new RaftStorage.Write(new HardState(2, "n2"), new Snapshot(new SnapshotMeta(35, 1, THREE), data), 0, List.of()));
+      assertTrue(s.segmentFiles().get(0).getFileName().toString().compareTo(String.format("segment-%020d.log", next)) >= 0,
+          "older segments deleted: " + s.segmentFiles());
+    }
+    try (SegmentStorage s = open(4096)) {
+      DurableState st = recover(s);
+      assertEquals(new HardState(2, "n2"), st.hardState());
+      assertEquals(35, st.snapshot().lastIncludedIndex());
+      assertArrayEquals(data, st.snapshotData());
+      assertTrue(st.entries().isEmpty());
+    }
+  }
 }
