@@ -81,7 +81,7 @@ public final class RaftSettings {
         positiveInt(raft, "max-entries-per-append"), (int) Math.min(Integer.MAX_VALUE, bytes(raft, "max-bytes-per-append")),
         positiveInt(raft, "max-inflight-appends"),
         (int) Math.min(Integer.MAX_VALUE, bytes(raft, "snapshot.chunk-size")), leaseTicks,
-        positiveInt(raft, "membership.catch-up-rounds"));
+        positiveInt(raft, "membership.catch-up-rounds"), positiveInt(raft, "max-inflight-partial-appends"));
     this.sessionTimeout = duration(raft, "sessions.timeout");
     this.maxIdempotencyKeys = positiveInt(raft, "sessions.max-idempotency-keys");
     this.maxIdempotencyKeyBytes = bytes(raft, "sessions.max-idempotency-key-bytes");

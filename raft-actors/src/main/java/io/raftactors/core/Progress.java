@@ -17,7 +17,8 @@ final class Progress {
   }
 
   /** One AppendEntries outstanding: the last index it carried and the tick it left. */
-  record Inflight(long lastIndex, long sentAt) {}
+  /** An AppendEntries in flight: its last index, when it left, and whether its batch was partial. */
+  record Inflight(long lastIndex, long sentAt, boolean partial) {}
 
   long matchIndex;
   long nextIndex;

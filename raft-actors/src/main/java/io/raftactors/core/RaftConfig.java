@@ -20,6 +20,10 @@ package io.raftactors.core;
  *     alone (0: off)
  * @param catchUpRounds a new voter must catch up within this many rounds, the last one shorter
  *     than electionTimeoutMin, before it joins (thesis 4.2.1)
+ * @param maxInflightPartialAppends of those, how many may carry a partial batch (one that stops at
+ *     the end of the log without filling maxEntriesPerAppend or maxBytesPerAppend): entries
+ *     proposed while that many are outstanding wait for a reply and leave together, so a busy
+ *     leader sends fewer, larger messages; a follower catching up still gets a full window
  */
 public record RaftConfig(
     int electionTimeoutMin,
@@ -33,10 +37,23 @@ public record RaftConfig(
     int maxInflightAppends,
     int snapshotChunkBytes,
     int leaseTicks,
-    int catchUpRounds) {
+    int catchUpRounds,
+    int maxInflightPartialAppends) {
 
   /** Default catch-up rounds for new voters (thesis 4.2.1). */
   public static final int DEFAULT_CATCH_UP_ROUNDS = 10;
+
+  /**
+   * With at most one AppendEntries of a partial batch in flight per follower: an entry proposed
+   * while one is outstanding waits for its reply and leaves in a larger batch; full batches (a
+   * follower catching up) still fill the window.
+   */
+  public RaftConfig(int electionTimeoutMin, int electionTimeoutMax, int heartbeatInterval, boolean preVote,
+      boolean checkQuorum, boolean conflictHint, int maxEntriesPerAppend, int maxBytesPerAppend, int maxInflightAppends,
+      int snapshotChunkBytes, int leaseTicks, int catchUpRounds) {
+    this(electionTimeoutMin, electionTimeoutMax, heartbeatInterval, preVote, checkQuorum, conflictHint,
+        maxEntriesPerAppend, maxBytesPerAppend, maxInflightAppends, snapshotChunkBytes, leaseTicks, catchUpRounds, 1);
+  }
 
   /** With the default catch-up rounds. */
   public RaftConfig(int electionTimeoutMin, int electionTimeoutMax, int heartbeatInterval, boolean preVote,
@@ -70,6 +87,7 @@ public record RaftConfig(
     positive("max-inflight-appends", maxInflightAppends);
     positive("snapshot.chunk-size", snapshotChunkBytes);
     positive("membership.catch-up-rounds", catchUpRounds);
+    positive("max-inflight-partial-appends", maxInflightPartialAppends);
     if (electionTimeoutMin > electionTimeoutMax) {
       throw new IllegalArgumentException(
           "raft.election-timeout-min (" + electionTimeoutMin + ") must not exceed raft.election-timeout-max ("
@@ -101,36 +119,47 @@ public record RaftConfig(
 
   public RaftConfig withPreVote(boolean on) {
     return new RaftConfig(electionTimeoutMin, electionTimeoutMax, heartbeatInterval, on, checkQuorum,
-        conflictHint, maxEntriesPerAppend, maxBytesPerAppend, maxInflightAppends, snapshotChunkBytes, leaseTicks, catchUpRounds);
+        conflictHint, maxEntriesPerAppend, maxBytesPerAppend, maxInflightAppends, snapshotChunkBytes, leaseTicks, catchUpRounds, maxInflightPartialAppends);
   }
 
   public RaftConfig withCheckQuorum(boolean on) {
     return new RaftConfig(electionTimeoutMin, electionTimeoutMax, heartbeatInterval, preVote, on,
-        conflictHint, maxEntriesPerAppend, maxBytesPerAppend, maxInflightAppends, snapshotChunkBytes, leaseTicks, catchUpRounds);
+        conflictHint, maxEntriesPerAppend, maxBytesPerAppend, maxInflightAppends, snapshotChunkBytes, leaseTicks, catchUpRounds, maxInflightPartialAppends);
   }
 
   public RaftConfig withConflictHint(boolean on) {
     return new RaftConfig(electionTimeoutMin, electionTimeoutMax, heartbeatInterval, preVote, checkQuorum,
-        on, maxEntriesPerAppend, maxBytesPerAppend, maxInflightAppends, snapshotChunkBytes, leaseTicks, catchUpRounds);
+        on, maxEntriesPerAppend, maxBytesPerAppend, maxInflightAppends, snapshotChunkBytes, leaseTicks, catchUpRounds, maxInflightPartialAppends);
   }
 
   public RaftConfig withBatching(int maxEntries, int maxBytes, int maxInflight) {
     return new RaftConfig(electionTimeoutMin, electionTimeoutMax, heartbeatInterval, preVote, checkQuorum,
-        conflictHint, maxEntries, maxBytes, maxInflight, snapshotChunkBytes, leaseTicks, catchUpRounds);
+        conflictHint, maxEntries, maxBytes, maxInflight, snapshotChunkBytes, leaseTicks, catchUpRounds, maxInflightPartialAppends);
   }
 
   public RaftConfig withSnapshotChunkBytes(int bytes) {
     return new RaftConfig(electionTimeoutMin, electionTimeoutMax, heartbeatInterval, preVote, checkQuorum,
-        conflictHint, maxEntriesPerAppend, maxBytesPerAppend, maxInflightAppends, bytes, leaseTicks, catchUpRounds);
+        conflictHint, maxEntriesPerAppend, maxBytesPerAppend, maxInflightAppends, bytes, leaseTicks, catchUpRounds, maxInflightPartialAppends);
   }
 
   public RaftConfig withCatchUpRounds(int rounds) {
     return new RaftConfig(electionTimeoutMin, electionTimeoutMax, heartbeatInterval, preVote, checkQuorum,
-        conflictHint, maxEntriesPerAppend, maxBytesPerAppend, maxInflightAppends, snapshotChunkBytes, leaseTicks, rounds);
+        conflictHint, maxEntriesPerAppend, maxBytesPerAppend, maxInflightAppends, snapshotChunkBytes, leaseTicks, rounds, maxInflightPartialAppends);
   }
 
   public RaftConfig withTimeouts(int min, int max, int heartbeat) {
     return new RaftConfig(min, max, heartbeat, preVote, checkQuorum, conflictHint, maxEntriesPerAppend,
-        maxBytesPerAppend, maxInflightAppends, snapshotChunkBytes, leaseTicks, catchUpRounds);
+        maxBytesPerAppend, maxInflightAppends, snapshotChunkBytes, leaseTicks, catchUpRounds, maxInflightPartialAppends);
+  }
+
+  /**
+   * At most {@code n} AppendEntries carrying a partial batch (one that does not fill
+   * max-entries-per-append and reaches the end of the log) in flight per follower; up to
+   * maxInflightAppends lets every proposal leave at once (the most messages, the smallest batches).
+   */
+  public RaftConfig withPartialAppendsInFlight(int n) {
+    return new RaftConfig(electionTimeoutMin, electionTimeoutMax, heartbeatInterval, preVote, checkQuorum,
+        conflictHint, maxEntriesPerAppend, maxBytesPerAppend, maxInflightAppends, snapshotChunkBytes, leaseTicks,
+        catchUpRounds, n);
   }
 }

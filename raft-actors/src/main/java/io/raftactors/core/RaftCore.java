@@ -973,7 +973,9 @@ public final class RaftCore {
       sendAppend(peer, pr);
       return;
     }
-    if (now - pr.lastSent >= settings.heartbeatInterval()) sendHeartbeat(peer, pr);
+    // Anything sent in an earlier tick may be a full interval old by the next heartbeat tick: only
+    // a message of this very tick makes the heartbeat redundant (P5.5-01: at least once per interval).
+    if (now > pr.lastSent) sendHeartbeat(peer, pr);
   }
 
   /**
@@ -1008,15 +1010,26 @@ public final class RaftCore {
       pr.probeSent = true;
       return;
     }
-    // T10.2.2: pipelining with an optimistic nextIndex, at most maxInflightAppends outstanding.
+    // T10.2.2: pipelining with an optimistic nextIndex, at most maxInflightAppends outstanding;
+    // of those, at most maxInflightPartialAppends with a partial batch (Nagle-like: while replies
+    // are awaited, new entries gather into one larger message instead of many small ones).
     while (pr.inflight.size() < settings.maxInflightAppends() && pr.nextIndex <= log.lastIndex()) {
       List<LogEntry> batch =
           log.slice(pr.nextIndex, log.lastIndex(), settings.maxEntriesPerAppend(), settings.maxBytesPerAppend());
+      boolean partial = batch.get(batch.size() - 1).index() == log.lastIndex()
+          && batch.size() < settings.maxEntriesPerAppend();
+      if (partial && partialsInFlight(pr) >= settings.maxInflightPartialAppends()) break;
       sendAppendEntries(peer, pr, pr.nextIndex - 1, batch);
       long last = batch.get(batch.size() - 1).index();
-      pr.inflight.addLast(new Progress.Inflight(last, now));
+      pr.inflight.addLast(new Progress.Inflight(last, now, partial));
       pr.nextIndex = last + 1;
     }
+  }
+
+  private static int partialsInFlight(Progress pr) {
+    int n = 0;
+    for (Progress.Inflight i : pr.inflight) if (i.partial()) n++;
+    return n;
   }
 
   /** T5.1-07: one chunk at a time, in offset order, resumed from the offset the follower asks for. */

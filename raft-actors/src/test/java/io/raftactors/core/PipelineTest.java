@@ -131,6 +131,45 @@ class PipelineTest {
 
   // ------------------------------------------------------------------ T10.2.2-01
 
+  /**
+   * With one AppendEntries of a partial batch in flight (raft.max-inflight-partial-appends = 1),
+   * entries proposed meanwhile wait for its reply and then leave together; full batches, as for a
+   * follower that catches up, still fill the window.
+   */
+  @ParameterizedTest(name = "preVote={0}, checkQuorum={1}")
+  @MethodSource("featureSettings")
+  void batching_T10_2_2_01_entriesWaitingForAPartialBatchLeaveTogether_fullBatchesStillPipeline(boolean preVote,
+      boolean checkQuorum) {
+    RaftConfig cfg = settings().withPreVote(preVote).withCheckQuorum(checkQuorum).withBatching(32, 1 << 20, 8);
+    assertEquals(1, cfg.maxInflightPartialAppends(), "the default");
+    RaftCore leader = replicatingLeader(THREE, cfg); // no-op at 1
+    leader.propose(cmd("a"), 1);
+    Ready first = leader.ready();
+    persist(leader, first);
+    for (String f : List.of("n2", "n3")) assertEquals(1, sentTo(first, f, AppendEntries.class).size());
+    leader.propose(cmd("b"), 2);
+    leader.propose(cmd("c"), 3);
+    Ready waiting = leader.ready();
+    persist(leader, waiting);
+    for (String f : List.of("n2", "n3")) {
+      assertTrue(sentTo(waiting, f, AppendEntries.class).isEmpty(), "b and c wait for the reply to a: " + waiting);
+    }
+    leader.step(AppendEntriesResponse.success(leader.term(), "n2", 2));
+    Ready afterReply = leader.ready();
+    List<AppendEntries> toN2 = sentTo(afterReply, "n2", AppendEntries.class);
+    assertEquals(1, toN2.size(), "one message for both");
+    assertEquals(2, toN2.get(0).prevLogIndex());
+    assertEquals(2, toN2.get(0).entries().size());
+    assertTrue(sentTo(afterReply, "n3", AppendEntries.class).isEmpty(), "n3 has not answered yet");
+
+    for (int k = 0; k < 70; k++) leader.propose(cmd("x" + k), 100 + k);
+    Ready bulk = leader.ready();
+    List<AppendEntries> toN3 = sentTo(bulk, "n3", AppendEntries.class);
+    assertEquals(2, toN3.size(), "two full batches pipeline behind the partial one; the partial rest waits: " + toN3);
+    for (AppendEntries ae : toN3) assertEquals(32, ae.entries().size());
+    assertEquals(2, toN3.get(0).prevLogIndex());
+  }
+
   @ParameterizedTest(name = "preVote={0}, checkQuorum={1}")
   @MethodSource("featureSettings")
   void batching_T10_2_2_01_hundredProposalsOneWriteFewestMessages(boolean preVote, boolean checkQuorum) {

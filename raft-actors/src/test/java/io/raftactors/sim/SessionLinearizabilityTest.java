@@ -188,7 +188,8 @@ class SessionLinearizabilityTest {
       long firstAttemptStep, long crashStep) {}
 
   private static Scripted scriptedRetry(boolean ignoreSessions) {
-    Simulation sim = cluster(3, 11);
+    // The script counts messages as they were when every proposal left at once.
+    Simulation sim = cluster(3, 11, Sims.DEFAULTS.withPartialAppendsInFlight(Sims.DEFAULTS.maxInflightAppends()));
     KvWorkload.Settings settings = new KvWorkload.Settings();
     settings.keys = 1;
     settings.clients = 1;

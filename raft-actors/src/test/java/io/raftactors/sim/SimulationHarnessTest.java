@@ -84,7 +84,9 @@ class SimulationHarnessTest {
 
   @Test
   void sim_SIM_03_crashDiscardsIncompleteWritesWholeAndRestartUsesDurableStateOnly() {
-    Simulation sim = Simulation.builder().nodes(3).seed(3).storageDelay(1, 1).network(n -> n.reliable(1)).build();
+    // Every proposal leaves at once (no waiting for a reply to a partial batch), so that all three reach f in one tick.
+    Simulation sim = Simulation.builder().nodes(3).seed(3).storageDelay(1, 1).network(n -> n.reliable(1))
+        .raftConfig(Sims.DEFAULTS.withPartialAppendsInFlight(Sims.DEFAULTS.maxInflightAppends())).build();
     RaftCore leader = awaitLeader(sim);
     Simulation.Proposal p = sim.propose(leader.id());
     awaitAck(sim, p, 50);
