@@ -36,13 +36,16 @@ import org.HdrHistogram.Recorder;
  * proposes on the leader and waits until the put is committed and applied (one outstanding
  * request per client).
  *
- * <p>{@code --storage leveldb} journals each node to LevelDB with fsync (in a temporary folder);
- * the default is in-memory storage. {@code --api} chooses the path: {@code propose} (default: the
+ * <p>{@code --storage leveldb} journals each node to LevelDB with fsync, {@code --storage segments}
+ * to segment files with fsync (both in a temporary folder, deleted afterwards); the default is
+ * in-memory storage. {@code --wire cbor} sends the peer protocol through Jackson CBOR instead of its
+ * binary form. {@code --csv FILE} appends one row per client count (header first in a new file),
+ * with the leader's stage breakdown. {@code --api} chooses the path: {@code propose} (default: the
  * node actor's Propose, inside the leader's ActorSystem), {@code client} (a RaftClient per client
  * thread in a separate ActorSystem, over Artery, with exactly-once sessions) or {@code read}
  * (linearizable RaftClient queries of the same keys).
  *
- * <pre>java -cp examples/target/raft-kv.jar io.raftactors.examples.bench.KvBenchmark [clients...] [--warmup S] [--measure S] [--storage mem|leveldb] [--api propose|client|read]</pre>
+ * <pre>java -cp examples/target/raft-kv.jar io.raftactors.examples.bench.KvBenchmark [clients...] [--clients 1,32,256] [--warmup S] [--measure S] [--storage mem|leveldb|segments] [--api propose|client|read] [--wire binary|cbor] [--csv FILE]</pre>
  */
 public final class KvBenchmark {
   public static void main(String[] args) throws Exception {
@@ -52,8 +55,11 @@ public final class KvBenchmark {
     String storage = "mem";
     String wire = "binary";
     String api = "propose";
+    java.nio.file.Path csv = null;
     for (int i = 0; i < args.length; i++) {
       if (args[i].equals("--storage")) storage = args[++i];
+      else if (args[i].equals("--csv")) csv = java.nio.file.Path.of(args[++i]);
+      else if (args[i].equals("--clients")) for (String c : args[++i].split(",")) clients.add(Integer.parseInt(c.trim()));
       else if (args[i].equals("--wire")) wire = args[++i];
       else if (args[i].equals("--api")) api = args[++i];
       else if (args[i].equals("--warmup")) warmup = Integer.parseInt(args[++i]);
@@ -64,7 +70,29 @@ public final class KvBenchmark {
     if (!List.of("propose", "client", "read").contains(api)) throw new IllegalArgumentException("--api propose|client|read");
     if (!List.of("mem", "leveldb", "segments").contains(storage)) throw new IllegalArgumentException("--storage mem|leveldb|segments");
     if (!List.of("binary", "cbor").contains(wire)) throw new IllegalArgumentException("--wire binary|cbor");
-    for (int c : clients) System.out.println(run(c, warmup, measure, storage, api, wire));
+    for (int c : clients) {
+      Result r = run(c, warmup, measure, storage, api, wire);
+      System.out.println(r.text());
+      if (csv != null) appendCsv(csv, r.csv());
+    }
+  }
+
+  /** One client count's result: the lines printed, and its CSV row. */
+  record Result(String text, String csv) {}
+
+  static final String CSV_HEADER = "storage,api,wire,clients,ops_per_s,p50_ms,p90_ms,p99_ms,p999_ms,errors,cpu_us_per_op,"
+      + "leader_write_p50_ms,leader_round_trip_p50_ms,leader_proposed_to_applied_p50_ms,leader_entries_per_append,"
+      + "leader_entries_per_write,leader_writes_per_committed_entry";
+
+  /** Appends {@code row} to {@code file}, with the header first if the file is new or empty. */
+  static void appendCsv(java.nio.file.Path file, String row) throws java.io.IOException {
+    boolean fresh = !java.nio.file.Files.exists(file) || java.nio.file.Files.size(file) == 0;
+    java.nio.file.Files.writeString(file, (fresh ? CSV_HEADER + "\n" : "") + row + "\n", java.nio.charset.StandardCharsets.UTF_8,
+        java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
+  }
+
+  private static String ms(double micros) {
+    return String.format(java.util.Locale.ROOT, "%.3f", micros / 1000.0);
   }
 
   private static NodeMetrics.Snapshot metrics(ActorRef<RaftNode.Command> node, ActorSystem<Void> system, boolean reset)
@@ -99,7 +127,7 @@ public final class KvBenchmark {
     return b.toString();
   }
 
-  static String run(int clients, int warmupSeconds, int measureSeconds, String storageKind, String api, String wire)
+  static Result run(int clients, int warmupSeconds, int measureSeconds, String storageKind, String api, String wire)
       throws Exception {
     java.nio.file.Path data = java.nio.file.Files.createTempDirectory("kv-bench");
     Map<String, ActorSystem<Void>> systems = new LinkedHashMap<>();
@@ -221,19 +249,35 @@ public final class KvBenchmark {
       // CPU of the whole JVM (three nodes and the clients) per operation: steadier than ops/s on a shared machine.
       double cpuMicrosPerOp = ops.get() == 0 ? 0 : (os.getProcessCpuTime() - cpu0) / 1000.0 / ops.get();
       StringBuilder breakdown = new StringBuilder();
+      NodeMetrics.Snapshot leaderMetrics = null;
       for (String id : nodes.keySet()) {
-        breakdown.append('\n').append(describe(metrics(nodes.get(id), systems.get(id), false), id.equals(leader)));
+        NodeMetrics.Snapshot m = metrics(nodes.get(id), systems.get(id), false);
+        if (id.equals(leader)) leaderMetrics = m;
+        breakdown.append('\n').append(describe(m, id.equals(leader)));
       }
       Histogram h = recorder.getIntervalHistogram();
       stop.set(true);
       done.await(15, TimeUnit.SECONDS);
       for (io.raftactors.actor.RaftClient c : raftClients) c.close();
-      return String.format("raft-actors/" + (storageKind.equals("mem") ? "mem" : storageKind + "-fsync") + "/" + api + " clients=%d ops/s=%.0f p50=%.2fms p99=%.2fms p99.9=%.2fms errors=%d cpu=%.0fus/op",
+      String text = String.format("raft-actors/" + (storageKind.equals("mem") ? "mem" : storageKind + "-fsync") + "/" + api + " clients=%d ops/s=%.0f p50=%.2fms p99=%.2fms p99.9=%.2fms errors=%d cpu=%.0fus/op",
           clients, ops.get() / secs, h.getValueAtPercentile(50) / 1000.0, h.getValueAtPercentile(99) / 1000.0,
           h.getValueAtPercentile(99.9) / 1000.0, errors.get(), cpuMicrosPerOp) + breakdown;
+      NodeMetrics.Snapshot lm = leaderMetrics;
+      String csv = String.join(",", storageKind, api, wire, String.valueOf(clients), String.format(java.util.Locale.ROOT, "%.0f", ops.get() / secs),
+          ms(h.getValueAtPercentile(50)), ms(h.getValueAtPercentile(90)), ms(h.getValueAtPercentile(99)),
+          ms(h.getValueAtPercentile(99.9)), String.valueOf(errors.get()), String.format(java.util.Locale.ROOT, "%.0f", cpuMicrosPerOp),
+          ms(lm.stages().get(NodeMetrics.Stage.WRITE).p50()), ms(lm.stages().get(NodeMetrics.Stage.REPLICATION_ROUND_TRIP).p50()),
+          ms(lm.stages().get(NodeMetrics.Stage.PROPOSED_TO_APPLIED).p50()),
+          String.format(java.util.Locale.ROOT, "%.2f", lm.sizes().get(NodeMetrics.Size.ENTRIES_PER_APPEND).mean()),
+          String.format(java.util.Locale.ROOT, "%.2f", lm.sizes().get(NodeMetrics.Size.ENTRIES_PER_WRITE).mean()),
+          String.format(java.util.Locale.ROOT, "%.3f", lm.fsyncsPerCommittedEntry()));
+      return new Result(text, csv);
     } finally {
       for (ActorSystem<Void> s : systems.values()) s.terminate();
       for (ActorSystem<Void> s : systems.values()) s.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
+      try (java.util.stream.Stream<java.nio.file.Path> files = java.nio.file.Files.walk(data)) {
+        files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete()); // the journals of this run
+      }
     }
   }
 }
