@@ -120,6 +120,8 @@ public final class KvHttpApi extends AllDirectives {
                 get(() -> parameterOptional("consistency", c -> completeWithFuture(get(key, c.orElse("linearizable"))))),
                 delete(() -> idempotencyKey(ik -> completeWithFuture(delete(key, ik)))))))),
         path("status", () -> get(() -> completeWithFuture(status()))),
+        path(PathMatchers.segment("status").slash("write-path"), () -> get(() ->
+            parameterOptional("reset", r -> completeWithFuture(writePath("true".equals(r.orElse("false"))))))),
         pathPrefix("admin", () -> concat(
             path("members", () -> post(() -> entity(Unmarshaller.entityToString(), body -> completeWithFuture(addMember(body))))),
             path(PathMatchers.segment("members").slash(PathMatchers.segment()), id -> delete(() -> completeWithFuture(removeMember(id)))),
@@ -381,6 +383,34 @@ public final class KvHttpApi extends AllDirectives {
       if (s.problem() != null) o.put("problem", s.problem());
       return json(StatusCodes.OK, o);
     });
+  }
+
+  /**
+   * GET /status/write-path[?reset=true]: where this node's time went on the write path since it
+   * started or since the last reset (RaftNode.GetMetrics): per stage the count and the mean,
+   * p50, p90, p99, p99.9 and max in ms, the batch sizes, the round trip to each follower, and
+   * storage writes per committed entry.
+   */
+  private CompletionStage<HttpResponse> writePath(boolean reset) {
+    return AskPattern.<RaftNode.Command, io.raftactors.actor.NodeMetrics.Snapshot>ask(node,
+            r -> new RaftNode.GetMetrics(reset, r), ask, system.scheduler())
+        .thenApply(m -> {
+          ObjectNode o = obj().put("node", m.memberId()).put("sinceMillis", m.sinceMillis());
+          ObjectNode stages = o.putObject("stagesMs");
+          m.stages().forEach((k, v) -> summary(stages.putObject(k.name().toLowerCase(java.util.Locale.ROOT)), v, 1000.0));
+          ObjectNode sizes = o.putObject("sizes");
+          m.sizes().forEach((k, v) -> summary(sizes.putObject(k.name().toLowerCase(java.util.Locale.ROOT)), v, 1.0));
+          ObjectNode rtt = o.putObject("roundTripMsByFollower");
+          m.roundTripByFollower().forEach((k, v) -> summary(rtt.putObject(k), v, 1000.0));
+          o.put("writes", m.writes()).put("entriesWritten", m.entriesWritten()).put("entriesCommitted", m.entriesCommitted())
+              .put("writesPerCommittedEntry", m.fsyncsPerCommittedEntry());
+          return json(StatusCodes.OK, o);
+        });
+  }
+
+  private static void summary(ObjectNode o, io.raftactors.actor.NodeMetrics.Summary s, double unit) {
+    o.put("count", s.count()).put("mean", s.mean() / unit).put("p50", s.p50() / unit).put("p90", s.p90() / unit)
+        .put("p99", s.p99() / unit).put("p999", s.p999() / unit).put("max", s.max() / unit);
   }
 
   @FunctionalInterface

@@ -70,6 +70,13 @@ class KvHttpOutcomeTest {
           if (r != null) p.replyTo().tell(r);
           return Behaviors.same();
         })
+        .onMessage(RaftNode.GetMetrics.class, g -> {
+          g.replyTo().tell(new io.raftactors.actor.NodeMetrics.Snapshot("n1", 1_700_000_000_000L,
+              Map.of(io.raftactors.actor.NodeMetrics.Stage.WRITE, new io.raftactors.actor.NodeMetrics.Summary(4, 750.0, 600, 900, 1500, 1500, 1500)),
+              Map.of(io.raftactors.actor.NodeMetrics.Size.ENTRIES_PER_WRITE, new io.raftactors.actor.NodeMetrics.Summary(4, 2.5, 2, 3, 4, 4, 4)),
+              Map.of("n2", new io.raftactors.actor.NodeMetrics.Summary(3, 1200.0, 1100, 1300, 1400, 1400, 1400)), 4, 10, 8));
+          return Behaviors.same();
+        })
         .build(), "stub-node", akka.actor.typed.Props.empty());
     KvHttpApi api = new KvHttpApi(system, "n1", stub, Map.of("n1", "127.0.0.1:1", "n2", "127.0.0.1:8082"), 1024,
         Duration.ofMillis(300), Duration.ofMillis(500));
@@ -91,6 +98,21 @@ class KvHttpOutcomeTest {
   private static JsonNode body(HttpResponse<String> r) throws Exception {
     assertEquals("application/json", r.headers().firstValue("Content-Type").orElse(""), r.body());
     return JSON.readTree(r.body());
+  }
+
+  @Test
+  void theWritePathBreakdownIsServedAsJsonInMilliseconds() throws Exception {
+    HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(base + "/status/write-path")).GET().build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertEquals(200, r.statusCode());
+    JsonNode b = body(r);
+    assertEquals("n1", b.get("node").asText());
+    assertEquals(4, b.get("stagesMs").get("write").get("count").asLong());
+    assertEquals(0.6, b.get("stagesMs").get("write").get("p50").asDouble(), 1e-9);
+    assertEquals(1.5, b.get("stagesMs").get("write").get("p99").asDouble(), 1e-9);
+    assertEquals(4, b.get("sizes").get("entries_per_write").get("max").asLong());
+    assertEquals(1.1, b.get("roundTripMsByFollower").get("n2").get("p50").asDouble(), 1e-9);
+    assertEquals(0.5, b.get("writesPerCommittedEntry").asDouble(), 1e-9);
   }
 
   @Test
