@@ -45,7 +45,7 @@ import org.HdrHistogram.Recorder;
  * thread in a separate ActorSystem, over Artery, with exactly-once sessions) or {@code read}
  * (linearizable RaftClient queries of the same keys).
  *
- * <pre>java -cp examples/target/raft-kv.jar io.raftactors.examples.bench.KvBenchmark [clients...] [--clients 1,32,256] [--warmup S] [--measure S] [--storage mem|leveldb|segments] [--api propose|client|read] [--wire binary|cbor] [--csv FILE]</pre>
+ * <pre>java -cp examples/target/raft-kv.jar io.raftactors.examples.bench.KvBenchmark [clients...] [--clients 1,32,256] [--warmup S] [--measure S] [--storage mem|leveldb|segments] [--api propose|client|read] [--wire binary|cbor] [--transport artery|local] [--csv FILE]</pre>
  */
 public final class KvBenchmark {
   public static void main(String[] args) throws Exception {
@@ -54,6 +54,7 @@ public final class KvBenchmark {
     int measure = 10;
     String storage = "mem";
     String wire = "binary";
+    String transport = "artery";
     String api = "propose";
     java.nio.file.Path csv = null;
     for (int i = 0; i < args.length; i++) {
@@ -61,6 +62,7 @@ public final class KvBenchmark {
       else if (args[i].equals("--csv")) csv = java.nio.file.Path.of(args[++i]);
       else if (args[i].equals("--clients")) for (String c : args[++i].split(",")) clients.add(Integer.parseInt(c.trim()));
       else if (args[i].equals("--wire")) wire = args[++i];
+      else if (args[i].equals("--transport")) transport = args[++i];
       else if (args[i].equals("--api")) api = args[++i];
       else if (args[i].equals("--warmup")) warmup = Integer.parseInt(args[++i]);
       else if (args[i].equals("--measure")) measure = Integer.parseInt(args[++i]);
@@ -70,12 +72,18 @@ public final class KvBenchmark {
     if (!List.of("propose", "client", "read").contains(api)) throw new IllegalArgumentException("--api propose|client|read");
     if (!List.of("mem", "leveldb", "segments").contains(storage)) throw new IllegalArgumentException("--storage mem|leveldb|segments");
     if (!List.of("binary", "cbor").contains(wire)) throw new IllegalArgumentException("--wire binary|cbor");
+    if (!List.of("artery", "local").contains(transport)) throw new IllegalArgumentException("--transport artery|local");
+    if (transport.equals("local") && !api.equals("propose")) throw new IllegalArgumentException("--transport local runs --api propose only");
+    localTransport = transport.equals("local");
     for (int c : clients) {
       Result r = run(c, warmup, measure, storage, api, wire);
       System.out.println(r.text());
       if (csv != null) appendCsv(csv, r.csv());
     }
   }
+
+  /** --transport local: the three nodes in one ActorSystem, exchanging local messages (no serialization, no network). */
+  static boolean localTransport;
 
   /** One client count's result: the lines printed, and its CSV row. */
   record Result(String text, String csv) {}
@@ -150,7 +158,27 @@ public final class KvBenchmark {
             wire.equals("cbor") ? "akka.actor.serialization-bindings { \"io.raftactors.actor.RaftNode$PeerEnvelope\" = jackson-cbor }" : ""))
         .withFallback(ConfigFactory.load());
     try {
-      for (String id : List.of("n1", "n2", "n3")) {
+      if (localTransport) {
+        io.raftactors.testkit.RaftTestKit group = io.raftactors.testkit.RaftTestKit.builder().members(3).groupId("bench")
+            .stateMachine(id -> new KvStateMachine())
+            .storage((sys, s) -> switch (storageKind) {
+              case "leveldb" -> JournalStorage.start(sys, s);
+              case "segments" -> SegmentStorage.start(sys, s);
+              default -> new InMemoryStorage(s.bootstrapConfig());
+            })
+            .config(ConfigFactory.parseString(String.join("\n",
+                "akka.loglevel = WARNING",
+                "raft.membership.transfer-leadership-on-shutdown = off",
+                "raft.persistence.leveldb-journal.dir = \"" + data.resolve("journal") + "\"",
+                "raft.persistence.segments.dir = \"" + data.resolve("log") + "\"",
+                "raft.persistence.local-snapshots.dir = \"" + data.resolve("snapshots") + "\"")))
+            .start();
+        for (String id : group.members()) {
+          nodes.put(id, group.node(id));
+          systems.put(id, group.system());
+        }
+      }
+      for (String id : localTransport ? List.<String>of() : List.of("n1", "n2", "n3")) {
         Config c0 = ConfigFactory.parseString("raft.member-id = " + id).withFallback(base);
         RaftSettings s = RaftSettings.fromConfig(c0);
         Config c = ConfigFactory.parseString(String.join("\n",
@@ -259,7 +287,8 @@ public final class KvBenchmark {
       stop.set(true);
       done.await(15, TimeUnit.SECONDS);
       for (io.raftactors.actor.RaftClient c : raftClients) c.close();
-      String text = String.format("raft-actors/" + (storageKind.equals("mem") ? "mem" : storageKind + "-fsync") + "/" + api + " clients=%d ops/s=%.0f p50=%.2fms p99=%.2fms p99.9=%.2fms errors=%d cpu=%.0fus/op",
+      String text = String.format("raft-actors/" + (storageKind.equals("mem") ? "mem" : storageKind + "-fsync") + "/" + api
+          + (localTransport ? "/local" : "") + " clients=%d ops/s=%.0f p50=%.2fms p99=%.2fms p99.9=%.2fms errors=%d cpu=%.0fus/op",
           clients, ops.get() / secs, h.getValueAtPercentile(50) / 1000.0, h.getValueAtPercentile(99) / 1000.0,
           h.getValueAtPercentile(99.9) / 1000.0, errors.get(), cpuMicrosPerOp) + breakdown;
       NodeMetrics.Snapshot lm = leaderMetrics;
