@@ -2,7 +2,7 @@ package io.raftactors.examples.kv;
 
 import io.raftactors.actor.RaftSerializable;
 
-/** Commands of the replicated key-value store; serialized once, with CBOR, when proposed. */
+/** Commands of the replicated key-value store; serialized once when proposed ({@link KvSerializer}). */
 public sealed interface KvCommand extends RaftSerializable {
   String key();
 
