@@ -43,7 +43,8 @@ public final class BrokenKvNode {
     }
     Config config = ConfigFactory.parseFile(new File(configFile)).withFallback(ConfigFactory.load()).resolve();
     String[] published = config.getString("kv.http." + node).split(":");
-    String internal = "127.0.0.1:" + KvDemoTest.freePort();
+    // The cluster hands out this port with the others, so it cannot be another member's.
+    String internal = "127.0.0.1:" + config.getInt("test.spare-port." + node);
     Config inner = ConfigFactory.parseString(String.join("\n",
         "kv.http." + node + " = \"" + internal + "\"",
         "akka.http.host-connection-pool.max-connections = 32",

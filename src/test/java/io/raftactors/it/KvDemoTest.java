@@ -43,9 +43,15 @@ class KvDemoTest {
     }
   }
 
+  /** Ports handed out in this JVM: a port is given to one member only, even if the OS offers it again. */
+  private static final java.util.Set<Integer> HANDED_OUT = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+  /** A port free now and never handed out before by this JVM. */
   static int freePort() throws IOException {
-    try (ServerSocket s = new ServerSocket(0)) {
-      return s.getLocalPort();
+    while (true) {
+      try (ServerSocket s = new ServerSocket(0)) {
+        if (HANDED_OUT.add(s.getLocalPort())) return s.getLocalPort();
+      }
     }
   }
 }

@@ -88,6 +88,9 @@ final class KvProcessCluster implements AutoCloseable {
       String addr = "127.0.0.1:" + port();
       http.put(id, addr);
       over.append("kv.http.").append(id).append(" = \"").append(addr).append("\"\n");
+      // A spare port per member, from the same set (a member that needs one more, as BrokenKvNode does,
+      // must not probe for it itself: another member may be about to bind the port it finds free).
+      over.append("test.spare-port.").append(id).append(" = ").append(port()).append('\n');
       frozen.put(id, false);
     }
     Config base = ConfigFactory.parseFile(new File("../application.conf"));
