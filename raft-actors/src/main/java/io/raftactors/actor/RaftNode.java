@@ -1175,7 +1175,7 @@ public final class RaftNode {
    * keep} (for the session table), else null.
    */
   private EntryData.Command applyCommand(long index, EntryData.Command cmd, Waiter waiter, boolean keep) {
-    Object command = deserializeEntry(index, new Payload(cmd.serializerId(), cmd.manifest(), cmd.bytes()));
+    Object command = deserializeEntry(index, payloadOf(cmd));
     long started = System.nanoTime();
     Object result = stateMachine.apply(index, command);
     metrics.applyTook(System.nanoTime() - started);

@@ -277,14 +277,8 @@ class RaftDriverTest {
   @Test
   void aSnapshotIsTakenOnceTheConfiguredNumberOfEntriesIsApplied_T5_1_02() {
     Host host = new Host();
-    RaftCore core = new RaftCore("n1", CoreFixture.settings(), CoreFixture.fixed(10),
-        DurableState.bootstrap(ClusterConfig.of("n1")));
-    RaftDriver d = new RaftDriver(core, host, 5, 0, TIMEOUT);
-    while (core.role() != Role.LEADER) {
-      core.tick();
-      d.flush();
-      completeAll(d, host);
-    }
+    RaftDriver d = soleLeader(host, 5);
+    RaftCore core = d.core();
     long base = core.lastApplied();
     for (int i = 0; i < 4 - (int) base; i++) {
       core.propose(new EntryData.Command(0, "", new byte[] {1}), i + 1);

@@ -308,8 +308,7 @@ public final class SegmentStorage implements RaftStorage, AutoCloseable {
     }
     Path path = segmentPath(seq);
     move(file, path);
-    return new Segment(seq, path, FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE), segmentBytes,
-        HEADER);
+    return openNew(seq, path, segmentBytes);
   }
 
   /** A new segment file filled with zeros, with its header, durable with its directory entry. */
@@ -318,8 +317,12 @@ public final class SegmentStorage implements RaftStorage, AutoCloseable {
     Path tmp = dir.resolve(path.getFileName() + ".tmp");
     zeroFile(tmp, seq, size);
     move(tmp, path);
-    FileChannel ch = FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
-    return new Segment(seq, path, ch, size, HEADER);
+    return openNew(seq, path, size);
+  }
+
+  /** A segment just put in place: only its header is written. */
+  private static Segment openNew(long seq, Path path, long size) throws IOException {
+    return new Segment(seq, path, FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE), size, HEADER);
   }
 
   /** Writes {@code file}: {@code size} zero bytes with the header of segment {@code seq}, synced. */
@@ -456,11 +459,7 @@ public final class SegmentStorage implements RaftStorage, AutoCloseable {
       for (Path f : stale) Files.deleteIfExists(f); // half-made files of an earlier run
     }
     Replay r = new Replay();
-    List<Path> files = new ArrayList<>();
-    try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, "segment-*.log")) {
-      for (Path f : ds) files.add(f);
-    }
-    files.sort(null);
+    List<Path> files = listSegments();
     for (int i = 0; i < files.size(); i++) {
       Segment s = readSegment(files.get(i), i == files.size() - 1, r);
       segments.put(s.seq, s);
@@ -683,13 +682,20 @@ public final class SegmentStorage implements RaftStorage, AutoCloseable {
     }
   }
 
-  /** For tests: the segment files in the directory now. */
-  List<Path> segmentFiles() {
+  /** The segment files in the directory, oldest first (their names sort by sequence number). */
+  private List<Path> listSegments() throws IOException {
     try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, "segment-*.log")) {
       List<Path> out = new ArrayList<>();
       for (Path f : ds) out.add(f);
       out.sort(null);
       return out;
+    }
+  }
+
+  /** For tests: the segment files in the directory now. */
+  List<Path> segmentFiles() {
+    try {
+      return listSegments();
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }

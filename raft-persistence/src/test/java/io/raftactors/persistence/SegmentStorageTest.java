@@ -160,11 +160,12 @@ class SegmentStorageTest {
 
   @Test
   void aTornLastWriteIsCutOff_andTheLogEndsWithTheWriteBeforeIt() throws Exception {
+    Path seg;
     try (SegmentStorage s = open(1 << 20)) {
       recover(s);
       writeSome(s, 10, 1);
+      seg = s.segmentFiles().get(0);
     }
-    Path seg = Files.list(dir).filter(p -> p.toString().endsWith(".log")).findFirst().orElseThrow();
     List<long[]> recs = records(seg);
     long[] lastRecord = recs.get(recs.size() - 1);
     try (FileChannel ch = FileChannel.open(seg, StandardOpenOption.WRITE)) {
@@ -184,11 +185,12 @@ class SegmentStorageTest {
 
   @Test
   void aCorruptedRecordInTheMiddleStopsRecovery_namingFileAndOffset() throws Exception {
+    Path seg;
     try (SegmentStorage s = open(1 << 20)) {
       recover(s);
       writeSome(s, 10, 1);
+      seg = s.segmentFiles().get(0);
     }
-    Path seg = Files.list(dir).filter(p -> p.toString().endsWith(".log")).findFirst().orElseThrow();
     long[] third = records(seg).get(3);
     try (FileChannel ch = FileChannel.open(seg, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
       ByteBuffer one = ByteBuffer.allocate(1);

@@ -135,6 +135,15 @@ public final class KvBenchmark {
     return b.toString();
   }
 
+  /** The storage {@code --storage} names, for the node {@code s} describes. */
+  private static RaftStorage storage(String kind, ActorSystem<?> system, RaftSettings s) {
+    return switch (kind) {
+      case "leveldb" -> JournalStorage.start(system, s);
+      case "segments" -> SegmentStorage.start(system, s);
+      default -> new InMemoryStorage(s.bootstrapConfig());
+    };
+  }
+
   static Result run(int clients, int warmupSeconds, int measureSeconds, String storageKind, String api, String wire)
       throws Exception {
     java.nio.file.Path data = java.nio.file.Files.createTempDirectory("kv-bench");
@@ -161,11 +170,7 @@ public final class KvBenchmark {
       if (localTransport) {
         io.raftactors.testkit.RaftTestKit group = io.raftactors.testkit.RaftTestKit.builder().members(3).groupId("bench")
             .stateMachine(id -> new KvStateMachine())
-            .storage((sys, s) -> switch (storageKind) {
-              case "leveldb" -> JournalStorage.start(sys, s);
-              case "segments" -> SegmentStorage.start(sys, s);
-              default -> new InMemoryStorage(s.bootstrapConfig());
-            })
+            .storage((sys, s) -> storage(storageKind, sys, s))
             .config(ConfigFactory.parseString(String.join("\n",
                 "akka.loglevel = WARNING",
                 "raft.membership.transfer-leadership-on-shutdown = off",
@@ -190,12 +195,7 @@ public final class KvBenchmark {
             .resolve();
         ActorSystem<Void> sys = ActorSystem.create(Behaviors.empty(), "bench", c);
         systems.put(id, sys);
-        RaftStorage storage = switch (storageKind) {
-          case "leveldb" -> JournalStorage.start(sys, s);
-          case "segments" -> SegmentStorage.start(sys, s);
-          default -> new InMemoryStorage(s.bootstrapConfig());
-        };
-        nodes.put(id, RaftNode.start(sys, s, storage, new KvStateMachine()));
+        nodes.put(id, RaftNode.start(sys, s, storage(storageKind, sys, s), new KvStateMachine()));
       }
       String leader = null;
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
