@@ -236,8 +236,9 @@ public final class KvBenchmark {
           byte[] value = new byte[100];
           try {
             while (!stop.get()) {
-              rnd.nextBytes(value);
-              KvCommand cmd = new KvCommand.Put("k" + rnd.nextInt(1000), new String(value, java.nio.charset.StandardCharsets.ISO_8859_1));
+              // 100 bytes once encoded: printable ASCII, one UTF-8 byte per character.
+              for (int i = 0; i < value.length; i++) value[i] = (byte) (' ' + rnd.nextInt(95));
+              KvCommand cmd = new KvCommand.Put("k" + rnd.nextInt(1000), new String(value, java.nio.charset.StandardCharsets.US_ASCII));
               long start = System.nanoTime();
               if (rc == null) {
                 RaftNode.ProposeReply r = AskPattern.<RaftNode.Command, RaftNode.ProposeReply>ask(target,
