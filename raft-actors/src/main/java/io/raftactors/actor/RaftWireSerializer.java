@@ -1,17 +1,18 @@
 package io.raftactors.actor;
 
 import akka.actor.ExtendedActorSystem;
+import akka.serialization.ByteBufferSerializer;
 import akka.serialization.SerializerWithStringManifest;
+import io.raftactors.core.BinaryIn;
+import io.raftactors.core.BinaryOut;
 import io.raftactors.core.EntryCodec;
 import io.raftactors.core.LogEntry;
 import io.raftactors.core.RaftMessage;
-import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
-import java.io.DataInputStream;
-import java.io.DataOutputStream;
+import java.io.DataOutput;
 import java.io.IOException;
 import java.io.NotSerializableException;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -22,7 +23,7 @@ import java.util.List;
  * (AppendEntries and its response), where CBOR's field names and reflection cost most of the CPU a
  * node spends on messages; client messages stay on CBOR.
  */
-public final class RaftWireSerializer extends SerializerWithStringManifest {
+public final class RaftWireSerializer extends SerializerWithStringManifest implements ByteBufferSerializer {
   /** This serializer's id in Akka Serialization; fixed, since peers must agree on it. */
   public static final int IDENTIFIER = 7_217_001;
   private static final String ENVELOPE = "e";
@@ -54,34 +55,53 @@ public final class RaftWireSerializer extends SerializerWithStringManifest {
 
   @Override
   public byte[] toBinary(Object o) {
-    if (!(o instanceof RaftNode.PeerEnvelope env)) throw new IllegalArgumentException("not a peer message: " + o.getClass().getName());
-    try {
-      ByteArrayOutputStream bytes = new ByteArrayOutputStream(sizeHint(env.message()));
-      DataOutputStream out = new DataOutputStream(bytes);
-      out.writeUTF(env.groupId());
-      out.writeUTF(env.to());
-      write(out, env.message());
-      out.flush();
-      return bytes.toByteArray();
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
+    RaftNode.PeerEnvelope env = envelope(o);
+    BinaryOut out = BinaryOut.growable(sizeHint(env.message()));
+    write(out, env);
+    return out.toByteArray();
+  }
+
+  /** Artery's path: straight into the envelope's buffer, without an intermediate array. */
+  @Override
+  public void toBinary(Object o, ByteBuffer buf) {
+    write(BinaryOut.into(buf), envelope(o));
   }
 
   @Override
   public Object fromBinary(byte[] bytes, String manifest) throws NotSerializableException {
+    return fromBinary(ByteBuffer.wrap(bytes), manifest);
+  }
+
+  /** Artery's path: straight from the envelope's buffer. */
+  @Override
+  public Object fromBinary(ByteBuffer buf, String manifest) throws NotSerializableException {
     if (!ENVELOPE.equals(manifest)) throw new NotSerializableException("unknown raft wire manifest '" + manifest + "'");
     try {
-      DataInputStream in = new DataInputStream(new ByteArrayInputStream(bytes));
+      BinaryIn in = new BinaryIn(buf);
       String group = in.readUTF();
       String to = in.readUTF();
       RaftMessage m = read(in);
-      if (in.available() > 0) throw new IOException(in.available() + " bytes left over");
+      if (in.remaining() > 0) throw new IOException(in.remaining() + " bytes left over");
       return new RaftNode.PeerEnvelope(group, to, m);
     } catch (IOException | RuntimeException e) {
       NotSerializableException n = new NotSerializableException("corrupt raft peer message: " + e.getMessage());
       n.initCause(e);
       throw n;
+    }
+  }
+
+  private static RaftNode.PeerEnvelope envelope(Object o) {
+    if (o instanceof RaftNode.PeerEnvelope env) return env;
+    throw new IllegalArgumentException("not a peer message: " + o.getClass().getName());
+  }
+
+  private static void write(BinaryOut out, RaftNode.PeerEnvelope env) {
+    try {
+      out.writeUTF(env.groupId());
+      out.writeUTF(env.to());
+      write(out, env.message());
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
     }
   }
 
@@ -95,7 +115,7 @@ public final class RaftWireSerializer extends SerializerWithStringManifest {
     return 96;
   }
 
-  private static void write(DataOutputStream out, RaftMessage m) throws IOException {
+  private static void write(DataOutput out, RaftMessage m) throws IOException {
     if (m instanceof RaftMessage.AppendEntries a) {
       out.writeByte(APPEND);
       head(out, a);
@@ -167,12 +187,12 @@ public final class RaftWireSerializer extends SerializerWithStringManifest {
     }
   }
 
-  private static void head(DataOutputStream out, RaftMessage m) throws IOException {
+  private static void head(DataOutput out, RaftMessage m) throws IOException {
     out.writeLong(m.term());
     out.writeUTF(m.from());
   }
 
-  private static RaftMessage read(DataInputStream in) throws IOException {
+  private static RaftMessage read(BinaryIn in) throws IOException {
     byte tag = in.readByte();
     long term = in.readLong();
     String from = in.readUTF();
@@ -205,7 +225,7 @@ public final class RaftWireSerializer extends SerializerWithStringManifest {
         io.raftactors.core.ClusterConfig config = EntryCodec.readConfig(in);
         long offset = in.readLong();
         int n = in.readInt();
-        if (n < 0) throw new IOException("negative snapshot chunk length " + n);
+        if (n < 0 || n > in.remaining()) throw new IOException("bad snapshot chunk length " + n + " (" + in.remaining() + " bytes left)");
         byte[] data = new byte[n];
         in.readFully(data);
         return new RaftMessage.InstallSnapshot(term, from, index, snapTerm, config, offset, data, in.readBoolean(), in.readLong());

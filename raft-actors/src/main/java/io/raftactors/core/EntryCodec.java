@@ -104,7 +104,7 @@ public final class EntryCodec {
     int serializer = in.readInt();
     String manifest = in.readUTF();
     int n = in.readInt();
-    if (n < 0) throw new IOException("negative command length " + n);
+    if (n < 0 || (in instanceof BinaryIn b && n > b.remaining())) throw new IOException("bad command length " + n);
     byte[] b = new byte[n];
     in.readFully(b);
     return new EntryData.Command(serializer, manifest, b);

@@ -1,6 +1,8 @@
 package io.raftactors.persistence;
 
 import io.raftactors.actor.RaftStorage;
+import io.raftactors.core.BinaryIn;
+import io.raftactors.core.BinaryOut;
 import io.raftactors.core.ClusterConfig;
 import io.raftactors.core.DurableState;
 import io.raftactors.core.EntryCodec;
@@ -8,10 +10,6 @@ import io.raftactors.core.HardState;
 import io.raftactors.core.LogEntry;
 import io.raftactors.core.Snapshot;
 import io.raftactors.core.SnapshotMeta;
-import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
-import java.io.DataInputStream;
-import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
@@ -69,6 +67,10 @@ public final class SegmentStorage implements RaftStorage, AutoCloseable {
   private static final byte WRITE = 2;
   /** Zeros written at a time when a segment is preallocated. */
   private static final int ZERO_CHUNK = 1 << 20;
+  /** A record is [payload length][CRC32C of the payload][payload]. */
+  private static final int RECORD_HEADER = 8;
+  /** The record buffer keeps up to this capacity between writes; a larger one (after a big write) is dropped. */
+  private static final int RECORD_BUFFER_KEPT = 1 << 20;
 
   private final Path dir;
   private final long segmentBytes;
@@ -92,6 +94,8 @@ public final class SegmentStorage implements RaftStorage, AutoCloseable {
   private long lastIndex;
   /** Set when a write failed: every later write fails too, until the node recovers. */
   private volatile IOException failed;
+  /** The record being written; the writer thread's only, reused from write to write. */
+  private final BinaryOut record = BinaryOut.growable(64 * 1024);
   private boolean recovered;
 
   private record Pending(Write write, CompletableFuture<Void> done) {}
@@ -201,9 +205,9 @@ public final class SegmentStorage implements RaftStorage, AutoCloseable {
   private void append(Write w) throws IOException {
     if (!recovered) throw new IOException("write before recovery");
     if (w.snapshot() != null) writeSnapshotFile(w.snapshot());
-    byte[] payload = encodeWrite(w);
-    Segment s = segmentFor(payload.length);
-    writeRecord(s, payload);
+    encodeWrite(w, record);
+    Segment s = segmentFor(record.position() - RECORD_HEADER);
+    writeRecord(s, record);
     if (s.position > s.size / 2 && prepared == null) prepareNext(s.seq + 1);
     if (fsync) s.channel.force(false);
     // The in-memory view of what is durable now.
@@ -221,9 +225,10 @@ public final class SegmentStorage implements RaftStorage, AutoCloseable {
     if (newSnapshot) compact();
   }
 
-  private static byte[] encodeWrite(Write w) throws IOException {
-    ByteArrayOutputStream bytes = new ByteArrayOutputStream(64 + 64 * w.entries().size());
-    DataOutputStream out = new DataOutputStream(bytes);
+  /** Encodes {@code w} as one record into {@code out}: room for the header, then the payload. */
+  private static void encodeWrite(Write w, BinaryOut out) throws IOException {
+    out.reset(RECORD_BUFFER_KEPT);
+    out.skip(RECORD_HEADER);
     out.writeByte(WRITE);
     out.writeBoolean(w.hardState() != null);
     if (w.hardState() != null) EntryCodec.writeHardState(out, w.hardState());
@@ -232,26 +237,26 @@ public final class SegmentStorage implements RaftStorage, AutoCloseable {
     out.writeLong(w.truncateFrom());
     out.writeInt(w.entries().size());
     for (LogEntry e : w.entries()) EntryCodec.writeEntry(out, e);
-    out.flush();
-    return bytes.toByteArray();
   }
 
-  private byte[] encodeCheckpoint() throws IOException {
-    ByteArrayOutputStream bytes = new ByteArrayOutputStream(256);
-    DataOutputStream out = new DataOutputStream(bytes);
+  private BinaryOut encodeCheckpoint() throws IOException {
+    BinaryOut out = BinaryOut.growable(256);
+    out.skip(RECORD_HEADER);
     out.writeByte(CHECKPOINT);
     EntryCodec.writeHardState(out, hardState);
     EntryCodec.writeSnapshotMeta(out, snapshot);
     out.writeLong(lastIndex);
-    out.flush();
-    return bytes.toByteArray();
+    return out;
   }
 
-  private static void writeRecord(Segment s, byte[] payload) throws IOException {
+  /** Fills in the header of the record in {@code record} (payload length, CRC32C) and appends it to {@code s}. */
+  private static void writeRecord(Segment s, BinaryOut record) throws IOException {
+    int end = record.position();
     CRC32C crc = new CRC32C();
-    crc.update(payload);
-    ByteBuffer b = ByteBuffer.allocate(8 + payload.length);
-    b.putInt(payload.length).putInt((int) crc.getValue()).put(payload).flip();
+    crc.update(record.buffer().duplicate().position(RECORD_HEADER).limit(end));
+    record.putInt(0, end - RECORD_HEADER);
+    record.putInt(4, (int) crc.getValue());
+    ByteBuffer b = record.buffer().duplicate().position(0).limit(end);
     long at = s.position;
     while (b.hasRemaining()) at += s.channel.write(b, at);
     s.position = at;
@@ -259,12 +264,12 @@ public final class SegmentStorage implements RaftStorage, AutoCloseable {
 
   /** The segment the next record of {@code payloadBytes} goes to: the active one, or a new one. */
   private Segment segmentFor(int payloadBytes) throws IOException {
-    long need = 8L + payloadBytes;
+    long need = RECORD_HEADER + (long) payloadBytes;
     // A zero length after the last record marks the end, so a record never fills a segment to its last byte.
     if (active != null && active.position + need + 4 <= active.size) return active;
     long seq = active == null ? 1 : active.seq + 1;
-    byte[] checkpoint = encodeCheckpoint();
-    long size = Math.max(segmentBytes, HEADER + 8L + checkpoint.length + need + 4);
+    BinaryOut checkpoint = encodeCheckpoint();
+    long size = Math.max(segmentBytes, HEADER + (long) checkpoint.position() + need + 4);
     Segment s = size == segmentBytes ? takePrepared(seq) : null;
     if (s == null) s = createSegment(seq, size);
     writeRecord(s, checkpoint);
@@ -598,7 +603,7 @@ public final class SegmentStorage implements RaftStorage, AutoCloseable {
 
     /** Applies one record; returns the largest entry index it wrote (0 if none). */
     long apply(byte[] payload) throws IOException {
-      DataInputStream in = new DataInputStream(new ByteArrayInputStream(payload));
+      BinaryIn in = new BinaryIn(payload);
       byte type = in.readByte();
       if (type == CHECKPOINT) {
         hardState = EntryCodec.readHardState(in);
@@ -643,7 +648,7 @@ public final class SegmentStorage implements RaftStorage, AutoCloseable {
         }
         log.add(e);
       }
-      if (in.available() > 0) throw new IOException(in.available() + " bytes left over in a write record");
+      if (in.remaining() > 0) throw new IOException(in.remaining() + " bytes left over in a write record");
       return max;
     }
 
