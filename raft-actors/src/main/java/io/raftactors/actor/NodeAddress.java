@@ -1,6 +1,5 @@
 package io.raftactors.actor;
 
-import akka.actor.ActorSelection;
 import akka.actor.Address;
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.ActorRefResolver;
@@ -10,20 +9,37 @@ import java.util.function.Consumer;
 /**
  * How to reach the node actor of a member from its configured address. A remote address is
  * resolved once to an ActorRef (it reaches whatever actor runs at the path, including one started
- * again after a crash). A local address (no host: every member in this ActorSystem, as in tests) is
- * reached through an actor selection, because a resolved local reference points at one actor
- * incarnation and would stop working when the node is restarted.
+ * again after a crash). A local address (no host: every member in this ActorSystem, as in tests)
+ * is resolved too, but a local reference points at one actor incarnation: once that incarnation
+ * has stopped (the node was stopped or crashed and started again), the path is resolved anew, so
+ * messages reach the node that runs there now. Resolving on every message (an actor selection)
+ * would cost a walk of the actor tree per message.
  */
 final class NodeAddress {
   private NodeAddress() {}
 
   static Consumer<RaftNode.Command> sender(ActorSystem<?> system, Address address, String groupId, String memberId) {
     String path = address + "/system/" + RaftSettings.actorName(groupId, memberId);
-    if (address.host().isEmpty()) {
-      ActorSelection selection = system.classicSystem().actorSelection(path);
-      return m -> selection.tell(m, akka.actor.ActorRef.noSender());
+    ActorRefResolver resolver = ActorRefResolver.get(system);
+    if (!address.host().isEmpty()) {
+      ActorRef<RaftNode.Command> ref = resolver.resolveActorRef(path);
+      return ref::tell;
     }
-    ActorRef<RaftNode.Command> ref = ActorRefResolver.get(system).resolveActorRef(path);
-    return ref::tell;
+    return new Consumer<>() {
+      private ActorRef<RaftNode.Command> ref;
+
+      @Override
+      public void accept(RaftNode.Command m) {
+        if (ref == null || stopped(ref)) ref = resolver.resolveActorRef(path);
+        ref.tell(m); // a path without an actor resolves to one that hands messages to dead letters
+      }
+    };
+  }
+
+  /** True once the local actor behind {@code ref} has stopped (or none ran at its path when resolved). */
+  @SuppressWarnings("deprecation")
+  private static boolean stopped(ActorRef<?> ref) {
+    akka.actor.ActorRef classic = akka.actor.typed.javadsl.Adapter.toClassic(ref);
+    return classic instanceof akka.actor.InternalActorRef internal && internal.isTerminated();
   }
 }
