@@ -1,10 +1,9 @@
 package io.raftactors.examples.kv;
 
 import io.raftactors.actor.StateMachine;
+import io.raftactors.core.BinaryOut;
 import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
-import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -45,21 +44,15 @@ public final class KvStateMachine implements StateMachine {
   /** The map, sorted by key, as length-prefixed UTF-8 strings. */
   @Override
   public byte[] takeSnapshot() {
-    try {
-      ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-      DataOutputStream out = new DataOutputStream(bytes);
-      TreeMap<String, String> sorted = new TreeMap<>(map);
-      out.writeLong(appliedIndex);
-      out.writeInt(sorted.size());
-      for (Map.Entry<String, String> e : sorted.entrySet()) {
-        writeString(out, e.getKey());
-        writeString(out, e.getValue());
-      }
-      out.flush();
-      return bytes.toByteArray();
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
+    TreeMap<String, String> sorted = new TreeMap<>(map);
+    BinaryOut out = BinaryOut.growable(16 + 64 * sorted.size());
+    out.writeLong(appliedIndex);
+    out.writeInt(sorted.size());
+    for (Map.Entry<String, String> e : sorted.entrySet()) {
+      writeString(out, e.getKey());
+      writeString(out, e.getValue());
     }
+    return out.toByteArray();
   }
 
   @Override
@@ -78,7 +71,7 @@ public final class KvStateMachine implements StateMachine {
     }
   }
 
-  private static void writeString(DataOutputStream out, String s) throws IOException {
+  private static void writeString(BinaryOut out, String s) {
     byte[] b = s.getBytes(StandardCharsets.UTF_8);
     out.writeInt(b.length);
     out.write(b);
