@@ -1026,6 +1026,28 @@ public final class RaftCore {
     }
   }
 
+  /**
+   * Whether this leader may hold entry {@code index} back from its own storage write for now: no
+   * follower has been sent it yet, and at least one will be as soon as the partial batch in flight
+   * to it is answered (T10.2.1: the leader writes in parallel with replication). The driver then
+   * starts the write when the entries leave for the followers, so the leader writes in batches of
+   * the size its followers write, instead of once per write it completes; its write still overlaps
+   * the round trip. Never true for a leader without followers, or for one whose followers are all
+   * probing, stalled or receiving snapshots: then nothing is coming to release the write.
+   */
+  public boolean writeMayWaitForSend(long index) {
+    if (role != Role.LEADER) return false;
+    boolean gathering = false;
+    for (Progress pr : tracker.allProgress().values()) {
+      if (pr.nextIndex > index) return false; // already sent to someone: write it now
+      if (pr.mode == Progress.Mode.REPLICATE && !pr.inflight.isEmpty()
+          && partialsInFlight(pr) >= settings.maxInflightPartialAppends()) {
+        gathering = true;
+      }
+    }
+    return gathering;
+  }
+
   private static int partialsInFlight(Progress pr) {
     int n = 0;
     for (Progress.Inflight i : pr.inflight) if (i.partial()) n++;

@@ -14,7 +14,10 @@ import java.util.Objects;
  *   <li><b>Writes.</b> At most one storage write is in flight. Whatever the core hands out while it
  *       is (new entries, truncations, a snapshot, the hard state) is merged into the next write,
  *       so a busy node writes in batches of whatever arrived meanwhile (thesis 10.2.1) instead of
- *       one write per message.
+ *       one write per message. A leader's new entries that no follower has been sent yet, while a
+ *       follower waits for the answer to a partial batch before it gets them, are written when
+ *       they leave ({@link RaftCore#writeMayWaitForSend}): the leader then writes the batches its
+ *       followers write, and its write still overlaps their round trip.
  *   <li><b>Persist before send.</b> Messages that depend on a write (a granted vote, an
  *       acknowledgement of entries, thesis 3.8) leave once that write, and every earlier one, is
  *       durable; the others leave at once. Nothing that waits for a write is sent if the write is
@@ -258,6 +261,7 @@ public final class RaftDriver {
 
   private void startWrite() {
     if (inFlight != null || next == null) return;
+    if (next.onlyEntries() && core.writeMayWaitForSend(next.entries.get(0).index())) return; // leaves with them
     inFlight = next;
     next = null;
     inFlight.seq = ++writeSeq;
@@ -301,6 +305,11 @@ public final class RaftDriver {
 
     LogEntry lastEntry() {
       return entries.isEmpty() ? null : entries.get(entries.size() - 1);
+    }
+
+    /** New entries and nothing else: no hard state, snapshot, truncation, or message waiting for it. */
+    boolean onlyEntries() {
+      return !entries.isEmpty() && hardState == null && snapshot == null && truncateFrom == 0 && afterPersist.isEmpty();
     }
 
     /**

@@ -269,6 +269,9 @@ class RaftNodeDurabilityTest {
     status(node); // all 100 are in the node
     assertEquals(1, storage.pendingWrites(), "a second write started while the first was in flight");
     storage.releaseOne();
+    // The 100 gathered behind the partial batch in flight with the first; its answer sends them on,
+    // and the leader writes them as they leave (RaftDriver), in one write.
+    fromPeer(AppendEntriesResponse.success(1, "n2", 3));
     RaftStorage.Write batch = awaitPendingWrite();
     assertEquals(100, batch.entries().size(), "the 100 proposals must share one write");
     assertEquals(4, batch.entries().get(0).index());

@@ -304,6 +304,89 @@ class RaftDriverTest {
     assertNull(d.writeInFlight());
   }
 
+  /** A leader of three whose followers both answered its first batch, so both are replicating. */
+  private static RaftDriver replicatingLeader(Host host) {
+    RaftCore core = new RaftCore("n1", CoreFixture.settings(), CoreFixture.fixed(10), DurableState.bootstrap(THREE));
+    CoreFixture.ackAll(core, CoreFixture.elect(core));
+    RaftDriver d = new RaftDriver(core, host, 0, 0, TIMEOUT);
+    d.flush();
+    completeAll(d, host);
+    host.sent.clear();
+    host.writes.clear();
+    return d;
+  }
+
+  private static List<Long> appendedTo(Host host, String follower) {
+    List<Long> out = new ArrayList<>();
+    for (Outbound o : host.sent) {
+      if (o.to().equals(follower) && o.message() instanceof AppendEntries ae) {
+        for (LogEntry e : ae.entries()) out.add(e.index());
+      }
+    }
+    return out;
+  }
+
+  private static List<Long> written(RaftDriver.Write w) {
+    return w.entries().stream().map(LogEntry::index).toList();
+  }
+
+  @Test
+  void aLeaderWritesNewEntriesWhenTheyLeaveForItsFollowers() {
+    Host host = new Host();
+    RaftDriver d = replicatingLeader(host);
+    RaftCore core = d.core();
+    long a = core.propose(text("a"), 1);
+    d.flush();
+    assertEquals(List.of(a), appendedTo(host, "n2"), "nothing in flight: sent at once");
+    assertEquals(1, host.writes.size(), "and written at once");
+    completeAll(d, host);
+    // While the partial batch with a is unanswered, b and c gather for the next one: neither sent nor written.
+    long b = core.propose(text("b"), 2);
+    d.flush();
+    long c = core.propose(text("c"), 3);
+    d.flush();
+    assertEquals(List.of(a), appendedTo(host, "n2"));
+    assertEquals(1, host.writes.size(), "the leader waits to write b and c until they leave");
+    // n2 answers: b and c leave for it together, and the leader writes them together.
+    core.step(AppendEntriesResponse.success(core.term(), "n2", a));
+    d.flush();
+    assertEquals(List.of(a, b, c), appendedTo(host, "n2"));
+    assertEquals(2, host.writes.size());
+    assertEquals(List.of(b, c), written(host.writes.get(1)));
+    completeAll(d, host);
+    core.step(AppendEntriesResponse.success(core.term(), "n2", c));
+    d.flush();
+    assertEquals(c, core.commitIndex(), "committed with the leader's write and n2's");
+  }
+
+  @Test
+  void aHeldLeaderWriteStartsOnceItsFollowersStall_andNeverInAGroupOfOne() {
+    Host host = new Host();
+    RaftDriver d = replicatingLeader(host);
+    RaftCore core = d.core();
+    core.propose(text("a"), 1);
+    d.flush();
+    completeAll(d, host);
+    long b = core.propose(text("b"), 2);
+    d.flush();
+    assertEquals(1, host.writes.size(), "b waits for the answer to a");
+    // No follower answers: after two heartbeat intervals they are probed again, and nothing holds b back.
+    int ticks = 0;
+    while (host.writes.size() == 1 && ticks++ < 4 * CoreFixture.settings().heartbeatInterval()) {
+      core.tick();
+      d.flush();
+    }
+    assertEquals(2, host.writes.size(), "written after " + ticks + " ticks");
+    assertEquals(List.of(b), written(host.writes.get(1)));
+
+    Host alone = new Host();
+    RaftDriver sole = soleLeader(alone, 0);
+    int before = alone.writes.size();
+    sole.core().propose(text("x"), 1);
+    sole.flush();
+    assertEquals(before + 1, alone.writes.size(), "a group of one writes at once");
+  }
+
   private static void completeAll(RaftDriver d, Host host) {
     while (d.writeInFlight() != null) {
       d.writeDone(d.writeInFlight().seq());
