@@ -8,13 +8,15 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
+import javax.xml.parsers.DocumentBuilderFactory;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.w3c.dom.Document;
 
 /**
  * The benchmark harness works end to end in a short run: a durable 3-node group on segment files,
  * two client counts with some reads and a smaller value, their CSV rows with the leader's stage
- * breakdown and the measured floor. No timing is asserted: figures come from the full benchmark on
+ * breakdown and the measured floor, and the charts. No timing is asserted: figures come from the full benchmark on
  * a quiet machine (README, Benchmark).
  */
 class KvBenchmarkSmokeTest {
@@ -24,7 +26,7 @@ class KvBenchmarkSmokeTest {
   void aShortRunWritesItsResultAndStageBreakdownToTheCsv() throws Exception {
     Path csv = dir.resolve("bench.csv");
     KvBenchmark.main(new String[] {"2", "--clients", "8", "--warmup", "1", "--measure", "1", "--storage", "segments", "--value-bytes",
-        "64", "--read-ratio", "0.25", "--csv", csv.toString()});
+        "64", "--read-ratio", "0.25", "--csv", csv.toString(), "--chart", dir.resolve("charts").toString()});
     List<String> lines = Files.readAllLines(csv);
     assertEquals(3, lines.size(), "header and one row per client count: " + lines);
     List<String> header = Arrays.asList(lines.get(0).split(","));
@@ -41,6 +43,11 @@ class KvBenchmarkSmokeTest {
       assertEquals("0.25", row[header.indexOf("read_ratio")]);
       assertTrue(Double.parseDouble(row[header.indexOf("floor_fdatasync_ms")]) > 0, "the floor was measured: " + lines.get(i));
       assertTrue(Double.parseDouble(row[header.indexOf("floor_round_trip_ms")]) > 0, "the floor was measured: " + lines.get(i));
+    }
+    for (String chart : List.of("throughput-vs-clients.svg", "latency-vs-clients.svg", "latency-over-time.svg")) {
+      Document svg = DocumentBuilderFactory.newInstance().newDocumentBuilder().parse(dir.resolve("charts").resolve(chart).toFile());
+      assertEquals("svg", svg.getDocumentElement().getTagName(), chart);
+      assertTrue(svg.getElementsByTagName("polyline").getLength() > 0, chart + " draws its series");
     }
   }
 }

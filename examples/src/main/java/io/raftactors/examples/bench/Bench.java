@@ -24,10 +24,11 @@ public final class Bench {
    * @param valueBytes {@code --value-bytes N}
    * @param readRatio {@code --read-ratio R}
    * @param csv {@code --csv FILE} (null: none)
+   * @param chartDir {@code --chart DIR}: where the charts go (null: none)
    * @param extra the benchmark's own options, by name without dashes
    */
   public record Options(List<Integer> clients, int warmupSeconds, int measureSeconds, int valueBytes, double readRatio, Path csv,
-      Map<String, String> extra) {
+      Path chartDir, Map<String, String> extra) {
     public LoadDriver.Load load(int clients) {
       return new LoadDriver.Load(clients, warmupSeconds, measureSeconds, valueBytes, readRatio);
     }
@@ -40,7 +41,7 @@ public final class Bench {
   /**
    * Parses {@code args}: client counts as plain numbers or {@code --clients 1,32,256} (default 1 and
    * 32), {@code --warmup S} (5), {@code --measure S} (10), {@code --value-bytes N} (100), {@code
-   * --read-ratio R} (0), {@code --csv FILE}, and the options named in {@code own} with their defaults
+   * --read-ratio R} (0), {@code --csv FILE}, {@code --chart DIR}, and the options named in {@code own} with their defaults
    * (null: no default).
    */
   public static Options parse(String[] args, Map<String, String> own) {
@@ -50,6 +51,7 @@ public final class Bench {
     int valueBytes = 100;
     double readRatio = 0;
     Path csv = null;
+    Path chartDir = null;
     Map<String, String> extra = new LinkedHashMap<>(own);
     for (int i = 0; i < args.length; i++) {
       String a = args[i];
@@ -68,6 +70,7 @@ public final class Bench {
         case "--value-bytes" -> valueBytes = Integer.parseInt(v);
         case "--read-ratio" -> readRatio = Double.parseDouble(v);
         case "--csv" -> csv = Path.of(v);
+        case "--chart" -> chartDir = Path.of(v);
         default -> {
           String name = a.substring(2);
           if (!own.containsKey(name)) throw new IllegalArgumentException("unknown option " + a);
@@ -76,7 +79,7 @@ public final class Bench {
       }
     }
     if (clients.isEmpty()) clients = List.of(1, 32);
-    Options o = new Options(List.copyOf(clients), warmup, measure, valueBytes, readRatio, csv, extra);
+    Options o = new Options(List.copyOf(clients), warmup, measure, valueBytes, readRatio, csv, chartDir, extra);
     for (int c : o.clients()) o.load(c); // checks every value
     return o;
   }
@@ -88,7 +91,8 @@ public final class Bench {
 
   /**
    * Measures the floor on the disk of the temporary folder (where the runs keep their data) and
-   * prints it, then runs each client count in turn, printing its result and appending it to the CSV.
+   * prints it, then runs each client count in turn, printing its result and appending it to the CSV;
+   * at the end, writes the charts ({@link BenchCharts#write}).
    */
   public static List<BenchResult> runAll(Options o, boolean durable, Runner runner) throws Exception {
     Path tmp = Path.of(System.getProperty("java.io.tmpdir"));
@@ -101,7 +105,18 @@ public final class Bench {
       if (o.csv() != null) BenchResult.appendCsv(o.csv(), r.csv());
       results.add(r);
     }
+    if (o.chartDir() != null && !results.isEmpty()) {
+      for (Path f : BenchCharts.write(o.chartDir(), results, subtitle(o, results.get(0).setup()))) System.out.println("wrote " + f);
+    }
     return results;
+  }
+
+  /** The charts' subtitle: what ran, then when and where. */
+  static List<String> subtitle(Options o, BenchResult.Setup setup) {
+    return List.of(
+        String.format(Locale.ROOT, "%s: 3 nodes in one JVM, %d-byte values, 1,000 keys, read ratio %.2f, warmup %d s, measure %d s",
+            setup.label(), setup.valueBytes(), setup.readRatio(), o.warmupSeconds(), o.measureSeconds()),
+        java.time.LocalDate.now() + ", " + machine());
   }
 
   /** The machine in one line: cores, memory, JDK, OS. */

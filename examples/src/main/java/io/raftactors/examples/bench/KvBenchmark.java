@@ -43,8 +43,10 @@ import java.util.concurrent.TimeUnit;
  * client} (a RaftClient per client in a separate ActorSystem, over Artery, with exactly-once
  * sessions; reads as RaftClient.query) or {@code read} (linearizable RaftClient queries only).
  * Before the runs it measures and prints the floor of a durable write on this machine ({@link Floor}).
+ * {@code --chart DIR} writes charts of the runs there as SVG: throughput and latency percentiles
+ * against client count, and latency over time ({@link BenchCharts}).
  *
- * <pre>java -cp examples/target/raft-kv.jar io.raftactors.examples.bench.KvBenchmark [clients...] [--clients 1,32,256] [--warmup S] [--measure S] [--value-bytes N] [--read-ratio R] [--storage mem|leveldb|segments] [--api propose|client|read] [--wire binary|cbor] [--transport artery|local] [--csv FILE]</pre>
+ * <pre>java -cp examples/target/raft-kv.jar io.raftactors.examples.bench.KvBenchmark [clients...] [--clients 1,32,256] [--warmup S] [--measure S] [--value-bytes N] [--read-ratio R] [--storage mem|leveldb|segments] [--api propose|client|read] [--wire binary|cbor] [--transport artery|local] [--csv FILE] [--chart DIR]</pre>
  */
 public final class KvBenchmark {
   public static void main(String[] args) throws Exception {
