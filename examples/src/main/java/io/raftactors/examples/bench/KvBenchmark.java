@@ -204,16 +204,18 @@ public final class KvBenchmark {
       LoadDriver.Load effective = api.equals("read")
           ? new LoadDriver.Load(load.clients(), load.warmupSeconds(), load.measureSeconds(), load.valueBytes(), 1)
           : load;
+      // Checks of the replies run where the reply arrives (LoadDriver.DIRECT): a plain thenApply on the stage of
+      // AskPattern.ask would move every reply to another thread.
       LoadDriver.Operation operation = (client, key, value) -> {
         if (api.equals("propose")) {
           if (value == null) {
             return AskPattern.<RaftNode.Command, RaftNode.QueryReply>ask(target,
                 rt -> new RaftNode.Query(new KvCommand.Get(key), ReadConsistency.LINEARIZABLE, rt), Duration.ofSeconds(10),
-                sys.scheduler()).thenApply(r -> expect(r, RaftNode.QueryResult.class));
+                sys.scheduler()).thenApplyAsync(r -> expect(r, RaftNode.QueryResult.class), LoadDriver.DIRECT);
           }
           KvCommand cmd = new KvCommand.Put(key, LoadDriver.text(value));
           return AskPattern.<RaftNode.Command, RaftNode.ProposeReply>ask(target, rt -> new RaftNode.Propose(cmd, rt),
-              Duration.ofSeconds(10), sys.scheduler()).thenApply(r -> expect(r, RaftNode.Applied.class));
+              Duration.ofSeconds(10), sys.scheduler()).thenApplyAsync(r -> expect(r, RaftNode.Applied.class), LoadDriver.DIRECT);
         }
         RaftClient rc = raftClients.get(client);
         return value == null ? rc.query(new KvCommand.Get(key)) : rc.submit(new KvCommand.Put(key, LoadDriver.text(value)));
