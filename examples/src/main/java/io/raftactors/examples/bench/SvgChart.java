@@ -160,7 +160,8 @@ public final class SvgChart {
           .append(esc(label(t, thousands(yAxis)))).append("</text>\n");
     }
     int midY = (top + bottom) / 2;
-    b.append("<text class=\"axis-label\" x=\"24\" y=\"").append(midY).append("\" font-size=\"14\" text-anchor=\"middle\" transform=\"rotate(-90 24 ")
+    b.append("<text class=\"axis-label\" x=\"24\" y=\"").append(midY)
+        .append("\" font-size=\"14\" text-anchor=\"middle\" transform=\"rotate(-90 24 ")
         .append(midY).append(")\">").append(esc(yLabel + (yScale == Scale.LOG ? " (log scale)" : ""))).append("</text>\n");
     b.append("</g>\n");
     b.append("<rect x=\"").append(left).append("\" y=\"").append(top).append("\" width=\"").append(right - left).append("\" height=\"")
