@@ -8,9 +8,11 @@ import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import io.raftactors.actor.InMemoryStorage;
 import io.raftactors.actor.NodeMetrics;
+import io.raftactors.actor.RaftClient;
 import io.raftactors.actor.RaftNode;
 import io.raftactors.actor.RaftSettings;
 import io.raftactors.actor.RaftStorage;
+import io.raftactors.actor.ReadConsistency;
 import io.raftactors.persistence.JournalStorage;
 import io.raftactors.persistence.SegmentStorage;
 import io.raftactors.core.Role;
@@ -22,85 +24,64 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.SplittableRandom;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
-import org.HdrHistogram.Histogram;
-import org.HdrHistogram.Recorder;
 
 /**
  * Throughput and latency of a 3-node group, one ActorSystem per node in one JVM over Artery on
- * 127.0.0.1. Workload: put of a 100-byte value to a random key of 1,000; each client thread
- * proposes on the leader and waits until the put is committed and applied (one outstanding
- * request per client).
+ * 127.0.0.1. Workload ({@link LoadDriver}): each client puts a {@code --value-bytes} value (default
+ * 100) to a random key of 1,000 on the leader and waits until the put is committed and applied, or,
+ * for a {@code --read-ratio} fraction of its operations (default 0), reads a random key
+ * linearizably; one outstanding request per client, submitted asynchronously, so 256 clients are 256
+ * requests in flight, not 256 threads.
  *
  * <p>{@code --storage leveldb} journals each node to LevelDB with fsync, {@code --storage segments}
  * to segment files with fsync (both in a temporary folder, deleted afterwards); the default is
  * in-memory storage. {@code --wire cbor} sends the peer protocol through Jackson CBOR instead of its
  * binary form. {@code --csv FILE} appends one row per client count (header first in a new file),
  * with the leader's stage breakdown. {@code --api} chooses the path: {@code propose} (default: the
- * node actor's Propose, inside the leader's ActorSystem), {@code client} (a RaftClient per client
- * thread in a separate ActorSystem, over Artery, with exactly-once sessions) or {@code read}
- * (linearizable RaftClient queries of the same keys).
+ * node actor's Propose, reads as its linearizable Query, inside the leader's ActorSystem), {@code
+ * client} (a RaftClient per client in a separate ActorSystem, over Artery, with exactly-once
+ * sessions; reads as RaftClient.query) or {@code read} (linearizable RaftClient queries only).
+ * Before the runs it measures and prints the floor of a durable write on this machine ({@link Floor}).
+ * {@code --chart DIR} writes charts of the runs there as SVG: throughput and latency percentiles
+ * against client count, and latency over time ({@link BenchCharts}).
  *
- * <pre>java -cp examples/target/raft-kv.jar io.raftactors.examples.bench.KvBenchmark [clients...] [--clients 1,32,256] [--warmup S] [--measure S] [--storage mem|leveldb|segments] [--api propose|client|read] [--wire binary|cbor] [--transport artery|local] [--csv FILE]</pre>
+ * <pre>java -cp examples/target/raft-kv.jar io.raftactors.examples.bench.KvBenchmark [clients...] [--clients 1,32,256] [--warmup S] [--measure S] [--value-bytes N] [--read-ratio R] [--storage mem|leveldb|segments] [--api propose|client|read] [--wire binary|cbor] [--transport artery|local] [--csv FILE] [--chart DIR]</pre>
  */
 public final class KvBenchmark {
   public static void main(String[] args) throws Exception {
-    List<Integer> clients = new ArrayList<>();
-    int warmup = 5;
-    int measure = 10;
-    String storage = "mem";
-    String wire = "binary";
-    String transport = "artery";
-    String api = "propose";
-    java.nio.file.Path csv = null;
-    for (int i = 0; i < args.length; i++) {
-      if (args[i].equals("--storage")) storage = args[++i];
-      else if (args[i].equals("--csv")) csv = java.nio.file.Path.of(args[++i]);
-      else if (args[i].equals("--clients")) for (String c : args[++i].split(",")) clients.add(Integer.parseInt(c.trim()));
-      else if (args[i].equals("--wire")) wire = args[++i];
-      else if (args[i].equals("--transport")) transport = args[++i];
-      else if (args[i].equals("--api")) api = args[++i];
-      else if (args[i].equals("--warmup")) warmup = Integer.parseInt(args[++i]);
-      else if (args[i].equals("--measure")) measure = Integer.parseInt(args[++i]);
-      else clients.add(Integer.parseInt(args[i]));
-    }
-    if (clients.isEmpty()) clients = List.of(1, 32);
+    Map<String, String> own = new LinkedHashMap<>();
+    own.put("storage", "mem");
+    own.put("api", "propose");
+    own.put("wire", "binary");
+    own.put("transport", "artery");
+    Bench.Options o = Bench.parse(args, own);
+    String storage = o.extra("storage");
+    String api = o.extra("api");
+    String wire = o.extra("wire");
+    String transport = o.extra("transport");
     if (!List.of("propose", "client", "read").contains(api)) throw new IllegalArgumentException("--api propose|client|read");
     if (!List.of("mem", "leveldb", "segments").contains(storage)) throw new IllegalArgumentException("--storage mem|leveldb|segments");
     if (!List.of("binary", "cbor").contains(wire)) throw new IllegalArgumentException("--wire binary|cbor");
     if (!List.of("artery", "local").contains(transport)) throw new IllegalArgumentException("--transport artery|local");
     if (transport.equals("local") && !api.equals("propose")) throw new IllegalArgumentException("--transport local runs --api propose only");
     localTransport = transport.equals("local");
-    for (int c : clients) {
-      Result r = run(c, warmup, measure, storage, api, wire);
-      System.out.println(r.text());
-      if (csv != null) appendCsv(csv, r.csv());
-    }
+    BenchResult.Setup setup = setup(storage, api, wire, o);
+    Bench.runAll(o, !storage.equals("mem"), (load, floor) -> run(load, floor, setup, storage, api, wire));
+  }
+
+  /** What a run is called in its result line and CSV row. */
+  static BenchResult.Setup setup(String storage, String api, String wire, Bench.Options o) {
+    String label = "raft-actors/" + (storage.equals("mem") ? "mem" : storage + "-fsync") + "/" + api + (localTransport ? "/local" : "");
+    return new BenchResult.Setup("raft-actors", label, storage, api, wire, !storage.equals("mem"), o.valueBytes(),
+        api.equals("read") ? 1 : o.readRatio());
   }
 
   /** --transport local: the three nodes in one ActorSystem, exchanging local messages (no serialization, no network). */
   static boolean localTransport;
 
-  /** One client count's result: the lines printed, and its CSV row. */
-  record Result(String text, String csv) {}
-
-  static final String CSV_HEADER = "storage,api,wire,clients,ops_per_s,p50_ms,p90_ms,p99_ms,p999_ms,errors,cpu_us_per_op,"
-      + "leader_write_p50_ms,leader_round_trip_p50_ms,leader_proposed_to_applied_p50_ms,leader_entries_per_append,"
-      + "leader_entries_per_write,leader_writes_per_committed_entry";
-
-  /** Appends {@code row} to {@code file}, with the header first if the file is new or empty. */
-  static void appendCsv(java.nio.file.Path file, String row) throws java.io.IOException {
-    boolean fresh = !java.nio.file.Files.exists(file) || java.nio.file.Files.size(file) == 0;
-    java.nio.file.Files.writeString(file, (fresh ? CSV_HEADER + "\n" : "") + row + "\n", java.nio.charset.StandardCharsets.UTF_8,
-        java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
-  }
-
-  private static String ms(double micros) {
-    return String.format(java.util.Locale.ROOT, "%.3f", micros / 1000.0);
+  private static String f(String format, double v) {
+    return String.format(java.util.Locale.ROOT, format, v);
   }
 
   private static NodeMetrics.Snapshot metrics(ActorRef<RaftNode.Command> node, ActorSystem<Void> system, boolean reset)
@@ -144,7 +125,7 @@ public final class KvBenchmark {
     };
   }
 
-  static Result run(int clients, int warmupSeconds, int measureSeconds, String storageKind, String api, String wire)
+  static BenchResult run(LoadDriver.Load load, Floor floor, BenchResult.Setup setup, String storageKind, String api, String wire)
       throws Exception {
     java.nio.file.Path data = java.nio.file.Files.createTempDirectory("kv-bench");
     Map<String, ActorSystem<Void>> systems = new LinkedHashMap<>();
@@ -166,6 +147,7 @@ public final class KvBenchmark {
             // --wire cbor: the peer protocol through Jackson CBOR, as before it had a binary form of its own.
             wire.equals("cbor") ? "akka.actor.serialization-bindings { \"io.raftactors.actor.RaftNode$PeerEnvelope\" = jackson-cbor }" : ""))
         .withFallback(ConfigFactory.load());
+    List<RaftClient> raftClients = new ArrayList<>();
     try {
       if (localTransport) {
         io.raftactors.testkit.RaftTestKit group = io.raftactors.testkit.RaftTestKit.builder().members(3).groupId("bench")
@@ -210,104 +192,73 @@ public final class KvBenchmark {
       if (leader == null) throw new IllegalStateException("no leader");
       ActorRef<RaftNode.Command> target = nodes.get(leader);
       ActorSystem<Void> sys = systems.get(leader);
-      ActorSystem<Void> clientSystem = null;
-      List<io.raftactors.actor.RaftClient> raftClients = new ArrayList<>();
       if (!api.equals("propose")) {
-        clientSystem = ActorSystem.create(Behaviors.empty(), "bench-client",
+        ActorSystem<Void> clientSystem = ActorSystem.create(Behaviors.empty(), "bench-client",
             ConfigFactory.parseString("akka.remote.artery.canonical.port = 0").withFallback(base).resolve());
         systems.put("client", clientSystem);
         RaftSettings s = RaftSettings.fromConfig(ConfigFactory.parseString("raft.member-id = n1").withFallback(base));
-        for (int t = 0; t < clients; t++) raftClients.add(io.raftactors.actor.RaftClient.create(clientSystem, s));
-        // Open the sessions (and, for reads, write the keys) before measuring.
-        for (io.raftactors.actor.RaftClient rc : raftClients) rc.submit(new KvCommand.Put("k0", "v")).toCompletableFuture().get(30, TimeUnit.SECONDS);
+        for (int t = 0; t < load.clients(); t++) raftClients.add(RaftClient.create(clientSystem, s));
+        // Open the sessions (and, for reads, write a key) before measuring.
+        for (RaftClient rc : raftClients) rc.submit(new KvCommand.Put("k0", "v")).toCompletableFuture().get(30, TimeUnit.SECONDS);
       }
-
-      Recorder recorder = new Recorder(3);
-      AtomicBoolean stop = new AtomicBoolean();
-      AtomicBoolean measuring = new AtomicBoolean();
-      AtomicLong ops = new AtomicLong();
-      AtomicLong errors = new AtomicLong();
-      CountDownLatch done = new CountDownLatch(clients);
-      for (int t = 0; t < clients; t++) {
-        final int seed = t;
-        final io.raftactors.actor.RaftClient rc = raftClients.isEmpty() ? null : raftClients.get(t);
-        Thread th = new Thread(() -> {
-          SplittableRandom rnd = new SplittableRandom(seed);
-          byte[] value = new byte[100];
-          try {
-            while (!stop.get()) {
-              // 100 bytes once encoded: printable ASCII, one UTF-8 byte per character.
-              for (int i = 0; i < value.length; i++) value[i] = (byte) (' ' + rnd.nextInt(95));
-              KvCommand cmd = new KvCommand.Put("k" + rnd.nextInt(1000), new String(value, java.nio.charset.StandardCharsets.US_ASCII));
-              long start = System.nanoTime();
-              if (rc == null) {
-                RaftNode.ProposeReply r = AskPattern.<RaftNode.Command, RaftNode.ProposeReply>ask(target,
-                    rt -> new RaftNode.Propose(cmd, rt), Duration.ofSeconds(10), sys.scheduler()).toCompletableFuture().get();
-                if (!(r instanceof RaftNode.Applied)) errors.incrementAndGet();
-              } else if (api.equals("client")) {
-                rc.submit(cmd).toCompletableFuture().get(30, TimeUnit.SECONDS);
-              } else {
-                rc.query(new KvCommand.Get(cmd.key())).toCompletableFuture().get(30, TimeUnit.SECONDS);
-              }
-              long micros = (System.nanoTime() - start) / 1000;
-              if (measuring.get()) {
-                recorder.recordValue(Math.max(1, micros));
-                ops.incrementAndGet();
-              }
-            }
-          } catch (Exception e) {
-            errors.incrementAndGet();
-          } finally {
-            done.countDown();
+      LoadDriver.Load effective = api.equals("read")
+          ? new LoadDriver.Load(load.clients(), load.warmupSeconds(), load.measureSeconds(), load.valueBytes(), 1)
+          : load;
+      // Checks of the replies run where the reply arrives (LoadDriver.DIRECT): a plain thenApply on the stage of
+      // AskPattern.ask would move every reply to another thread.
+      LoadDriver.Operation operation = (client, key, value) -> {
+        if (api.equals("propose")) {
+          if (value == null) {
+            return AskPattern.<RaftNode.Command, RaftNode.QueryReply>ask(target,
+                rt -> new RaftNode.Query(new KvCommand.Get(key), ReadConsistency.LINEARIZABLE, rt), Duration.ofSeconds(10),
+                sys.scheduler()).thenApplyAsync(r -> expect(r, RaftNode.QueryResult.class), LoadDriver.DIRECT);
           }
-        }, "client-" + t);
-        th.setDaemon(true);
-        th.start();
-      }
-      TimeUnit.SECONDS.sleep(warmupSeconds);
-      recorder.reset();
-      for (String id : nodes.keySet()) metrics(nodes.get(id), systems.get(id), true);
-      com.sun.management.OperatingSystemMXBean os =
-          (com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean();
-      long cpu0 = os.getProcessCpuTime();
-      measuring.set(true);
-      long t0 = System.nanoTime();
-      TimeUnit.SECONDS.sleep(measureSeconds);
-      measuring.set(false);
-      double secs = (System.nanoTime() - t0) / 1e9;
-      // CPU of the whole JVM (three nodes and the clients) per operation: steadier than ops/s on a shared machine.
-      double cpuMicrosPerOp = ops.get() == 0 ? 0 : (os.getProcessCpuTime() - cpu0) / 1000.0 / ops.get();
+          KvCommand cmd = new KvCommand.Put(key, LoadDriver.text(value));
+          return AskPattern.<RaftNode.Command, RaftNode.ProposeReply>ask(target, rt -> new RaftNode.Propose(cmd, rt),
+              Duration.ofSeconds(10), sys.scheduler()).thenApplyAsync(r -> expect(r, RaftNode.Applied.class), LoadDriver.DIRECT);
+        }
+        RaftClient rc = raftClients.get(client);
+        return value == null ? rc.query(new KvCommand.Get(key)) : rc.submit(new KvCommand.Put(key, LoadDriver.text(value)));
+      };
+      String leaderId = leader;
+      NodeMetrics.Snapshot[] leaderMetrics = new NodeMetrics.Snapshot[1];
       StringBuilder breakdown = new StringBuilder();
-      NodeMetrics.Snapshot leaderMetrics = null;
-      for (String id : nodes.keySet()) {
-        NodeMetrics.Snapshot m = metrics(nodes.get(id), systems.get(id), false);
-        if (id.equals(leader)) leaderMetrics = m;
-        breakdown.append('\n').append(describe(m, id.equals(leader)));
-      }
-      Histogram h = recorder.getIntervalHistogram();
-      stop.set(true);
-      done.await(15, TimeUnit.SECONDS);
-      for (io.raftactors.actor.RaftClient c : raftClients) c.close();
-      String text = String.format("raft-actors/" + (storageKind.equals("mem") ? "mem" : storageKind + "-fsync") + "/" + api
-          + (localTransport ? "/local" : "") + " clients=%d ops/s=%.0f p50=%.2fms p99=%.2fms p99.9=%.2fms errors=%d cpu=%.0fus/op",
-          clients, ops.get() / secs, h.getValueAtPercentile(50) / 1000.0, h.getValueAtPercentile(99) / 1000.0,
-          h.getValueAtPercentile(99.9) / 1000.0, errors.get(), cpuMicrosPerOp) + breakdown;
-      NodeMetrics.Snapshot lm = leaderMetrics;
-      String csv = String.join(",", storageKind, api, wire, String.valueOf(clients), String.format(java.util.Locale.ROOT, "%.0f", ops.get() / secs),
-          ms(h.getValueAtPercentile(50)), ms(h.getValueAtPercentile(90)), ms(h.getValueAtPercentile(99)),
-          ms(h.getValueAtPercentile(99.9)), String.valueOf(errors.get()), String.format(java.util.Locale.ROOT, "%.0f", cpuMicrosPerOp),
-          ms(lm.stages().get(NodeMetrics.Stage.WRITE).p50()), ms(lm.stages().get(NodeMetrics.Stage.REPLICATION_ROUND_TRIP).p50()),
-          ms(lm.stages().get(NodeMetrics.Stage.PROPOSED_TO_APPLIED).p50()),
-          String.format(java.util.Locale.ROOT, "%.2f", lm.sizes().get(NodeMetrics.Size.ENTRIES_PER_APPEND).mean()),
-          String.format(java.util.Locale.ROOT, "%.2f", lm.sizes().get(NodeMetrics.Size.ENTRIES_PER_WRITE).mean()),
-          String.format(java.util.Locale.ROOT, "%.3f", lm.fsyncsPerCommittedEntry()));
-      return new Result(text, csv);
+      LoadDriver.Measurement m = LoadDriver.run(effective, operation, new LoadDriver.Phases() {
+        @Override
+        public void measureStarting() throws Exception {
+          for (String id : nodes.keySet()) metrics(nodes.get(id), systems.get(id), true);
+        }
+
+        @Override
+        public void measureEnded() throws Exception {
+          for (String id : nodes.keySet()) {
+            NodeMetrics.Snapshot nm = metrics(nodes.get(id), systems.get(id), false);
+            if (id.equals(leaderId)) leaderMetrics[0] = nm;
+            breakdown.append('\n').append(describe(nm, id.equals(leaderId)));
+          }
+        }
+      });
+      NodeMetrics.Snapshot lm = leaderMetrics[0];
+      List<String> stages = List.of(f("%.3f", lm.stages().get(NodeMetrics.Stage.WRITE).p50() / 1000.0),
+          f("%.3f", lm.stages().get(NodeMetrics.Stage.REPLICATION_ROUND_TRIP).p50() / 1000.0),
+          f("%.3f", lm.stages().get(NodeMetrics.Stage.PROPOSED_TO_APPLIED).p50() / 1000.0),
+          f("%.2f", lm.sizes().get(NodeMetrics.Size.ENTRIES_PER_APPEND).mean()),
+          f("%.2f", lm.sizes().get(NodeMetrics.Size.ENTRIES_PER_WRITE).mean()),
+          f("%.3f", lm.fsyncsPerCommittedEntry()));
+      return new BenchResult(setup, m, floor, stages, breakdown.toString());
     } finally {
+      for (RaftClient c : raftClients) c.close();
       for (ActorSystem<Void> s : systems.values()) s.terminate();
       for (ActorSystem<Void> s : systems.values()) s.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
       try (java.util.stream.Stream<java.nio.file.Path> files = java.nio.file.Files.walk(data)) {
         files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete()); // the journals of this run
       }
     }
+  }
+
+  /** {@code reply} if it is a {@code type}; otherwise the operation failed, and says how. */
+  private static <T> T expect(Object reply, Class<T> type) {
+    if (type.isInstance(reply)) return type.cast(reply);
+    throw new java.util.concurrent.CompletionException(new IllegalStateException(String.valueOf(reply)));
   }
 }

@@ -1,0 +1,153 @@
+package io.raftactors.examples.bench;
+
+import java.io.DataInputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Arrays;
+import java.util.Locale;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The floor of one durable write at one client, measured on this machine: the median time of one
+ * fdatasync of a small write to a preallocated file on the disk the benchmark writes to, and the
+ * median time of one TCP round trip of a small message over the loopback interface. A replicated
+ * write cannot be acknowledged before its leader has synced it and one follower has answered, which
+ * costs at least one of each (the leader's sync overlaps the follower's).
+ *
+ * @param fdatasyncMicros median of the syncs, in microseconds
+ * @param roundTripMicros median of the round trips, in microseconds
+ * @param syncs syncs timed
+ * @param roundTrips round trips timed
+ */
+public record Floor(double fdatasyncMicros, double roundTripMicros, int syncs, int roundTrips) {
+  /** Bytes of each write and of each message: about one small entry. */
+  static final int MESSAGE_BYTES = 128;
+  private static final int FILE_BYTES = 4 << 20;
+
+  /** The floor of a write that is synced ({@code durable}) or only replicated, in ms. */
+  public double ms(boolean durable) {
+    return ((durable ? fdatasyncMicros : 0) + roundTripMicros) / 1000.0;
+  }
+
+  /** One line for the output, e.g. {@code floor=1.234ms fdatasync=1.100ms round-trip=0.134ms ...}. */
+  public String describe(boolean durable, Path dir) {
+    return String.format(Locale.ROOT, "floor=%.3fms (%s) fdatasync=%.3fms round-trip=%.3fms: medians of %d fdatasyncs of %d-byte writes in %s"
+            + " and %d loopback TCP round trips of %d-byte messages",
+        ms(durable), durable ? "one fdatasync plus one round trip" : "one round trip, nothing synced", fdatasyncMicros / 1000.0,
+        roundTripMicros / 1000.0, syncs, MESSAGE_BYTES, dir, roundTrips, MESSAGE_BYTES);
+  }
+
+  /** Measures both, for about two seconds in all, writing to a temporary file in {@code dir}. */
+  public static Floor measure(Path dir) throws IOException {
+    double[] syncs = fdatasyncs(dir, 20, 1000, TimeUnit.MILLISECONDS.toNanos(1500));
+    double[] trips = roundTrips(500, 20_000, TimeUnit.MILLISECONDS.toNanos(500));
+    return new Floor(median(syncs), median(trips), syncs.length, trips.length);
+  }
+
+  static double median(double[] values) {
+    double[] v = values.clone();
+    Arrays.sort(v);
+    int n = v.length;
+    return n == 0 ? 0 : n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+  }
+
+  /**
+   * Times fdatasyncs ({@code FileChannel.force(false)}) of small writes one after the other into a
+   * file that was filled and synced first, so that a sync has no file size to update (as in a
+   * preallocated log segment). At least {@code min} and at most {@code max} of them, for up to
+   * {@code budgetNanos} once the minimum is reached.
+   */
+  static double[] fdatasyncs(Path dir, int min, int max, long budgetNanos) throws IOException {
+    Path file = Files.createTempFile(dir, "floor", ".dat");
+    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
+      ByteBuffer zeros = ByteBuffer.allocate(64 << 10);
+      for (long pos = 0; pos < FILE_BYTES; pos += zeros.capacity()) {
+        zeros.clear();
+        while (zeros.hasRemaining()) ch.write(zeros, pos + zeros.position());
+      }
+      ch.force(true);
+      ByteBuffer record = ByteBuffer.allocate(MESSAGE_BYTES);
+      double[] times = new double[max];
+      int n = 0;
+      long started = System.nanoTime();
+      for (int i = -3; n < max && (n < min || System.nanoTime() - started < budgetNanos); i++) {
+        record.clear();
+        record.putLong(0, i);
+        long pos = (long) Math.max(i + 3, 0) * MESSAGE_BYTES % FILE_BYTES;
+        long t = System.nanoTime();
+        while (record.hasRemaining()) ch.write(record, pos + record.position());
+        ch.force(false);
+        long took = System.nanoTime() - t;
+        if (i >= 0) times[n++] = took / 1000.0; // the first three warm up
+      }
+      return Arrays.copyOf(times, n);
+    } finally {
+      Files.deleteIfExists(file);
+    }
+  }
+
+  /**
+   * Times round trips of {@code MESSAGE_BYTES}-byte messages to an echo thread over a loopback TCP
+   * connection (no Nagle delay on either side), after {@code warmup} untimed ones: up to {@code max},
+   * for up to {@code budgetNanos}.
+   */
+  static double[] roundTrips(int warmup, int max, long budgetNanos) throws IOException {
+    InetAddress loopback = InetAddress.getLoopbackAddress();
+    try (ServerSocket server = new ServerSocket(0, 1, loopback)) {
+      Thread echo = new Thread(() -> {
+        try (Socket s = server.accept()) {
+          s.setTcpNoDelay(true);
+          DataInputStream in = new DataInputStream(s.getInputStream());
+          OutputStream out = s.getOutputStream();
+          byte[] buf = new byte[MESSAGE_BYTES];
+          while (true) {
+            in.readFully(buf);
+            out.write(buf);
+            out.flush();
+          }
+        } catch (IOException e) {
+          // the client closed the connection: done
+        }
+      }, "floor-echo");
+      echo.setDaemon(true);
+      echo.start();
+      try (Socket s = new Socket()) {
+        s.setTcpNoDelay(true);
+        s.connect(new InetSocketAddress(loopback, server.getLocalPort()), 5000);
+        s.setSoTimeout(5000);
+        OutputStream out = s.getOutputStream();
+        DataInputStream in = new DataInputStream(s.getInputStream());
+        byte[] msg = new byte[MESSAGE_BYTES];
+        double[] times = new double[max];
+        int n = 0;
+        long started = System.nanoTime();
+        for (int i = -warmup; n < max && (i < 0 || System.nanoTime() - started < budgetNanos); i++) {
+          msg[0] = (byte) i;
+          long t = System.nanoTime();
+          out.write(msg);
+          out.flush();
+          in.readFully(msg);
+          long took = System.nanoTime() - t;
+          if (i >= 0) times[n++] = took / 1000.0;
+          else started = System.nanoTime();
+        }
+        return Arrays.copyOf(times, n);
+      }
+    }
+  }
+
+  /** Prints the floor for the temporary folder's disk: {@code java ... Floor [dir]}. */
+  public static void main(String[] args) throws IOException {
+    Path dir = Path.of(args.length > 0 ? args[0] : System.getProperty("java.io.tmpdir"));
+    System.out.println(measure(dir).describe(true, dir));
+  }
+}
