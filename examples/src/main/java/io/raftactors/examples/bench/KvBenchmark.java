@@ -206,16 +206,17 @@ public final class KvBenchmark {
           : load;
       // Checks of the replies run where the reply arrives (LoadDriver.DIRECT): a plain thenApply on the stage of
       // AskPattern.ask would move every reply to another thread.
+      ReplyActors replies = api.equals("propose") ? new ReplyActors(sys, effective.clients()) : null;
       LoadDriver.Operation operation = (client, key, value) -> {
         if (api.equals("propose")) {
           if (value == null) {
-            return AskPattern.<RaftNode.Command, RaftNode.QueryReply>ask(target,
-                rt -> new RaftNode.Query(new KvCommand.Get(key), ReadConsistency.LINEARIZABLE, rt), Duration.ofSeconds(10),
-                sys.scheduler()).thenApplyAsync(r -> expect(r, RaftNode.QueryResult.class), LoadDriver.DIRECT);
+            return replies.<RaftNode.QueryReply>send(client, target,
+                rt -> new RaftNode.Query(new KvCommand.Get(key), ReadConsistency.LINEARIZABLE, rt))
+                .thenApply(r -> expect(r, RaftNode.QueryResult.class));
           }
           KvCommand cmd = new KvCommand.Put(key, LoadDriver.text(value));
-          return AskPattern.<RaftNode.Command, RaftNode.ProposeReply>ask(target, rt -> new RaftNode.Propose(cmd, rt),
-              Duration.ofSeconds(10), sys.scheduler()).thenApplyAsync(r -> expect(r, RaftNode.Applied.class), LoadDriver.DIRECT);
+          return replies.<RaftNode.ProposeReply>send(client, target, rt -> new RaftNode.Propose(cmd, rt))
+              .thenApply(r -> expect(r, RaftNode.Applied.class));
         }
         RaftClient rc = raftClients.get(client);
         return value == null ? rc.query(new KvCommand.Get(key)) : rc.submit(new KvCommand.Put(key, LoadDriver.text(value)));
