@@ -190,8 +190,8 @@ public final class KvBenchmark {
         if (leader == null) TimeUnit.MILLISECONDS.sleep(50);
       }
       if (leader == null) throw new IllegalStateException("no leader");
-      ActorRef<RaftNode.Command> target = nodes.get(leader);
-      ActorSystem<Void> sys = systems.get(leader);
+      // The member proposals go to: the leader found above, or the one a NotLeader answer names.
+      java.util.concurrent.atomic.AtomicReference<String> current = new java.util.concurrent.atomic.AtomicReference<>(leader);
       if (!api.equals("propose")) {
         ActorSystem<Void> clientSystem = ActorSystem.create(Behaviors.empty(), "bench-client",
             ConfigFactory.parseString("akka.remote.artery.canonical.port = 0").withFallback(base).resolve());
@@ -208,19 +208,21 @@ public final class KvBenchmark {
       // AskPattern.ask would move every reply to another thread.
       LoadDriver.Operation operation = (client, key, value) -> {
         if (api.equals("propose")) {
+          ActorRef<RaftNode.Command> target = nodes.get(current.get());
+          ActorSystem<Void> sys = systems.get(current.get());
           if (value == null) {
             return AskPattern.<RaftNode.Command, RaftNode.QueryReply>ask(target,
                 rt -> new RaftNode.Query(new KvCommand.Get(key), ReadConsistency.LINEARIZABLE, rt), Duration.ofSeconds(10),
-                sys.scheduler()).thenApplyAsync(r -> expect(r, RaftNode.QueryResult.class), LoadDriver.DIRECT);
+                sys.scheduler()).thenApplyAsync(r -> expect(follow(r, nodes, current), RaftNode.QueryResult.class), LoadDriver.DIRECT);
           }
           KvCommand cmd = new KvCommand.Put(key, LoadDriver.text(value));
           return AskPattern.<RaftNode.Command, RaftNode.ProposeReply>ask(target, rt -> new RaftNode.Propose(cmd, rt),
-              Duration.ofSeconds(10), sys.scheduler()).thenApplyAsync(r -> expect(r, RaftNode.Applied.class), LoadDriver.DIRECT);
+              Duration.ofSeconds(10), sys.scheduler())
+              .thenApplyAsync(r -> expect(follow(r, nodes, current), RaftNode.Applied.class), LoadDriver.DIRECT);
         }
         RaftClient rc = raftClients.get(client);
         return value == null ? rc.query(new KvCommand.Get(key)) : rc.submit(new KvCommand.Put(key, LoadDriver.text(value)));
       };
-      String leaderId = leader;
       NodeMetrics.Snapshot[] leaderMetrics = new NodeMetrics.Snapshot[1];
       StringBuilder breakdown = new StringBuilder();
       LoadDriver.Measurement m = LoadDriver.run(effective, operation, new LoadDriver.Phases() {
@@ -231,6 +233,7 @@ public final class KvBenchmark {
 
         @Override
         public void measureEnded() throws Exception {
+          String leaderId = current.get();
           for (String id : nodes.keySet()) {
             NodeMetrics.Snapshot nm = metrics(nodes.get(id), systems.get(id), false);
             if (id.equals(leaderId)) leaderMetrics[0] = nm;
@@ -254,6 +257,12 @@ public final class KvBenchmark {
         files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete()); // the journals of this run
       }
     }
+  }
+
+  /** {@code reply}, after pointing {@code current} at the leader a NotLeader reply names. */
+  private static Object follow(Object reply, Map<String, ?> nodes, java.util.concurrent.atomic.AtomicReference<String> current) {
+    if (reply instanceof RaftNode.NotLeader nl && nl.leaderId() != null && nodes.containsKey(nl.leaderId())) current.set(nl.leaderId());
+    return reply;
   }
 
   /** {@code reply} if it is a {@code type}; otherwise the operation failed, and says how. */
