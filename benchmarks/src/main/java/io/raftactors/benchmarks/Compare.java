@@ -143,7 +143,7 @@ public final class Compare {
         for (Config config : o.configs()) {
           Run r = run(o, config, round, clients);
           runs.add(r);
-          System.out.println(String.format(Locale.ROOT, "round %d, %d clients, %-22s ", round, clients, config.id())
+          System.out.println(String.format(Locale.ROOT, "round %d, %s, %-22s ", round, clients(clients), config.id())
               + (r.ok() ? String.format(Locale.ROOT, "%.0f ops/s, p50 %.2f ms, p99 %.2f ms", r.value("ops_per_s"), r.value("p50_ms"),
                   r.value("p99_ms")) : "FAILED (" + r.failure() + "), see " + r.log()));
         }
@@ -301,7 +301,7 @@ public final class Compare {
     b.append("\nValues per round, separated by /.");
     if (ok.stream().anyMatch(r -> r.value("errors") > 0)) {
       b.append(" Runs with failed operations: ").append(ok.stream().filter(r -> r.value("errors") > 0)
-          .map(r -> r.config().id() + " at " + r.clients() + " clients, round " + r.round() + ": " + r.row().get("errors") + " errors")
+          .map(r -> r.config().id() + " at " + clients(r.clients()) + ", round " + r.round() + ": " + r.row().get("errors") + " errors")
           .collect(Collectors.joining("; "))).append('.');
     }
     b.append('\n');
@@ -309,11 +309,15 @@ public final class Compare {
     if (!failed.isEmpty()) {
       b.append("\nFailed runs:\n\n");
       for (Run r : failed) {
-        b.append("- ").append(r.config().id()).append(", ").append(r.clients()).append(" clients, round ").append(r.round()).append(": ")
+        b.append("- ").append(r.config().id()).append(", ").append(clients(r.clients())).append(", round ").append(r.round()).append(": ")
             .append(r.failure()).append(", log ").append(r.log()).append('\n');
       }
     }
     return b.toString();
+  }
+
+  private static String clients(int n) {
+    return n + (n == 1 ? " client" : " clients");
   }
 
   private static String perRound(List<Run> cell, String column, String format) {

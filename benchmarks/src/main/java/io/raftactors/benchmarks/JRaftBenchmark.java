@@ -25,6 +25,7 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * KvBenchmark's workload on SOFAJRaft: three nodes in this JVM, each with its own Bolt RPC server on
@@ -108,22 +109,31 @@ public final class JRaftBenchmark {
         services.add(service);
         machines.put(service.start(), machine);
       }
-      Node leader = awaitLeader(machines.keySet());
-      KvMachine leaderMachine = machines.get(leader);
+      // Tasks go to the leader found here, or to the one that leads after a task was refused.
+      AtomicReference<Node> current = new AtomicReference<>(awaitLeader(machines.keySet()));
       LoadDriver.Operation operation = (client, key, value) -> {
         CompletableFuture<Object> done = new CompletableFuture<>();
+        Node leader = current.get();
         if (value == null) {
           leader.readIndex(new byte[0], new ReadIndexClosure() {
             @Override
             public void run(Status status, long index, byte[] context) {
-              if (status.isOk()) done.complete(String.valueOf(leaderMachine.map.get(key)));
-              else done.completeExceptionally(new IllegalStateException("read: " + status));
+              if (status.isOk()) {
+                done.complete(String.valueOf(machines.get(leader).map.get(key)));
+              } else {
+                follow(machines.keySet(), current);
+                done.completeExceptionally(new IllegalStateException("read: " + status));
+              }
             }
           });
         } else {
           leader.apply(new Task(ByteBuffer.wrap(PutCodec.encode(key, value)), status -> {
-            if (status.isOk()) done.complete(status);
-            else done.completeExceptionally(new IllegalStateException("put: " + status));
+            if (status.isOk()) {
+              done.complete(status);
+            } else {
+              follow(machines.keySet(), current);
+              done.completeExceptionally(new IllegalStateException("put: " + status));
+            }
           }));
         }
         return done;
@@ -135,6 +145,11 @@ public final class JRaftBenchmark {
       for (RaftGroupService s : services) s.join();
       PutCodec.delete(data);
     }
+  }
+
+  /** Points {@code current} at the node that leads now, if one does. */
+  private static void follow(Iterable<Node> nodes, AtomicReference<Node> current) {
+    for (Node n : nodes) if (n.isLeader()) current.set(n);
   }
 
   /** The node that leads once it has applied a put of its own (a new leader refuses tasks until it is ready). */

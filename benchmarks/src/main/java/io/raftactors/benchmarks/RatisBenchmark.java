@@ -17,17 +17,16 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import org.apache.ratis.conf.RaftProperties;
 import org.apache.ratis.grpc.GrpcConfigKeys;
 import org.apache.ratis.proto.RaftProtos.LogEntryProto;
 import org.apache.ratis.protocol.ClientId;
 import org.apache.ratis.protocol.Message;
-import org.apache.ratis.protocol.RaftClientReply;
 import org.apache.ratis.protocol.RaftClientRequest;
 import org.apache.ratis.protocol.RaftGroup;
 import org.apache.ratis.protocol.RaftGroupId;
 import org.apache.ratis.protocol.RaftPeer;
-import org.apache.ratis.protocol.RaftPeerId;
 import org.apache.ratis.server.RaftServer;
 import org.apache.ratis.server.RaftServerConfigKeys;
 import org.apache.ratis.server.storage.RaftStorage;
@@ -108,18 +107,23 @@ public final class RatisBenchmark {
             .setOption(RaftStorage.StartupOption.FORMAT).build());
       }
       for (RaftServer s : servers) s.start();
-      RaftServer leader = awaitLeader(servers, group);
-      RaftPeerId leaderId = leader.getId();
+      // Requests go to the leader found here, or to the one that leads after a request was refused as not the leader's.
+      AtomicReference<RaftServer> current = new AtomicReference<>(awaitLeader(servers, group));
       ClientId[] clientIds = new ClientId[load.clients()];
       for (int c = 0; c < clientIds.length; c++) clientIds[c] = ClientId.randomId();
       AtomicLong callIds = new AtomicLong();
       LoadDriver.Operation operation = (client, key, value) -> {
-        RaftClientRequest request = RaftClientRequest.newBuilder().setClientId(clientIds[client]).setServerId(leaderId)
+        RaftServer leader = current.get();
+        RaftClientRequest request = RaftClientRequest.newBuilder().setClientId(clientIds[client]).setServerId(leader.getId())
             .setGroupId(group.getGroupId()).setCallId(callIds.incrementAndGet())
             .setMessage(Message.valueOf(ByteString.copyFrom(
                 value == null ? key.getBytes(StandardCharsets.US_ASCII) : PutCodec.encode(key, value))))
             .setType(value == null ? RaftClientRequest.readRequestType() : RaftClientRequest.writeRequestType()).build();
-        return leader.submitClientRequestAsync(request).thenApply(RatisBenchmark::succeeded);
+        return leader.submitClientRequestAsync(request).thenApply(reply -> {
+          if (reply.isSuccess()) return reply;
+          if (reply.getNotLeaderException() != null || reply.getLeaderNotReadyException() != null) follow(servers, group, current);
+          throw new CompletionException(reply.getException());
+        });
       };
       LoadDriver.Measurement m = LoadDriver.run(load, operation, new LoadDriver.Phases() {});
       return new BenchResult(setup, m, floor, List.of(), "");
@@ -135,9 +139,15 @@ public final class RatisBenchmark {
     }
   }
 
-  private static RaftClientReply succeeded(RaftClientReply reply) {
-    if (!reply.isSuccess()) throw new CompletionException(reply.getException());
-    return reply;
+  /** Points {@code current} at the server that leads now, if one does. */
+  private static void follow(List<RaftServer> servers, RaftGroup group, AtomicReference<RaftServer> current) {
+    for (RaftServer s : servers) {
+      try {
+        if (s.getDivision(group.getGroupId()).getInfo().isLeader()) current.set(s);
+      } catch (java.io.IOException e) {
+        // closed: not the leader
+      }
+    }
   }
 
   /** The server that leads and is ready, once it has answered a put of its own. */

@@ -190,8 +190,8 @@ public final class KvBenchmark {
         if (leader == null) TimeUnit.MILLISECONDS.sleep(50);
       }
       if (leader == null) throw new IllegalStateException("no leader");
-      ActorRef<RaftNode.Command> target = nodes.get(leader);
-      ActorSystem<Void> sys = systems.get(leader);
+      // The member proposals go to: the leader found above, or the one a NotLeader answer names.
+      java.util.concurrent.atomic.AtomicReference<String> current = new java.util.concurrent.atomic.AtomicReference<>(leader);
       if (!api.equals("propose")) {
         ActorSystem<Void> clientSystem = ActorSystem.create(Behaviors.empty(), "bench-client",
             ConfigFactory.parseString("akka.remote.artery.canonical.port = 0").withFallback(base).resolve());
@@ -204,24 +204,24 @@ public final class KvBenchmark {
       LoadDriver.Load effective = api.equals("read")
           ? new LoadDriver.Load(load.clients(), load.warmupSeconds(), load.measureSeconds(), load.valueBytes(), 1)
           : load;
-      // Checks of the replies run where the reply arrives (LoadDriver.DIRECT): a plain thenApply on the stage of
-      // AskPattern.ask would move every reply to another thread.
-      ReplyActors replies = api.equals("propose") ? new ReplyActors(sys, effective.clients()) : null;
+      // Replies come to one actor per client in the first leader's system; the checks of a reply run where
+      // it arrives (a plain CompletableFuture's thenApply).
+      ReplyActors replies = api.equals("propose") ? new ReplyActors(systems.get(leader), effective.clients()) : null;
       LoadDriver.Operation operation = (client, key, value) -> {
         if (api.equals("propose")) {
+          ActorRef<RaftNode.Command> target = nodes.get(current.get());
           if (value == null) {
             return replies.<RaftNode.QueryReply>send(client, target,
                 rt -> new RaftNode.Query(new KvCommand.Get(key), ReadConsistency.LINEARIZABLE, rt))
-                .thenApply(r -> expect(r, RaftNode.QueryResult.class));
+                .thenApply(r -> expect(follow(r, nodes, current), RaftNode.QueryResult.class));
           }
           KvCommand cmd = new KvCommand.Put(key, LoadDriver.text(value));
           return replies.<RaftNode.ProposeReply>send(client, target, rt -> new RaftNode.Propose(cmd, rt))
-              .thenApply(r -> expect(r, RaftNode.Applied.class));
+              .thenApply(r -> expect(follow(r, nodes, current), RaftNode.Applied.class));
         }
         RaftClient rc = raftClients.get(client);
         return value == null ? rc.query(new KvCommand.Get(key)) : rc.submit(new KvCommand.Put(key, LoadDriver.text(value)));
       };
-      String leaderId = leader;
       NodeMetrics.Snapshot[] leaderMetrics = new NodeMetrics.Snapshot[1];
       StringBuilder breakdown = new StringBuilder();
       LoadDriver.Measurement m = LoadDriver.run(effective, operation, new LoadDriver.Phases() {
@@ -232,6 +232,7 @@ public final class KvBenchmark {
 
         @Override
         public void measureEnded() throws Exception {
+          String leaderId = current.get();
           for (String id : nodes.keySet()) {
             NodeMetrics.Snapshot nm = metrics(nodes.get(id), systems.get(id), false);
             if (id.equals(leaderId)) leaderMetrics[0] = nm;
@@ -255,6 +256,12 @@ public final class KvBenchmark {
         files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete()); // the journals of this run
       }
     }
+  }
+
+  /** {@code reply}, after pointing {@code current} at the leader a NotLeader reply names. */
+  private static Object follow(Object reply, Map<String, ?> nodes, java.util.concurrent.atomic.AtomicReference<String> current) {
+    if (reply instanceof RaftNode.NotLeader nl && nl.leaderId() != null && nodes.containsKey(nl.leaderId())) current.set(nl.leaderId());
+    return reply;
   }
 
   /** {@code reply} if it is a {@code type}; otherwise the operation failed, and says how. */

@@ -9,6 +9,9 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executor;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
@@ -25,8 +28,10 @@ import org.HdrHistogram.Recorder;
  *
  * <p>Latency is from the call that submits an operation to the completion of the stage it returned,
  * in microseconds. After the warmup, the measurement keeps one histogram per second (the latency
- * over time) and their sum (the percentiles of the run). The same driver runs every library the
- * benchmarks compare, so they see the same workload and are timed alike.
+ * over time) and their sum (the percentiles of the run). A failed operation counts as an error, and
+ * its client waits 10 ms before the next one (so that a group without a leader is not flooded). The
+ * same driver runs every library the benchmarks compare, so they see the same workload and are
+ * timed alike.
  */
 public final class LoadDriver {
   /** Keys are {@code k0} .. {@code k999}. */
@@ -40,6 +45,9 @@ public final class LoadDriver {
    * hop cost a 3-node group on two cores two thirds of its throughput at 32 clients.
    */
   public static final Executor DIRECT = Runnable::run;
+
+  /** How long a client waits after a failed operation before its next one. */
+  static final long ERROR_PAUSE_MILLIS = 10;
 
   /** Operations still running this long after the measurement are abandoned. */
   private static final long DRAIN_NANOS = TimeUnit.SECONDS.toNanos(15);
@@ -110,6 +118,11 @@ public final class LoadDriver {
     AtomicBoolean measuring = new AtomicBoolean();
     AtomicLong reads = new AtomicLong();
     AtomicLong errors = new AtomicLong();
+    ScheduledExecutorService pause = Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "bench-error-pause");
+      t.setDaemon(true);
+      return t;
+    });
     int submitterCount = Math.min(load.clients(), Math.max(1, Runtime.getRuntime().availableProcessors()));
     List<Thread> submitters = new ArrayList<>();
     for (int t = 0; t < submitterCount; t++) {
@@ -137,7 +150,15 @@ public final class LoadDriver {
               long micros = (System.nanoTime() - start) / 1000;
               if (failure != null) {
                 if (errors.incrementAndGet() <= 5) System.err.println("[bench] operation failed: " + failure);
-              } else if (measuring.get()) {
+                // A client whose operation failed (no leader, a leader change) waits a little before its next one.
+                try {
+                  pause.schedule(() -> idle.add(client), ERROR_PAUSE_MILLIS, TimeUnit.MILLISECONDS);
+                } catch (RejectedExecutionException e) {
+                  // the run is over
+                }
+                return;
+              }
+              if (measuring.get()) {
                 recorder.recordValue(Math.max(1, micros));
                 if (read) reads.incrementAndGet();
               }
@@ -184,6 +205,7 @@ public final class LoadDriver {
       for (Thread th : submitters) th.join(TimeUnit.SECONDS.toMillis(5));
       long deadline = System.nanoTime() + DRAIN_NANOS;
       while (idle.size() < load.clients() && System.nanoTime() < deadline) LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(10));
+      pause.shutdownNow();
       if (idle.size() < load.clients()) {
         System.err.println("[bench] " + (load.clients() - idle.size()) + " operations still running after the measurement");
       }
