@@ -160,15 +160,23 @@ public final class SegmentStorage implements RaftStorage, AutoCloseable {
 
   /**
    * The segment storage of the node described by {@code settings}, in {@code
-   * raft.persistence.segments.dir}/group/member; closed when {@code system} terminates.
+   * raft.persistence.segments.dir}/group/member; closed when {@code system} terminates. Refuses to
+   * start (IllegalStateException) if this member's log is in the journal ({@link StorageGuard}).
    */
   public static SegmentStorage start(akka.actor.typed.ActorSystem<?> system, io.raftactors.actor.RaftSettings settings) {
-    com.typesafe.config.Config c = system.settings().config().getConfig("raft.persistence.segments");
-    Path dir = Path.of(c.getString("dir")).resolve(settings.groupId()).resolve(settings.memberId());
+    com.typesafe.config.Config config = system.settings().config();
+    StorageGuard.checkNoJournalData(config, settings); // not empty segments over a log kept in the journal
+    com.typesafe.config.Config c = config.getConfig("raft.persistence.segments");
+    Path dir = directory(config, settings);
     SegmentStorage s = new SegmentStorage(dir, c.getBytes("segment-size"), c.getBoolean("fsync"),
         settings.bootstrapConfig(), settings.groupId() + "-" + settings.memberId());
     system.getWhenTerminated().thenRun(s::close);
     return s;
+  }
+
+  /** Where the segment storage of the node described by {@code settings} keeps its files. */
+  static Path directory(com.typesafe.config.Config config, io.raftactors.actor.RaftSettings settings) {
+    return Path.of(config.getString("raft.persistence.segments.dir")).resolve(settings.groupId()).resolve(settings.memberId());
   }
 
   /** The directory of this storage. */

@@ -60,7 +60,8 @@ public final class KvNode {
     Running r;
     try {
       r = start(config, node, new File(dataDir));
-    } catch (IllegalArgumentException e) {
+    } catch (IllegalArgumentException | IllegalStateException e) {
+      // Bad settings, or storage it must not start on (the log is in the other storage): say why and exit.
       System.err.println("cannot start node " + node + ": " + e.getMessage());
       System.exit(2);
       return;
