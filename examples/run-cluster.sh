@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Starts the three members of application.conf (n1, n2, n3), each in its own JVM with its LevelDB
-# journal under ./data/<node> and its log in ./data/<node>.log (the previous run's log is kept as
-# ./data/<node>.log.1), prints their HTTP addresses and stops all three on Ctrl-C. Builds the jar
-# first if it is missing.
+# Starts the three members of application.conf (n1, n2, n3), each in its own JVM with its Raft log
+# under ./data/<node> (raft.persistence.storage: segment files by default) and its output in
+# ./data/<node>.log (the previous run's is kept as ./data/<node>.log.1), prints their HTTP addresses
+# and stops all three on Ctrl-C. Builds the jar first if it is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 JAR=examples/target/raft-kv.jar

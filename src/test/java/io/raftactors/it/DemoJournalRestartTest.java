@@ -1,6 +1,8 @@
 package io.raftactors.it;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -26,16 +28,19 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The start that hung: the demo runs twice on one data directory, then the three members start as
- * single nodes (with their HTTP API) on copies of its journals, again and again. Every start must
- * report its phase over HTTP while it reads its journal and end with all three RUNNING and the
- * demo's data readable. Every other start reads the journals under a recovery timeout far shorter
+ * single nodes (with their HTTP API) on copies of its logs, again and again. Every start must
+ * report its phase over HTTP while it reads its storage and end with all three RUNNING and the
+ * demo's data readable. Every other start reads the logs under a recovery timeout far shorter
  * than a LevelDB start, so its first attempts fail and must be retried: that is what a busy
- * machine did to the first attempt of a real start, which then never recovered.
+ * machine did to the first attempt of a real start, which then never recovered. Run on the LevelDB
+ * journal (where it happened) and on segment files; and on either, a member started with the other
+ * storage on the demo's data must refuse, naming the setting that reads it.
  */
 class DemoJournalRestartTest {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -46,8 +51,9 @@ class DemoJournalRestartTest {
   private final HttpClient client = HttpClient.newBuilder().followRedirects(HttpClient.Redirect.NEVER)
       .connectTimeout(Duration.ofSeconds(2)).build();
 
-  @Test
-  void nodesStartedOnTheDemosJournalsRecoverEveryTimeAndSayWhatTheyAreDoingMeanwhile() throws Exception {
+  @ParameterizedTest(name = "{0}")
+  @ValueSource(strings = {"journal", "segments"})
+  void nodesStartedOnTheDemosLogsRecoverEveryTimeAndSayWhatTheyAreDoingMeanwhile(String storage) throws Exception {
     StringBuilder over = new StringBuilder();
     Map<String, String> http = new LinkedHashMap<>();
     for (String id : MEMBERS) {
@@ -56,6 +62,7 @@ class DemoJournalRestartTest {
       http.put(id, addr);
       over.append("kv.http.").append(id).append(" = \"").append(addr).append("\"\n");
     }
+    over.append("raft.persistence.storage = ").append(storage).append('\n');
     Config config = ConfigFactory.parseString(over.toString())
         .withFallback(ConfigFactory.parseFile(new File("../application.conf")))
         .withFallback(ConfigFactory.load())
@@ -66,6 +73,12 @@ class DemoJournalRestartTest {
       int exit = KvDemo.run(config, 200, base.toFile(), new PrintStream(out, true, StandardCharsets.UTF_8));
       assertEquals(0, exit, "demo run " + run + ": " + out.toString(StandardCharsets.UTF_8));
     }
+
+    // With the other storage set, a member does not start empty over the demo's log.
+    String other = storage.equals("journal") ? "segments" : "journal";
+    Config switched = ConfigFactory.parseString("raft.persistence.storage = " + other).withFallback(config);
+    IllegalStateException refused = assertThrows(IllegalStateException.class, () -> KvNode.start(switched, "n1", base.toFile()));
+    assertTrue(refused.getMessage().contains("set raft.persistence.storage = " + storage), refused.getMessage());
 
     Config tight = ConfigFactory.parseString(String.join("\n",
         "raft.recovery-timeout = 20ms",

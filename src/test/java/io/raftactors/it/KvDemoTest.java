@@ -37,9 +37,11 @@ class KvDemoTest {
     String out = bytes.toString(StandardCharsets.UTF_8);
     assertEquals(0, exit, out);
     assertTrue(out.contains("demo finished: all replicas agree"), out);
-    // Each node journaled to LevelDB in its own directory.
+    // Each node kept its log in segment files (the default storage) in its own directory.
     for (String id : new String[] {"n1", "n2", "n3"}) {
-      assertTrue(new File(data.toFile(), id + "/journal/CURRENT").isFile(), "no LevelDB journal for " + id);
+      File[] segments = new File(data.toFile(), id + "/log/kv/" + id).listFiles((d, n) -> n.startsWith("segment-") && n.endsWith(".log"));
+      assertTrue(segments != null && segments.length > 0, "no segment files for " + id);
+      assertTrue(!new File(data.toFile(), id + "/journal").exists(), "a LevelDB journal for " + id);
     }
   }
 

@@ -20,11 +20,11 @@ import org.junit.jupiter.api.io.CleanupMode;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The fault suite on real processes: three KV member JVMs with LevelDB journals, concurrent HTTP
- * clients, and a seeded nemesis that kills (SIGKILL) and restarts members, freezes them (SIGSTOP,
+ * The fault suite on real processes: three KV member JVMs, concurrent HTTP clients, and a seeded nemesis that kills (SIGKILL) and restarts members, freezes them (SIGSTOP,
  * SIGCONT) and combines both (see {@link FaultRun} and {@link Nemesis}). Every run must have no
  * violation: the history is linearizable, stale reads return written values, the members agree
- * on every key, and no acknowledged write is lost.
+ * on every key, and no acknowledged write is lost. Half the runs use the LevelDB journal, the other
+ * half segment files ({@code raft.persistence.storage}), each storage on a cluster of its own.
  *
  * <p>Size and replay, by system property (Maven passes them through):
  * <pre>
@@ -32,6 +32,8 @@ import org.junit.jupiter.api.io.TempDir;
  * -Draft.faults.minutes=M   no new run after M minutes (default 0: no limit; the profile faults-long sets 60)
  * -Draft.faults.seconds=S   seconds of faults per run (default 30)
  * -Draft.faults.seed=N      seed of the first run (run i uses N+i); a random one otherwise. Printed.
+ * -Draft.faults.storage=X   journal, segments, or both (default: the first half of the runs on the
+ *                           journal, the rest on segments; with a time limit, half the time each)
  * -Draft.faults.dir=DIR     where member data and logs go (default: a temporary folder, kept if a test fails)
  * </pre>
  * The hour-long version is the root pom's profile faults-long. Each run prints a summary line
@@ -53,6 +55,34 @@ class KvFaultSuiteTest {
   private static long longProperty(String name, long fallback) {
     String v = System.getProperty(name);
     return v == null || v.isBlank() ? fallback : Long.parseLong(v.trim());
+  }
+
+  /** The storages the runs use: journal, segments, or both (the default). */
+  private static List<String> storages() {
+    String s = System.getProperty("raft.faults.storage");
+    if (s == null || s.isBlank() || s.trim().equals("both")) return List.of("journal", "segments");
+    if (s.trim().equals("journal") || s.trim().equals("segments")) return List.of(s.trim());
+    throw new IllegalArgumentException("raft.faults.storage must be journal, segments or both, was '" + s + "'");
+  }
+
+  /**
+   * Checks that the members of a cluster kept their logs where {@code storage} puts them, and
+   * nothing where the other storage would: the setting reached the member JVMs.
+   */
+  private static void assertStoredIn(Path clusterDir, String storage) throws IOException {
+    for (String id : KvProcessCluster.IDS) {
+      Path node = clusterDir.resolve("data").resolve(id);
+      Path segments = node.resolve("log").resolve("kv").resolve(id);
+      boolean hasSegments = false;
+      if (Files.isDirectory(segments)) {
+        try (var files = Files.list(segments)) {
+          hasSegments = files.anyMatch(p -> p.toString().endsWith(".log"));
+        }
+      }
+      boolean hasJournal = Files.isDirectory(node.resolve("journal"));
+      assertEquals(storage.equals("segments"), hasSegments, id + " segment files in " + segments);
+      assertEquals(storage.equals("journal"), hasJournal, id + " LevelDB journal in " + node.resolve("journal"));
+    }
   }
 
   private static Path reportDir() throws IOException {
@@ -94,27 +124,38 @@ class KvFaultSuiteTest {
     long started = System.nanoTime();
     int seconds = (int) longProperty("raft.faults.seconds", 30);
     long seed = longProperty("raft.faults.seed", ThreadLocalRandom.current().nextLong(1, 1L << 40));
+    List<String> kinds = storages();
     List<FaultRun.Report> reports = new ArrayList<>();
     List<String> failures = new ArrayList<>();
-    // One cluster for all runs (starting three JVMs is the slow part); each run has keys of its own.
-    Path d = Files.createDirectories(dir().resolve("cluster"));
-    try (KvProcessCluster cluster = new KvProcessCluster(d, KvNode.class, "")) {
-      FaultRun.start(cluster);
-      for (int i = 0; i < runs; i++) {
-        if (minutes > 0 && System.nanoTime() - started > TimeUnit.MINUTES.toNanos(minutes)) break;
-        FaultRun.Settings s = new FaultRun.Settings();
-        s.seed = seed + i;
-        s.seconds = seconds;
-        s.label = "run " + (i + 1) + "/" + runs;
-        s.keyPrefix = "r" + (i + 1) + "-";
-        FaultRun.Report r = run(s, cluster);
-        reports.add(r);
-        for (String c : r.crashes) failures.add(s.label + " (seed " + s.seed + "): member " + c);
-        if (!r.violations.isEmpty()) {
-          failures.add(s.label + " (seed " + s.seed + ", replay with -Draft.faults.seed=" + s.seed
-              + " -Draft.faults.runs=1): " + r.violations.size() + " violation(s), first: " + r.violations.get(0));
+    int done = 0;
+    for (int k = 0; k < kinds.size(); k++) {
+      String storage = kinds.get(k);
+      // This storage's share of the runs, and of the time when there is a limit.
+      int share = runs / kinds.size() + (k < runs % kinds.size() ? 1 : 0);
+      long until = minutes > 0 ? started + TimeUnit.MINUTES.toNanos(minutes) * (k + 1) / kinds.size() : Long.MAX_VALUE;
+      if (share == 0) continue;
+      // One cluster per storage for its runs (starting three JVMs is the slow part); each run has keys of its own.
+      Path d = Files.createDirectories(dir().resolve("cluster-" + storage));
+      try (KvProcessCluster cluster = new KvProcessCluster(d, KvNode.class, "raft.persistence.storage = " + storage)) {
+        FaultRun.start(cluster);
+        for (int j = 0; j < share && System.nanoTime() < until; j++) {
+          int i = done++;
+          FaultRun.Settings s = new FaultRun.Settings();
+          s.seed = seed + i;
+          s.seconds = seconds;
+          s.label = "run " + (i + 1) + "/" + runs + " on " + storage;
+          s.keyPrefix = "r" + (i + 1) + "-";
+          FaultRun.Report r = run(s, cluster);
+          reports.add(r);
+          for (String c : r.crashes) failures.add(s.label + " (seed " + s.seed + "): member " + c);
+          if (!r.violations.isEmpty()) {
+            failures.add(s.label + " (seed " + s.seed + ", replay with -Draft.faults.seed=" + s.seed
+                + " -Draft.faults.runs=1 -Draft.faults.storage=" + storage + "): " + r.violations.size()
+                + " violation(s), first: " + r.violations.get(0));
+          }
         }
       }
+      assertStoredIn(d, storage);
     }
     System.out.println("[faults] " + totals(reports));
     assertTrue(failures.isEmpty(), () -> String.join("\n", failures));

@@ -42,7 +42,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Membership changes, leadership transfers and a rolling restart of the leader, end to end: KV
- * member JVMs journaling to LevelDB ({@link KvProcessCluster}), while HTTP clients ({@link
+ * member JVMs on segment files, the default storage ({@link KvProcessCluster}), while HTTP clients ({@link
  * HttpKvClient}) keep writing (put, cas, delete, each with an Idempotency-Key, retried with it when
  * the outcome is unknown) and reading (linearizable, lease, stale) on a few keys:
  *

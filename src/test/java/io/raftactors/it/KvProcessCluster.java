@@ -25,7 +25,8 @@ import java.util.concurrent.TimeUnit;
 /**
  * Three members of the replicated KV store, each in its own JVM (by default {@link
  * io.raftactors.examples.kv.KvNode}'s main, started with {@code --node nX --config FILE --data-dir
- * DIR}), journaling to LevelDB under one data directory, on free ports. A member can be killed
+ * DIR}), keeping their logs under one data directory (in the storage raft.persistence.storage
+ * chooses, segment files by default), on free ports. A member can be killed
  * with SIGKILL and started again on the same data, or frozen with SIGSTOP and continued with
  * SIGCONT. {@link #close} continues every frozen member and destroys every process.
  *

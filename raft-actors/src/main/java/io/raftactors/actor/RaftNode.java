@@ -396,7 +396,10 @@ public final class RaftNode {
 
   /**
    * The node's behaviour. A failed storage write stops the node's current incarnation; it restarts
-   * with backoff and recovers from storage, so no answer that depended on the failed write is sent.
+   * with backoff and recovers from storage, so no answer that depended on the failed write is sent
+   * (a leader steps down, and whoever waits for a proposal on it learns that its outcome is
+   * unknown). The state machine lives on across such restarts and is not given again the entries
+   * it has applied.
    */
   public static Behavior<Command> create(RaftSettings settings, RaftStorage storage, StateMachine stateMachine) {
     return create(settings, storage, stateMachine, null);
@@ -407,13 +410,26 @@ public final class RaftNode {
       RaftSettings settings, RaftStorage storage, StateMachine stateMachine, PeerTransport transport) {
     // Counts recovery attempts across restarts, so that each attempt is numbered in the log and in the status.
     java.util.concurrent.atomic.AtomicInteger recoveries = new java.util.concurrent.atomic.AtomicInteger();
+    AppliedProgress progress = new AppliedProgress();
     Behavior<Command> node = Behaviors.setup(ctx -> Behaviors.withStash(STASH_CAPACITY, stash ->
-        Behaviors.withTimers(timers -> new RaftNode(ctx, stash, timers, settings, storage, stateMachine,
+        Behaviors.withTimers(timers -> new RaftNode(ctx, stash, timers, settings, storage, stateMachine, progress,
             transport != null ? transport : PeerTransport.resolving(ctx.getSystem(), settings))
             .recovering(recoveries.incrementAndGet()))));
     Behavior<Command> supervised = Behaviors.supervise(node).onFailure(Exception.class, SupervisorStrategy.restartWithBackoff(
         settings.restartBackoffMin(), settings.restartBackoffMax(), 0.2));
     return Behaviors.intercept(StopInterceptor::new, supervised);
+  }
+
+  /**
+   * What outlives an incarnation of a node, which the supervisor restarts after a failure with the
+   * same state machine: how far that state machine has applied the log, and the session table that
+   * went with it. Used by one incarnation at a time, on the actor's thread.
+   */
+  private static final class AppliedProgress {
+    /** The last index the state machine reflects, applied or restored from a snapshot (0: none). */
+    long index;
+    /** The session table of the incarnation that applied up to {@link #index} (null: none yet). */
+    SessionTable sessions;
   }
 
   /** {@link Stop} ends the actor in whatever behaviour it is. */
@@ -440,6 +456,15 @@ public final class RaftNode {
   private final NodeMetrics metrics;
   private final RaftStorage storage;
   private final StateMachine stateMachine;
+  /** How far the state machine got, across incarnations. */
+  private final AppliedProgress progress;
+  /**
+   * Entries up to this index were applied to the state machine by an earlier incarnation: they are
+   * decided again by the session table, which this incarnation rebuilds, but not applied again.
+   */
+  private long appliedBefore;
+  /** The session table of that earlier incarnation, for the answers it recorded (null: none). */
+  private SessionTable sessionsBefore;
   private final Logger log;
   private final Serialization serialization;
   private final PeerTransport transport;
@@ -471,7 +496,8 @@ public final class RaftNode {
   private TransferWait transferWait;
 
   private RaftNode(ActorContext<Command> ctx, StashBuffer<Command> stash, TimerScheduler<Command> timers,
-      RaftSettings settings, RaftStorage storage, StateMachine stateMachine, PeerTransport transport) {
+      RaftSettings settings, RaftStorage storage, StateMachine stateMachine, AppliedProgress progress,
+      PeerTransport transport) {
     this.ctx = ctx;
     this.stash = stash;
     this.timers = timers;
@@ -479,6 +505,7 @@ public final class RaftNode {
     this.metrics = new NodeMetrics(settings.memberId());
     this.storage = storage;
     this.stateMachine = stateMachine;
+    this.progress = progress;
     this.log = ctx.getLog();
     this.serialization = SerializationExtension.get(ctx.getSystem().classicSystem());
     this.transport = transport;
@@ -568,7 +595,21 @@ public final class RaftNode {
     if (state.snapshotData() != null) {
       // T3.8-05: the state machine starts from the snapshot; the log after it is applied as it commits.
       stateMachine.restoreSnapshot(NodeSnapshot.unwrap(state.snapshotData()).stateMachine());
+      progress.index = state.snapshot().lastIncludedIndex();
+      appliedBefore = 0;
+      sessionsBefore = null;
+    } else {
+      // After a restart (a failed write) the state machine still holds what it applied: every entry it
+      // applied was committed and durable here, so the recovered log holds the same entries at those
+      // indexes, and applying them again would apply them twice.
+      appliedBefore = progress.index;
+      sessionsBefore = progress.sessions;
+      if (appliedBefore > 0) {
+        log.info("Raft node {} of group {}: its state machine has applied the log up to index {} before the restart; "
+            + "those entries are not applied again", settings.memberId(), settings.groupId(), appliedBefore);
+      }
     }
+    progress.sessions = driver.sessions();
     role = core.role();
     lastConfig = null;
     configurationSeen();
@@ -1018,13 +1059,40 @@ public final class RaftNode {
   }
 
   private Behavior<Command> onWriteCompleted(WriteCompleted w) {
-    if (w.failure() != null) {
-      // T3.8-09: nothing that depends on this write may leave. Restart and recover from storage.
-      throw new IllegalStateException("storage write failed on raft node " + settings.memberId(), w.failure());
-    }
+    if (w.failure() != null) return storageFailed(w.failure());
     metrics.writeDone(System.nanoTime());
     driver.writeDone(w.seq());
     return afterInput();
+  }
+
+  /**
+   * T3.8-09: a storage write failed (a full disk, an I/O error). Nothing that depends on it may
+   * leave: this incarnation ends (a leader steps down) and the node reads its state from storage
+   * again after raft.restart-backoff. Whoever waits here for a proposal learns at once that its
+   * outcome is unknown (its entry may reach a majority through the followers and be applied), and
+   * reads waiting here are answered "not the leader"; nothing is answered "applied".
+   */
+  private Behavior<Command> storageFailed(Throwable failure) {
+    Throwable cause = failure instanceof java.util.concurrent.CompletionException && failure.getCause() != null
+        ? failure.getCause() : failure;
+    log.error("Raft node {} of group {}: a storage write failed ({}). As {} in term {} it stops taking part: {} waiting "
+            + "request(s) are answered 'outcome unknown', and it reads its state from storage again after "
+            + "raft.restart-backoff; until a write succeeds it acknowledges nothing", settings.memberId(),
+        settings.groupId(), cause, core.role(), core.term(), waiting.size());
+    String reason = "the storage of raft node " + settings.memberId() + " of group " + settings.groupId()
+        + " failed a write (" + cause + "); the command may or may not be applied";
+    for (Long corr : List.copyOf(waiting.keySet())) answer(takeWaiter(corr), new ProposalOutcome.Unknown(corr, reason));
+    if (transferWait != null) {
+      answer(transferWait.waiter(), new ProposalOutcome.Unknown(0, reason));
+      transferWait = null;
+    }
+    for (PendingQuery q : queries.values()) {
+      if (q.local() != null) q.local().tell(new NotLeader(null));
+      else q.client().tell(clientNotLeader(q.requestId(), null));
+    }
+    queries.clear();
+    throw new IllegalStateException("storage write failed on raft node " + settings.memberId() + " of group "
+        + settings.groupId(), cause);
   }
 
   /** Runs the core's output and switches behaviour if the role changed. */
@@ -1084,6 +1152,8 @@ public final class RaftNode {
     @Override
     public void restore(Snapshot s) {
       stateMachine.restoreSnapshot(s.data()); // installed from the leader; the driver restored the sessions
+      progress.index = s.index();
+      appliedBefore = 0; // the state machine is the snapshot's now: what follows is applied
     }
 
     @Override
@@ -1118,6 +1188,9 @@ public final class RaftNode {
     /** T5.1-02: the state machine's snapshot (the driver adds the session table); synchronous, one at a time. */
     @Override
     public byte[] snapshot() {
+      // Until this incarnation has caught up with what the state machine applied before a restart,
+      // the state machine is ahead of the index the snapshot would be taken at.
+      if (core.lastApplied() < appliedBefore) return null;
       return stateMachine.takeSnapshot();
     }
   }
@@ -1131,6 +1204,7 @@ public final class RaftNode {
     Pending p = c.hasCaller() ? takePending(c.correlationId()) : null;
     EntryData.Command result = applyAndAnswer(c, session, p == null ? null : p.waiter());
     if (p != null && p.arrivedNanos() > 0) metrics.applied(p.arrivedNanos(), System.nanoTime());
+    progress.index = Math.max(progress.index, c.entry().index());
     return result;
   }
 
@@ -1146,10 +1220,10 @@ public final class RaftNode {
       return null;
     }
     if (session == null) {
-      if (e.data() instanceof EntryData.Command cmd) applyCommand(e.index(), cmd, waiter, false);
+      if (e.data() instanceof EntryData.Command cmd) applyCommand(e, cmd, waiter, false);
       return null;
     }
-    if (session instanceof SessionTable.Apply a) return applyCommand(e.index(), a.command(), waiter, true);
+    if (session instanceof SessionTable.Apply a) return applyCommand(e, a.command(), waiter, true);
     if (session instanceof SessionTable.Opened o) {
       if (waiter instanceof ClientWaiter w) w.replyTo().tell(new ClientSessionOpened(w.requestId(), o.session()));
     } else if (session instanceof SessionTable.KeptAlive) {
@@ -1174,7 +1248,9 @@ public final class RaftNode {
    * Applies a user command and answers its caller; returns the result serialized if {@code
    * keep} (for the session table), else null.
    */
-  private EntryData.Command applyCommand(long index, EntryData.Command cmd, Waiter waiter, boolean keep) {
+  private EntryData.Command applyCommand(LogEntry e, EntryData.Command cmd, Waiter waiter, boolean keep) {
+    long index = e.index();
+    if (index <= appliedBefore) return keep ? resultBefore(e) : null; // applied before the restart; nobody waits for it here
     Object command = deserializeEntry(index, payloadOf(cmd));
     long started = System.nanoTime();
     Object result = stateMachine.apply(index, command);
@@ -1186,6 +1262,19 @@ public final class RaftNode {
     Payload serialized = keep || waiter instanceof ClientWaiter ? serializeResult(result) : null;
     if (waiter instanceof ClientWaiter w) w.replyTo().tell(new ClientResult(w.requestId(), index, serialized));
     return keep ? entryOf(serialized) : null;
+  }
+
+  /**
+   * The result recorded for session entry {@code e} by the incarnation that applied it before the
+   * restart: the rebuilt session table must keep the same answers. An answer that table no longer
+   * had was dropped by the time it reached the same index, so the rebuilt one drops it too.
+   */
+  private EntryData.Command resultBefore(LogEntry e) {
+    if (sessionsBefore == null) return null;
+    SessionTable.Response r = null;
+    if (e.data() instanceof EntryData.SessionCommand c) r = sessionsBefore.cached(c.session(), c.seq());
+    else if (e.data() instanceof EntryData.KeyedCommand k) r = sessionsBefore.cached(k.key(), k.command());
+    return r != null && r.index() == e.index() ? r.result() : null;
   }
 
   private Waiter takeWaiter(long correlationId) {

@@ -2,7 +2,9 @@ package io.raftactors.actor;
 
 /**
  * The replicated state machine a Raft group drives. Every node applies the same committed commands
- * in the same order, exactly once per node incarnation.
+ * in the same order, each once. A node that restarts after a failure (a storage write that failed)
+ * keeps its state machine and does not apply again what it has applied; a node created anew on
+ * the same storage needs a new state machine, which is given the log (after the snapshot) again.
  *
  * <p>Determinism contract: {@link #apply} must depend only on the current state and the command,
  * never on the clock, randomness, the node's id or I/O; otherwise replicas diverge. It runs inside

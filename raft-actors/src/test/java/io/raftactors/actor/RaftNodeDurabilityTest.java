@@ -258,6 +258,38 @@ class RaftNodeDurabilityTest {
     });
   }
 
+  /**
+   * T3.8-09 on a leader: its write of two proposals fails (a full disk). Nothing is answered
+   * "applied"; both callers learn at once that the outcome is unknown (the entries went out to the
+   * followers with the write, and may yet commit); the failure is logged at ERROR with member, group
+   * and cause; and the node comes back as a follower.
+   */
+  @Test
+  void durability_T3_8_09_aLeaderWhoseWriteFailsAnswersOutcomeUnknownLogsTheCauseAndStepsDown() {
+    electNode();
+    TestProbe<RaftNode.ProposeReply> client = kit.createTestProbe();
+    node.tell(new RaftNode.Propose("x", client.ref()));
+    node.tell(new RaftNode.Propose("y", client.ref()));
+    status(node); // both are appended: one write in flight, the other batched behind it
+    awaitPendingWrite();
+    LoggingTestKit.error("Raft node n1 of group g: a storage write failed (java.io.IOException: injected write failure)")
+        .withMessageContains("As LEADER in term 1 it stops taking part: 2 waiting request(s) are answered 'outcome unknown'")
+        .expect(kit.system(), () -> {
+          storage.failOne();
+          return null;
+        });
+    for (int i = 0; i < 2; i++) {
+      RaftNode.OutcomeUnknown u = assertInstanceOf(RaftNode.OutcomeUnknown.class, client.receiveMessage(Duration.ofSeconds(5)));
+      assertTrue(u.reason().contains("injected write failure"), u.reason());
+    }
+    client.expectNoMessage(QUIET);
+    time.timePasses(Duration.ofMillis(150)); // restart backoff
+    RaftNode.Status s = status(node);
+    assertEquals(RaftNode.Phase.RUNNING, s.phase());
+    assertEquals(Role.FOLLOWER, s.role());
+    assertEquals(2, s.lastIndex(), "the failed write's entries are not in the recovered log");
+  }
+
   @Test
   void batching_T10_2_2_01_proposalsArrivingDuringAWriteAreWrittenAndRepliedTogether() {
     electNode();

@@ -53,10 +53,12 @@ public final class JournalStorage implements RaftStorage, AutoCloseable {
   /**
    * Starts the journal of the node described by {@code settings} in {@code system}. For the LevelDB
    * plugin the journal directory is created first; if it cannot be, this fails with an error that
-   * names the directory.
+   * names the directory. Refuses to start (IllegalStateException) if this member's log is in segment
+   * files ({@link StorageGuard}).
    */
   public static JournalStorage start(ActorSystem<?> system, RaftSettings settings) {
     Config config = system.settings().config();
+    StorageGuard.checkNoSegmentData(config, settings); // not an empty journal over a log kept in segment files
     String journalPlugin = config.getString("raft.persistence.journal-plugin");
     Duration timeout = config.getDuration("raft.persistence.write-timeout");
     int snapshotEvery = config.getInt("raft.persistence.journal-snapshot-every");

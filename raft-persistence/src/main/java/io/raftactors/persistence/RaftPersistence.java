@@ -10,7 +10,9 @@ public final class RaftPersistence {
 
   /**
    * {@code journal}: {@link JournalStorage} (Akka Persistence plugins); {@code segments}: {@link
-   * SegmentStorage}. Anything else is refused with the setting's name.
+   * SegmentStorage}. Anything else is refused with the setting's name. A member whose log is kept by
+   * the other storage (the setting changed) is refused with an IllegalStateException that names the
+   * data found and the setting that reads it, instead of starting on empty storage.
    */
   public static RaftStorage storage(ActorSystem<?> system, RaftSettings settings) {
     String kind = system.settings().config().getString("raft.persistence.storage");

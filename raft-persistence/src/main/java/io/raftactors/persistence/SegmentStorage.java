@@ -17,6 +17,7 @@ import java.nio.channels.FileChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
+import java.nio.file.OpenOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
@@ -54,6 +55,12 @@ import org.slf4j.LoggerFactory;
  * and recovery goes on from the last whole record. A bad record anywhere else is corruption:
  * recovery fails, naming the file and offset, and the node does not start.
  *
+ * <p><b>A full disk.</b> A write that finds no space (or fails in any other way) fails, and so does
+ * every later one until the node recovers, which reads the directory again: the node acknowledges
+ * nothing that is not durable. A segment or snapshot file that cannot be written completely is
+ * deleted at once (its space comes back, and only complete files are ever renamed into place); a
+ * failed preparation of the next segment is logged and the segment is created when it is needed.
+ *
  * <p><b>Compaction.</b> Once a snapshot is durable, older snapshot files are deleted, and so are
  * whole segments whose entries the snapshot covers (each later segment starts with a checkpoint,
  * so nothing else is lost with them).
@@ -72,7 +79,14 @@ public final class SegmentStorage implements RaftStorage, AutoCloseable {
   /** The record buffer keeps up to this capacity between writes; a larger one (after a big write) is dropped. */
   private static final int RECORD_BUFFER_KEPT = 1 << 20;
 
+  /** How the storage opens its files: {@code FileChannel::open}, or in tests a disk that fills up. */
+  @FunctionalInterface
+  interface FileOpener {
+    FileChannel open(Path path, OpenOption... options) throws IOException;
+  }
+
   private final Path dir;
+  private final FileOpener files;
   private final long segmentBytes;
   private final boolean fsync;
   private final ClusterConfig initialConfig;
@@ -124,8 +138,14 @@ public final class SegmentStorage implements RaftStorage, AutoCloseable {
    * {@code initialConfig} is the configuration reported for an empty directory.
    */
   public SegmentStorage(Path dir, long segmentBytes, boolean fsync, ClusterConfig initialConfig, String name) {
+    this(dir, segmentBytes, fsync, initialConfig, name, FileChannel::open);
+  }
+
+  /** As above, opening every file through {@code files}. */
+  SegmentStorage(Path dir, long segmentBytes, boolean fsync, ClusterConfig initialConfig, String name, FileOpener files) {
     if (segmentBytes < 4096) throw new IllegalArgumentException("segment size must be at least 4096 bytes, was " + segmentBytes);
     this.dir = dir;
+    this.files = files;
     this.segmentBytes = segmentBytes;
     this.fsync = fsync;
     this.initialConfig = initialConfig;
@@ -144,15 +164,23 @@ public final class SegmentStorage implements RaftStorage, AutoCloseable {
 
   /**
    * The segment storage of the node described by {@code settings}, in {@code
-   * raft.persistence.segments.dir}/group/member; closed when {@code system} terminates.
+   * raft.persistence.segments.dir}/group/member; closed when {@code system} terminates. Refuses to
+   * start (IllegalStateException) if this member's log is in the journal ({@link StorageGuard}).
    */
   public static SegmentStorage start(akka.actor.typed.ActorSystem<?> system, io.raftactors.actor.RaftSettings settings) {
-    com.typesafe.config.Config c = system.settings().config().getConfig("raft.persistence.segments");
-    Path dir = Path.of(c.getString("dir")).resolve(settings.groupId()).resolve(settings.memberId());
+    com.typesafe.config.Config config = system.settings().config();
+    StorageGuard.checkNoJournalData(config, settings); // not empty segments over a log kept in the journal
+    com.typesafe.config.Config c = config.getConfig("raft.persistence.segments");
+    Path dir = directory(config, settings);
     SegmentStorage s = new SegmentStorage(dir, c.getBytes("segment-size"), c.getBoolean("fsync"),
         settings.bootstrapConfig(), settings.groupId() + "-" + settings.memberId());
     system.getWhenTerminated().thenRun(s::close);
     return s;
+  }
+
+  /** Where the segment storage of the node described by {@code settings} keeps its files. */
+  static Path directory(com.typesafe.config.Config config, io.raftactors.actor.RaftSettings settings) {
+    return Path.of(config.getString("raft.persistence.segments.dir")).resolve(settings.groupId()).resolve(settings.memberId());
   }
 
   /** The directory of this storage. */
@@ -321,18 +349,27 @@ public final class SegmentStorage implements RaftStorage, AutoCloseable {
     Path path = segmentPath(seq);
     Path tmp = dir.resolve(path.getFileName() + ".tmp");
     zeroFile(tmp, seq, size);
-    move(tmp, path);
+    try {
+      move(tmp, path);
+    } catch (IOException | RuntimeException e) {
+      deleteAfterFailure(tmp, e);
+      throw e;
+    }
     return openNew(seq, path, size);
   }
 
   /** A segment just put in place: only its header is written. */
-  private static Segment openNew(long seq, Path path, long size) throws IOException {
-    return new Segment(seq, path, FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE), size, HEADER);
+  private Segment openNew(long seq, Path path, long size) throws IOException {
+    return new Segment(seq, path, files.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE), size, HEADER);
   }
 
-  /** Writes {@code file}: {@code size} zero bytes with the header of segment {@code seq}, synced. */
-  private static void zeroFile(Path tmp, long seq, long size) throws IOException {
-    try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
+  /**
+   * Writes {@code file}: {@code size} zero bytes with the header of segment {@code seq}, synced. If
+   * that fails (a full disk), the file is deleted: a half-made file would hold space the active
+   * segment may need, and only a complete one is ever renamed into place.
+   */
+  private void zeroFile(Path file, long seq, long size) throws IOException {
+    try (FileChannel ch = files.open(file, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
         StandardOpenOption.WRITE)) {
       ByteBuffer zeros = ByteBuffer.allocate((int) Math.min(ZERO_CHUNK, size));
       long at = 0;
@@ -342,8 +379,20 @@ public final class SegmentStorage implements RaftStorage, AutoCloseable {
       }
       ByteBuffer h = ByteBuffer.allocate(HEADER).putInt(MAGIC).putInt(VERSION).putLong(seq);
       h.flip();
-      ch.write(h, 0);
+      while (h.hasRemaining()) ch.write(h, h.position());
       ch.force(true);
+    } catch (IOException | RuntimeException e) {
+      deleteAfterFailure(file, e);
+      throw e;
+    }
+  }
+
+  /** Deletes what a failed write left of {@code file}; a failure to delete is added to {@code cause}. */
+  private static void deleteAfterFailure(Path file, Exception cause) {
+    try {
+      Files.deleteIfExists(file);
+    } catch (IOException | RuntimeException e) {
+      cause.addSuppressed(e);
     }
   }
 
@@ -351,16 +400,21 @@ public final class SegmentStorage implements RaftStorage, AutoCloseable {
     Path path = snapshotPath(s.index(), s.term());
     if (Files.exists(path)) return;
     Path tmp = dir.resolve(path.getFileName() + ".tmp");
-    try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
-        StandardOpenOption.WRITE)) {
-      CRC32C crc = new CRC32C();
-      crc.update(s.data());
-      ByteBuffer b = ByteBuffer.allocate(12 + s.data().length);
-      b.putInt(s.data().length).putLong(crc.getValue()).put(s.data()).flip();
-      while (b.hasRemaining()) ch.write(b);
-      ch.force(true);
+    try {
+      try (FileChannel ch = files.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
+          StandardOpenOption.WRITE)) {
+        CRC32C crc = new CRC32C();
+        crc.update(s.data());
+        ByteBuffer b = ByteBuffer.allocate(12 + s.data().length);
+        b.putInt(s.data().length).putLong(crc.getValue()).put(s.data()).flip();
+        while (b.hasRemaining()) ch.write(b);
+        ch.force(true);
+      }
+      move(tmp, path);
+    } catch (IOException | RuntimeException e) {
+      deleteAfterFailure(tmp, e);
+      throw e;
     }
-    move(tmp, path);
   }
 
   /** Renames {@code from} to {@code to} atomically and makes the rename durable. */
@@ -375,7 +429,7 @@ public final class SegmentStorage implements RaftStorage, AutoCloseable {
 
   private void syncDirectory() {
     if (!fsync) return;
-    try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
+    try (FileChannel d = files.open(dir, StandardOpenOption.READ)) {
       d.force(true);
     } catch (IOException e) {
       // Some platforms cannot open a directory for syncing; the rename is then as durable as they allow.
@@ -456,10 +510,7 @@ public final class SegmentStorage implements RaftStorage, AutoCloseable {
     hardState = HardState.INITIAL;
     snapshot = SnapshotMeta.initial(initialConfig);
     lastIndex = 0;
-    if (prepared != null) {
-      prepared.cancel(false);
-      prepared = null;
-    }
+    awaitPreparation();
     try (DirectoryStream<Path> stale = Files.newDirectoryStream(dir, "*.{prealloc,tmp}")) {
       for (Path f : stale) Files.deleteIfExists(f); // half-made files of an earlier run
     }
@@ -470,8 +521,10 @@ public final class SegmentStorage implements RaftStorage, AutoCloseable {
       segments.put(s.seq, s);
       active = s;
     }
-    recovered = true;
-    if (files.isEmpty()) return DurableState.empty(initialConfig);
+    if (files.isEmpty()) {
+      recovered = true;
+      return DurableState.empty(initialConfig);
+    }
     hardState = r.hardState;
     snapshot = r.snapshot;
     List<LogEntry> entries = r.entries();
@@ -483,6 +536,7 @@ public final class SegmentStorage implements RaftStorage, AutoCloseable {
     }
     byte[] data = null;
     if (snapshot.lastIncludedIndex() > 0) data = readSnapshotFile(snapshot);
+    recovered = true; // only now: writes after a recovery that failed half way (a full disk) fail too
     return new DurableState(hardState, snapshot, entries, data);
   }
 
@@ -503,9 +557,26 @@ public final class SegmentStorage implements RaftStorage, AutoCloseable {
     return data;
   }
 
+  /**
+   * Waits until a preparation of the next segment has ended, so that its file is not created again
+   * after the half-made files are deleted (cancelling a running preparation would not stop it).
+   */
+  private void awaitPreparation() {
+    java.util.concurrent.Future<Path> f = prepared;
+    prepared = null;
+    if (f == null) return;
+    try {
+      f.get();
+    } catch (java.util.concurrent.ExecutionException | java.util.concurrent.CancellationException e) {
+      // It left no file (a failed preparation deletes its own); a complete one is deleted with the others.
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
   /** Reads one segment's records into {@code r}; cuts off a torn write at the end of the last one. */
   private Segment readSegment(Path path, boolean last, Replay r) throws IOException {
-    FileChannel ch = FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
+    FileChannel ch = files.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
     try {
       long size = ch.size();
       ByteBuffer h = ByteBuffer.allocate(HEADER);
@@ -682,6 +753,7 @@ public final class SegmentStorage implements RaftStorage, AutoCloseable {
     preparer.shutdown();
     try {
       writer.join(10_000);
+      preparer.awaitTermination(10, java.util.concurrent.TimeUnit.SECONDS); // no file left open behind
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
@@ -695,6 +767,14 @@ public final class SegmentStorage implements RaftStorage, AutoCloseable {
       out.sort(null);
       return out;
     }
+  }
+
+  /**
+   * For tests: whether the next segment is being prepared (or its preparation has ended and not been
+   * taken yet). Read it after a write has completed: the writer set it before completing the write.
+   */
+  boolean preparingNextSegment() {
+    return prepared != null;
   }
 
   /** For tests: the segment files in the directory now. */

@@ -27,7 +27,8 @@ import java.util.concurrent.TimeUnit;
  * ActorSystem, writes through the new leader and shows that every surviving replica holds the
  * same data. Exits 0 on success.
  *
- * <p>Each node journals its log in LevelDB (fsync on) under {@code <data-dir>/<node>}; a second run
+ * <p>Each node keeps its log under {@code <data-dir>/<node>}, in segment files (the default) or in
+ * a LevelDB journal ({@code raft.persistence.storage = journal}), with fsync on; a second run
  * recovers what the first one wrote.
  *
  * <pre>java -jar examples/target/raft-kv.jar [--config application.conf] [--writes N] [--data-dir DIR]</pre>
@@ -56,7 +57,15 @@ public final class KvDemo {
         }
       }
     }
-    System.exit(run(loadConfig(configFile), writes, new File(dataDir), System.out));
+    int code;
+    try {
+      code = run(loadConfig(configFile), writes, new File(dataDir), System.out);
+    } catch (IllegalStateException e) {
+      // For example a data folder whose logs the configured storage must not start over (see raft.persistence.storage).
+      System.err.println("the demo cannot start: " + e.getMessage());
+      code = 2;
+    }
+    System.exit(code);
   }
 
   /** The configuration file over the defaults; exits with a message if the file is missing. */
@@ -75,7 +84,7 @@ public final class KvDemo {
   }
 
   /**
-   * Runs the demo against {@code config} (which must define raft.members), journaling under
+   * Runs the demo against {@code config} (which must define raft.members), keeping the logs under
    * {@code dataDir}; returns the exit code.
    */
   public static int run(Config config, int writes, File dataDir, PrintStream out) throws Exception {
@@ -105,7 +114,8 @@ public final class KvDemo {
         systems.put(id, system);
         machines.put(id, sm);
         nodes.put(id, RaftNode.start(system, settings, RaftPersistence.storage(system, settings), sm));
-        out.println("started " + id + " at " + m.getValue() + ", journal in " + nodeDir.getPath());
+        out.println("started " + id + " at " + m.getValue() + ", log in " + nodeDir.getPath() + " ("
+            + nodeConfig.getString("raft.persistence.storage") + ")");
       }
       String leader = awaitLeader(systems, nodes, new ArrayList<>(members.keySet()), out);
       long t0 = System.nanoTime();

@@ -21,8 +21,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One member of the replicated KV store in this JVM: a Raft node journaling to LevelDB under
- * {@code <data-dir>/<node>} and its HTTP API ({@link KvHttpApi}) at {@code kv.http.<node>}. Runs
+ * One member of the replicated KV store in this JVM: a Raft node keeping its log under
+ * {@code <data-dir>/<node>} (segment files, or a LevelDB journal with {@code raft.persistence.storage
+ * = journal}) and its HTTP API ({@link KvHttpApi}) at {@code kv.http.<node>}. Runs
  * until the JVM is stopped (Ctrl-C runs Akka's coordinated shutdown).
  *
  * <pre>java -jar examples/target/raft-kv.jar --node n1 [--config application.conf] [--data-dir data] [--join]</pre>
@@ -60,7 +61,8 @@ public final class KvNode {
     Running r;
     try {
       r = start(config, node, new File(dataDir));
-    } catch (IllegalArgumentException e) {
+    } catch (IllegalArgumentException | IllegalStateException e) {
+      // Bad settings, or storage it must not start on (the log is in the other storage): say why and exit.
       System.err.println("cannot start node " + node + ": " + e.getMessage());
       System.exit(2);
       return;
@@ -103,12 +105,17 @@ public final class KvNode {
       ServerBinding binding = Http.get(system).newServerAt(hostPort[0], Integer.parseInt(hostPort[1]))
           .bind(new KvHttpApi(system, node, ref, http, maxValue, KvHttpApi.DEFAULT_ASK_TIMEOUT, waitForLeader).route())
           .toCompletableFuture().get(30, TimeUnit.SECONDS);
-      log.info("node {}: journal and node started, HTTP bound at {} in {} ms", node, http.get(node),
+      log.info("node {}: storage and node started, HTTP bound at {} in {} ms", node, http.get(node),
           (System.nanoTime() - t1) / 1_000_000);
       binding.addToCoordinatedShutdown(Duration.ofSeconds(3), system);
       return new Running(system, ref, http.get(node));
     } catch (Exception e) {
-      CoordinatedShutdown.get(system).run(CoordinatedShutdown.unknownReason());
+      // A start that failed (for example storage it must not start on) releases its ports before it returns.
+      try {
+        CoordinatedShutdown.get(system).runAll(CoordinatedShutdown.unknownReason()).toCompletableFuture().get(30, TimeUnit.SECONDS);
+      } catch (Exception shutdown) {
+        e.addSuppressed(shutdown);
+      }
       throw e;
     }
   }
