@@ -31,6 +31,8 @@ final class Progress {
   long ackedRound;
   /** Tick of the last AppendEntries sent; heartbeats are skipped while traffic flows. */
   long lastSent = Long.MIN_VALUE / 2;
+  /** Whether the follower has answered anything since entries or snapshot bytes last left for it. */
+  boolean answeredSinceData = true;
   final ArrayDeque<Inflight> inflight = new ArrayDeque<>();
   /** In SNAPSHOT mode: the snapshot being sent and the offset the follower has acknowledged. */
   Snapshot sending;
@@ -41,6 +43,29 @@ final class Progress {
   Progress(long nextIndex, long now) {
     this.nextIndex = nextIndex;
     this.lastContact = now;
+  }
+
+  /**
+   * The follower has not answered anything since entries or snapshot bytes last left for it: it may
+   * be stopped (a paused process, a stalled connection), and whatever the leader sends it now may
+   * wait in a queue on the way instead of being lost. While it is silent, probes carry no entries
+   * and a snapshot transfer sends no chunk (the follower is asked where it stands instead), and
+   * pipelining never has more than its window outstanding: what the leader hands out for a silent
+   * follower is bounded by the window, not by how long it stays silent.
+   */
+  boolean silent() {
+    return !answeredSinceData;
+  }
+
+  /** An answer from the follower arrived at tick {@code now}. */
+  void heardFrom(long now) {
+    lastContact = now;
+    answeredSinceData = true;
+  }
+
+  /** A message carrying entries or snapshot bytes left for the follower. */
+  void dataSent() {
+    answeredSinceData = false;
   }
 
   void becomeSnapshot(Snapshot s) {

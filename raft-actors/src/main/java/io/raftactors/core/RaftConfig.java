@@ -14,7 +14,9 @@ package io.raftactors.core;
  * @param conflictHint followers answer rejections with a hint so leaders back up a term at a time
  * @param maxEntriesPerAppend most entries in one AppendEntries
  * @param maxBytesPerAppend most entry bytes in one AppendEntries (at least one entry is always sent)
- * @param maxInflightAppends pipelining window: AppendEntries outstanding per follower
+ * @param maxInflightAppends pipelining window: AppendEntries outstanding per follower; also what a
+ *     follower that stops answering is handed (plus one probe and one snapshot chunk) before it gets
+ *     only empty messages until it answers
  * @param snapshotChunkBytes most snapshot bytes in one InstallSnapshot message
  * @param leaseTicks lease reads: how long a confirmed heartbeat round lets the leader serve reads
  *     alone (0: off)

@@ -858,6 +858,13 @@ public final class RaftCore {
       return;
     }
     SnapshotMeta meta = new SnapshotMeta(idx, is.lastIncludedTerm(), is.config());
+    if (is.data().length == 0 && !is.done()) {
+      // An empty chunk that does not finish the transfer asks where it stands (the leader heard
+      // nothing since its last chunk): answer the offset expected next, and change nothing.
+      long expected = incoming != null && meta.equals(incomingMeta) ? incomingSize : 0;
+      replyAfterPersist(is.from(), new InstallSnapshotResponse(term, id, idx, expected, false));
+      return;
+    }
     if (is.offset() == 0) {
       // T5.1-12: a new transfer replaces any partial one.
       incomingMeta = meta;
@@ -1003,7 +1010,9 @@ public final class RaftCore {
     }
     if (pr.mode == Progress.Mode.PROBE) {
       if (pr.probeSent) return; // one probe at a time; the heartbeat retries a lost one
-      List<LogEntry> batch = pr.nextIndex <= log.lastIndex()
+      // A follower silent since entries last left for it gets an empty probe: its answer, not the
+      // heartbeat, lets the next entries leave, so a stopped follower is not sent a batch per interval.
+      List<LogEntry> batch = pr.nextIndex <= log.lastIndex() && !pr.silent()
           ? log.slice(pr.nextIndex, log.lastIndex(), settings.maxEntriesPerAppend(), settings.maxBytesPerAppend())
           : List.of();
       sendAppendEntries(peer, pr, pr.nextIndex - 1, batch);
@@ -1061,19 +1070,24 @@ public final class RaftCore {
     if (pr.probeSent) return;
     Snapshot s = pr.sending; // T5.1-14: keeps the snapshot it started with, even if a newer one is taken
     int from = (int) pr.snapshotOffset;
-    int len = Math.min(settings.snapshotChunkBytes(), s.data().length - from);
+    // A follower silent since the last chunk left is asked where the transfer stands (an empty chunk
+    // that does not finish it) instead of being sent the chunk again: chunks to a stopped follower
+    // would wait in the transport's queue, one per heartbeat interval, for as long as it stays stopped.
+    boolean ask = pr.silent() && from < s.data().length;
+    int len = ask ? 0 : Math.min(settings.snapshotChunkBytes(), s.data().length - from);
     byte[] chunk = java.util.Arrays.copyOfRange(s.data(), from, from + len);
-    boolean done = from + len == s.data().length;
+    boolean done = !ask && from + len == s.data().length;
     send(peer, new InstallSnapshot(term, id, s.index(), s.term(), s.meta().config(), from, chunk, done, s.data().length), false);
     pr.snapshotInFlightEnd = from + len;
     pr.probeSent = true;
     pr.lastSent = now;
+    if (len > 0) pr.dataSent();
   }
 
   private void onInstallSnapshotResponse(InstallSnapshotResponse r) {
     Progress pr = tracker.progress(r.from());
     if (pr == null) return;
-    pr.lastContact = now;
+    pr.heardFrom(now);
     if (r.installed()) {
       if (pr.acknowledge(r.lastIncludedIndex())) maybeCommit();
       if (role != Role.LEADER) return;
@@ -1082,8 +1096,10 @@ public final class RaftCore {
     }
     if (pr.mode != Progress.Mode.SNAPSHOT || r.lastIncludedIndex() != pr.sending.index()) return; // stale
     long next = Math.min(r.nextOffset(), pr.sending.data().length);
-    if (pr.probeSent && next == pr.snapshotInFlightEnd) {
-      // The chunk in flight arrived: the next one leaves at once (T5.1-07: one at a time).
+    boolean asking = pr.snapshotInFlightEnd == pr.snapshotOffset; // an empty chunk is in flight (sendSnapshotChunk)
+    if (pr.probeSent && (next == pr.snapshotInFlightEnd || asking)) {
+      // The chunk in flight arrived, or the follower answered where it stands: the next chunk leaves
+      // at once, from where it says (T5.1-07: one at a time).
       pr.snapshotOffset = next;
       pr.probeSent = false;
       return;
@@ -1098,12 +1114,13 @@ public final class RaftCore {
   private void sendAppendEntries(String peer, Progress pr, long prev, List<LogEntry> batch) {
     send(peer, new AppendEntries(term, id, prev, log.term(prev), batch, commitIndex, reads.round()), false);
     pr.lastSent = now;
+    if (!batch.isEmpty()) pr.dataSent();
   }
 
   private void onAppendResponse(AppendEntriesResponse r) {
     Progress pr = tracker.progress(r.from());
     if (pr == null) return;
-    pr.lastContact = now; // T6.2-02: any reply of the current term is contact
+    pr.heardFrom(now); // T6.2-02: any reply of the current term is contact
     if (r.round() > pr.ackedRound) {
       pr.ackedRound = r.round();
       confirmRounds();

@@ -18,6 +18,8 @@ final class CoreCluster {
   final RaftConfig settings;
   private final Map<String, RaftCore> nodes = new TreeMap<>();
   private final Set<String> down = new HashSet<>();
+  /** Frozen members and what was sent to them meanwhile, oldest first (see {@link #freeze}). */
+  private final Map<String, List<RaftMessage>> frozen = new TreeMap<>();
   /** Drops a message from the first id to the second when true. */
   private BiPredicate<String, RaftMessage> dropIf = (to, m) -> false;
   final Map<String, List<ProposalOutcome>> outcomes = new TreeMap<>();
@@ -66,6 +68,36 @@ final class CoreCluster {
     down.remove(id);
   }
 
+  /**
+   * Pauses {@code id} as a stopped process: it neither ticks nor handles messages, and what is sent
+   * to it waits, in order, as a connection to a stopped process holds it, until {@link #thaw}.
+   */
+  void freeze(String id) {
+    frozen.putIfAbsent(id, new ArrayList<>());
+  }
+
+  /** What was sent to frozen {@code id} so far, oldest first. */
+  List<RaftMessage> held(String id) {
+    return frozen.getOrDefault(id, List.of());
+  }
+
+  /** Resumes {@code id}: it handles what was held for it, in order (its answers leave with the next hop), then runs again. */
+  void thaw(String id) {
+    List<RaftMessage> held = frozen.remove(id);
+    if (held == null) return;
+    RaftCore n = nodes.get(id);
+    for (RaftMessage m : held) {
+      delivered.add(new Outbound(id, m));
+      n.step(m);
+      collect(id, n);
+    }
+  }
+
+  /** Whether {@code id} runs: neither down nor frozen. */
+  private boolean runs(String id) {
+    return !down.contains(id) && !frozen.containsKey(id);
+  }
+
   void dropIf(BiPredicate<String, RaftMessage> drop) {
     dropIf = drop;
   }
@@ -85,7 +117,7 @@ final class CoreCluster {
   void settle() {
     for (int rounds = 0; rounds < 10_000; rounds++) {
       for (Map.Entry<String, RaftCore> e : nodes.entrySet()) {
-        if (!down.contains(e.getKey())) collect(e.getKey(), e.getValue());
+        if (runs(e.getKey())) collect(e.getKey(), e.getValue());
       }
       if (inFlight.isEmpty()) return;
       deliverInFlight();
@@ -119,7 +151,7 @@ final class CoreCluster {
   void hop() {
     deliverInFlight();
     for (Map.Entry<String, RaftCore> e : nodes.entrySet()) {
-      if (!down.contains(e.getKey())) collect(e.getKey(), e.getValue());
+      if (runs(e.getKey())) collect(e.getKey(), e.getValue());
     }
   }
 
@@ -130,6 +162,10 @@ final class CoreCluster {
     for (Outbound o : now) {
       RaftCore to = nodes.get(o.to());
       if (to == null || down.contains(o.to()) || down.contains(o.message().from())) continue;
+      if (frozen.containsKey(o.to())) {
+        frozen.get(o.to()).add(o.message());
+        continue;
+      }
       if (dropIf.test(o.to(), o.message())) continue;
       delivered.add(o);
       to.step(o.message());
@@ -139,7 +175,7 @@ final class CoreCluster {
   /** Ticks every live member, then makes one hop; {@code n} times. */
   void tickHops(int n) {
     for (int i = 0; i < n; i++) {
-      for (Map.Entry<String, RaftCore> e : nodes.entrySet()) if (!down.contains(e.getKey())) e.getValue().tick();
+      for (Map.Entry<String, RaftCore> e : nodes.entrySet()) if (runs(e.getKey())) e.getValue().tick();
       hop();
     }
   }
@@ -165,7 +201,7 @@ final class CoreCluster {
   /** Ticks every live member once per step, settling the network after each, {@code n} times. */
   void tick(int n) {
     for (int i = 0; i < n; i++) {
-      for (Map.Entry<String, RaftCore> e : nodes.entrySet()) if (!down.contains(e.getKey())) e.getValue().tick();
+      for (Map.Entry<String, RaftCore> e : nodes.entrySet()) if (runs(e.getKey())) e.getValue().tick();
       settle();
     }
   }

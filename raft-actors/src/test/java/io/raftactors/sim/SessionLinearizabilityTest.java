@@ -212,10 +212,17 @@ class SessionLinearizabilityTest {
     assertFalse(cas.done());
     long crashStep = sim.step();
     sim.crash(leader);
-    sim.holdWhere(null);
     for (Simulation.Envelope e : sim.held()) sim.drop(e.id());
 
-    // The client retries elsewhere until it has an answer.
+    // The client retries elsewhere. The next leader commits nothing until the retry is in its log, so
+    // it cannot have applied the first attempt yet and logs the retry instead of answering it from
+    // its session table: the retry is applied as a second copy of the command, whatever the timing.
+    int proposalsBefore = sim.proposals().size();
+    sim.holdWhere(e -> e.message() instanceof RaftMessage.AppendEntriesResponse);
+    assertTrue(sim.runUntil(() -> sim.proposals().stream().skip(proposalsBefore).anyMatch(p -> p.index > 0), 50 * ET_MAX) >= 0,
+        "the retry reaches the next leader's log");
+    sim.holdWhere(null);
+    for (Simulation.Envelope e : sim.held()) sim.release(e.id());
     assertTrue(sim.runUntil(cas::done, 50 * ET_MAX) >= 0, cas::toString);
     sim.restart(leader);
     String now = awaitLeader(sim).id();
