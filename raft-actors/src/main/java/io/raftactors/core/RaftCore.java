@@ -1068,7 +1068,11 @@ public final class RaftCore {
     if (snapshot == null) return; // the snapshot's data is not loaded; cannot happen in a node that compacted
     if (pr.mode != Progress.Mode.SNAPSHOT) pr.becomeSnapshot(snapshot);
     if (pr.probeSent) return;
-    Snapshot s = pr.sending; // T5.1-14: keeps the snapshot it started with, even if a newer one is taken
+    // T5.1-14: a transfer keeps the snapshot it started with, even if a newer one is taken; but one
+    // the follower has acknowledged nothing of yet (a silent follower's, above all) takes the newest:
+    // it costs nothing, and the leader does not hold an old snapshot for a follower that cannot take it.
+    if (pr.snapshotOffset == 0 && pr.sending != snapshot) pr.sending = snapshot;
+    Snapshot s = pr.sending;
     int from = (int) pr.snapshotOffset;
     // A follower silent since the last chunk left is asked where the transfer stands (an empty chunk
     // that does not finish it) instead of being sent the chunk again: chunks to a stopped follower

@@ -77,6 +77,7 @@ class FrozenFollowerTest {
     assertTrue(leader.commitIndex() >= frozenAt + 4L * intervals * CFG.heartbeatInterval(), "setup: the group kept writing");
     if (compacting) assertTrue(leader.snapshotIndex() > frozenAt, "setup: entries n3 lacks were compacted away");
 
+    int deliveredBefore = c.delivered.size();
     c.thaw("n3");
     int ticks = 0;
     while (n3.commitIndex() < leader.commitIndex() || n3.lastIndex() < leader.lastIndex()) {
@@ -84,7 +85,15 @@ class FrozenFollowerTest {
       loadedTick(c, leader, compacting);
     }
     assertEquals(leader.term(), n3.term(), "no election on the way");
-    if (compacting) assertTrue(n3.snapshotIndex() > frozenAt, "n3 caught up through the snapshot");
+    if (compacting) {
+      assertTrue(n3.snapshotIndex() > frozenAt, "n3 caught up through the snapshot");
+      java.util.Set<Long> installed = new java.util.TreeSet<>();
+      for (Outbound o : c.delivered.subList(deliveredBefore, c.delivered.size())) {
+        if (o.to().equals("n3") && o.message() instanceof InstallSnapshot is && is.data().length > 0) installed.add(is.lastIncludedIndex());
+      }
+      // T5.1-14: the transfer had not started when n3 froze, so it takes the newest snapshot, not the one of the freeze.
+      assertEquals(1, installed.size(), "n3 is sent one snapshot, the newest: " + installed);
+    }
     for (long i = Math.max(n3.snapshotIndex(), leader.snapshotIndex()) + 1; i <= leader.lastIndex(); i++) {
       assertEquals(leader.entry(i), n3.entry(i), "entry " + i);
     }
