@@ -4,8 +4,8 @@ import akka.actor.Address;
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.ActorSystem;
 import akka.actor.typed.javadsl.AskPattern;
-import akka.actor.typed.javadsl.Behaviors;
 import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigFactory;
 import io.raftactors.actor.RaftNode;
 import io.raftactors.actor.RaftSettings;
@@ -20,6 +20,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import org.slf4j.LoggerFactory;
 
 /**
  * The replicated key-value demo: starts the three members of application.conf (one ActorSystem
@@ -37,35 +38,69 @@ import java.util.concurrent.TimeUnit;
 public final class KvDemo {
   private static final Duration ASK = Duration.ofSeconds(5);
 
+  /** The command line of the jar, both modes. */
+  static final String USAGE = String.join("\n",
+      "usage: java -jar raft-kv.jar [--config FILE] [--writes N] [--data-dir DIR]",
+      "         the demo: the founding members of FILE (default application.conf), one ActorSystem each in this JVM,",
+      "         journaling under DIR/<member> (default data)",
+      "       java -jar raft-kv.jar --node ID [--config FILE] [--data-dir DIR] [--join]",
+      "         member ID alone, with its HTTP API at kv.http.ID, journaling under DIR/ID (default data);",
+      "         --join: a new member that waits to be added (POST /admin/members) instead of founding the group");
+
   public static void main(String[] args) throws Exception {
+    int code = cli(args, System.out, System.err);
+    if (code != 0) System.exit(code);
+  }
+
+  /**
+   * Runs the jar's command line: with {@code --node} one member ({@link KvNode#cli}), else the demo.
+   * Returns the exit code; a bad argument or setting is one line on {@code err} and 2.
+   */
+  static int cli(String[] args, PrintStream out, PrintStream err) throws Exception {
     if (java.util.Arrays.asList(args).contains("--node")) {
-      KvNode.main(args); // one member per JVM, with its HTTP API
-      return;
+      return KvNode.cli(args, out, err); // one member per JVM, with its HTTP API
     }
+    LoggerFactory.getILoggerFactory(); // before Akka's threads log: else SLF4J replays their first lines with a notice
     String configFile = "application.conf";
     int writes = 1000;
     String dataDir = "data";
-    for (int i = 0; i < args.length; i++) {
-      switch (args[i]) {
-        case "--config" -> configFile = value(args, ++i, "--config");
-        case "--writes" -> writes = Integer.parseInt(value(args, ++i, "--writes"));
-        case "--data-dir" -> dataDir = value(args, ++i, "--data-dir");
-        default -> {
-          System.err.println("unknown argument " + args[i] + "; usage: raft-kv [--config FILE] [--writes N] [--data-dir DIR]");
-          System.exit(2);
+    try {
+      for (int i = 0; i < args.length; i++) {
+        switch (args[i]) {
+          case "--config" -> configFile = value(args, ++i, "--config");
+          case "--writes" -> {
+            String n = value(args, ++i, "--writes");
+            try {
+              writes = Integer.parseInt(n);
+            } catch (NumberFormatException e) {
+              throw new IllegalArgumentException("--writes needs a number, got '" + n + "'");
+            }
+            if (writes < 1) throw new IllegalArgumentException("--writes must be at least 1, got " + writes);
+          }
+          case "--data-dir" -> dataDir = value(args, ++i, "--data-dir");
+          case "--help", "-h" -> {
+            out.println(USAGE);
+            return 0;
+          }
+          default -> throw new IllegalArgumentException("unknown argument " + args[i]);
         }
       }
+    } catch (IllegalArgumentException e) {
+      err.println(e.getMessage() + "\n" + USAGE);
+      return 2;
     }
-    System.exit(run(loadConfig(configFile), writes, new File(dataDir), System.out));
+    try {
+      return run(loadConfig(configFile), writes, new File(dataDir), out);
+    } catch (IllegalArgumentException | ConfigException | KvNode.StartFailed e) {
+      err.println("cannot run the demo: " + e.getMessage());
+      return 2;
+    }
   }
 
-  /** The configuration file over the defaults; exits with a message if the file is missing. */
+  /** The configuration file over the defaults. */
   static Config loadConfig(String configFile) {
     File f = new File(configFile);
-    if (!f.isFile()) {
-      System.err.println("configuration file " + f.getAbsolutePath() + " not found (use --config FILE)");
-      System.exit(2);
-    }
+    if (!f.isFile()) throw new IllegalArgumentException("configuration file " + f.getAbsolutePath() + " not found (use --config FILE)");
     return ConfigFactory.parseFile(f).withFallback(ConfigFactory.load()).resolve();
   }
 
@@ -100,7 +135,7 @@ public final class KvDemo {
             .withFallback(config)
             .resolve();
         RaftSettings settings = RaftSettings.fromConfig(nodeConfig);
-        ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), m.getValue().system(), nodeConfig);
+        ActorSystem<Void> system = KvNode.createSystem(id, m.getValue(), nodeConfig);
         KvStateMachine sm = new KvStateMachine();
         systems.put(id, system);
         machines.put(id, sm);
