@@ -28,8 +28,9 @@ import org.slf4j.LoggerFactory;
  * ActorSystem, writes through the new leader and shows that every surviving replica holds the
  * same data. Exits 0 on success.
  *
- * <p>Each node journals its log in LevelDB (fsync on) under {@code <data-dir>/<node>}; a second run
- * recovers what the first one wrote.
+ * <p>Each node journals its log in LevelDB (fsync on) under {@code <data-dir>/<node>} ({@code
+ * data/demo} by default, apart from the members that {@code --node} starts under {@code data}); a
+ * second run recovers what the first one wrote and continues that group.
  *
  * <pre>java -jar examples/target/raft-kv.jar [--config application.conf] [--writes N] [--data-dir DIR]</pre>
  *
@@ -38,11 +39,17 @@ import org.slf4j.LoggerFactory;
 public final class KvDemo {
   private static final Duration ASK = Duration.ofSeconds(5);
 
+  /**
+   * Where the demo journals by default: a folder of its own, so that the members started with
+   * --node (default data/) found a group of their own instead of continuing the demo's.
+   */
+  static final String DEFAULT_DATA_DIR = "data/demo";
+
   /** The command line of the jar, both modes. */
   static final String USAGE = String.join("\n",
       "usage: java -jar raft-kv.jar [--config FILE] [--writes N] [--data-dir DIR]",
       "         the demo: the founding members of FILE (default application.conf), one ActorSystem each in this JVM,",
-      "         journaling under DIR/<member> (default data)",
+      "         journaling under DIR/<member> (default data/demo)",
       "       java -jar raft-kv.jar --node ID [--config FILE] [--data-dir DIR] [--join]",
       "         member ID alone, with its HTTP API at kv.http.ID, journaling under DIR/ID (default data);",
       "         --join: a new member that waits to be added (POST /admin/members) instead of founding the group");
@@ -63,7 +70,7 @@ public final class KvDemo {
     LoggerFactory.getILoggerFactory(); // before Akka's threads log: else SLF4J replays their first lines with a notice
     String configFile = "application.conf";
     int writes = 1000;
-    String dataDir = "data";
+    String dataDir = DEFAULT_DATA_DIR;
     try {
       for (int i = 0; i < args.length; i++) {
         switch (args[i]) {
@@ -121,6 +128,10 @@ public final class KvDemo {
     Map<String, ActorSystem<Void>> systems = new LinkedHashMap<>();
     Map<String, ActorRef<RaftNode.Command>> nodes = new LinkedHashMap<>();
     Map<String, KvStateMachine> machines = new LinkedHashMap<>();
+    boolean earlier = members.keySet().stream().anyMatch(id -> new File(dataDir, id).isDirectory());
+    out.println(earlier
+        ? "continuing the group journaled in " + dataDir.getPath() + " by an earlier run (delete that folder to start over)"
+        : "founding a new group, journaled in " + dataDir.getPath());
     try {
       for (Map.Entry<String, Address> m : members.entrySet()) {
         String id = m.getKey();
@@ -157,15 +168,23 @@ public final class KvDemo {
       putAll(systems, nodes, rest, next, "after-failover-", 100, out);
       out.println("wrote 100 more keys through the new leader " + next);
 
-      Map<String, String> expected = machines.get(next).snapshot();
+      // Nothing is written any more: each follower must reach the leader's applied index and then
+      // hold exactly the leader's keys and values.
+      KvStateMachine leading = machines.get(next);
+      Map<String, String> expected = leading.snapshot();
+      out.printf("leader %s: %d keys, applied index %d%n", next, expected.size(), leading.appliedIndex());
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
       for (String id : rest) {
-        while (!machines.get(id).snapshot().equals(expected) && System.nanoTime() < deadline) {
-          Thread.onSpinWait();
+        if (id.equals(next)) continue;
+        KvStateMachine replica = machines.get(id);
+        while (replica.appliedIndex() < leading.appliedIndex() && System.nanoTime() < deadline) {
+          TimeUnit.MILLISECONDS.sleep(10); // a follower learns the commit index with the next heartbeat
         }
-        boolean same = machines.get(id).snapshot().equals(expected);
-        out.printf("replica %s: %d keys, applied index %d, %s%n", id, machines.get(id).snapshot().size(),
-            machines.get(id).appliedIndex(), same ? "identical to the leader" : "DIFFERENT");
+        long index = replica.appliedIndex();
+        boolean same = index == leading.appliedIndex() && replica.snapshot().equals(leading.snapshot());
+        out.printf("replica %s: %d keys, applied index %d, %s%n", id, replica.snapshot().size(), index,
+            same ? "the same keys and values as the leader at that index"
+                : "DIFFERENT from the leader (applied index " + leading.appliedIndex() + ")");
         if (!same) return 1;
       }
       if (expected.size() < writes + 100) {

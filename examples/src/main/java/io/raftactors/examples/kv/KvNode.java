@@ -38,6 +38,9 @@ import org.slf4j.LoggerFactory;
 public final class KvNode {
   private KvNode() {}
 
+  /** Where members started with --node journal by default, each under its id (the demo uses a folder of its own). */
+  static final String DEFAULT_DATA_DIR = "data";
+
   /** A running node: its ActorSystem and the bound HTTP address. */
   public record Running(ActorSystem<Void> system, ActorRef<RaftNode.Command> node, String httpAddress) {}
 
@@ -56,7 +59,7 @@ public final class KvNode {
     LoggerFactory.getILoggerFactory(); // before Akka's threads log: else SLF4J replays their first lines with a notice
     String node = null;
     String configFile = "application.conf";
-    String dataDir = "data";
+    String dataDir = DEFAULT_DATA_DIR;
     boolean join = false;
     try {
       for (int i = 0; i < args.length; i++) {

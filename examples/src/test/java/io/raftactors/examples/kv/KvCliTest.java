@@ -127,4 +127,18 @@ class KvCliTest {
       return s.filter(p -> !p.equals(dir)).toList();
     }
   }
+
+  /**
+   * The demo and the members of run-cluster.sh journal in different folders by default: a cluster
+   * started after the demo founds a group of its own (its first write is index 3) instead of
+   * continuing the demo's.
+   */
+  @Test
+  void theDemoAndTheMembersJournalInSeparateFoldersByDefault() {
+    for (String id : new String[] {"n1", "n2", "n3"}) {
+      Path demo = Path.of(KvDemo.DEFAULT_DATA_DIR, id).normalize();
+      Path member = Path.of(KvNode.DEFAULT_DATA_DIR, id).normalize();
+      assertTrue(!demo.startsWith(member) && !member.startsWith(demo), demo + " and " + member);
+    }
+  }
 }
