@@ -158,7 +158,9 @@ public final class KvNode {
   /** The ActorSystem of member {@code node}; a remoting port in use is a {@link StartFailed} naming the setting. */
   static ActorSystem<Void> createSystem(String node, Address address, Config config) {
     try {
-      return ActorSystem.create(Behaviors.empty(), address.system(), config);
+      ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), address.system(), config);
+      ShutdownLogFilter.register(system);
+      return system;
     } catch (akka.remote.RemoteTransportException e) {
       throw new StartFailed("cannot listen on its Akka address " + address + " (raft.members." + node + "): "
           + rootCause(e).getMessage(), e);
