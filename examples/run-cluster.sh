@@ -49,7 +49,7 @@ stopping=no
 stop() {
   trap - INT TERM HUP EXIT
   trap '' PIPE # the members are stopped even if nobody reads this script's output any more
-  if [ $stopping = yes ]; then return; fi
+  if [ $stopping = yes ] || [ ${#pids[@]} -eq 0 ]; then return; fi
   stopping=yes
   local alive=()
   for pid in "${pids[@]}"; do
