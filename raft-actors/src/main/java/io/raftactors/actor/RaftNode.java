@@ -910,8 +910,9 @@ public final class RaftNode {
         settings.memberId(), settings.groupId(), c, before, core.term(), core.lastIndex(), core.commitIndex());
     String me = settings.memberId();
     if (before.isMember(me) && !c.isMember(me)) {
-      log.warn("Raft node {} was removed from group {}: it no longer votes, campaigns or serves; its storage may be "
-          + "deleted once the removal is committed", me, settings.groupId());
+      // An operator's decision, not a fault: INFO, like the configuration change itself.
+      log.info("Raft node {} was removed from group {} in term {} (last index {}): it no longer votes, campaigns or serves; "
+          + "its storage may be deleted once the removal is committed", me, settings.groupId(), core.term(), core.lastIndex());
     }
   }
 

@@ -85,4 +85,16 @@ class NodeLogLinesTest {
           return assertInstanceOf(RaftNode.MembersChanged.class, admin.receiveMessage(Duration.ofSeconds(10)));
         });
   }
+
+  /** A member that the operator removed says so at INFO: removal is a decision, not a fault. */
+  @Test
+  void aRemovedMemberSaysSoAtInfo() throws Exception {
+    try (io.raftactors.testkit.RaftTestKit group = io.raftactors.testkit.RaftTestKit.builder().members(3).groupId("logs").stateMachine(id -> new Counter()).start()) {
+      String leader = group.awaitLeader();
+      String removed = group.members().stream().filter(m -> !m.equals(leader)).findFirst().orElseThrow();
+      LoggingTestKit.info("Raft node " + removed + " was removed from group logs in term ")
+          .withMessageRegex(".* in term \\d+ \\(last index \\d+\\): it no longer votes.*")
+          .expect(group.system(), () -> group.client().removeMember(removed).toCompletableFuture().join());
+    }
+  }
 }
