@@ -71,7 +71,11 @@ class DemoJournalRestartTest {
     for (int run = 1; run <= 2; run++) {
       ByteArrayOutputStream out = new ByteArrayOutputStream();
       int exit = KvDemo.run(config, 200, base.toFile(), new PrintStream(out, true, StandardCharsets.UTF_8));
-      assertEquals(0, exit, "demo run " + run + ": " + out.toString(StandardCharsets.UTF_8));
+      String text = out.toString(StandardCharsets.UTF_8);
+      assertEquals(0, exit, "demo run " + run + ": " + text);
+      // The second run says that it continues the first run's group, and still compares replicas at one index.
+      assertEquals(run == 2, text.contains("continuing the group journaled in " + base.toFile().getPath() + " by an earlier run"), text);
+      KvDemoTest.checkReplicaLines(text);
     }
 
     // With the other storage set, a member does not start empty over the demo's log.

@@ -386,7 +386,10 @@ public final class RaftNode {
                   log.info("Raft node {} of group {} handed its leadership to {} before shutting down ({} ms)",
                       settings.memberId(), settings.groupId(), t.leaderId(), ms);
                 } else if (!(reply instanceof NotLeader)) {
-                  log.warn("Raft node {} of group {} could not hand its leadership over before shutting down ({} ms): {}",
+                  // Not a fault: the other voters may be stopping too (the whole group is stopped), or
+                  // lag behind; the group elects its next leader after an election timeout instead.
+                  log.info("Raft node {} of group {} could not hand its leadership over before shutting down ({} ms): {}; "
+                      + "the others elect a leader after an election timeout",
                       settings.memberId(), settings.groupId(), ms, failure != null ? failure.toString() : String.valueOf(reply));
                 }
                 return akka.Done.getInstance();
@@ -944,11 +947,13 @@ public final class RaftNode {
     lastConfig = c;
     transport.addressesChanged(c.addresses());
     if (before == null) return;
-    log.info("Raft node {} of group {}: configuration now {} (was {})", settings.memberId(), settings.groupId(), c, before);
+    log.info("Raft node {} of group {}: configuration now {} (was {}) in term {}, last index {}, commit index {}",
+        settings.memberId(), settings.groupId(), c, before, core.term(), core.lastIndex(), core.commitIndex());
     String me = settings.memberId();
     if (before.isMember(me) && !c.isMember(me)) {
-      log.warn("Raft node {} was removed from group {}: it no longer votes, campaigns or serves; its storage may be "
-          + "deleted once the removal is committed", me, settings.groupId());
+      // An operator's decision, not a fault: INFO, like the configuration change itself.
+      log.info("Raft node {} was removed from group {} in term {} (last index {}): it no longer votes, campaigns or serves; "
+          + "its storage may be deleted once the removal is committed", me, settings.groupId(), core.term(), core.lastIndex());
     }
   }
 
@@ -1103,8 +1108,8 @@ public final class RaftNode {
     if (transferWait != null) checkTransferWait();
     if (!leaderKnown && core.leaderId() != null) {
       leaderKnown = true;
-      log.info("Raft node {} knows leader {} in term {}, {} ms after it recovered; commit index {}", settings.memberId(),
-          core.leaderId(), core.term(), (System.nanoTime() - runningSinceNanos) / 1_000_000, core.commitIndex());
+      log.info("Raft node {} of group {} knows leader {} in term {}, {} ms after it recovered; commit index {}", settings.memberId(),
+          settings.groupId(), core.leaderId(), core.term(), (System.nanoTime() - runningSinceNanos) / 1_000_000, core.commitIndex());
     }
     Role now = core.role();
     if (now == role || (now == Role.PRE_CANDIDATE && role == Role.FOLLOWER) || (now == Role.FOLLOWER && role == Role.PRE_CANDIDATE)) {
@@ -1114,8 +1119,8 @@ public final class RaftNode {
     Role before = role;
     role = now;
     if (before == Role.LEADER) metrics.notLeading();
-    log.info("Raft node {} became {} in term {} (was {}); leader {}",
-        settings.memberId(), now, core.term(), before, core.leaderId());
+    log.info("Raft node {} of group {} became {} in term {} (was {}); leader {}, last index {}, commit index {}",
+        settings.memberId(), settings.groupId(), now, core.term(), before, core.leaderId(), core.lastIndex(), core.commitIndex());
     switch (now) {
       case LEADER:
         return leader();
@@ -1154,6 +1159,8 @@ public final class RaftNode {
       stateMachine.restoreSnapshot(s.data()); // installed from the leader; the driver restored the sessions
       progress.index = s.index();
       appliedBefore = 0; // the state machine is the snapshot's now: what follows is applied
+      log.info("Raft node {} of group {} installed a snapshot from leader {} up to index {} (of term {}) in term {}",
+          settings.memberId(), settings.groupId(), core.leaderId(), s.meta().lastIncludedIndex(), s.meta().lastIncludedTerm(), core.term());
     }
 
     @Override
@@ -1191,7 +1198,12 @@ public final class RaftNode {
       // Until this incarnation has caught up with what the state machine applied before a restart,
       // the state machine is ahead of the index the snapshot would be taken at.
       if (core.lastApplied() < appliedBefore) return null;
-      return stateMachine.takeSnapshot();
+      byte[] data = stateMachine.takeSnapshot();
+      if (data != null) {
+        log.info("Raft node {} of group {} took a snapshot up to index {} in term {} ({} bytes); the log before it is compacted",
+            settings.memberId(), settings.groupId(), core.lastApplied(), core.term(), data.length);
+      }
+      return data;
     }
   }
 
@@ -1215,8 +1227,8 @@ public final class RaftNode {
       else if (waiter instanceof ClientAdminWaiter ca) {
         ca.replyTo().tell(new ClientMembers(ca.requestId(), e.index(), cfg.config(), core.leaderId()));
       }
-      if (waiter != null) log.info("Raft node {} of group {}: configuration {} committed at {}", settings.memberId(),
-          settings.groupId(), cfg.config(), e.index());
+      if (waiter != null) log.info("Raft node {} of group {}: configuration {} committed at index {} in term {}", settings.memberId(),
+          settings.groupId(), cfg.config(), e.index(), core.term());
       return null;
     }
     if (session == null) {

@@ -4,6 +4,7 @@ import akka.actor.Address;
 import akka.actor.AddressFromURIString;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
+import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValue;
 import io.raftactors.core.ClusterConfig;
 import io.raftactors.core.RaftConfig;
@@ -39,8 +40,10 @@ public final class RaftSettings {
   private final long maxIdempotencyKeyBytes;
   private final int maxPendingProposals;
   private final long maxPendingBytes;
+  private final java.util.List<String> unknownKeys;
 
   private RaftSettings(Config raft) {
+    this.unknownKeys = unknownKeys(raft);
     this.groupId = nonBlank(raft, "group-id");
     this.memberId = nonBlank(raft, "member-id");
     this.members = readMembers(raft);
@@ -59,9 +62,22 @@ public final class RaftSettings {
     this.transferOnShutdown = bool(raft, "membership.transfer-leadership-on-shutdown");
     this.transferTimeout = duration(raft, "membership.transfer-timeout");
     this.tickInterval = duration(raft, "tick-interval");
-    int min = ticks(raft, "election-timeout-min");
-    int max = ticks(raft, "election-timeout-max");
-    int heartbeat = ticks(raft, "heartbeat-interval");
+    Duration minTime = duration(raft, "election-timeout-min");
+    Duration maxTime = duration(raft, "election-timeout-max");
+    Duration heartbeatTime = duration(raft, "heartbeat-interval");
+    int min = ticks("election-timeout-min", minTime);
+    int max = ticks("election-timeout-max", maxTime);
+    int heartbeat = ticks("heartbeat-interval", heartbeatTime);
+    // Checked here, in the units they were given in; the core checks the same in ticks.
+    if (minTime.compareTo(maxTime) > 0) {
+      throw new IllegalArgumentException(key("election-timeout-min") + " (" + text(minTime) + ") must not exceed "
+          + key("election-timeout-max") + " (" + text(maxTime) + ")");
+    }
+    if (heartbeatTime.compareTo(minTime) >= 0 || heartbeat >= min) {
+      throw new IllegalArgumentException(key("heartbeat-interval") + " (" + inTicks(heartbeatTime, heartbeat)
+          + ") must be smaller than " + key("election-timeout-min") + " (" + inTicks(minTime, min)
+          + "): a leader must reach its followers well within their election timeout");
+    }
     boolean checkQuorum = bool(raft, "check-quorum");
     int leaseTicks = 0;
     double drift = read(raft, "lease-clock-drift-bound", Config::getDouble);
@@ -107,10 +123,85 @@ public final class RaftSettings {
     this.bootstrapJoin = bootstrap.equals("join") || !initialVoters.contains(memberId);
   }
 
-  /** Reads the {@code raft} section of {@code config} (which should include reference.conf). */
+  /**
+   * Reads the {@code raft} section of {@code config} (which should include reference.conf). A key
+   * under {@code raft} that no reference.conf defines (a typo such as {@code election-timout-min},
+   * which would otherwise leave the default in force without a word) is logged at WARN, once per
+   * key in this JVM; {@link #unknownKeys} lists them.
+   */
   public static RaftSettings fromConfig(Config config) {
     if (!config.hasPath("raft")) throw new IllegalArgumentException("missing configuration section 'raft'");
-    return new RaftSettings(config.getConfig("raft"));
+    Config raft = config.getConfig("raft");
+    // Before validating: an unknown key may be the reason why a known one is invalid.
+    for (String k : unknownKeys(raft)) {
+      if (WARNED.add(k)) LOG.warn("{} is not a raft setting and is ignored{} (every setting is in reference.conf)", k, suggestion(k));
+    }
+    return new RaftSettings(raft);
+  }
+
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(RaftSettings.class);
+  /** Unknown keys already warned about: a node reads its settings more than once. */
+  private static final java.util.Set<String> WARNED = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+  /** The known settings: the {@code raft} section of every reference.conf on the classpath. */
+  private static Config reference() {
+    Config ref = ConfigFactory.defaultReference(RaftSettings.class.getClassLoader());
+    return ref.hasPath("raft") ? ref.getConfig("raft") : ConfigFactory.empty();
+  }
+
+  /** Keys of {@code raft} that reference.conf does not define; any key under {@code members} is a member. */
+  private static java.util.List<String> unknownKeys(Config raft) {
+    Config known = reference();
+    java.util.List<String> out = new ArrayList<>();
+    for (Map.Entry<String, ConfigValue> e : raft.entrySet()) {
+      String path = e.getKey();
+      if (path.startsWith("members.")) continue;
+      boolean isKnown;
+      try {
+        isKnown = known.hasPathOrNull(path);
+      } catch (ConfigException ex) {
+        isKnown = false;
+      }
+      if (!isKnown) out.add(key(path));
+    }
+    java.util.Collections.sort(out);
+    return java.util.List.copyOf(out);
+  }
+
+  /** ": did you mean raft.x?" for the known setting nearest to {@code unknown}, if one is near. */
+  private static String suggestion(String unknown) {
+    String best = null;
+    int bestDistance = Integer.MAX_VALUE;
+    for (Map.Entry<String, ConfigValue> e : reference().entrySet()) {
+      int d = editDistance(unknown, key(e.getKey()));
+      if (d < bestDistance) {
+        bestDistance = d;
+        best = key(e.getKey());
+      }
+    }
+    return best != null && bestDistance <= 3 ? "; did you mean " + best + "?" : "";
+  }
+
+  private static int editDistance(String a, String b) {
+    int[] prev = new int[b.length() + 1];
+    int[] cur = new int[b.length() + 1];
+    for (int j = 0; j <= b.length(); j++) prev[j] = j;
+    for (int i = 1; i <= a.length(); i++) {
+      cur[0] = i;
+      for (int j = 1; j <= b.length(); j++) {
+        int substitute = prev[j - 1] + (a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1);
+        cur[j] = Math.min(substitute, Math.min(prev[j] + 1, cur[j - 1] + 1));
+      }
+      int[] t = prev;
+      prev = cur;
+      cur = t;
+    }
+    return prev[b.length()];
+  }
+
+  /** Keys under {@code raft} that no reference.conf defines, such as misspelled settings; they have no effect. */
+  public java.util.List<String> unknownKeys() {
+    return unknownKeys;
   }
 
   public String groupId() {
@@ -292,14 +383,27 @@ public final class RaftSettings {
     return d;
   }
 
-  private int ticks(Config c, String k) {
-    Duration d = duration(c, k);
+  private int ticks(String k, Duration d) {
     long t = d.toNanos() / tickInterval.toNanos();
     if (t < 1) {
-      throw new IllegalArgumentException(key(k) + " (" + d.toMillis() + "ms) must be at least raft.tick-interval ("
-          + tickInterval.toMillis() + "ms)");
+      throw new IllegalArgumentException(key(k) + " (" + text(d) + ") must be at least raft.tick-interval ("
+          + text(tickInterval) + ")");
     }
     return (int) Math.min(Integer.MAX_VALUE, t);
+  }
+
+  /** A duration as a setting would give it: "300ms", "250us". */
+  private static String text(Duration d) {
+    long nanos = d.toNanos();
+    if (nanos % 1_000_000 == 0) return (nanos / 1_000_000) + "ms";
+    if (nanos % 1_000 == 0) return (nanos / 1_000) + "us";
+    return nanos + "ns";
+  }
+
+  /** "45ms", and the whole ticks it counts as when that is not exact: "45ms = 4 ticks of 10ms". */
+  private String inTicks(Duration d, int ticks) {
+    if (d.equals(tickInterval.multipliedBy(ticks))) return text(d);
+    return text(d) + " = " + ticks + " ticks of raft.tick-interval " + text(tickInterval);
   }
 
   private static boolean bool(Config c, String k) {

@@ -92,8 +92,8 @@ public record RaftConfig(
     positive("max-inflight-partial-appends", maxInflightPartialAppends);
     if (electionTimeoutMin > electionTimeoutMax) {
       throw new IllegalArgumentException(
-          "raft.election-timeout-min (" + electionTimeoutMin + ") must not exceed raft.election-timeout-max ("
-              + electionTimeoutMax + ")");
+          "raft.election-timeout-min (" + electionTimeoutMin + " ticks) must not exceed raft.election-timeout-max ("
+              + electionTimeoutMax + " ticks)");
     }
     if (leaseTicks < 0 || leaseTicks > electionTimeoutMin) {
       throw new IllegalArgumentException("lease of " + leaseTicks + " ticks must be within 0 and raft.election-timeout-min");
@@ -105,8 +105,8 @@ public record RaftConfig(
     }
     if (heartbeatInterval >= electionTimeoutMin) {
       throw new IllegalArgumentException(
-          "raft.heartbeat-interval (" + heartbeatInterval + ") must be smaller than raft.election-timeout-min ("
-              + electionTimeoutMin + "): a leader must reach its followers well within their election timeout");
+          "raft.heartbeat-interval (" + heartbeatInterval + " ticks) must be smaller than raft.election-timeout-min ("
+              + electionTimeoutMin + " ticks): a leader must reach its followers well within their election timeout");
     }
   }
 

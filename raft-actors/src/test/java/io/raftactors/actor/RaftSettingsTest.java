@@ -97,4 +97,47 @@ class RaftSettingsTest {
     assertEquals(s.core().electionTimeoutMin() * 2 / 3, s.core().leaseTicks());
     assertEquals(0, RaftSettings.fromConfig(valid()).core().leaseTicks(), "off by default");
   }
+
+  /** Settings given in ms are reported in ms, not in ticks. */
+  @Test
+  void timing_P5_6_01_errorsShowTheUnitsTheSettingsWereGivenIn() {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> RaftSettings.fromConfig(ConfigFactory.parseString(
+        "raft.tick-interval = 1ms\nraft.heartbeat-interval = 50ms\nraft.election-timeout-min = 30ms").withFallback(valid())));
+    assertTrue(e.getMessage().startsWith("raft.heartbeat-interval (50ms) must be smaller than raft.election-timeout-min (30ms)"),
+        e.getMessage());
+    e = assertThrows(IllegalArgumentException.class, () -> RaftSettings.fromConfig(ConfigFactory.parseString(
+        "raft.election-timeout-min = 700ms").withFallback(valid())));
+    assertEquals("raft.election-timeout-min (700ms) must not exceed raft.election-timeout-max (600ms)", e.getMessage());
+    // Different durations that round to the same number of ticks: the message says so.
+    e = assertThrows(IllegalArgumentException.class, () -> RaftSettings.fromConfig(ConfigFactory.parseString(
+        "raft.heartbeat-interval = 45ms\nraft.election-timeout-min = 49ms\nraft.election-timeout-max = 90ms").withFallback(valid())));
+    assertTrue(e.getMessage().startsWith("raft.heartbeat-interval (45ms = 4 ticks of raft.tick-interval 10ms) must be smaller than "
+        + "raft.election-timeout-min (49ms = 4 ticks of raft.tick-interval 10ms)"), e.getMessage());
+  }
+
+  /** A misspelled setting would leave the default in force without a word: it is named in a warning. */
+  @Test
+  void unknownKeysUnderRaftAreWarnedAboutByName() {
+    ch.qos.logback.classic.Logger logger = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(RaftSettings.class);
+    ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> events = new ch.qos.logback.core.read.ListAppender<>();
+    events.start();
+    logger.addAppender(events);
+    try {
+      RaftSettings s = RaftSettings.fromConfig(ConfigFactory.parseString(String.join("\n",
+          "raft.election-timout-min = 100ms",
+          "raft.snapshot.after-entrys = 5",
+          "raft.members.n4 = \"akka://raft@127.0.0.1:2554\"")).withFallback(valid()));
+      assertEquals(java.util.List.of("raft.election-timout-min", "raft.snapshot.after-entrys"), s.unknownKeys());
+      assertEquals(30, s.core().electionTimeoutMin(), "the default stays in force");
+      java.util.List<String> warnings = events.list.stream().filter(ev -> ev.getLevel() == ch.qos.logback.classic.Level.WARN)
+          .map(ch.qos.logback.classic.spi.ILoggingEvent::getFormattedMessage).toList();
+      assertEquals(2, warnings.size(), warnings.toString());
+      assertTrue(warnings.get(0).startsWith("raft.election-timout-min is not a raft setting")
+          && warnings.get(0).contains("did you mean raft.election-timeout-min?"), warnings.get(0));
+      assertTrue(warnings.get(1).contains("did you mean raft.snapshot.after-entries?"), warnings.get(1));
+      assertEquals(java.util.List.of(), RaftSettings.fromConfig(valid()).unknownKeys(), "members and known keys are no typos");
+    } finally {
+      logger.detachAppender(events);
+    }
+  }
 }

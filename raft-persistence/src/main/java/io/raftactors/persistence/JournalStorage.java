@@ -95,7 +95,10 @@ public final class JournalStorage implements RaftStorage, AutoCloseable {
       return Behaviors.receiveSignal((c, signal) -> {
         if (!(signal instanceof Terminated)) return Behaviors.same();
         stopped.set(true);
-        if (!isClosed()) {
+        if (akka.actor.CoordinatedShutdown.get(system).getShutdownReason().isPresent()) {
+          // The ActorSystem is shutting down and stops its actors: no fault.
+          LOG.debug("The journal actor {} of raft node {} stopped with its ActorSystem", name, settings.memberId());
+        } else if (!isClosed()) {
           LOG.error("The journal actor {} of raft node {} has stopped (its cause is logged above); the node's next "
               + "recovery starts a new one", name, settings.memberId());
         }

@@ -166,6 +166,50 @@ class JournalStorageTest {
     }
   }
 
+  /**
+   * An ActorSystem that shuts down stops the journal actor like any other: that is no fault, and
+   * logs no ERROR. (Here the journal actor is stopped in the last phase of the coordinated shutdown,
+   * so that its watcher sees it stop, as it did when the demo stopped its ActorSystems.)
+   */
+  @Test
+  void aJournalActorStoppedWithItsActorSystemLogsNoError() throws Exception {
+    Config cfg = config("g", "n1");
+    ActorTestKit kit = ActorTestKit.create("JournalStorageTest", cfg);
+    ch.qos.logback.classic.Logger logger = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(JournalStorage.class);
+    ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> events = new ch.qos.logback.core.read.ListAppender<>();
+    events.start();
+    logger.addAppender(events);
+    ch.qos.logback.classic.Level level = logger.getLevel();
+    logger.setLevel(ch.qos.logback.classic.Level.DEBUG);
+    try {
+      JournalStorage st = JournalStorage.start(kit.system(), RaftSettings.fromConfig(cfg));
+      found(st);
+      java.util.concurrent.CompletableFuture<akka.Done> journalStopped = new java.util.concurrent.CompletableFuture<>();
+      akka.actor.CoordinatedShutdown.get(kit.system()).addTask(akka.actor.CoordinatedShutdown.PhaseBeforeActorSystemTerminate(),
+          "stop-journal-first", () -> {
+            kit.system().classicSystem().actorSelection("/system/raft-journal-g-n1-*").tell(akka.actor.PoisonPill.getInstance(),
+                akka.actor.ActorRef.noSender());
+            long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(4);
+            while (events.list.stream().noneMatch(e -> e.getFormattedMessage().contains("raft-journal-g-n1-"))
+                && System.nanoTime() < deadline) {
+              Thread.onSpinWait(); // the watcher logs the stop within milliseconds
+            }
+            journalStopped.complete(akka.Done.getInstance());
+            return journalStopped;
+          });
+      kit.shutdownTestKit();
+      assertTrue(journalStopped.isDone());
+      assertTrue(events.list.stream().anyMatch(e -> e.getFormattedMessage().contains("raft-journal-g-n1-")),
+          "the watcher saw the journal actor stop: " + events.list);
+      List<String> errors = events.list.stream().filter(e -> e.getLevel().isGreaterOrEqual(ch.qos.logback.classic.Level.WARN))
+          .map(ch.qos.logback.classic.spi.ILoggingEvent::getFormattedMessage).toList();
+      assertEquals(List.of(), errors);
+    } finally {
+      logger.setLevel(level);
+      logger.detachAppender(events);
+    }
+  }
+
   @Test
   void aJournalOfAnotherGroupStopsTheNodeWithAnErrorSayingSo() {
     withStorage("kv", "n1", st -> st.recover().toCompletableFuture().join());

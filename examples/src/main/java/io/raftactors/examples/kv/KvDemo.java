@@ -4,8 +4,8 @@ import akka.actor.Address;
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.ActorSystem;
 import akka.actor.typed.javadsl.AskPattern;
-import akka.actor.typed.javadsl.Behaviors;
 import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigFactory;
 import io.raftactors.actor.RaftNode;
 import io.raftactors.actor.RaftSettings;
@@ -20,6 +20,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import org.slf4j.LoggerFactory;
 
 /**
  * The replicated key-value demo: starts the three members of application.conf (one ActorSystem
@@ -27,9 +28,10 @@ import java.util.concurrent.TimeUnit;
  * ActorSystem, writes through the new leader and shows that every surviving replica holds the
  * same data. Exits 0 on success.
  *
- * <p>Each node keeps its log under {@code <data-dir>/<node>}, in segment files (the default) or in
- * a LevelDB journal ({@code raft.persistence.storage = journal}), with fsync on; a second run
- * recovers what the first one wrote.
+ * <p>Each node keeps its log under {@code <data-dir>/<node>} ({@code data/demo} by default, apart
+ * from the members that {@code --node} starts under {@code data}), in segment files (the default) or
+ * in a LevelDB journal ({@code raft.persistence.storage = journal}), with fsync on; a second run
+ * recovers what the first one wrote and continues that group.
  *
  * <pre>java -jar examples/target/raft-kv.jar [--config application.conf] [--writes N] [--data-dir DIR]</pre>
  *
@@ -38,43 +40,76 @@ import java.util.concurrent.TimeUnit;
 public final class KvDemo {
   private static final Duration ASK = Duration.ofSeconds(5);
 
+  /**
+   * Where the demo journals by default: a folder of its own, so that the members started with
+   * --node (default data/) found a group of their own instead of continuing the demo's.
+   */
+  static final String DEFAULT_DATA_DIR = "data/demo";
+
+  /** The command line of the jar, both modes. */
+  static final String USAGE = String.join("\n",
+      "usage: java -jar raft-kv.jar [--config FILE] [--writes N] [--data-dir DIR]",
+      "         the demo: the founding members of FILE (default application.conf), one ActorSystem each in this JVM,",
+      "         journaling under DIR/<member> (default data/demo)",
+      "       java -jar raft-kv.jar --node ID [--config FILE] [--data-dir DIR] [--join]",
+      "         member ID alone, with its HTTP API at kv.http.ID, journaling under DIR/ID (default data);",
+      "         --join: a new member that waits to be added (POST /admin/members) instead of founding the group");
+
   public static void main(String[] args) throws Exception {
-    if (java.util.Arrays.asList(args).contains("--node")) {
-      KvNode.main(args); // one member per JVM, with its HTTP API
-      return;
-    }
-    String configFile = "application.conf";
-    int writes = 1000;
-    String dataDir = "data";
-    for (int i = 0; i < args.length; i++) {
-      switch (args[i]) {
-        case "--config" -> configFile = value(args, ++i, "--config");
-        case "--writes" -> writes = Integer.parseInt(value(args, ++i, "--writes"));
-        case "--data-dir" -> dataDir = value(args, ++i, "--data-dir");
-        default -> {
-          System.err.println("unknown argument " + args[i] + "; usage: raft-kv [--config FILE] [--writes N] [--data-dir DIR]");
-          System.exit(2);
-        }
-      }
-    }
-    int code;
-    try {
-      code = run(loadConfig(configFile), writes, new File(dataDir), System.out);
-    } catch (IllegalStateException e) {
-      // For example a data folder whose logs the configured storage must not start over (see raft.persistence.storage).
-      System.err.println("the demo cannot start: " + e.getMessage());
-      code = 2;
-    }
-    System.exit(code);
+    int code = cli(args, System.out, System.err);
+    if (code != 0) System.exit(code);
   }
 
-  /** The configuration file over the defaults; exits with a message if the file is missing. */
+  /**
+   * Runs the jar's command line: with {@code --node} one member ({@link KvNode#cli}), else the demo.
+   * Returns the exit code; a bad argument or setting is one line on {@code err} and 2.
+   */
+  static int cli(String[] args, PrintStream out, PrintStream err) throws Exception {
+    if (java.util.Arrays.asList(args).contains("--node")) {
+      return KvNode.cli(args, out, err); // one member per JVM, with its HTTP API
+    }
+    LoggerFactory.getILoggerFactory(); // before Akka's threads log: else SLF4J replays their first lines with a notice
+    String configFile = "application.conf";
+    int writes = 1000;
+    String dataDir = DEFAULT_DATA_DIR;
+    try {
+      for (int i = 0; i < args.length; i++) {
+        switch (args[i]) {
+          case "--config" -> configFile = value(args, ++i, "--config");
+          case "--writes" -> {
+            String n = value(args, ++i, "--writes");
+            try {
+              writes = Integer.parseInt(n);
+            } catch (NumberFormatException e) {
+              throw new IllegalArgumentException("--writes needs a number, got '" + n + "'");
+            }
+            if (writes < 1) throw new IllegalArgumentException("--writes must be at least 1, got " + writes);
+          }
+          case "--data-dir" -> dataDir = value(args, ++i, "--data-dir");
+          case "--help", "-h" -> {
+            out.println(USAGE);
+            return 0;
+          }
+          default -> throw new IllegalArgumentException("unknown argument " + args[i]);
+        }
+      }
+    } catch (IllegalArgumentException e) {
+      err.println(e.getMessage() + "\n" + USAGE);
+      return 2;
+    }
+    try {
+      return run(loadConfig(configFile), writes, new File(dataDir), out);
+    } catch (IllegalArgumentException | IllegalStateException | ConfigException | KvNode.StartFailed e) {
+      // Bad settings, or a data folder whose logs the configured storage must not start over (raft.persistence.storage).
+      err.println("cannot run the demo: " + e.getMessage());
+      return 2;
+    }
+  }
+
+  /** The configuration file over the defaults. */
   static Config loadConfig(String configFile) {
     File f = new File(configFile);
-    if (!f.isFile()) {
-      System.err.println("configuration file " + f.getAbsolutePath() + " not found (use --config FILE)");
-      System.exit(2);
-    }
+    if (!f.isFile()) throw new IllegalArgumentException("configuration file " + f.getAbsolutePath() + " not found (use --config FILE)");
     return ConfigFactory.parseFile(f).withFallback(ConfigFactory.load()).resolve();
   }
 
@@ -95,6 +130,10 @@ public final class KvDemo {
     Map<String, ActorSystem<Void>> systems = new LinkedHashMap<>();
     Map<String, ActorRef<RaftNode.Command>> nodes = new LinkedHashMap<>();
     Map<String, KvStateMachine> machines = new LinkedHashMap<>();
+    boolean earlier = members.keySet().stream().anyMatch(id -> new File(dataDir, id).isDirectory());
+    out.println(earlier
+        ? "continuing the group journaled in " + dataDir.getPath() + " by an earlier run (delete that folder to start over)"
+        : "founding a new group, journaled in " + dataDir.getPath());
     try {
       for (Map.Entry<String, Address> m : members.entrySet()) {
         String id = m.getKey();
@@ -109,7 +148,7 @@ public final class KvDemo {
             .withFallback(config)
             .resolve();
         RaftSettings settings = RaftSettings.fromConfig(nodeConfig);
-        ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), m.getValue().system(), nodeConfig);
+        ActorSystem<Void> system = KvNode.createSystem(id, m.getValue(), nodeConfig);
         KvStateMachine sm = new KvStateMachine();
         systems.put(id, system);
         machines.put(id, sm);
@@ -132,15 +171,23 @@ public final class KvDemo {
       putAll(systems, nodes, rest, next, "after-failover-", 100, out);
       out.println("wrote 100 more keys through the new leader " + next);
 
-      Map<String, String> expected = machines.get(next).snapshot();
+      // Nothing is written any more: each follower must reach the leader's applied index and then
+      // hold exactly the leader's keys and values.
+      KvStateMachine leading = machines.get(next);
+      Map<String, String> expected = leading.snapshot();
+      out.printf("leader %s: %d keys, applied index %d%n", next, expected.size(), leading.appliedIndex());
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
       for (String id : rest) {
-        while (!machines.get(id).snapshot().equals(expected) && System.nanoTime() < deadline) {
-          Thread.onSpinWait();
+        if (id.equals(next)) continue;
+        KvStateMachine replica = machines.get(id);
+        while (replica.appliedIndex() < leading.appliedIndex() && System.nanoTime() < deadline) {
+          TimeUnit.MILLISECONDS.sleep(10); // a follower learns the commit index with the next heartbeat
         }
-        boolean same = machines.get(id).snapshot().equals(expected);
-        out.printf("replica %s: %d keys, applied index %d, %s%n", id, machines.get(id).snapshot().size(),
-            machines.get(id).appliedIndex(), same ? "identical to the leader" : "DIFFERENT");
+        long index = replica.appliedIndex();
+        boolean same = index == leading.appliedIndex() && replica.snapshot().equals(leading.snapshot());
+        out.printf("replica %s: %d keys, applied index %d, %s%n", id, replica.snapshot().size(), index,
+            same ? "the same keys and values as the leader at that index"
+                : "DIFFERENT from the leader (applied index " + leading.appliedIndex() + ")");
         if (!same) return 1;
       }
       if (expected.size() < writes + 100) {

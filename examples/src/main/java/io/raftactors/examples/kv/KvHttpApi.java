@@ -3,6 +3,8 @@ package io.raftactors.examples.kv;
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.ActorSystem;
 import akka.actor.typed.javadsl.AskPattern;
+import akka.http.javadsl.Http;
+import akka.http.javadsl.ServerBinding;
 import akka.http.javadsl.model.ContentTypes;
 import akka.http.javadsl.model.HttpResponse;
 import akka.http.javadsl.model.StatusCode;
@@ -13,6 +15,7 @@ import akka.http.javadsl.server.AllDirectives;
 import akka.http.javadsl.server.PathMatchers;
 import akka.http.javadsl.server.RejectionHandler;
 import akka.http.javadsl.server.Route;
+import akka.http.javadsl.settings.ServerSettings;
 import akka.http.javadsl.unmarshalling.Unmarshaller;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -29,7 +32,10 @@ import java.util.concurrent.CompletionStage;
 /**
  * The HTTP API of one KV node (Akka HTTP). Writes go through the Raft log on the leader; a
  * follower answers writes and linearizable or lease reads with 307 to the leader's HTTP address.
- * Bad input is refused with a 4xx and a JSON error before it reaches the log.
+ * Bad input is refused with a 4xx and a JSON error before it reaches the log. Every answer but a
+ * value read is JSON: refusals of the router (404, 405), requests the server cannot parse (414 for a
+ * target longer than {@link #MAX_URI_LENGTH}, 431, 400) and a node that does not answer in time
+ * (503 for status requests and reads, 504 for writes) included.
  *
  * <pre>
  * PUT    /kv/{key}        body = value        200 {"index":N}
@@ -63,6 +69,13 @@ import java.util.concurrent.CompletionStage;
 public final class KvHttpApi extends AllDirectives {
   /** Longest key, in UTF-8 bytes. */
   public static final int MAX_KEY_BYTES = 1024;
+  /**
+   * Longest request target the server parses, in characters: a key of {@link #MAX_KEY_BYTES} bytes
+   * percent-encoded byte by byte (3 characters each), with room for the path around it, a query and
+   * an absolute-form target. A longer key reaches the route and gets 400 (JSON); a request beyond
+   * even this gets 414 (JSON, from {@link ParsingErrors}).
+   */
+  public static final int MAX_URI_LENGTH = 3 * MAX_KEY_BYTES + 512;
 
   private static final ObjectMapper JSON = new ObjectMapper();
   /** How long a request waits for the node actor; a write without an answer by then is answered 504. */
@@ -127,14 +140,51 @@ public final class KvHttpApi extends AllDirectives {
             path(PathMatchers.segment("members").slash(PathMatchers.segment()), id -> delete(() -> completeWithFuture(removeMember(id)))),
             path("transfer-leadership", () -> post(() -> entity(Unmarshaller.entityToString(),
                 body -> completeWithFuture(transferLeadership(body))))))));
-    // Every refusal (unknown path, wrong method, ...) is answered in JSON, like the API's own errors.
+    // Every refusal (unknown path, wrong method, ...) is answered in JSON, like the API's own errors:
+    // a refused request reached no handler, so nothing was applied.
     RejectionHandler json = RejectionHandler.defaultHandler().mapRejectionResponse(r -> {
       if (r.entity() instanceof akka.http.javadsl.model.HttpEntity.Strict s && !s.getContentType().equals(ContentTypes.APPLICATION_JSON)) {
-        return r.withEntity(ContentTypes.APPLICATION_JSON, error(s.getData().utf8String()));
+        return r.withEntity(ContentTypes.APPLICATION_JSON, obj().put("error", s.getData().utf8String()).put("applied", false).toString());
       }
       return r;
     });
-    return handleRejections(json, () -> api);
+    // The server's own request timeout is longer than every wait of the API, so it only answers a
+    // request the API failed to answer; its answer is JSON too and does not claim what it cannot know.
+    return withRequestTimeout(scala.concurrent.duration.Duration.fromNanos(requestTimeout().toNanos()), KvHttpApi::timedOut,
+        () -> handleExceptions(jsonExceptions(this), () -> handleRejections(json, () -> api)));
+  }
+
+  /** Longer than any wait of a request: waiting for a leader, then for an admin change, then for a status. */
+  Duration requestTimeout() {
+    return waitForLeader.plus(adminTimeout().multipliedBy(2)).plusSeconds(5);
+  }
+
+  /**
+   * An exception that escaped a route (a bug, or a request body that could not be read) is answered
+   * in JSON: a body over the server's limit was certainly not applied; anything else sent to a write
+   * may have been, for all this handler knows.
+   */
+  private static akka.http.javadsl.server.ExceptionHandler jsonExceptions(AllDirectives d) {
+    return akka.http.javadsl.server.ExceptionHandler.newBuilder()
+        .match(akka.http.scaladsl.model.EntityStreamSizeException.class, e -> d.complete(json(StatusCodes.PAYLOAD_TOO_LARGE,
+            obj().put("error", "request body over the server's limit: " + e.getMessage()).put("applied", false))))
+        .matchAny(e -> d.extractRequest(req -> d.complete(failed(req, StatusCodes.INTERNAL_SERVER_ERROR,
+            "internal error: " + e)))).build();
+  }
+
+  private static HttpResponse timedOut(akka.http.javadsl.model.HttpRequest req) {
+    return failed(req, StatusCodes.SERVICE_UNAVAILABLE, "the request was not answered in time");
+  }
+
+  /**
+   * A request that failed for a reason the API does not know: a read changed nothing and may be
+   * retried (503); a write may or may not have been applied (504, as for "outcome unknown").
+   */
+  private static HttpResponse failed(akka.http.javadsl.model.HttpRequest req, StatusCode readStatus, String reason) {
+    if (req.method().equals(akka.http.javadsl.model.HttpMethods.GET) || req.method().equals(akka.http.javadsl.model.HttpMethods.HEAD)) {
+      return retryLater(json(readStatus, obj().put("error", reason + "; a read changes nothing, retry it")));
+    }
+    return outcomeUnknown(reason, req.getHeader(IDEMPOTENCY_KEY).map(h -> h.value()).orElse(null));
   }
 
   /**
@@ -157,7 +207,7 @@ public final class KvHttpApi extends AllDirectives {
   // ------------------------------------------------------------------ operations
 
   private CompletionStage<HttpResponse> put(String key, String value, String idempotencyKey) {
-    HttpResponse bad = checkKey(key);
+    HttpResponse bad = checkKey(key, true);
     if (bad == null) bad = checkValue(value);
     if (bad != null) return done(bad);
     return write(new KvCommand.Put(key, value), idempotencyKey, "/kv/" + key,
@@ -165,7 +215,7 @@ public final class KvHttpApi extends AllDirectives {
   }
 
   private CompletionStage<HttpResponse> delete(String key, String idempotencyKey) {
-    HttpResponse bad = checkKey(key);
+    HttpResponse bad = checkKey(key, true);
     if (bad != null) return done(bad);
     return write(new KvCommand.Delete(key), idempotencyKey, "/kv/" + key, (index, removed) -> removed == null
         ? json(StatusCodes.NOT_FOUND, obj().put("error", "no such key").put("index", index))
@@ -173,18 +223,18 @@ public final class KvHttpApi extends AllDirectives {
   }
 
   private CompletionStage<HttpResponse> cas(String key, String body, String idempotencyKey) {
-    HttpResponse bad = checkKey(key);
+    HttpResponse bad = checkKey(key, true);
     if (bad != null) return done(bad);
     JsonNode req;
     try {
       req = JSON.readTree(body);
     } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-      return done(json(StatusCodes.BAD_REQUEST, obj().put("error", "malformed JSON: " + e.getOriginalMessage())));
+      return done(json(StatusCodes.BAD_REQUEST, obj().put("error", "malformed JSON: " + e.getOriginalMessage()).put("applied", false)));
     }
     if (req == null || !req.isObject() || !req.has("value") || !req.get("value").isTextual()
         || (req.has("expected") && !req.get("expected").isNull() && !req.get("expected").isTextual())) {
       return done(json(StatusCodes.BAD_REQUEST,
-          obj().put("error", "expected a JSON object {\"expected\": string or null, \"value\": string}")));
+          obj().put("error", "expected a JSON object {\"expected\": string or null, \"value\": string}").put("applied", false)));
     }
     String value = req.get("value").asText();
     bad = checkValue(value);
@@ -198,7 +248,7 @@ public final class KvHttpApi extends AllDirectives {
   }
 
   private CompletionStage<HttpResponse> get(String key, String consistency) {
-    HttpResponse bad = checkKey(key);
+    HttpResponse bad = checkKey(key, false);
     if (bad != null) return done(bad);
     ReadConsistency c;
     switch (consistency) {
@@ -382,7 +432,13 @@ public final class KvHttpApi extends AllDirectives {
       });
       if (s.problem() != null) o.put("problem", s.problem());
       return json(StatusCodes.OK, o);
-    });
+    }).exceptionally(e -> noAnswer("status"));
+  }
+
+  /** 503: the node actor did not answer in time (busy, or starting); asking again is always safe. */
+  private HttpResponse noAnswer(String what) {
+    return retryLater(json(StatusCodes.SERVICE_UNAVAILABLE, obj().put("node", memberId)
+        .put("error", "the node did not answer the " + what + " request within " + ask.toMillis() + " ms; asking again is safe")));
   }
 
   /**
@@ -405,7 +461,7 @@ public final class KvHttpApi extends AllDirectives {
           o.put("writes", m.writes()).put("entriesWritten", m.entriesWritten()).put("entriesCommitted", m.entriesCommitted())
               .put("writesPerCommittedEntry", m.fsyncsPerCommittedEntry());
           return json(StatusCodes.OK, o);
-        });
+        }).exceptionally(e -> noAnswer("write-path breakdown"));
   }
 
   private static void summary(ObjectNode o, io.raftactors.actor.NodeMetrics.Summary s, double unit) {
@@ -513,31 +569,79 @@ public final class KvHttpApi extends AllDirectives {
         .addHeader(Location.create("http://" + addr + path));
   }
 
+  // ------------------------------------------------------------------ binding
+
+  /** Binds this API at host:port with {@link #serverSettings}. */
+  public CompletionStage<ServerBinding> bind(String host, int port) {
+    return bind(system, host, port, CompletableFuture.completedFuture(route()));
+  }
+
+  /**
+   * Binds host:port with {@link #serverSettings} before the API exists: a request that arrives
+   * before {@code api} completes waits for it. A member binds its port first, so that a port in use
+   * stops its start before the node has started and written anything.
+   */
+  public static CompletionStage<ServerBinding> bind(ActorSystem<?> system, String host, int port, CompletionStage<Route> api) {
+    AllDirectives d = new AllDirectives() {};
+    Route waiting = d.handleExceptions(jsonExceptions(d), () -> d.onSuccess(api, r -> r));
+    return Http.get(system).newServerAt(host, port).withSettings(serverSettings(system)).bind(waiting);
+  }
+
+  /**
+   * The server settings of the API: the request-target limit follows the key limit
+   * ({@link #MAX_URI_LENGTH}), and requests the server cannot parse are answered in JSON ({@link ParsingErrors}).
+   */
+  public static ServerSettings serverSettings(ActorSystem<?> system) {
+    ServerSettings s = ServerSettings.create(system.classicSystem());
+    return s.withParserSettings(s.getParserSettings().withMaxUriLength(MAX_URI_LENGTH))
+        .withParsingErrorHandler(ParsingErrors.class.getName());
+  }
+
+  /**
+   * The answer to a request the server cannot parse (414 URI too long, 431 header too large, 400
+   * malformed): JSON like every other answer of the API. Such a request reached no route, so it was
+   * certainly not applied. Logged at DEBUG: it is the client's mistake, and the client is told.
+   */
+  public static final class ParsingErrors extends akka.http.ParsingErrorHandler {
+    @Override
+    public HttpResponse handle(akka.http.scaladsl.model.StatusCode status, akka.http.scaladsl.model.ErrorInfo info,
+        akka.event.LoggingAdapter log, akka.http.scaladsl.settings.ServerSettings settings) {
+      log.debug("Illegal request, answered {}: {}", status, info.formatPretty());
+      ObjectNode body = obj().put("error", info.summary()).put("applied", false);
+      if (status.intValue() == StatusCodes.URI_TOO_LONG.intValue()) {
+        body.put("detail", "a request target has at most " + settings.parserSettings().maxUriLength()
+            + " characters; keys have at most " + MAX_KEY_BYTES + " bytes (UTF-8)");
+      } else if (!info.detail().isEmpty()) {
+        body.put("detail", info.detail());
+      }
+      return json(status, body);
+    }
+  }
+
   // ------------------------------------------------------------------ validation and JSON
 
-  private static HttpResponse checkKey(String key) {
-    if (key.isEmpty()) return json(StatusCodes.BAD_REQUEST, obj().put("error", "empty key"));
+  /** 400 for an empty key or one over {@link #MAX_KEY_BYTES}; a write's answer says it was not applied. */
+  private static HttpResponse checkKey(String key, boolean write) {
+    ObjectNode error = null;
     int n = key.getBytes(StandardCharsets.UTF_8).length;
-    if (n > MAX_KEY_BYTES) {
-      return json(StatusCodes.BAD_REQUEST, obj().put("error", "key of " + n + " bytes; at most " + MAX_KEY_BYTES));
-    }
-    return null;
+    if (key.isEmpty()) error = obj().put("error", "empty key");
+    else if (n > MAX_KEY_BYTES) error = obj().put("error", "key of " + n + " bytes (UTF-8); at most " + MAX_KEY_BYTES);
+    if (error == null) return null;
+    if (write) error.put("applied", false);
+    return json(StatusCodes.BAD_REQUEST, error);
   }
 
   private HttpResponse checkValue(String value) {
     int n = value.getBytes(StandardCharsets.UTF_8).length;
     if (n > maxValueBytes) {
-      return json(StatusCodes.PAYLOAD_TOO_LARGE, obj().put("error", "value of " + n + " bytes; at most " + maxValueBytes));
+      return json(StatusCodes.PAYLOAD_TOO_LARGE, obj().put("error", "value of " + n + " bytes; at most " + maxValueBytes)
+          .put("applied", false));
     }
     return null;
   }
 
   private static ObjectNode obj() {
     return JSON.createObjectNode();
-  }
-
-  private static String error(String message) {
-    return obj().put("error", message).toString();
   }
 
   private static HttpResponse json(StatusCode status, ObjectNode body) {

@@ -5,17 +5,21 @@ import akka.actor.CoordinatedShutdown;
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.ActorSystem;
 import akka.actor.typed.javadsl.Behaviors;
-import akka.http.javadsl.Http;
 import akka.http.javadsl.ServerBinding;
+import akka.http.javadsl.server.Route;
 import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigFactory;
 import io.raftactors.actor.RaftNode;
 import io.raftactors.actor.RaftSettings;
 import io.raftactors.persistence.RaftPersistence;
 import java.io.File;
+import java.io.PrintStream;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -35,47 +39,78 @@ import org.slf4j.LoggerFactory;
 public final class KvNode {
   private KvNode() {}
 
+  /** Where members started with --node journal by default, each under its id (the demo uses a folder of its own). */
+  static final String DEFAULT_DATA_DIR = "data";
+
   /** A running node: its ActorSystem and the bound HTTP address. */
   public record Running(ActorSystem<Void> system, ActorRef<RaftNode.Command> node, String httpAddress) {}
 
   public static void main(String[] args) throws Exception {
+    int code = cli(args, System.out, System.err);
+    if (code != 0) System.exit(code);
+  }
+
+  /**
+   * Runs the command line {@code --node ID [--config FILE] [--data-dir DIR] [--join]}: starts the
+   * member and returns 0 once its ActorSystem has terminated (Ctrl-C). Returns 2 at once, after one
+   * line on {@code err}, for a bad argument, a bad setting or an address that cannot be bound.
+   */
+  static int cli(String[] args, PrintStream out, PrintStream err) throws Exception {
     long mainAt = System.currentTimeMillis();
+    LoggerFactory.getILoggerFactory(); // before Akka's threads log: else SLF4J replays their first lines with a notice
     String node = null;
     String configFile = "application.conf";
-    String dataDir = "data";
+    String dataDir = DEFAULT_DATA_DIR;
     boolean join = false;
-    for (int i = 0; i < args.length; i++) {
-      switch (args[i]) {
-        case "--node" -> node = KvDemo.value(args, ++i, "--node");
-        case "--config" -> configFile = KvDemo.value(args, ++i, "--config");
-        case "--data-dir" -> dataDir = KvDemo.value(args, ++i, "--data-dir");
-        case "--join" -> join = true;
-        default -> {
-          System.err.println("unknown argument " + args[i] + "; usage: raft-kv --node ID [--config FILE] [--data-dir DIR] [--join]");
-          System.exit(2);
+    try {
+      for (int i = 0; i < args.length; i++) {
+        switch (args[i]) {
+          case "--node" -> node = KvDemo.value(args, ++i, "--node");
+          case "--config" -> configFile = KvDemo.value(args, ++i, "--config");
+          case "--data-dir" -> dataDir = KvDemo.value(args, ++i, "--data-dir");
+          case "--join" -> join = true;
+          case "--help", "-h" -> {
+            out.println(KvDemo.USAGE);
+            return 0;
+          }
+          default -> throw new IllegalArgumentException("unknown argument " + args[i]);
         }
       }
+    } catch (IllegalArgumentException e) {
+      err.println(e.getMessage() + "\n" + KvDemo.USAGE);
+      return 2;
     }
-    Config config = KvDemo.loadConfig(configFile);
-    if (join) config = ConfigFactory.parseString("raft.bootstrap = join").withFallback(config);
     Running r;
     try {
+      Config config = KvDemo.loadConfig(configFile);
+      if (join) config = ConfigFactory.parseString("raft.bootstrap = join").withFallback(config);
       r = start(config, node, new File(dataDir));
-    } catch (IllegalArgumentException | IllegalStateException e) {
-      // Bad settings, or storage it must not start on (the log is in the other storage): say why and exit.
-      System.err.println("cannot start node " + node + ": " + e.getMessage());
-      System.exit(2);
-      return;
+    } catch (IllegalArgumentException | IllegalStateException | ConfigException | StartFailed e) {
+      // Bad settings, a port in use, or storage it must not start on (the log is in the other storage).
+      err.println("cannot start node " + node + ": " + e.getMessage());
+      return 2;
     }
     long jvmStart = java.lang.management.ManagementFactory.getRuntimeMXBean().getStartTime();
     LoggerFactory.getLogger(KvNode.class).info("node {} started: JVM start to main {} ms, main to HTTP bound {} ms ({} ms since JVM start)",
         node, mainAt - jvmStart, System.currentTimeMillis() - mainAt, System.currentTimeMillis() - jvmStart);
-    System.out.println("node " + node + " running: HTTP at http://" + r.httpAddress() + ", data in "
+    out.println("node " + node + " running: HTTP at http://" + r.httpAddress() + ", data in "
         + new File(dataDir, node).getPath() + "; Ctrl-C stops it");
     r.system().getWhenTerminated().toCompletableFuture().get();
+    return 0;
   }
 
-  /** Starts member {@code node} of the group in {@code config}; throws IllegalArgumentException on bad settings. */
+  /** A start that failed for a reason named in one line: an address already in use. */
+  public static final class StartFailed extends RuntimeException {
+    StartFailed(String message, Throwable cause) {
+      super(message, cause);
+    }
+  }
+
+  /**
+   * Starts member {@code node} of the group in {@code config}; throws IllegalArgumentException on
+   * bad settings and {@link StartFailed} if its Akka or HTTP address cannot be bound. The HTTP port
+   * is bound before the Raft node starts: a start that fails writes nothing under {@code dataDir}.
+   */
   public static Running start(Config config, String node, File dataDir) throws Exception {
     if (node == null) throw new IllegalArgumentException("--node is required");
     Config withId = ConfigFactory.parseString("raft.member-id = \"" + node + "\"").withFallback(config);
@@ -95,29 +130,50 @@ public final class KvNode {
         ? nodeConfig.getDuration("kv.wait-for-leader") : KvHttpApi.DEFAULT_WAIT_FOR_LEADER;
     if (waitForLeader.isNegative()) throw new IllegalArgumentException("kv.wait-for-leader must not be negative, was " + waitForLeader);
     long t0 = System.nanoTime();
-    ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), members.get(node).system(), nodeConfig);
+    ActorSystem<Void> system = createSystem(node, members.get(node), nodeConfig);
     Logger log = LoggerFactory.getLogger(KvNode.class);
     log.info("node {}: ActorSystem created in {} ms", node, (System.nanoTime() - t0) / 1_000_000);
     try {
       long t1 = System.nanoTime();
-      ActorRef<RaftNode.Command> ref = RaftNode.start(system, settings, RaftPersistence.storage(system, settings), new KvStateMachine());
       String[] hostPort = http.get(node).split(":");
-      ServerBinding binding = Http.get(system).newServerAt(hostPort[0], Integer.parseInt(hostPort[1]))
-          .bind(new KvHttpApi(system, node, ref, http, maxValue, KvHttpApi.DEFAULT_ASK_TIMEOUT, waitForLeader).route())
-          .toCompletableFuture().get(30, TimeUnit.SECONDS);
-      log.info("node {}: storage and node started, HTTP bound at {} in {} ms", node, http.get(node),
+      CompletableFuture<Route> api = new CompletableFuture<>();
+      ServerBinding binding;
+      try {
+        binding = KvHttpApi.bind(system, hostPort[0], Integer.parseInt(hostPort[1]), api).toCompletableFuture().get(30, TimeUnit.SECONDS);
+      } catch (ExecutionException e) {
+        throw new StartFailed("cannot listen on its HTTP address " + http.get(node) + " (kv.http." + node + "): "
+            + rootCause(e).getMessage(), e);
+      }
+      ActorRef<RaftNode.Command> ref = RaftNode.start(system, settings, RaftPersistence.storage(system, settings), new KvStateMachine());
+      api.complete(new KvHttpApi(system, node, ref, http, maxValue, KvHttpApi.DEFAULT_ASK_TIMEOUT, waitForLeader).route());
+      log.info("node {}: HTTP bound at {}, storage and node started in {} ms", node, http.get(node),
           (System.nanoTime() - t1) / 1_000_000);
       binding.addToCoordinatedShutdown(Duration.ofSeconds(3), system);
       return new Running(system, ref, http.get(node));
     } catch (Exception e) {
-      // A start that failed (for example storage it must not start on) releases its ports before it returns.
-      try {
-        CoordinatedShutdown.get(system).runAll(CoordinatedShutdown.unknownReason()).toCompletableFuture().get(30, TimeUnit.SECONDS);
-      } catch (Exception shutdown) {
-        e.addSuppressed(shutdown);
-      }
+      // A start that failed (a port in use, storage it must not start on) releases its ports before it returns.
+      CoordinatedShutdown.get(system).run(CoordinatedShutdown.unknownReason());
+      system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
       throw e;
     }
+  }
+
+  /** The ActorSystem of member {@code node}; a remoting port in use is a {@link StartFailed} naming the setting. */
+  static ActorSystem<Void> createSystem(String node, Address address, Config config) {
+    try {
+      ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), address.system(), config);
+      ShutdownLogFilter.register(system);
+      return system;
+    } catch (akka.remote.RemoteTransportException e) {
+      throw new StartFailed("cannot listen on its Akka address " + address + " (raft.members." + node + "): "
+          + rootCause(e).getMessage(), e);
+    }
+  }
+
+  private static Throwable rootCause(Throwable e) {
+    Throwable t = e;
+    while (t.getCause() != null && t.getCause() != t) t = t.getCause();
+    return t;
   }
 
   /** kv.http: member id -> "host:port"; every member needs one. */

@@ -8,7 +8,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.ActorSystem;
 import akka.actor.typed.javadsl.Behaviors;
-import akka.http.javadsl.Http;
 import akka.http.javadsl.ServerBinding;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -54,7 +53,7 @@ class KvHttpOutcomeTest {
       case "rejected" -> new RaftNode.Rejected("command cannot be serialized");
       case "reused" -> new RaftNode.IdempotencyKeyReused("abc");
       case "unknown" -> new RaftNode.OutcomeUnknown("leadership lost after the append");
-      default -> null; // "silent": no answer at all
+      default -> key.chars().allMatch(c -> c == 'é') ? new RaftNode.Applied(11, null) : null; // "silent": no answer at all
     };
   }
 
@@ -80,7 +79,7 @@ class KvHttpOutcomeTest {
         .build(), "stub-node", akka.actor.typed.Props.empty());
     KvHttpApi api = new KvHttpApi(system, "n1", stub, Map.of("n1", "127.0.0.1:1", "n2", "127.0.0.1:8082"), 1024,
         Duration.ofMillis(300), Duration.ofMillis(500));
-    binding = Http.get(system).newServerAt("127.0.0.1", 0).bind(api.route()).toCompletableFuture().get(10, TimeUnit.SECONDS);
+    binding = api.bind("127.0.0.1", 0).toCompletableFuture().get(10, TimeUnit.SECONDS);
     base = "http://127.0.0.1:" + binding.localAddress().getPort();
   }
 
@@ -210,7 +209,7 @@ class KvHttpOutcomeTest {
         .build(), "removed-node", akka.actor.typed.Props.empty());
     KvHttpApi api = new KvHttpApi(system, "n4", removed, Map.of("n1", "127.0.0.1:8081", "n4", "127.0.0.1:1"), 1024,
         Duration.ofMillis(300), Duration.ofSeconds(2));
-    ServerBinding b = Http.get(system).newServerAt("127.0.0.1", 0).bind(api.route()).toCompletableFuture().get(10, TimeUnit.SECONDS);
+    ServerBinding b = api.bind("127.0.0.1", 0).toCompletableFuture().get(10, TimeUnit.SECONDS);
     try {
       HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + b.localAddress().getPort() + "/kv/x"))
           .PUT(HttpRequest.BodyPublishers.ofString("v")).build(), HttpResponse.BodyHandlers.ofString());
@@ -240,5 +239,89 @@ class KvHttpOutcomeTest {
       assertFalse(body(r).get("applied").asBoolean(true));
     }
     assertNull(seen.get("bad-key"));
+  }
+
+  /** The stub node answers no status request: /status says so in JSON, with 503 and Retry-After, not 500 in text. */
+  @Test
+  void aStatusRequestTheNodeDoesNotAnswerIs503InJson() throws Exception {
+    HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(base + "/status")).GET().build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertEquals(503, r.statusCode(), r.body());
+    assertTrue(r.headers().firstValue("Retry-After").isPresent());
+    JsonNode b = body(r);
+    assertEquals("n1", b.get("node").asText());
+    assertTrue(b.get("error").asText().contains("did not answer"), b.toString());
+  }
+
+  @Test
+  void aRefusedRequestIsJsonAndSaysItWasNotApplied() throws Exception {
+    HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(base + "/kv/a/b/c"))
+        .PUT(HttpRequest.BodyPublishers.ofString("v")).build(), HttpResponse.BodyHandlers.ofString());
+    assertEquals(404, r.statusCode(), r.body());
+    assertFalse(body(r).get("applied").asBoolean(true));
+    r = http.send(HttpRequest.newBuilder(URI.create(base + "/kv/applied")).POST(HttpRequest.BodyPublishers.ofString("v")).build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertEquals(405, r.statusCode(), r.body());
+    assertFalse(body(r).get("applied").asBoolean(true));
+  }
+
+  private static String encoded(String key) {
+    return java.net.URLEncoder.encode(key, java.nio.charset.StandardCharsets.UTF_8).replace("+", "%20");
+  }
+
+  /** A key over 1 KiB gets the documented 400 in JSON, for writes and reads, before it reaches the node. */
+  @Test
+  void aKeyOverOneKibIs400InJson() throws Exception {
+    String key = "k".repeat(2048);
+    seen.remove(key);
+    HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(base + "/kv/" + key))
+        .PUT(HttpRequest.BodyPublishers.ofString("v")).build(), HttpResponse.BodyHandlers.ofString());
+    assertEquals(400, r.statusCode(), r.body());
+    JsonNode b = body(r);
+    assertTrue(b.get("error").asText().contains("2048 bytes"), b.toString());
+    assertFalse(b.get("applied").asBoolean(true));
+    assertNull(seen.get(key), "never reached the node");
+    String wide = "é".repeat(513); // 1,026 bytes, 3,078 characters encoded
+    r = http.send(HttpRequest.newBuilder(URI.create(base + "/kv/" + encoded(wide))).GET().build(), HttpResponse.BodyHandlers.ofString());
+    assertEquals(400, r.statusCode(), r.body());
+    assertTrue(body(r).get("error").asText().contains("1026 bytes"), r.body());
+  }
+
+  /**
+   * The URI limit follows the key limit: a key of 1,000 bytes of 'é' (3,000 characters once
+   * percent-encoded) is accepted, and so is one of exactly 1 KiB.
+   */
+  @Test
+  void keysUpToOneKibAreAcceptedHoweverLongTheirEncoding() throws Exception {
+    for (int n : new int[] {500, 512}) {
+      String key = "é".repeat(n);
+      HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(base + "/kv/" + encoded(key)))
+          .PUT(HttpRequest.BodyPublishers.ofString("v")).build(), HttpResponse.BodyHandlers.ofString());
+      assertEquals(200, r.statusCode(), n + " x é: " + r.body());
+      assertEquals(11, body(r).get("index").asLong());
+      assertEquals("", seen.get(key), "the node got the decoded key");
+    }
+  }
+
+  /** A request target longer than any key could need is refused by the server itself, in JSON too. */
+  @Test
+  void aRequestTargetBeyondTheLimitIs414InJson() throws Exception {
+    HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(base + "/kv/" + "k".repeat(KvHttpApi.MAX_URI_LENGTH)))
+        .PUT(HttpRequest.BodyPublishers.ofString("v")).build(), HttpResponse.BodyHandlers.ofString());
+    assertEquals(414, r.statusCode(), r.body());
+    JsonNode b = body(r);
+    assertFalse(b.get("applied").asBoolean(true));
+    assertTrue(b.get("detail").asText().contains("at most " + KvHttpApi.MAX_KEY_BYTES + " bytes"), b.toString());
+  }
+
+  /** Bodies over the server's content limit (8 MiB) are refused in JSON, like values over kv.max-value-bytes. */
+  @Test
+  void aBodyOverTheServerLimitIs413InJson() throws Exception {
+    for (int size : new int[] {2048, 9 * 1024 * 1024}) {
+      HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(base + "/kv/applied"))
+          .PUT(HttpRequest.BodyPublishers.ofByteArray(new byte[size])).build(), HttpResponse.BodyHandlers.ofString());
+      assertEquals(413, r.statusCode(), size + ": " + r.body());
+      assertFalse(body(r).get("applied").asBoolean(true), r.body());
+    }
   }
 }
