@@ -43,7 +43,7 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <p>Each member runs in a JVM of its own (Artery on 127.0.0.1, durable storage: segment files, or
  * the LevelDB journal with {@code --storage leveldb}), so the leader's heap is the leader's alone.
- * Client threads in the leader's JVM put 100-byte values to random keys of 1,000 through the
+ * Client threads in the leader's JVM put 100-byte ASCII values to random keys of 1,000 through the
  * leader's node actor, each waiting for its put to be applied (KvBenchmark's workload). After a
  * warm phase one follower's JVM is stopped with SIGSTOP for {@code --freeze} seconds: its
  * connections stay open and the leader hears nothing, as with a long GC pause or a stopped VM. Then
@@ -296,6 +296,10 @@ public final class FrozenFollowerBenchmark {
         afterMax, afterLast);
     System.out.printf(Locale.ROOT, "puts/s: warm %.0f (median), frozen %.0f (mean over the freeze); %d puts failed; the "
         + "group committed %d entries during the freeze%n", warmRate, frozenRate, end.failed(), atResume.commit() - beforeFreeze.commit());
+    if (!end.role().equals("LEADER") || end.term() != beforeFreeze.term()) {
+      System.out.printf(Locale.ROOT, "%s did not lead throughout: term %d before the freeze, %d and %s at the end (an election "
+          + "on the way: the puts of that time failed)%n", leaderId, beforeFreeze.term(), end.term(), end.role());
+    }
     System.out.printf(Locale.ROOT, "catch-up: %s applied the leader's commit index at resumption (%d) %.2f s after SIGCONT; "
         + "snapshots it installed to get there: %d (before the freeze: %d, until the end: %d); leader's last snapshot %d KiB%n",
         frozen.id, atResume.commit(), catchUp, restoresAtCatchUp - restoresBefore, restoresBefore,
@@ -480,24 +484,33 @@ public final class FrozenFollowerBenchmark {
       system.terminate(); // stdin closed: the benchmark is gone
     }
 
-    /** KvBenchmark's workload: each thread puts a 100-byte value to a random key of 1,000 and waits until it is applied. */
+    /**
+     * KvBenchmark's workload: each thread puts a 100-byte ASCII value to a random key of 1,000 and waits until it is
+     * applied; after a put that failed (this node stopped leading, or it was overloaded) it waits 10 ms.
+     */
     private static void startClients(int n, ActorRef<RaftNode.Command> node, ActorSystem<Void> system, AtomicLong puts,
         AtomicLong failed) {
       for (int t = 0; t < n; t++) {
         final int seed = t;
         Thread th = new Thread(() -> {
           SplittableRandom rnd = new SplittableRandom(seed);
-          byte[] value = new byte[100];
           while (true) {
-            rnd.nextBytes(value);
-            KvCommand cmd = new KvCommand.Put("k" + rnd.nextInt(1000), new String(value, StandardCharsets.ISO_8859_1));
+            KvCommand cmd = new KvCommand.Put("k" + rnd.nextInt(LoadDriver.KEYS), LoadDriver.text(LoadDriver.asciiValue(rnd, 100)));
             try {
               RaftNode.ProposeReply r = AskPattern.<RaftNode.Command, RaftNode.ProposeReply>ask(node,
                   rt -> new RaftNode.Propose(cmd, rt), Duration.ofSeconds(10), system.scheduler()).toCompletableFuture().get();
-              if (r instanceof RaftNode.Applied) puts.incrementAndGet();
-              else failed.incrementAndGet();
+              if (r instanceof RaftNode.Applied) {
+                puts.incrementAndGet();
+                continue;
+              }
             } catch (Exception e) {
-              failed.incrementAndGet();
+              // counted below
+            }
+            failed.incrementAndGet();
+            try {
+              TimeUnit.MILLISECONDS.sleep(10); // as LoadDriver: a node that does not lead now is not flooded
+            } catch (InterruptedException e) {
+              return;
             }
           }
         }, "client-" + t);
