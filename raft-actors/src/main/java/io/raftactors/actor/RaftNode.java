@@ -736,6 +736,12 @@ public final class RaftNode {
     return Behaviors.same();
   }
 
+  /** Answers a read with "not the leader", naming {@code leader} (null: none known). */
+  private void tellNotLeader(PendingQuery q, String leader) {
+    if (q.local() != null) q.local().tell(new NotLeader(leader));
+    else q.client().tell(clientNotLeader(q.requestId(), leader));
+  }
+
   /** "Not the leader" for a client, with the leader's address when the configuration records it. */
   private ClientNotLeader clientNotLeader(long requestId, String leader) {
     io.raftactors.core.MemberAddress a = leader == null || core == null ? null : core.config().address(leader);
@@ -1091,10 +1097,7 @@ public final class RaftNode {
       answer(transferWait.waiter(), new ProposalOutcome.Unknown(0, reason));
       transferWait = null;
     }
-    for (PendingQuery q : queries.values()) {
-      if (q.local() != null) q.local().tell(new NotLeader(null));
-      else q.client().tell(clientNotLeader(q.requestId(), null));
-    }
+    for (PendingQuery q : queries.values()) tellNotLeader(q, null);
     queries.clear();
     throw new IllegalStateException("storage write failed on raft node " + settings.memberId() + " of group "
         + settings.groupId(), cause);
@@ -1178,9 +1181,7 @@ public final class RaftNode {
     public void outcome(ProposalOutcome o) {
       PendingQuery q = queries.remove(o.correlationId());
       if (q != null) {
-        String leader = o instanceof ProposalOutcome.NotLeader nl ? nl.leaderHint() : null;
-        if (q.local() != null) q.local().tell(new NotLeader(leader));
-        else q.client().tell(clientNotLeader(q.requestId(), leader));
+        tellNotLeader(q, o instanceof ProposalOutcome.NotLeader nl ? nl.leaderHint() : null);
         return;
       }
       Waiter w = takeWaiter(o.correlationId());

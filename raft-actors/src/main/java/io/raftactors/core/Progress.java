@@ -16,7 +16,6 @@ final class Progress {
     SNAPSHOT
   }
 
-  /** One AppendEntries outstanding: the last index it carried and the tick it left. */
   /** An AppendEntries in flight: its last index, when it left, and whether its batch was partial. */
   record Inflight(long lastIndex, long sentAt, boolean partial) {}
 
@@ -31,8 +30,8 @@ final class Progress {
   long ackedRound;
   /** Tick of the last AppendEntries sent; heartbeats are skipped while traffic flows. */
   long lastSent = Long.MIN_VALUE / 2;
-  /** Whether the follower has answered anything since entries or snapshot bytes last left for it. */
-  boolean answeredSinceData = true;
+  /** No answer from the follower since entries or snapshot bytes last left for it (see {@link #silent}). */
+  private boolean silent;
   final ArrayDeque<Inflight> inflight = new ArrayDeque<>();
   /** In SNAPSHOT mode: the snapshot being sent and the offset the follower has acknowledged. */
   Snapshot sending;
@@ -54,18 +53,18 @@ final class Progress {
    * follower is bounded by the window, not by how long it stays silent.
    */
   boolean silent() {
-    return !answeredSinceData;
+    return silent;
   }
 
   /** An answer from the follower arrived at tick {@code now}. */
   void heardFrom(long now) {
     lastContact = now;
-    answeredSinceData = true;
+    silent = false;
   }
 
   /** A message carrying entries or snapshot bytes left for the follower. */
   void dataSent() {
-    answeredSinceData = false;
+    silent = true;
   }
 
   void becomeSnapshot(Snapshot s) {

@@ -1027,7 +1027,7 @@ public final class RaftCore {
           log.slice(pr.nextIndex, log.lastIndex(), settings.maxEntriesPerAppend(), settings.maxBytesPerAppend());
       boolean partial = batch.get(batch.size() - 1).index() == log.lastIndex()
           && batch.size() < settings.maxEntriesPerAppend();
-      if (partial && partialsInFlight(pr) >= settings.maxInflightPartialAppends()) break;
+      if (partial && partialWindowFull(pr)) break;
       sendAppendEntries(peer, pr, pr.nextIndex - 1, batch);
       long last = batch.get(batch.size() - 1).index();
       pr.inflight.addLast(new Progress.Inflight(last, now, partial));
@@ -1049,18 +1049,16 @@ public final class RaftCore {
     boolean gathering = false;
     for (Progress pr : tracker.allProgress().values()) {
       if (pr.nextIndex > index) return false; // already sent to someone: write it now
-      if (pr.mode == Progress.Mode.REPLICATE && !pr.inflight.isEmpty()
-          && partialsInFlight(pr) >= settings.maxInflightPartialAppends()) {
-        gathering = true;
-      }
+      if (pr.mode == Progress.Mode.REPLICATE && partialWindowFull(pr)) gathering = true;
     }
     return gathering;
   }
 
-  private static int partialsInFlight(Progress pr) {
+  /** Partial batches in flight to {@code pr} are at their limit: new entries gather for the next one. */
+  private boolean partialWindowFull(Progress pr) {
     int n = 0;
     for (Progress.Inflight i : pr.inflight) if (i.partial()) n++;
-    return n;
+    return n >= settings.maxInflightPartialAppends();
   }
 
   /** T5.1-07: one chunk at a time, in offset order, resumed from the offset the follower asks for. */
