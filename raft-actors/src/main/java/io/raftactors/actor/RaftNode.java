@@ -378,8 +378,8 @@ public final class RaftNode {
     akka.actor.CoordinatedShutdown.get(system).addTask(akka.actor.CoordinatedShutdown.PhaseBeforeServiceUnbind(),
         "raft-hand-over-" + settings.actorName(), () -> {
           long started = System.nanoTime();
-          return akka.actor.typed.javadsl.AskPattern.<Command, AdminReply>ask(node, r -> new TransferLeadership(null, r),
-                  settings.transferTimeout(), system.scheduler())
+          return Stages.direct(akka.actor.typed.javadsl.AskPattern.<Command, AdminReply>ask(node,
+                  r -> new TransferLeadership(null, r), settings.transferTimeout(), system.scheduler()))
               .handle((reply, failure) -> {
                 long ms = (System.nanoTime() - started) / 1_000_000;
                 if (reply instanceof LeadershipTransferred t) {

@@ -10,6 +10,7 @@ import akka.actor.typed.javadsl.AskPattern;
 import com.typesafe.config.Config;
 import io.raftactors.actor.RaftSettings;
 import io.raftactors.actor.RaftStorage;
+import io.raftactors.actor.Stages;
 import io.raftactors.core.DurableState;
 import java.io.File;
 import java.io.IOException;
@@ -155,7 +156,7 @@ public final class JournalStorage implements RaftStorage, AutoCloseable {
   @Override
   public CompletionStage<DurableState> recover() {
     Journal j = liveJournal(true);
-    return AskPattern.askWithStatus(j.ref(), RaftJournal.Recover::new, recoveryTimeout, system.scheduler());
+    return Stages.direct(AskPattern.askWithStatus(j.ref(), RaftJournal.Recover::new, recoveryTimeout, system.scheduler()));
   }
 
   /** Fails at once if the journal actor has stopped: the node must recover (with a new one) first. */
@@ -167,6 +168,6 @@ public final class JournalStorage implements RaftStorage, AutoCloseable {
           + " has stopped; the node must recover before it writes again"));
     }
     CompletionStage<Done> done = AskPattern.askWithStatus(j.ref(), r -> new RaftJournal.Write(write, r), timeout, system.scheduler());
-    return done.thenApply(d -> null);
+    return Stages.direct(done).thenApply(d -> null);
   }
 }
