@@ -55,11 +55,13 @@ import java.time.Duration;
  *     "downSince": 1733399990000, "matchIndex": 12, "lag": 29}]}
  * </pre>
  *
- * A member's {@code role}, {@code term}, {@code leader}, indexes, {@code phase} and {@code problem}
- * (while it does not take part) are what it says about itself; {@code matchIndex} and {@code lag}
- * (the leader's last index minus the match index) are the leader's view, present while a leader
- * answers. {@code kind} is {@code "voter"}, {@code "learner"}, {@code "outgoing voter"} or, for the
- * serving node when the configuration does not list it, {@code "not a member"}.
+ * {@code up} is null for a member that has neither answered nor failed to answer yet (the first
+ * moments of a stream). A member's {@code role}, {@code term}, {@code leader}, indexes, {@code
+ * phase} and {@code problem} (while it does not take part) are what it says about itself; {@code
+ * matchIndex} and {@code lag} (the leader's last index minus the match index) are the leader's
+ * view, present while a leader answers. {@code kind} is {@code "voter"}, {@code "learner"}, {@code
+ * "outgoing voter"} or, for the serving node when the configuration does not list it, {@code "not a
+ * member"}.
  *
  * <p>The route is read-only and has no access control of its own: it shows the group's members,
  * their addresses and progress to whoever reaches it. Each open page costs one status request per

@@ -25,8 +25,9 @@ import java.util.concurrent.TimeoutException;
 /**
  * The polling behind one event stream of {@link ClusterView}: asks every member of the group for
  * its status and renders what each last said, or why it did not answer. Asks run in parallel and
- * record their outcome whenever it comes; a poll renders once all of its asks are recorded or after
- * four fifths of the interval, so a member that does not answer never delays an event. A member is
+ * record their outcome whenever it comes. A poll renders once the asks to the members that answered
+ * last time are recorded, or after four fifths of the interval: a member that is down, or slow,
+ * never delays an event, and a new leader shows in the first event after it answers. A member is
  * not asked again while an ask to it is outstanding.
  */
 final class GroupPoller {
@@ -55,7 +56,11 @@ final class GroupPoller {
   /** Asks every member once and completes with the view (never exceptionally). */
   CompletableFuture<ObjectNode> poll() {
     List<CompletableFuture<Void>> asks = new ArrayList<>();
-    for (String id : members(config)) asks.add(ask(id));
+    for (String id : members(config)) {
+      Seen before = seen.get(id);
+      CompletableFuture<Void> asked = ask(id);
+      if (before == null || before.status() != null) asks.add(asked); // waited for unless it did not answer last time
+    }
     long wait = Math.max(1, options.interval().toMillis() * 4 / 5);
     return CompletableFuture.allOf(asks.toArray(CompletableFuture[]::new))
         .completeOnTimeout(null, wait, TimeUnit.MILLISECONDS)
@@ -146,7 +151,8 @@ final class GroupPoller {
     if (address != null) m.put("address", address);
     Seen s = seen.get(id);
     RaftNode.Status st = s == null ? null : s.status();
-    m.put("up", st != null);
+    if (s == null) m.putNull("up"); // not answered yet: neither up nor down
+    else m.put("up", st != null);
     if (st != null) {
       m.put("role", st.role().name());
       m.put("term", st.term());
@@ -156,9 +162,9 @@ final class GroupPoller {
       m.put("appliedIndex", st.lastApplied());
       m.put("lastIndex", st.lastIndex());
       if (st.problem() != null) m.put("problem", st.problem());
-    } else {
-      m.put("error", s == null ? "not asked yet" : s.error());
-      if (s != null) m.put("downSince", s.downSince());
+    } else if (s != null) {
+      m.put("error", s.error());
+      m.put("downSince", s.downSince());
     }
     if (leader != null) {
       Long match = id.equals(leader.memberId()) ? Long.valueOf(leader.lastIndex()) : leader.matchIndexes().get(id);
