@@ -38,7 +38,7 @@ import java.util.regex.Pattern;
 final class HeadlessChromium implements AutoCloseable {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final Pattern LISTENING = Pattern.compile("DevTools listening on (ws://\\S+)");
-  private static final Duration COMMAND_TIMEOUT = Duration.ofSeconds(10);
+  private static final Duration COMMAND_TIMEOUT = Duration.ofSeconds(20);
   /** Executables looked for on the PATH, in this order. */
   static final List<String> NAMES = List.of("chromium", "chromium-browser", "google-chrome", "google-chrome-stable");
   /** How to get a browser, for a test that skips without one. */
@@ -118,7 +118,8 @@ final class HeadlessChromium implements AutoCloseable {
       throw new IOException("Chromium did not announce its DevTools endpoint within " + within + ": " + e + "; its output: "
           + String.join("\n", output), e);
     }
-    socket = HttpClient.newHttpClient().newWebSocketBuilder().connectTimeout(Duration.ofSeconds(5))
+    // Generous: a browser starting on a busy machine (the tests start JVMs meanwhile) can be slow to answer.
+    socket = HttpClient.newHttpClient().newWebSocketBuilder().connectTimeout(within)
         .buildAsync(URI.create(url), new Listener()).join();
   }
 

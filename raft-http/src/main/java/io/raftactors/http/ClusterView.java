@@ -79,7 +79,9 @@ public final class ClusterView {
    * How the view polls the group.
    *
    * @param interval time between two events of a stream (and two status requests to each member)
-   * @param askTimeout how long a member may take to answer before it is shown down
+   * @param askTimeout how long a member may take to answer before it is shown down (the first request
+   *     of a stream to each member may take 3 s: the first one between two ActorSystems also sets
+   *     up their serializers)
    */
   public record Options(Duration interval, Duration askTimeout) {
     public Options {

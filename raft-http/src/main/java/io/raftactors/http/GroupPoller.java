@@ -11,6 +11,7 @@ import io.raftactors.actor.RaftSettings;
 import io.raftactors.core.ClusterConfig;
 import io.raftactors.core.MemberAddress;
 import io.raftactors.core.Role;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -32,6 +33,12 @@ import java.util.concurrent.TimeoutException;
  */
 final class GroupPoller {
   private static final ObjectMapper JSON = new ObjectMapper();
+  /**
+   * The least time the first ask to a member may take: the first status request between two
+   * ActorSystems also sets up the serializer on both sides, which takes a second or more on a busy
+   * machine. Until it is answered or this time has passed the member is neither up nor down.
+   */
+  static final Duration FIRST_ASK_TIMEOUT = Duration.ofSeconds(3);
 
   /** What a member last said ({@code status}), or why it did not answer ({@code error}, since {@code downSince}). */
   record Seen(RaftNode.Status status, String error, long downSince) {}
@@ -84,11 +91,13 @@ final class GroupPoller {
       failed(id, "no address known for it");
       return CompletableFuture.completedFuture(null);
     }
-    return AskPattern.<RaftNode.Command, RaftNode.Status>ask(ref, RaftNode.GetStatus::new, options.askTimeout(), system.scheduler())
+    Duration timeout = seen.containsKey(id) ? options.askTimeout()
+        : java.util.Collections.max(List.of(options.askTimeout(), FIRST_ASK_TIMEOUT));
+    return AskPattern.<RaftNode.Command, RaftNode.Status>ask(ref, RaftNode.GetStatus::new, timeout, system.scheduler())
         .toCompletableFuture()
         .handle((status, failure) -> {
           if (status != null) seen.put(id, new Seen(status, null, 0));
-          else failed(id, reason(failure));
+          else failed(id, reason(failure, timeout));
           asking.remove(id);
           return null;
         });
@@ -100,9 +109,9 @@ final class GroupPoller {
     seen.put(id, new Seen(null, error, since));
   }
 
-  private String reason(Throwable failure) {
+  private static String reason(Throwable failure, Duration timeout) {
     Throwable t = failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure;
-    if (t instanceof TimeoutException) return "no answer within " + options.askTimeout().toMillis() + " ms";
+    if (t instanceof TimeoutException) return "no answer within " + timeout.toMillis() + " ms";
     return String.valueOf(t);
   }
 
