@@ -18,8 +18,20 @@ import java.util.function.Consumer;
 final class NodeAddress {
   private NodeAddress() {}
 
+  /**
+   * The node actor at {@code address}: for a local address, the incarnation that runs now (or, if
+   * none does, a reference that hands messages to dead letters).
+   */
+  static ActorRef<RaftNode.Command> resolve(ActorSystem<?> system, Address address, String groupId, String memberId) {
+    return ActorRefResolver.get(system).resolveActorRef(path(address, groupId, memberId));
+  }
+
+  private static String path(Address address, String groupId, String memberId) {
+    return address + "/system/" + RaftSettings.actorName(groupId, memberId);
+  }
+
   static Consumer<RaftNode.Command> sender(ActorSystem<?> system, Address address, String groupId, String memberId) {
-    String path = address + "/system/" + RaftSettings.actorName(groupId, memberId);
+    String path = path(address, groupId, memberId);
     ActorRefResolver resolver = ActorRefResolver.get(system);
     if (!address.host().isEmpty()) {
       ActorRef<RaftNode.Command> ref = resolver.resolveActorRef(path);

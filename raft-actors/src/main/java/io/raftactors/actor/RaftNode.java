@@ -83,8 +83,11 @@ public final class RaftNode {
     INSTANCE
   }
 
-  /** Asks for the node's current {@link Status}. */
-  public record GetStatus(ActorRef<Status> replyTo) implements Command {}
+  /**
+   * Asks for the node's current {@link Status}. It may come from another ActorSystem (a status
+   * page polling every member, see {@link #nodeOf}): it and its answer cross the network in CBOR.
+   */
+  public record GetStatus(ActorRef<Status> replyTo) implements Command, RaftSerializable {}
 
   /**
    * Asks for what the node measured on its write path ({@link NodeMetrics}) since it started or
@@ -288,10 +291,23 @@ public final class RaftNode {
    * A snapshot of a node's state. {@code problem} is null while the node takes part in the group;
    * otherwise it says why it does not (for example it is still reading its storage, it waits for the
    * founding members, or its storage was lost). {@code phase} says which {@link Phase} it is in.
+   * {@code matchIndexes} is, on a leader, each other member's match index by id: the highest index
+   * the leader knows to be in that member's log (how far behind {@code lastIndex} it lags); empty on
+   * every other node.
    */
   public record Status(
       String memberId, Role role, long term, String leaderId, long commitIndex, long lastApplied, long lastIndex,
-      String problem, Phase phase, ClusterConfig configuration) {
+      String problem, Phase phase, ClusterConfig configuration, Map<String, Long> matchIndexes) implements RaftSerializable {
+
+    public Status {
+      matchIndexes = matchIndexes == null ? Map.of() : java.util.Collections.unmodifiableMap(new java.util.TreeMap<>(matchIndexes));
+    }
+
+    /** A status without match indexes (a node that does not lead). */
+    public Status(String memberId, Role role, long term, String leaderId, long commitIndex, long lastApplied, long lastIndex,
+        String problem, Phase phase, ClusterConfig configuration) {
+      this(memberId, role, term, leaderId, commitIndex, lastApplied, lastIndex, problem, phase, configuration, Map.of());
+    }
 
     /** A status without a configuration (a node that does not take part yet). */
     public Status(String memberId, Role role, long term, String leaderId, long commitIndex, long lastApplied, long lastIndex,
@@ -359,6 +375,30 @@ public final class RaftNode {
   private static final String PROBE_TIMER = "raft-founding-probe";
   private static final String RECOVERY_TIMER = "raft-recovery-timeout";
   private static final int STASH_CAPACITY = 100_000;
+
+  /**
+   * The node actor of member {@code memberId} of the group of {@code settings}, found the way that
+   * node finds its peers: at the member's address in {@code raft.members}, else at the peer address
+   * {@code configuration} records for it (a member added at run time; {@code configuration} may be
+   * null). Null if neither names an address. For asking any member a {@link GetStatus} from this
+   * ActorSystem. A remote member's reference reaches whatever node runs at its address, also after a
+   * restart; a member in this ActorSystem is reached in the incarnation that runs now, so look it up
+   * again for each request.
+   */
+  public static ActorRef<Command> nodeOf(ActorSystem<?> system, RaftSettings settings, ClusterConfig configuration,
+      String memberId) {
+    akka.actor.Address address = settings.members().get(memberId);
+    if (address == null && configuration != null) {
+      io.raftactors.core.MemberAddress recorded = configuration.address(memberId);
+      if (recorded == null) return null;
+      try {
+        address = akka.actor.AddressFromURIString.parse(recorded.peer());
+      } catch (Exception e) { // the parser throws MalformedURLException without declaring it
+        return null; // not an Akka address
+      }
+    }
+    return address == null ? null : NodeAddress.resolve(system, address, settings.groupId(), memberId);
+  }
 
   /** Spawns a node as a system actor of {@code system}. */
   public static ActorRef<Command> start(
@@ -817,13 +857,21 @@ public final class RaftNode {
           String problem = config.isMember(settings.memberId()) ? null
               : "not a member of the group's configuration " + config + ": not added yet, or removed; it does not take part";
           g.replyTo().tell(new Status(settings.memberId(), core.role(), core.term(), core.leaderId(),
-              core.commitIndex(), core.lastApplied(), core.lastIndex(), problem, Phase.RUNNING, config));
+              core.commitIndex(), core.lastApplied(), core.lastIndex(), problem, Phase.RUNNING, config, matchIndexes()));
           return Behaviors.same();
         })
         .onMessage(Flush.class, f -> {
           flushScheduled = false;
           return afterInput();
         });
+  }
+
+  /** A leader's view of how far each other member's log agrees with its own; empty when not leading. */
+  private Map<String, Long> matchIndexes() {
+    if (core.role() != Role.LEADER) return Map.of();
+    Map<String, Long> out = new HashMap<>();
+    core.status().progress().forEach((id, p) -> out.put(id, p.matchIndex()));
+    return out;
   }
 
   private Behavior<Command> onPropose(Propose p) {

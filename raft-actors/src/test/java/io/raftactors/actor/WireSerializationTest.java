@@ -119,7 +119,14 @@ class WireSerializationTest {
         new RaftNode.ClientAdmin(12, new RaftNode.TransferRequest("n2"), replyTo),
         new RaftNode.ClientAdmin(13, new RaftNode.TransferRequest(null), replyTo),
         new RaftNode.ClientAdmin(14, new RaftNode.MembersRequest(), replyTo),
-        new RaftNode.ClientMembers(14, 40, ClusterConfig.of("n1", "n2"), "n1"));
+        new RaftNode.ClientMembers(14, 40, ClusterConfig.of("n1", "n2"), "n1"),
+        // A status page asks every member for its status, across the network.
+        new RaftNode.GetStatus(kit.<RaftNode.Status>createTestProbe().ref()),
+        new RaftNode.Status("n1", io.raftactors.core.Role.LEADER, 7, "n1", 40, 39, 41, null, RaftNode.Phase.RUNNING,
+            new ClusterConfig(List.of("n1", "n2"), List.of("n3"), List.of(),
+                java.util.Map.of("n3", new io.raftactors.core.MemberAddress("akka://raft@h:2553", "h:8083"))),
+            java.util.Map.of("n2", 41L, "n3", 12L)),
+        new RaftNode.Status("n2", io.raftactors.core.Role.FOLLOWER, 0, null, 0, 0, 0, "recovering", RaftNode.Phase.RECOVERING));
     for (Object m : all) {
       Serializer s = ser.findSerializerFor(m);
       assertEquals("akka.serialization.jackson.JacksonCborSerializer", s.getClass().getName(), m.toString());

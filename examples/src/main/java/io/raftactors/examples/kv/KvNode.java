@@ -12,6 +12,7 @@ import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigFactory;
 import io.raftactors.actor.RaftNode;
 import io.raftactors.actor.RaftSettings;
+import io.raftactors.http.ClusterView;
 import io.raftactors.persistence.RaftPersistence;
 import java.io.File;
 import java.io.PrintStream;
@@ -27,8 +28,9 @@ import org.slf4j.LoggerFactory;
 /**
  * One member of the replicated KV store in this JVM: a Raft node keeping its log under
  * {@code <data-dir>/<node>} (segment files, or a LevelDB journal with {@code raft.persistence.storage
- * = journal}) and its HTTP API ({@link KvHttpApi}) at {@code kv.http.<node>}. Runs
- * until the JVM is stopped (Ctrl-C runs Akka's coordinated shutdown).
+ * = journal}) and its HTTP API ({@link KvHttpApi}) at {@code kv.http.<node>}, with the live
+ * cluster view ({@link ClusterView}) at {@code /ui}. Runs until the JVM is stopped (Ctrl-C runs
+ * Akka's coordinated shutdown).
  *
  * <pre>java -jar examples/target/raft-kv.jar --node n1 [--config application.conf] [--data-dir data] [--join]</pre>
  *
@@ -145,7 +147,9 @@ public final class KvNode {
             + rootCause(e).getMessage(), e);
       }
       ActorRef<RaftNode.Command> ref = RaftNode.start(system, settings, RaftPersistence.storage(system, settings), new KvStateMachine());
-      api.complete(new KvHttpApi(system, node, ref, http, maxValue, KvHttpApi.DEFAULT_ASK_TIMEOUT, waitForLeader).route());
+      // The live cluster view at /ui (raft-http) before the KV API, which answers every other path.
+      api.complete(akka.http.javadsl.server.Directives.concat(ClusterView.route(system, ref, settings),
+          new KvHttpApi(system, node, ref, http, maxValue, KvHttpApi.DEFAULT_ASK_TIMEOUT, waitForLeader).route()));
       log.info("node {}: HTTP bound at {}, storage and node started in {} ms", node, http.get(node),
           (System.nanoTime() - t1) / 1_000_000);
       binding.addToCoordinatedShutdown(Duration.ofSeconds(3), system);
