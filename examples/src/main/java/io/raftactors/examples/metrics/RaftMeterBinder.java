@@ -150,8 +150,9 @@ public final class RaftMeterBinder implements MeterBinder, Consumer<RaftMetrics>
 
     gauge(registry, "raft.write.path.start.time", "Start of the write path measurement, since the epoch", "seconds",
         Tags.empty(), m -> m.writePath().sinceMillis() / 1000.0);
-    gauge(registry, "raft.storage.writes.per.committed.entry", "Storage writes (each ends with an fsync) per entry",
-        null, Tags.empty(), m -> m.writePath().fsyncsPerCommittedEntry());
+    gauge(registry, "raft.storage.writes.per.committed.entry",
+        "Storage writes (each with an fsync) per committed entry", null, Tags.empty(),
+        m -> m.writePath().fsyncsPerCommittedEntry());
     for (NodeMetrics.Stage stage : NodeMetrics.Stage.values()) {
       Tags t = Tags.of("stage", lower(stage));
       for (double q : QUANTILES) {
