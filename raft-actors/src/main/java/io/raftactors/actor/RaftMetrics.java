@@ -15,9 +15,9 @@ import java.util.TreeMap;
  * no metrics library: an application hands these values to the one it uses (the KV example
  * registers them with Micrometer and serves them in the Prometheus text format).
  *
- * <p>A node that does not take part in the group yet (or any more), see {@link #phase()}, reports
- * its counters and write path, with role FOLLOWER, term 0, no leader and every index 0, as its
- * {@link RaftNode.Status} does.
+ * <p>A node that is not {@link RaftNode.Phase#RUNNING} (it reads its storage, waits for the other
+ * founders, or refuses to start on lost storage) reports its phase, counters and write path, with
+ * role FOLLOWER, term 0, no leader and every index 0, as its {@link RaftNode.Status} does.
  *
  * @param groupId the Raft group
  * @param memberId this member
