@@ -1,5 +1,6 @@
 package io.raftactors.actor;
 
+import akka.actor.Cancellable;
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.ActorSystem;
 import akka.actor.typed.Behavior;
@@ -15,6 +16,7 @@ import akka.serialization.SerializationExtension;
 import io.raftactors.core.Bootstrap;
 import io.raftactors.core.ClusterConfig;
 import io.raftactors.core.Committed;
+import io.raftactors.core.CoreStatus;
 import io.raftactors.core.DurableState;
 import io.raftactors.core.EntryData;
 import io.raftactors.core.NodeSnapshot;
@@ -31,9 +33,11 @@ import io.raftactors.core.ReadState;
 import io.raftactors.core.Role;
 import io.raftactors.core.Snapshot;
 import java.security.SecureRandom;
+import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 
 /**
@@ -94,6 +98,97 @@ public final class RaftNode {
    * since the last request with {@code reset}, which starts the measurement over.
    */
   public record GetMetrics(boolean reset, ActorRef<NodeMetrics.Snapshot> replyTo) implements Command {}
+
+  /**
+   * Asks for everything the node measures, as one {@link RaftMetrics}: role, term, indexes and the
+   * size of its log, each follower's progress (leaders), what it counted since it started, and its
+   * write path (as {@link GetMetrics} without reset). Answered in every {@link Phase}.
+   */
+  public record GetRaftMetrics(ActorRef<RaftMetrics> replyTo) implements Command {}
+
+  /**
+   * Sends the node's {@link RaftMetrics} to {@code subscriber} at once and then every {@code
+   * interval}, until {@link UnsubscribeMetrics} or until the subscriber stops: the node watches it.
+   * Subscribing again with the same subscriber changes its interval. Subscriptions outlive the
+   * node's restarts after a failure and end with the node actor. Each delivery is taken on the
+   * node's thread and costs about what a {@link GetStatus} and the percentiles of a dozen
+   * histograms cost: intervals of a second or more suit monitoring. Within the node's ActorSystem
+   * (the message is not serializable); {@link #subscribeMetrics} does it for a plain Java listener.
+   *
+   * @throws IllegalArgumentException if {@code subscriber} is null or {@code interval} is not
+   *     positive (at least 1 ms)
+   */
+  public record SubscribeMetrics(ActorRef<RaftMetrics> subscriber, Duration interval) implements Command {
+    public SubscribeMetrics {
+      if (subscriber == null) throw new IllegalArgumentException("a metrics subscriber is required");
+      checkMetricsInterval(interval);
+    }
+  }
+
+  /** Ends {@code subscriber}'s {@link SubscribeMetrics} subscription; nothing if it has none. */
+  public record UnsubscribeMetrics(ActorRef<RaftMetrics> subscriber) implements Command {}
+
+  private static void checkMetricsInterval(Duration interval) {
+    if (interval == null || interval.compareTo(Duration.ofMillis(1)) < 0) {
+      throw new IllegalArgumentException("the metrics interval must be positive (at least 1 ms), was " + interval);
+    }
+  }
+
+  /**
+   * Calls {@code listener} with the node's {@link RaftMetrics} at once and then every {@code
+   * interval} (a {@link SubscribeMetrics} subscription), until the returned {@link Cancellable} is
+   * cancelled. The listener runs on an actor of its own in {@code system}, the node's ActorSystem,
+   * one call at a time: a slow listener delays its own next calls, never the node. An exception it
+   * throws is logged and the subscription goes on.
+   *
+   * @throws IllegalArgumentException if {@code interval} is not positive (at least 1 ms)
+   */
+  public static Cancellable subscribeMetrics(ActorSystem<?> system, ActorRef<Command> node, Duration interval,
+      Consumer<RaftMetrics> listener) {
+    checkMetricsInterval(interval);
+    java.util.Objects.requireNonNull(node, "node");
+    java.util.Objects.requireNonNull(listener, "listener");
+    Behavior<Object> forwarder = Behaviors.setup(ctx -> {
+      ActorRef<RaftMetrics> self = ctx.getSelf().narrow();
+      node.tell(new SubscribeMetrics(self, interval));
+      return Behaviors.receive(Object.class)
+          .onMessage(RaftMetrics.class, m -> {
+            try {
+              listener.accept(m);
+            } catch (RuntimeException e) {
+              ctx.getLog().warn("A metrics listener of raft node {} failed: {}", m.memberId(), e.toString());
+            }
+            return Behaviors.same();
+          })
+          .onMessageEquals(StopListening.INSTANCE, () -> {
+            node.tell(new UnsubscribeMetrics(self));
+            return Behaviors.stopped();
+          })
+          .build();
+    });
+    ActorRef<Object> ref = system.systemActorOf(forwarder, "raft-metrics-listener-" + LISTENERS.incrementAndGet(),
+        Props.empty());
+    java.util.concurrent.atomic.AtomicBoolean cancelled = new java.util.concurrent.atomic.AtomicBoolean();
+    return new Cancellable() {
+      @Override
+      public boolean cancel() {
+        if (!cancelled.compareAndSet(false, true)) return false;
+        ref.tell(StopListening.INSTANCE);
+        return true;
+      }
+
+      @Override
+      public boolean isCancelled() {
+        return cancelled.get();
+      }
+    };
+  }
+
+  private static final java.util.concurrent.atomic.AtomicLong LISTENERS = new java.util.concurrent.atomic.AtomicLong();
+
+  private enum StopListening {
+    INSTANCE
+  }
 
   /**
    * Changes the group's members (thesis chapter 4); only the leader does, others answer {@link
@@ -343,6 +438,12 @@ public final class RaftNode {
 
   private record WriteCompleted(long seq, Throwable failure) implements Command {}
 
+  /** Time to send a metrics subscriber its next {@link RaftMetrics}; also the key of its timer. */
+  private record PublishMetrics(ActorRef<RaftMetrics> subscriber) implements Command {}
+
+  /** A metrics subscriber stopped: its subscription ends. */
+  private record MetricsSubscriberStopped(ActorRef<RaftMetrics> subscriber) implements Command {}
+
   /** Someone waiting for a proposal: a local proposer, or a client of the client protocol. */
   private sealed interface Waiter {}
 
@@ -368,8 +469,16 @@ public final class RaftNode {
   /** A proposal appended and not yet answered: who waits, and its size for raft.flow-control.max-pending-bytes. */
   private record Pending(Waiter waiter, long bytes, long arrivedNanos) {}
 
-  /** A query and whom to answer: exactly one of {@code local} and {@code client} is set. */
-  private record PendingQuery(Object query, ActorRef<QueryReply> local, ActorRef<ClientReply> client, long requestId) {}
+  /**
+   * A query and whom to answer: exactly one of {@code local} and {@code client} is set. A query
+   * without a consistency is linearizable.
+   */
+  private record PendingQuery(Object query, ReadConsistency consistency, ActorRef<QueryReply> local,
+      ActorRef<ClientReply> client, long requestId) {
+    PendingQuery {
+      if (consistency == null) consistency = ReadConsistency.LINEARIZABLE;
+    }
+  }
 
   private static final String TICK_TIMER = "raft-tick";
   private static final String PROBE_TIMER = "raft-founding-probe";
@@ -454,9 +563,10 @@ public final class RaftNode {
     // Counts recovery attempts across restarts, so that each attempt is numbered in the log and in the status.
     java.util.concurrent.atomic.AtomicInteger recoveries = new java.util.concurrent.atomic.AtomicInteger();
     AppliedProgress progress = new AppliedProgress();
+    NodeCounters counters = new NodeCounters();
     Behavior<Command> node = Behaviors.setup(ctx -> Behaviors.withStash(STASH_CAPACITY, stash ->
         Behaviors.withTimers(timers -> new RaftNode(ctx, stash, timers, settings, storage, stateMachine, progress,
-            transport != null ? transport : PeerTransport.resolving(ctx.getSystem(), settings))
+            counters, transport != null ? transport : PeerTransport.resolving(ctx.getSystem(), settings))
             .recovering(recoveries.incrementAndGet()))));
     Behavior<Command> supervised = Behaviors.supervise(node).onFailure(Exception.class, SupervisorStrategy.restartWithBackoff(
         settings.restartBackoffMin(), settings.restartBackoffMax(), 0.2));
@@ -497,6 +607,10 @@ public final class RaftNode {
   private final RaftSettings settings;
   /** Stage latencies and batch sizes of the write path. */
   private final NodeMetrics metrics;
+  /** Counts for {@link RaftMetrics} and the metrics subscribers, across incarnations. */
+  private final NodeCounters counters;
+  /** Where this incarnation is in its life, for {@link RaftMetrics}. */
+  private Phase phase = Phase.RECOVERING;
   private final RaftStorage storage;
   private final StateMachine stateMachine;
   /** How far the state machine got, across incarnations. */
@@ -540,12 +654,14 @@ public final class RaftNode {
 
   private RaftNode(ActorContext<Command> ctx, StashBuffer<Command> stash, TimerScheduler<Command> timers,
       RaftSettings settings, RaftStorage storage, StateMachine stateMachine, AppliedProgress progress,
-      PeerTransport transport) {
+      NodeCounters counters, PeerTransport transport) {
     this.ctx = ctx;
     this.stash = stash;
     this.timers = timers;
     this.settings = settings;
     this.metrics = new NodeMetrics(settings.memberId());
+    this.counters = counters;
+    counters.incarnationStarted();
     this.storage = storage;
     this.stateMachine = stateMachine;
     this.progress = progress;
@@ -567,6 +683,8 @@ public final class RaftNode {
    */
   private Behavior<Command> recovering(int attempt) {
     long started = System.nanoTime();
+    phase = Phase.RECOVERING;
+    resumeMetricsSubscriptions();
     if (attempt > 1) {
       log.info("Raft node {} of group {}: recovery attempt {}: reading its state from storage again",
           settings.memberId(), settings.groupId(), attempt);
@@ -581,7 +699,7 @@ public final class RaftNode {
     timers.startSingleTimer(RECOVERY_TIMER, new RecoveryFailed(attempt, new java.util.concurrent.TimeoutException(
         "storage did not answer within raft.recovery-timeout = " + settings.recoveryTimeout().toMillis() + " ms")),
         settings.recoveryTimeout());
-    return Behaviors.receive(Command.class)
+    return metricsRequests(Behaviors.receive(Command.class))
         .onMessage(RecoveryFailed.class, f -> f.attempt() != attempt ? Behaviors.same() : recoveryFailed(f, started))
         .onMessage(Recovered.class, r -> r.attempt() != attempt, r -> Behaviors.same()) // an abandoned earlier attempt
         .onMessage(Recovered.class, r -> {
@@ -653,6 +771,8 @@ public final class RaftNode {
       }
     }
     progress.sessions = driver.sessions();
+    counters.coreStarted(core);
+    phase = Phase.RUNNING;
     role = core.role();
     lastConfig = null;
     configurationSeen();
@@ -667,9 +787,10 @@ public final class RaftNode {
   /** Writes the founding configuration as log entry 1, then runs as a founding member. */
   private Behavior<Command> founding(DurableState founded) {
     log.info("Raft node {} founds group {} with voters {}", settings.memberId(), settings.groupId(), settings.bootstrapConfig().voters());
+    phase = Phase.FOUNDING;
     ctx.pipeToSelf(storage.write(new RaftStorage.Write(null, 0, founded.entries())),
         (ok, failure) -> failure != null ? new FoundingFailed(failure) : Founded.INSTANCE);
-    return Behaviors.receive(Command.class)
+    return metricsRequests(Behaviors.receive(Command.class))
         .onMessage(Founded.class, f -> running(founded))
         .onMessage(FoundingFailed.class, f -> {
           log.error("Raft node {} of group {} could not write its founding state: {}; it restarts after raft.restart-backoff",
@@ -693,10 +814,11 @@ public final class RaftNode {
         for (String p : w.unanswered()) transport.send(p, new PeerEnvelope(settings.groupId(), p, bootstrap.probe()));
       }
     };
+    phase = Phase.AWAITING_FOUNDERS;
     probe.run();
     long intervalTicks = settings.core().electionTimeoutMin();
     timers.startTimerWithFixedDelay(PROBE_TIMER, Probe.INSTANCE, settings.tickInterval().multipliedBy(intervalTicks));
-    return Behaviors.receive(Command.class)
+    return metricsRequests(Behaviors.receive(Command.class))
         .onMessage(Probe.class, t -> {
           probe.run();
           return Behaviors.same();
@@ -736,7 +858,8 @@ public final class RaftNode {
             + "back, restore its storage, or (only if this member has certainly never run before) restart it with "
             + "raft.bootstrap = unchecked.",
         settings.memberId(), settings.groupId(), r.witness(), r.groupTerm());
-    return Behaviors.receive(Command.class)
+    phase = Phase.REFUSING;
+    return metricsRequests(Behaviors.receive(Command.class))
         .onMessage(PeerEnvelope.class, env -> {
           if (accept(env)) {
             RaftMessage reply = bootstrap.received(env.message());
@@ -764,6 +887,8 @@ public final class RaftNode {
 
   /** Answers a client request with "not the leader", naming {@code leader} (null: none known). */
   private Behavior<Command> tellNotLeader(Command c, String leader) {
+    if (c instanceof Propose || c instanceof ClientCommand) counters.proposalsNotLeader++;
+    else if (c instanceof Query || c instanceof ClientQuery) counters.readsNotLeader++;
     if (c instanceof Propose p) p.replyTo().tell(new NotLeader(leader));
     else if (c instanceof Query q) q.replyTo().tell(new NotLeader(leader));
     else if (c instanceof ClientCommand cc) cc.replyTo().tell(clientNotLeader(cc.seq(), leader));
@@ -778,6 +903,7 @@ public final class RaftNode {
 
   /** Answers a read with "not the leader", naming {@code leader} (null: none known). */
   private void tellNotLeader(PendingQuery q, String leader) {
+    counters.readsNotLeader++;
     if (q.local() != null) q.local().tell(new NotLeader(leader));
     else q.client().tell(clientNotLeader(q.requestId(), leader));
   }
@@ -796,6 +922,74 @@ public final class RaftNode {
 
   private void send(String to, RaftMessage m) {
     transport.send(to, new PeerEnvelope(settings.groupId(), to, m));
+  }
+
+  // ------------------------------------------------------------------ metrics (every phase)
+
+  /** Adds the metrics requests to a behaviour: every phase answers them. */
+  private BehaviorBuilder<Command> metricsRequests(BehaviorBuilder<Command> b) {
+    return b
+        .onMessage(GetRaftMetrics.class, g -> {
+          g.replyTo().tell(raftMetrics());
+          return Behaviors.same();
+        })
+        .onMessage(PublishMetrics.class, p -> {
+          if (counters.subscribers.containsKey(p.subscriber())) p.subscriber().tell(raftMetrics());
+          return Behaviors.same();
+        })
+        .onMessage(SubscribeMetrics.class, this::subscribe)
+        .onMessage(UnsubscribeMetrics.class, u -> unsubscribe(u.subscriber()))
+        .onMessage(MetricsSubscriberStopped.class, u -> unsubscribe(u.subscriber()));
+  }
+
+  private Behavior<Command> subscribe(SubscribeMetrics s) {
+    ActorRef<RaftMetrics> subscriber = s.subscriber();
+    if (counters.subscribers.put(subscriber, s.interval()) == null) {
+      ctx.watchWith(subscriber, new MetricsSubscriberStopped(subscriber));
+    }
+    PublishMetrics publish = new PublishMetrics(subscriber);
+    timers.startTimerWithFixedDelay(publish, publish, s.interval());
+    subscriber.tell(raftMetrics());
+    return Behaviors.same();
+  }
+
+  private Behavior<Command> unsubscribe(ActorRef<RaftMetrics> subscriber) {
+    if (counters.subscribers.remove(subscriber) != null) {
+      timers.cancel(new PublishMetrics(subscriber));
+      ctx.unwatch(subscriber);
+    }
+    return Behaviors.same();
+  }
+
+  /**
+   * A new incarnation (the first, or one after a restart, which cancelled every timer) carries on
+   * the subscriptions: their timers start again, and each subscriber is watched (again: watching
+   * an actor already watched with the same message changes nothing, and an actor that stopped
+   * meanwhile is reported at once).
+   */
+  private void resumeMetricsSubscriptions() {
+    counters.subscribers.forEach((subscriber, interval) -> {
+      ctx.watchWith(subscriber, new MetricsSubscriberStopped(subscriber));
+      PublishMetrics publish = new PublishMetrics(subscriber);
+      timers.startTimerWithFixedDelay(publish, publish, interval);
+    });
+  }
+
+  /** Everything the node measures, now. */
+  private RaftMetrics raftMetrics() {
+    NodeMetrics.Snapshot writePath = metrics.snapshot(false);
+    long now = System.currentTimeMillis();
+    if (core == null) {
+      return new RaftMetrics(settings.groupId(), settings.memberId(), now, phase, Role.FOLLOWER, 0, null, 0, 0, 0, 0, 0,
+          Map.of(), counters.snapshot(), writePath);
+    }
+    CoreStatus s = core.status();
+    Map<String, RaftMetrics.Follower> followers = new HashMap<>();
+    s.progress().forEach((id, p) -> followers.put(id,
+        new RaftMetrics.Follower(p.matchIndex(), p.nextIndex(), Math.max(0, s.lastIndex() - p.matchIndex()))));
+    return new RaftMetrics(settings.groupId(), settings.memberId(), now, phase, s.role(), s.term(), s.leaderId(),
+        s.commitIndex(), s.lastApplied(), s.firstIndex(), s.lastIndex(), s.snapshotIndex(), followers,
+        counters.snapshot(), writePath);
   }
 
   /** Followers (and pre-candidates) tick towards an election; proposals are redirected to the leader. */
@@ -831,7 +1025,7 @@ public final class RaftNode {
   }
 
   private BehaviorBuilder<Command> common() {
-    return Behaviors.receive(Command.class)
+    return metricsRequests(Behaviors.receive(Command.class))
         .onMessage(Tick.class, t -> {
           core.tick();
           return afterInput();
@@ -850,7 +1044,7 @@ public final class RaftNode {
           g.replyTo().tell(metrics.snapshot(g.reset()));
           return Behaviors.same();
         })
-        .onMessage(Query.class, q -> onQuery(new PendingQuery(q.query(), q.replyTo(), null, 0), q.consistency()))
+        .onMessage(Query.class, q -> onQuery(new PendingQuery(q.query(), q.consistency(), q.replyTo(), null, 0)))
         .onMessage(ClientQuery.class, this::onClientQuery)
         .onMessage(GetStatus.class, g -> {
           ClusterConfig config = core.config();
@@ -877,6 +1071,7 @@ public final class RaftNode {
   private Behavior<Command> onPropose(Propose p) {
     String key = p.idempotencyKey();
     if (key != null && (key.isEmpty() || key.length() > MAX_IDEMPOTENCY_KEY_LENGTH)) {
+      counters.proposalsInvalid++;
       p.replyTo().tell(new Rejected("an idempotency key has 1 to " + MAX_IDEMPOTENCY_KEY_LENGTH + " characters, this one "
           + key.length()));
       return Behaviors.same();
@@ -886,6 +1081,7 @@ public final class RaftNode {
       command = serialize(p.command());
     } catch (Exception e) {
       log.warn("Raft node {} rejected a proposal: {}", settings.memberId(), e.toString());
+      counters.proposalsInvalid++;
       p.replyTo().tell(new Rejected("command cannot be serialized: " + e.getMessage()));
       return Behaviors.same();
     }
@@ -898,6 +1094,7 @@ public final class RaftNode {
       return Behaviors.same();
     }
     if (sessions.keyCount() >= settings.maxIdempotencyKeys() || sessions.keyBytes() >= settings.maxIdempotencyKeyBytes()) {
+      counters.proposalsOverloaded++;
       p.replyTo().tell(new Overloaded("the group keeps " + sessions.keyCount() + " idempotency keys (" + sessions.keyBytes()
           + " bytes), its limit (raft.sessions.max-idempotency-keys / max-idempotency-key-bytes); keys expire after "
           + settings.sessionTimeout().toMinutes() + " min"));
@@ -1028,6 +1225,7 @@ public final class RaftNode {
   private Behavior<Command> onClientCommand(ClientCommand c) {
     if (c.command() == null || c.session() <= 0 || c.seq() <= 0 || c.lowestUnacked() < 0 || c.replyTo() == null) {
       log.warn("Raft node {} rejected a malformed client command: {}", settings.memberId(), c);
+      counters.proposalsInvalid++;
       if (c.replyTo() != null) c.replyTo().tell(new ClientRejected(c.seq(), "malformed client command"));
       return Behaviors.same();
     }
@@ -1048,8 +1246,10 @@ public final class RaftNode {
   }
 
   private Behavior<Command> propose(EntryData data, Waiter waiter) {
+    boolean command = !(data instanceof EntryData.OpenSession || data instanceof EntryData.KeepAlive);
     String overload = overload(data);
     if (overload != null) {
+      if (command) counters.proposalsOverloaded++;
       if (waiter instanceof LocalWaiter l) l.replyTo().tell(new Overloaded(overload));
       else if (waiter instanceof ClientWaiter c) c.replyTo().tell(new ClientOverloaded(c.requestId(), overload));
       return Behaviors.same();
@@ -1059,7 +1259,12 @@ public final class RaftNode {
     waiting.put(corr, new Pending(waiter, data.sizeInBytes(), arrived));
     waitingBytes += data.sizeInBytes();
     long index = core.propose(data, corr);
-    if (index > 0) metrics.proposed(index, arrived);
+    if (index > 0) {
+      metrics.proposed(index, arrived);
+      if (command) counters.proposalsAccepted++;
+    } else if (command) {
+      counters.proposalsNotLeader++; // handing its leadership over, or removed: nothing appended
+    }
     // Batching: proposals already in the mailbox join the same AppendEntries and the same write;
     // the Flush queued behind them hands the batch to the core's ready().
     scheduleFlush();
@@ -1074,10 +1279,11 @@ public final class RaftNode {
       q.replyTo().tell(new ClientRejected(q.requestId(), "query cannot be deserialized: " + e.getMessage()));
       return Behaviors.same();
     }
-    return onQuery(new PendingQuery(query, null, q.replyTo(), q.requestId()), q.consistency());
+    return onQuery(new PendingQuery(query, q.consistency(), null, q.replyTo(), q.requestId()));
   }
 
-  private Behavior<Command> onQuery(PendingQuery q, ReadConsistency consistency) {
+  private Behavior<Command> onQuery(PendingQuery q) {
+    ReadConsistency consistency = q.consistency();
     if (consistency == ReadConsistency.STALE) {
       answer(q);
       return Behaviors.same();
@@ -1110,6 +1316,7 @@ public final class RaftNode {
       else q.client().tell(new ClientRejected(q.requestId(), reason));
       return;
     }
+    counters.readsServed[q.consistency().ordinal()]++;
     if (q.local() != null) {
       q.local().tell(new QueryResult(result));
     } else {
@@ -1155,6 +1362,7 @@ public final class RaftNode {
   private Behavior<Command> afterInput() {
     driver.flush();
     metrics.committed(core.commitIndex());
+    counters.observe(core);
     configurationSeen();
     if (transferWait != null) checkTransferWait();
     if (!leaderKnown && core.leaderId() != null) {
@@ -1208,6 +1416,7 @@ public final class RaftNode {
     @Override
     public void restore(Snapshot s) {
       stateMachine.restoreSnapshot(s.data()); // installed from the leader; the driver restored the sessions
+      counters.snapshotsInstalled++;
       progress.index = s.index();
       appliedBefore = 0; // the state machine is the snapshot's now: what follows is applied
       log.info("Raft node {} of group {} installed a snapshot from leader {} up to index {} (of term {}) in term {}",
@@ -1249,6 +1458,7 @@ public final class RaftNode {
       if (core.lastApplied() < appliedBefore) return null;
       byte[] data = stateMachine.takeSnapshot();
       if (data != null) {
+        counters.snapshotsTaken++;
         log.info("Raft node {} of group {} took a snapshot up to index {} in term {} ({} bytes); the log before it is compacted",
             settings.memberId(), settings.groupId(), core.lastApplied(), core.term(), data.length);
       }

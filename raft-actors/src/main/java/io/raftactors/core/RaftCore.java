@@ -96,6 +96,11 @@ public final class RaftCore {
 
   private final ReadTracker reads = new ReadTracker();
 
+  // Counts since this core was created, for metrics: never persisted, never reset.
+  private long preVoteRounds;
+  private long electionsStarted;
+  private long electionsWon;
+
   /** A proposal made on this node while it led: the term it was appended in and who waits for it. */
   private record PendingProposal(long term, long correlationId) {}
 
@@ -611,6 +616,7 @@ public final class RaftCore {
 
   private void becomePreCandidate() {
     setRole(Role.PRE_CANDIDATE);
+    preVoteRounds++;
     failForwardedReads(null);
     leaderId = null;
     tracker.resetVotes();
@@ -626,6 +632,7 @@ public final class RaftCore {
   /** {@code transfer}: campaigning because the leader asked (TimeoutNow, thesis 3.10). */
   private void becomeCandidate(boolean transfer) {
     setRole(Role.CANDIDATE);
+    electionsStarted++;
     failForwardedReads(null);
     term++;
     votedFor = id;
@@ -755,6 +762,7 @@ public final class RaftCore {
 
   private void becomeLeader() {
     setRole(Role.LEADER);
+    electionsWon++;
     leaderId = id;
     tracker.clearVotes();
     heartbeatElapsed = 0;
@@ -1385,7 +1393,8 @@ public final class RaftCore {
 
   // The state of a node is read as one value, through status(). The few accessors kept besides it
   // are those a driver reads on every message (role, term, leader, the commit, applied, last and
-  // snapshot indexes, the configuration) and a read-only view of the log: they cost no allocation.
+  // snapshot indexes, the configuration), a read-only view of the log and the counts of campaigns
+  // (for metrics): they cost no allocation.
 
   /** The node's state now, as one value. */
   public CoreStatus status() {
@@ -1447,6 +1456,24 @@ public final class RaftCore {
   /** The active configuration: the latest in the log, committed or not. */
   public ClusterConfig config() {
     return tracker.config();
+  }
+
+  /**
+   * Pre-vote rounds (thesis 9.6) this node started since this core was created; a round that ends
+   * in an election is counted here and in {@link #electionsStarted()}.
+   */
+  public long preVoteRounds() {
+    return preVoteRounds;
+  }
+
+  /** Elections this node started as a candidate (in a new term) since this core was created, transfers included. */
+  public long electionsStarted() {
+    return electionsStarted;
+  }
+
+  /** Elections this node won (it became leader) since this core was created. */
+  public long electionsWon() {
+    return electionsWon;
   }
 
   // The log, read-only.

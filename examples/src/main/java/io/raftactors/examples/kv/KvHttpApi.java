@@ -5,6 +5,7 @@ import akka.actor.typed.ActorSystem;
 import akka.actor.typed.javadsl.AskPattern;
 import akka.http.javadsl.Http;
 import akka.http.javadsl.ServerBinding;
+import akka.http.javadsl.model.ContentType;
 import akka.http.javadsl.model.ContentTypes;
 import akka.http.javadsl.model.HttpResponse;
 import akka.http.javadsl.model.StatusCode;
@@ -20,6 +21,7 @@ import akka.http.javadsl.unmarshalling.Unmarshaller;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.raftactors.actor.RaftNode;
 import io.raftactors.actor.ReadConsistency;
 import io.raftactors.core.Role;
@@ -43,6 +45,7 @@ import java.util.concurrent.CompletionStage;
  * DELETE /kv/{key}                            200 {"index":N} | 404
  * POST   /kv/{key}/cas    {"expected":..,"value":..}   200 {"index":N} | 409 {"current":..}
  * GET    /status                              200 {"node","role","term","leader","voters","learners",...}
+ * GET    /metrics                             200 the Prometheus text format (RaftMeterBinder, JVM)
  * POST   /admin/members   {"id","address","http","learner"}   200 {"index","voters","learners"}
  * DELETE /admin/members/{id}                  200 {"index","voters","learners"}
  * POST   /admin/transfer-leadership   [{"to":id}]   200 {"leader","term"}
@@ -97,6 +100,8 @@ public final class KvHttpApi extends AllDirectives {
   private final int maxValueBytes;
   private final Duration ask;
   private final Duration waitForLeader;
+  /** What GET /metrics serves (null: not served). */
+  private final PrometheusMeterRegistry metrics;
 
   /**
    * @param httpAddresses member id -> "host:port" of its HTTP API, for redirects and /status
@@ -113,6 +118,14 @@ public final class KvHttpApi extends AllDirectives {
    */
   public KvHttpApi(ActorSystem<?> system, String memberId, ActorRef<RaftNode.Command> node,
       Map<String, String> httpAddresses, int maxValueBytes, Duration askTimeout, Duration waitForLeader) {
+    this(system, memberId, node, httpAddresses, maxValueBytes, askTimeout, waitForLeader, null);
+  }
+
+  /** As above; GET /metrics serves {@code metrics} in the Prometheus text format (null: no /metrics). */
+  public KvHttpApi(ActorSystem<?> system, String memberId, ActorRef<RaftNode.Command> node,
+      Map<String, String> httpAddresses, int maxValueBytes, Duration askTimeout, Duration waitForLeader,
+      PrometheusMeterRegistry metrics) {
+    this.metrics = metrics;
     this.ask = askTimeout;
     this.waitForLeader = waitForLeader;
     this.system = system;
@@ -133,6 +146,7 @@ public final class KvHttpApi extends AllDirectives {
                 get(() -> parameterOptional("consistency", c -> completeWithFuture(get(key, c.orElse("linearizable"))))),
                 delete(() -> idempotencyKey(ik -> completeWithFuture(delete(key, ik)))))))),
         path("status", () -> get(() -> completeWithFuture(status()))),
+        path("metrics", () -> get(() -> complete(metrics()))),
         path(PathMatchers.segment("status").slash("write-path"), () -> get(() ->
             parameterOptional("reset", r -> completeWithFuture(writePath("true".equals(r.orElse("false"))))))),
         pathPrefix("admin", () -> concat(
@@ -433,6 +447,19 @@ public final class KvHttpApi extends AllDirectives {
       if (s.problem() != null) o.put("problem", s.problem());
       return json(StatusCodes.OK, o);
     }).exceptionally(e -> noAnswer("status"));
+  }
+
+  /** The Prometheus text format, version 0.0.4, which every Prometheus server scrapes. */
+  static final ContentType.NonBinary PROMETHEUS_TEXT =
+      (ContentType.NonBinary) ContentTypes.parse("text/plain; version=0.0.4; charset=utf-8");
+
+  /**
+   * GET /metrics: the node's metrics and the JVM's, as the registry holds them (the node's are as
+   * of its last snapshot, at most kv.metrics-interval old); 404 in JSON where none are kept.
+   */
+  private HttpResponse metrics() {
+    if (metrics == null) return json(StatusCodes.NOT_FOUND, obj().put("error", "this node serves no metrics"));
+    return HttpResponse.create().withEntity(PROMETHEUS_TEXT, metrics.scrape());
   }
 
   /** 503: the node actor did not answer in time (busy, or starting); asking again is always safe. */

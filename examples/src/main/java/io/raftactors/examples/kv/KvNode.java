@@ -10,8 +10,15 @@ import akka.http.javadsl.server.Route;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigFactory;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.raftactors.actor.RaftMetrics;
 import io.raftactors.actor.RaftNode;
 import io.raftactors.actor.RaftSettings;
+import io.raftactors.examples.metrics.RaftMeterBinder;
 import io.raftactors.http.ClusterView;
 import io.raftactors.persistence.RaftPersistence;
 import java.io.File;
@@ -43,6 +50,9 @@ public final class KvNode {
 
   /** Where members started with --node journal by default, each under its id (the demo uses a folder of its own). */
   static final String DEFAULT_DATA_DIR = "data";
+
+  /** How often a member hands its Raft metrics to the registry of GET /metrics (kv.metrics-interval). */
+  static final Duration DEFAULT_METRICS_INTERVAL = Duration.ofSeconds(1);
 
   /** A running node: its ActorSystem and the bound HTTP address. */
   public record Running(ActorSystem<Void> system, ActorRef<RaftNode.Command> node, String httpAddress) {}
@@ -131,6 +141,11 @@ public final class KvNode {
     Duration waitForLeader = nodeConfig.hasPath("kv.wait-for-leader")
         ? nodeConfig.getDuration("kv.wait-for-leader") : KvHttpApi.DEFAULT_WAIT_FOR_LEADER;
     if (waitForLeader.isNegative()) throw new IllegalArgumentException("kv.wait-for-leader must not be negative, was " + waitForLeader);
+    Duration metricsInterval = nodeConfig.hasPath("kv.metrics-interval")
+        ? nodeConfig.getDuration("kv.metrics-interval") : DEFAULT_METRICS_INTERVAL;
+    if (metricsInterval.toMillis() < 1) {
+      throw new IllegalArgumentException("kv.metrics-interval must be at least 1 ms, was " + metricsInterval);
+    }
     long t0 = System.nanoTime();
     ActorSystem<Void> system = createSystem(node, members.get(node), nodeConfig);
     Logger log = LoggerFactory.getLogger(KvNode.class);
@@ -147,9 +162,10 @@ public final class KvNode {
             + rootCause(e).getMessage(), e);
       }
       ActorRef<RaftNode.Command> ref = RaftNode.start(system, settings, RaftPersistence.storage(system, settings), new KvStateMachine());
+      PrometheusMeterRegistry metrics = metrics(system, ref, settings, metricsInterval);
       // The live cluster view at /ui (raft-http) before the KV API, which answers every other path.
       api.complete(akka.http.javadsl.server.Directives.concat(ClusterView.route(system, ref, settings),
-          new KvHttpApi(system, node, ref, http, maxValue, KvHttpApi.DEFAULT_ASK_TIMEOUT, waitForLeader).route()));
+          new KvHttpApi(system, node, ref, http, maxValue, KvHttpApi.DEFAULT_ASK_TIMEOUT, waitForLeader, metrics).route()));
       log.info("node {}: HTTP bound at {}, storage and node started in {} ms", node, http.get(node),
           (System.nanoTime() - t1) / 1_000_000);
       binding.addToCoordinatedShutdown(Duration.ofSeconds(3), system);
@@ -160,6 +176,24 @@ public final class KvNode {
       system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
       throw e;
     }
+  }
+
+  /**
+   * The registry GET /metrics serves: the node's {@link RaftMetrics} (through a {@link RaftMeterBinder}
+   * subscribed every {@code interval}) and the JVM's memory, threads and processor, every meter
+   * tagged with the group and the member.
+   */
+  static PrometheusMeterRegistry metrics(ActorSystem<?> system, ActorRef<RaftNode.Command> node, RaftSettings settings,
+      Duration interval) {
+    PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    registry.config().commonTags("group", settings.groupId(), "member", settings.memberId());
+    new JvmMemoryMetrics().bindTo(registry);
+    new JvmThreadMetrics().bindTo(registry);
+    new ProcessorMetrics().bindTo(registry);
+    RaftMeterBinder raft = new RaftMeterBinder(settings.groupId(), settings.memberId());
+    raft.bindTo(registry);
+    RaftNode.subscribeMetrics(system, node, interval, raft); // ends with the ActorSystem
+    return registry;
   }
 
   /** The ActorSystem of member {@code node}; a remoting port in use is a {@link StartFailed} naming the setting. */
