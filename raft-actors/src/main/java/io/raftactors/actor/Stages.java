@@ -1,5 +1,11 @@
 package io.raftactors.actor;
 
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.RecipientRef;
+import akka.actor.typed.Scheduler;
+import akka.actor.typed.javadsl.AskPattern;
+import akka.japi.function.Function;
+import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 
@@ -11,7 +17,7 @@ import java.util.concurrent.CompletionStage;
  * pipeToSelf} of an actor) on {@link CompletableFuture}'s default async executor. On a machine with
  * fewer than three cores that executor starts a new thread for every callback: a thread per request
  * on a hot path. {@link #direct} gives a stage whose callbacks run where it completes, as a plain
- * future's do.
+ * future's do, and {@link #ask} is {@code AskPattern.ask} with such a stage.
  */
 public final class Stages {
   private Stages() {}
@@ -27,5 +33,11 @@ public final class Stages {
       else plain.complete(value);
     }, Runnable::run);
     return plain;
+  }
+
+  /** {@code AskPattern.ask}, answered on a plain future ({@link #direct}). */
+  public static <Req, Res> CompletableFuture<Res> ask(RecipientRef<Req> target, Function<ActorRef<Res>, Req> request,
+      Duration timeout, Scheduler scheduler) {
+    return direct(AskPattern.ask(target, request, timeout, scheduler));
   }
 }

@@ -44,8 +44,8 @@ class StagesTest {
   /** Thread names: the one that answered, and the one a callback registered before the answer ran on. */
   private static String[] callbackThread(boolean direct) throws Exception {
     ActorRef<Msg> target = KIT.spawn(holder(null));
-    CompletionStage<String> asked = AskPattern.ask(target, Ask::new, Duration.ofSeconds(5), KIT.scheduler());
-    CompletionStage<String> stage = direct ? Stages.direct(asked) : asked;
+    CompletionStage<String> stage = direct ? Stages.ask(target, Ask::new, Duration.ofSeconds(5), KIT.scheduler())
+        : AskPattern.ask(target, Ask::new, Duration.ofSeconds(5), KIT.scheduler());
     CompletableFuture<String> callback = stage.thenApply(answeredOn -> answeredOn + "|" + Thread.currentThread().getName())
         .toCompletableFuture();
     target.tell(new Answer());

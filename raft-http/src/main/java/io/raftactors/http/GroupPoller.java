@@ -2,12 +2,12 @@ package io.raftactors.http;
 
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.ActorSystem;
-import akka.actor.typed.javadsl.AskPattern;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.raftactors.actor.RaftNode;
 import io.raftactors.actor.RaftSettings;
+import io.raftactors.actor.Stages;
 import io.raftactors.core.ClusterConfig;
 import io.raftactors.core.MemberAddress;
 import io.raftactors.core.Role;
@@ -93,7 +93,7 @@ final class GroupPoller {
     }
     Duration timeout = seen.containsKey(id) ? options.askTimeout()
         : java.util.Collections.max(List.of(options.askTimeout(), FIRST_ASK_TIMEOUT));
-    return AskPattern.<RaftNode.Command, RaftNode.Status>ask(ref, RaftNode.GetStatus::new, timeout, system.scheduler())
+    return Stages.<RaftNode.Command, RaftNode.Status>ask(ref, RaftNode.GetStatus::new, timeout, system.scheduler())
         .toCompletableFuture()
         .handle((status, failure) -> {
           if (status != null) seen.put(id, new Seen(status, null, 0));

@@ -46,7 +46,7 @@ import java.util.concurrent.TimeUnit;
  * {@code --chart DIR} writes charts of the runs there as SVG: throughput and latency percentiles
  * against client count, and latency over time ({@link BenchCharts}).
  *
- * <pre>java -cp examples/target/raft-kv.jar io.raftactors.examples.bench.KvBenchmark [clients...] [--clients 1,32,256] [--warmup S] [--measure S] [--value-bytes N] [--read-ratio R] [--storage mem|leveldb|segments] [--api propose|client|read] [--wire binary|cbor] [--transport artery|local] [--csv FILE] [--chart DIR]</pre>
+ * <pre>java -cp examples/target/raft-kv.jar io.raftactors.examples.bench.KvBenchmark [clients...] [--clients 1,32,256] [--warmup S] [--measure S] [--value-bytes N] [--read-ratio R] [--storage mem|leveldb|segments] [--api propose|client|read] [--wire binary|cbor] [--transport artery|local] [--dispatchers one|akka] [--csv FILE] [--chart DIR]</pre>
  */
 public final class KvBenchmark {
   public static void main(String[] args) throws Exception {
@@ -55,11 +55,15 @@ public final class KvBenchmark {
     own.put("api", "propose");
     own.put("wire", "binary");
     own.put("transport", "artery");
+    own.put("dispatchers", "one");
     Bench.Options o = Bench.parse(args, own);
     String storage = o.extra("storage");
     String api = o.extra("api");
     String wire = o.extra("wire");
     String transport = o.extra("transport");
+    String dispatchers = o.extra("dispatchers");
+    if (!List.of("one", "akka").contains(dispatchers)) throw new IllegalArgumentException("--dispatchers one|akka");
+    oneDispatcher = dispatchers.equals("one");
     if (!List.of("propose", "client", "read").contains(api)) throw new IllegalArgumentException("--api propose|client|read");
     if (!List.of("mem", "leveldb", "segments").contains(storage)) throw new IllegalArgumentException("--storage mem|leveldb|segments");
     if (!List.of("binary", "cbor").contains(wire)) throw new IllegalArgumentException("--wire binary|cbor");
@@ -79,6 +83,20 @@ public final class KvBenchmark {
 
   /** --transport local: the three nodes in one ActorSystem, exchanging local messages (no serialization, no network). */
   static boolean localTransport;
+
+  /**
+   * --dispatchers one (the default): each node's ActorSystem runs its actors, remoting's streams and
+   * its TCP connections on one fork-join pool with a thread per core, as the README recommends for
+   * a Raft member ("Threads"); --dispatchers akka keeps Akka's defaults (three pools, the actors' one
+   * with at least eight threads).
+   */
+  static boolean oneDispatcher = true;
+
+  /** The configuration --dispatchers one adds to each node's ActorSystem. */
+  static final String ONE_DISPATCHER = String.join("\n",
+      "akka.actor.default-dispatcher.fork-join-executor { parallelism-min = 2, parallelism-factor = 1.0 }",
+      "akka.actor.internal-dispatcher = akka.actor.default-dispatcher",
+      "akka.remote.artery.advanced.use-dispatcher = akka.actor.default-dispatcher");
 
   private static String f(String format, double v) {
     return String.format(java.util.Locale.ROOT, format, v);
@@ -136,16 +154,18 @@ public final class KvBenchmark {
         members.append("raft.members.").append(id).append(" = \"akka://bench@127.0.0.1:").append(s.getLocalPort()).append("\"\n");
       }
     }
-    Config base = ConfigFactory.parseString(members + String.join("\n",
+    // System properties (-Dakka...=) come first, so a run can try other settings.
+    Config base = ConfigFactory.systemProperties().withFallback(ConfigFactory.parseString(members + String.join("\n",
             "raft.group-id = bench",
             // The whole group stops at once at the end: a hand-over to a member that stops too cannot finish.
             "raft.membership.transfer-leadership-on-shutdown = off",
             "akka.loglevel = WARNING",
+            oneDispatcher ? ONE_DISPATCHER : "",
             "akka.actor.provider = remote",
             "akka.remote.warn-about-direct-use = off",
             "akka.remote.artery.canonical.hostname = 127.0.0.1",
             // --wire cbor: the peer protocol through Jackson CBOR, as before it had a binary form of its own.
-            wire.equals("cbor") ? "akka.actor.serialization-bindings { \"io.raftactors.actor.RaftNode$PeerEnvelope\" = jackson-cbor }" : ""))
+            wire.equals("cbor") ? "akka.actor.serialization-bindings { \"io.raftactors.actor.RaftNode$PeerEnvelope\" = jackson-cbor }" : "")))
         .withFallback(ConfigFactory.load());
     List<RaftClient> raftClients = new ArrayList<>();
     try {
@@ -155,6 +175,7 @@ public final class KvBenchmark {
             .storage((sys, s) -> storage(storageKind, sys, s))
             .config(ConfigFactory.parseString(String.join("\n",
                 "akka.loglevel = WARNING",
+                oneDispatcher ? ONE_DISPATCHER : "",
                 "raft.membership.transfer-leadership-on-shutdown = off",
                 "raft.persistence.leveldb-journal.dir = \"" + data.resolve("journal") + "\"",
                 "raft.persistence.segments.dir = \"" + data.resolve("log") + "\"",

@@ -3,12 +3,12 @@ package io.raftactors.examples.kv;
 import akka.actor.Address;
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.ActorSystem;
-import akka.actor.typed.javadsl.AskPattern;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigFactory;
 import io.raftactors.actor.RaftNode;
 import io.raftactors.actor.RaftSettings;
+import io.raftactors.actor.Stages;
 import io.raftactors.core.Role;
 import io.raftactors.persistence.RaftPersistence;
 import java.io.File;
@@ -212,7 +212,7 @@ public final class KvDemo {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
     while (System.nanoTime() < deadline) {
       for (String id : among) {
-        RaftNode.Status s = AskPattern.<RaftNode.Command, RaftNode.Status>ask(nodes.get(id), RaftNode.GetStatus::new, ASK,
+        RaftNode.Status s = Stages.<RaftNode.Command, RaftNode.Status>ask(nodes.get(id), RaftNode.GetStatus::new, ASK,
             systems.get(id).scheduler()).toCompletableFuture().get();
         if (s.role() == Role.LEADER) {
           if (out != null) out.println("leader is " + id + " in term " + s.term());
@@ -258,7 +258,7 @@ public final class KvDemo {
   private static CompletableFuture<RaftNode.ProposeReply> put(ActorSystem<Void> system, ActorRef<RaftNode.Command> node,
       String prefix, int i) {
     KvCommand cmd = new KvCommand.Put(prefix + i, "value-" + i);
-    return AskPattern.<RaftNode.Command, RaftNode.ProposeReply>ask(
+    return Stages.<RaftNode.Command, RaftNode.ProposeReply>ask(
         node, r -> new RaftNode.Propose(cmd, RUN + prefix + i, r), Duration.ofSeconds(10), system.scheduler()).toCompletableFuture();
   }
 }

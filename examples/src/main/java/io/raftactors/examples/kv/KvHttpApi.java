@@ -2,7 +2,6 @@ package io.raftactors.examples.kv;
 
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.ActorSystem;
-import akka.actor.typed.javadsl.AskPattern;
 import akka.http.javadsl.Http;
 import akka.http.javadsl.ServerBinding;
 import akka.http.javadsl.model.ContentType;
@@ -24,6 +23,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.raftactors.actor.RaftNode;
 import io.raftactors.actor.ReadConsistency;
+import io.raftactors.actor.Stages;
 import io.raftactors.core.Role;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -296,7 +296,7 @@ public final class KvHttpApi extends AllDirectives {
   }
 
   private CompletionStage<RaftNode.QueryReply> query(String key, ReadConsistency c) {
-    return AskPattern.ask(node, r -> new RaftNode.Query(new KvCommand.Get(key), c, r), ask, system.scheduler());
+    return Stages.ask(node, r -> new RaftNode.Query(new KvCommand.Get(key), c, r), ask, system.scheduler());
   }
 
   private CompletionStage<RaftNode.Status> statusOf() {
@@ -304,7 +304,7 @@ public final class KvHttpApi extends AllDirectives {
   }
 
   private CompletionStage<RaftNode.Status> statusOf(Duration timeout) {
-    return AskPattern.<RaftNode.Command, RaftNode.Status>ask(node, RaftNode.GetStatus::new, timeout, system.scheduler())
+    return Stages.<RaftNode.Command, RaftNode.Status>ask(node, RaftNode.GetStatus::new, timeout, system.scheduler())
         .thenApply(s -> {
           learn(s.configuration());
           lastConfiguration = s.configuration();
@@ -373,7 +373,7 @@ public final class KvHttpApi extends AllDirectives {
   }
 
   private CompletionStage<HttpResponse> changeMembers(io.raftactors.core.MembershipChange change, String path) {
-    CompletionStage<RaftNode.AdminReply> reply = untilLeaderKnown(() -> AskPattern.<RaftNode.Command, RaftNode.AdminReply>ask(
+    CompletionStage<RaftNode.AdminReply> reply = untilLeaderKnown(() -> Stages.<RaftNode.Command, RaftNode.AdminReply>ask(
         node, r -> new RaftNode.ChangeMembers(java.util.List.of(change), r), adminTimeout(), system.scheduler()));
     return reply.thenApply(r -> {
       if (r instanceof RaftNode.MembersChanged m) {
@@ -401,7 +401,7 @@ public final class KvHttpApi extends AllDirectives {
       }
     }
     String target = to;
-    CompletionStage<RaftNode.AdminReply> reply = untilLeaderKnown(() -> AskPattern.<RaftNode.Command, RaftNode.AdminReply>ask(
+    CompletionStage<RaftNode.AdminReply> reply = untilLeaderKnown(() -> Stages.<RaftNode.Command, RaftNode.AdminReply>ask(
         node, r -> new RaftNode.TransferLeadership(target, r), ask, system.scheduler()));
     return reply.thenApply(r -> {
       if (r instanceof RaftNode.LeadershipTransferred t) return json(StatusCodes.OK, obj().put("leader", t.leaderId()).put("term", t.term()));
@@ -475,7 +475,7 @@ public final class KvHttpApi extends AllDirectives {
    * storage writes per committed entry.
    */
   private CompletionStage<HttpResponse> writePath(boolean reset) {
-    return AskPattern.<RaftNode.Command, io.raftactors.actor.NodeMetrics.Snapshot>ask(node,
+    return Stages.<RaftNode.Command, io.raftactors.actor.NodeMetrics.Snapshot>ask(node,
             r -> new RaftNode.GetMetrics(reset, r), ask, system.scheduler())
         .thenApply(m -> {
           ObjectNode o = obj().put("node", m.memberId()).put("sinceMillis", m.sinceMillis());
@@ -507,7 +507,7 @@ public final class KvHttpApi extends AllDirectives {
    */
   private CompletionStage<HttpResponse> write(KvCommand command, String idempotencyKey, String path, OnApplied onApplied) {
     CompletionStage<RaftNode.ProposeReply> reply = untilLeaderKnown(() ->
-        AskPattern.ask(node, r -> new RaftNode.Propose(command, idempotencyKey, r), ask, system.scheduler()));
+        Stages.ask(node, r -> new RaftNode.Propose(command, idempotencyKey, r), ask, system.scheduler()));
     return reply.thenApply(r -> {
       if (r instanceof RaftNode.Applied a) return onApplied.respond(a.index(), a.result());
       if (r instanceof RaftNode.NotLeader nl) return notLeader(nl.leaderId(), path);
