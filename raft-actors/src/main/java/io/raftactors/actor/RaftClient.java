@@ -583,7 +583,7 @@ public final class RaftClient implements AutoCloseable {
         Address a = akka.actor.AddressFromURIString.parse(address);
         nodes.put(id, NodeAddress.sender(ctx.getSystem(), a, groupId, id));
         memberIds.add(id);
-      } catch (RuntimeException ex) {
+      } catch (Exception ex) { // the parser throws MalformedURLException without declaring it
         ctx.getLog().warn("Raft client of group {}: member {} has no usable address '{}': {}", groupId, id, address, ex.toString());
       }
     }

@@ -1109,6 +1109,19 @@ public final class RaftNode {
       answer(waiter, new ProposalOutcome.Rejected(0, ProposalOutcome.Rejection.INVALID_REQUEST, "no membership change asked"));
       return Behaviors.same();
     }
+    // Peers reach each other at Akka addresses: one that is none would be committed to every member's log.
+    for (MembershipChange c : changes) {
+      io.raftactors.core.MemberAddress added = c instanceof MembershipChange.AddVoter a ? a.address()
+          : c instanceof MembershipChange.AddLearner a ? a.address() : null;
+      if (added == null) continue;
+      try {
+        akka.actor.AddressFromURIString.parse(added.peer());
+      } catch (Exception e) { // the parser throws MalformedURLException without declaring it
+        answer(waiter, new ProposalOutcome.Rejected(0, ProposalOutcome.Rejection.INVALID_REQUEST,
+            "address '" + added.peer() + "' is no Akka address (akka://system@host:port)"));
+        return Behaviors.same();
+      }
+    }
     // New members are replicated to while they catch up, before the configuration records their addresses.
     Map<String, io.raftactors.core.MemberAddress> addresses = new HashMap<>(core.config().addresses());
     for (MembershipChange c : changes) {

@@ -45,7 +45,7 @@ final class ResolvingTransport implements PeerTransport {
       Address a;
       try {
         a = akka.actor.AddressFromURIString.parse(e.getValue().peer());
-      } catch (RuntimeException ex) {
+      } catch (Exception ex) { // the parser throws MalformedURLException without declaring it
         LOG.warn("Raft node {}: the configuration records address '{}' for member {}, which is no Akka address: {}",
             settings.memberId(), e.getValue().peer(), e.getKey(), ex.toString());
         continue;

@@ -110,6 +110,9 @@ class MembershipActorTest {
     assertTrue(self instanceof RaftClient.RejectedException && self.getMessage().contains("leader already"), self.toString());
     Throwable nonMember = failure(client.transferLeadership("n9"));
     assertTrue(nonMember instanceof RaftClient.RejectedException && nonMember.getMessage().contains("not a voter"), nonMember.toString());
+    Throwable noAddress = failure(client.addMember("n8", new io.raftactors.core.MemberAddress("not an address", null), false));
+    assertTrue(noAddress instanceof RaftClient.RejectedException && noAddress.getMessage().contains("no Akka address")
+        && ((RaftClient.RejectedException) noAddress).rejection() == Rejection.INVALID_REQUEST, noAddress.toString());
     // A new voter that never answers: the change fails after an election timeout without progress.
     Throwable dead = failure(client.addMember("n7", kit.address("n1"), false));
     assertTrue(dead instanceof RaftClient.RejectedException && dead.getMessage().contains("did not answer"), dead.toString());

@@ -345,7 +345,7 @@ public final class KvHttpApi extends AllDirectives {
     if (address != null) {
       try {
         akka.actor.AddressFromURIString.parse(address);
-      } catch (RuntimeException e) {
+      } catch (Exception e) { // the parser throws MalformedURLException without declaring it
         return done(json(StatusCodes.BAD_REQUEST, obj().put("error", "address '" + address + "' is no Akka address ("
             + "akka://system@host:port)").put("applied", false)));
       }

@@ -265,6 +265,19 @@ class KvHttpOutcomeTest {
     assertFalse(body(r).get("applied").asBoolean(true));
   }
 
+  /** A member address Akka cannot parse is the client's mistake: 400, not applied, before anything reaches the node. */
+  @Test
+  void anAddressThatIsNoAkkaAddressIs400() throws Exception {
+    for (String address : new String[] {"not an address", "http://127.0.0.1:2554"}) {
+      HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(base + "/admin/members"))
+          .POST(HttpRequest.BodyPublishers.ofString(JSON.createObjectNode().put("id", "n9").put("address", address).toString()))
+          .build(), HttpResponse.BodyHandlers.ofString());
+      assertEquals(400, r.statusCode(), r.body());
+      assertFalse(body(r).get("applied").asBoolean(true));
+      assertTrue(body(r).get("error").asText().contains(address), r.body());
+    }
+  }
+
   private static String encoded(String key) {
     return java.net.URLEncoder.encode(key, java.nio.charset.StandardCharsets.UTF_8).replace("+", "%20");
   }
