@@ -444,6 +444,10 @@ public final class KvHttpApi extends AllDirectives {
       all.forEach((id, addr) -> {
         if (c == null || c.isMember(id)) members.put(id, "http://" + addr);
       });
+      if (!s.matchIndexes().isEmpty()) {
+        ObjectNode match = o.putObject("matchIndex"); // a leader's view of how far each other member has the log
+        new java.util.TreeMap<>(s.matchIndexes()).forEach(match::put);
+      }
       if (s.problem() != null) o.put("problem", s.problem());
       return json(StatusCodes.OK, o);
     }).exceptionally(e -> noAnswer("status"));

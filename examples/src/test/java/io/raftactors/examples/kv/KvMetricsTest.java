@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import akka.actor.testkit.typed.javadsl.TestProbe;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
@@ -139,6 +140,17 @@ class KvMetricsTest {
     }
     long written = lastIndex;
     Map<String, String> me = Map.of("group", "kv", "member", leader);
+    // The leader's /status names each follower's match index; a follower's names none.
+    awaitAssert(() -> {
+      JsonNode st = JSON.readTree(get(leader, "/status").body());
+      for (String f : MEMBERS) {
+        if (!f.equals(leader)) assertTrue(st.path("matchIndex").path(f).asLong(-1) >= written, f + " in " + st);
+      }
+      assertFalse(st.path("matchIndex").has(leader), st.toString());
+      return null;
+    });
+    String aFollower = MEMBERS.stream().filter(id -> !id.equals(leader)).findFirst().orElseThrow();
+    assertFalse(JSON.readTree(get(aFollower, "/status").body()).has("matchIndex"));
 
     List<Sample> samples = awaitAssert(() -> {
       HttpResponse<String> r = get(leader, "/metrics");
