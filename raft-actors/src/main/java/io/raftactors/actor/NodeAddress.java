@@ -19,6 +19,19 @@ final class NodeAddress {
   private NodeAddress() {}
 
   /**
+   * {@code text} as an Akka address; an IllegalArgumentException (the parser's exception as its
+   * cause) if it is none. (Akka's parser throws MalformedURLException, a checked exception it does not declare, so
+   * a {@code catch (RuntimeException)} around it does not catch it.)
+   */
+  static Address parse(String text) {
+    try {
+      return akka.actor.AddressFromURIString.parse(text);
+    } catch (Exception e) {
+      throw new IllegalArgumentException("address '" + text + "' is no Akka address (akka://system@host:port)", e);
+    }
+  }
+
+  /**
    * The node actor at {@code address}: for a local address, the incarnation that runs now (or, if
    * none does, a reference that hands messages to dead letters).
    */

@@ -580,10 +580,10 @@ public final class RaftClient implements AutoCloseable {
     private void learn(String id, String address) {
       if (nodes.containsKey(id)) return;
       try {
-        Address a = akka.actor.AddressFromURIString.parse(address);
+        Address a = NodeAddress.parse(address);
         nodes.put(id, NodeAddress.sender(ctx.getSystem(), a, groupId, id));
         memberIds.add(id);
-      } catch (Exception ex) { // the parser throws MalformedURLException without declaring it
+      } catch (RuntimeException ex) {
         ctx.getLog().warn("Raft client of group {}: member {} has no usable address '{}': {}", groupId, id, address, ex.toString());
       }
     }

@@ -501,8 +501,8 @@ public final class RaftNode {
       io.raftactors.core.MemberAddress recorded = configuration.address(memberId);
       if (recorded == null) return null;
       try {
-        address = akka.actor.AddressFromURIString.parse(recorded.peer());
-      } catch (Exception e) { // the parser throws MalformedURLException without declaring it
+        address = NodeAddress.parse(recorded.peer());
+      } catch (IllegalArgumentException e) {
         return null; // not an Akka address
       }
     }
@@ -1115,10 +1115,9 @@ public final class RaftNode {
           : c instanceof MembershipChange.AddLearner a ? a.address() : null;
       if (added == null) continue;
       try {
-        akka.actor.AddressFromURIString.parse(added.peer());
-      } catch (Exception e) { // the parser throws MalformedURLException without declaring it
-        answer(waiter, new ProposalOutcome.Rejected(0, ProposalOutcome.Rejection.INVALID_REQUEST,
-            "address '" + added.peer() + "' is no Akka address (akka://system@host:port)"));
+        NodeAddress.parse(added.peer());
+      } catch (IllegalArgumentException e) {
+        answer(waiter, new ProposalOutcome.Rejected(0, ProposalOutcome.Rejection.INVALID_REQUEST, e.getMessage()));
         return Behaviors.same();
       }
     }

@@ -1,7 +1,6 @@
 package io.raftactors.actor;
 
 import akka.actor.Address;
-import akka.actor.AddressFromURIString;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigFactory;
@@ -365,12 +364,12 @@ public final class RaftSettings {
         throw new IllegalArgumentException(key("members." + id) + " must be an Akka address string such as \"akka://raft@127.0.0.1:2551\"");
       }
       try {
-        Address a = AddressFromURIString.parse(s);
+        Address a = NodeAddress.parse(s);
         if (a.host().isEmpty() != a.port().isEmpty()) throw new IllegalArgumentException("host without port or port without host");
         out.put(id, a);
-      } catch (Exception ex) { // the parser throws MalformedURLException without declaring it
+      } catch (IllegalArgumentException ex) {
         throw new IllegalArgumentException(key("members." + id) + ": '" + s + "' is not an Akka address such as \"akka://raft@127.0.0.1:2551\" ("
-            + ex.getMessage() + ")", ex);
+            + (ex.getCause() != null ? ex.getCause().getMessage() : ex.getMessage()) + ")", ex);
       }
     }
     if (out.isEmpty()) throw new IllegalArgumentException(key("members") + " must list at least one member");

@@ -44,8 +44,8 @@ final class ResolvingTransport implements PeerTransport {
       if (settings.members().containsKey(e.getKey())) continue; // the settings win for members they list
       Address a;
       try {
-        a = akka.actor.AddressFromURIString.parse(e.getValue().peer());
-      } catch (Exception ex) { // the parser throws MalformedURLException without declaring it
+        a = NodeAddress.parse(e.getValue().peer());
+      } catch (IllegalArgumentException ex) {
         LOG.warn("Raft node {}: the configuration records address '{}' for member {}, which is no Akka address: {}",
             settings.memberId(), e.getValue().peer(), e.getKey(), ex.toString());
         continue;

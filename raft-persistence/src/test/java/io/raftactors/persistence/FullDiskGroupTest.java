@@ -243,11 +243,7 @@ class FullDiskGroupTest {
       } finally {
         w.stopAndJoin();
       }
-      System.out.println("[full-disk] " + w.summary() + "; writes refused: " + disks);
-      long applied = awaitConverged(g, 0);
-      assertHonest(g, w, "after space came back");
-      restartAll(g, applied);
-      assertHonest(g, w, "after every member restarted from its files");
+      assertHonestAfterSpaceCameBackAndAfterRestarts(g, w);
     }
   }
 
@@ -286,11 +282,16 @@ class FullDiskGroupTest {
       } finally {
         w.stopAndJoin();
       }
-      System.out.println("[full-disk] " + w.summary() + "; writes refused: " + disks);
-      long applied = awaitConverged(g, 0);
-      assertHonest(g, w, "after space came back");
-      restartAll(g, applied);
-      assertHonest(g, w, "after every member restarted from its files");
+      assertHonestAfterSpaceCameBackAndAfterRestarts(g, w);
     }
+  }
+
+  /** Once the writer stopped: the members converge, every answer was honest, and stays so after every member restarted. */
+  private void assertHonestAfterSpaceCameBackAndAfterRestarts(RaftTestKit g, Writer w) throws Exception {
+    System.out.println("[full-disk] " + w.summary() + "; writes refused: " + disks);
+    long applied = awaitConverged(g, 0);
+    assertHonest(g, w, "after space came back");
+    restartAll(g, applied);
+    assertHonest(g, w, "after every member restarted from its files");
   }
 }

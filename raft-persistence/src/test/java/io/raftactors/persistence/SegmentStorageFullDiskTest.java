@@ -1,8 +1,6 @@
 package io.raftactors.persistence;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -57,14 +55,6 @@ class SegmentStorageFullDiskTest {
     byte[] data = new byte[200];
     java.util.Arrays.fill(data, (byte) index);
     return new RaftStorage.Write(new HardState(1, "n1"), 0, List.of(new LogEntry(index, 1, new EntryData.Command(33, "kv", data))));
-  }
-
-  private static void assertSameState(DurableState expected, DurableState actual, String when) {
-    assertEquals(expected.hardState(), actual.hardState(), when + ": hard state");
-    assertEquals(expected.snapshot(), actual.snapshot(), when + ": snapshot");
-    assertEquals(expected.entries(), actual.entries(), when + ": entries");
-    if (expected.snapshotData() == null) assertNull(actual.snapshotData(), when);
-    else assertArrayEquals(expected.snapshotData(), actual.snapshotData(), when + ": snapshot data");
   }
 
   /** Files in the directory other than segments and snapshots: what a failed write must not leave. */
@@ -128,10 +118,10 @@ class SegmentStorageFullDiskTest {
         later.getMessage());
     if (!copyOnWrite) {
       // Recovery writes nothing here (the active segment is full and whole), so it works on the full disk.
-      assertSameState(recover(o.model()), recover(o.storage()), "recovered on the full disk");
+      SegmentStorageTest.assertSameState(recover(o.model()), recover(o.storage()), "recovered on the full disk");
     }
     disk.makeRoom();
-    assertSameState(recover(o.model()), recover(o.storage()), "recovered with space again");
+    SegmentStorageTest.assertSameState(recover(o.model()), recover(o.storage()), "recovered with space again");
     assertEquals(List.of(), strayFiles(), "files left by the failed writes");
     for (long i = notWritten; i < notWritten + 40; i++) {
       write(o.storage(), entryWrite(i));
@@ -139,7 +129,7 @@ class SegmentStorageFullDiskTest {
     }
     o.storage().close();
     try (SegmentStorage again = new SegmentStorage(dir, SEGMENT, true, THREE, "g-n1")) {
-      assertSameState(recover(o.model()), recover(again), "reopened");
+      SegmentStorageTest.assertSameState(recover(o.model()), recover(again), "reopened");
     }
   }
 
@@ -172,7 +162,7 @@ class SegmentStorageFullDiskTest {
     assertEquals(List.of(), strayFiles());
     o.storage().close();
     try (SegmentStorage again = new SegmentStorage(dir, SEGMENT, true, THREE, "g-n1")) {
-      assertSameState(recover(o.model()), recover(again), "reopened");
+      SegmentStorageTest.assertSameState(recover(o.model()), recover(again), "reopened");
     }
   }
 
@@ -191,10 +181,10 @@ class SegmentStorageFullDiskTest {
     assertTrue(cause[0].getMessage().contains(FullDisk.ENOSPC), String.valueOf(cause[0]));
     assertEquals(List.of(), strayFiles(), "files left by the failed preparation and creation");
     assertEquals(1, o.storage().segmentFiles().size());
-    assertSameState(recover(o.model()), recover(o.storage()), "recovered on the full disk");
+    SegmentStorageTest.assertSameState(recover(o.model()), recover(o.storage()), "recovered on the full disk");
     failedWrite(o.storage(), entryWrite(notWritten)); // still full: the new segment cannot be made
     disk.makeRoom();
-    assertSameState(recover(o.model()), recover(o.storage()), "recovered with space again");
+    SegmentStorageTest.assertSameState(recover(o.model()), recover(o.storage()), "recovered with space again");
     for (long i = notWritten; i < notWritten + 10; i++) {
       write(o.storage(), entryWrite(i));
       o.model().write(entryWrite(i));
@@ -202,7 +192,7 @@ class SegmentStorageFullDiskTest {
     assertEquals(2, o.storage().segmentFiles().size());
     o.storage().close();
     try (SegmentStorage again = new SegmentStorage(dir, SEGMENT, true, THREE, "g-n1")) {
-      assertSameState(recover(o.model()), recover(again), "reopened");
+      SegmentStorageTest.assertSameState(recover(o.model()), recover(again), "reopened");
     }
   }
 
@@ -221,14 +211,14 @@ class SegmentStorageFullDiskTest {
     disk.leave(1000);
     assertTrue(failedWrite(o.storage(), snapshot).getMessage().contains(FullDisk.ENOSPC));
     assertEquals(List.of(), strayFiles(), "the half-written snapshot file");
-    assertSameState(recover(o.model()), recover(o.storage()), "recovered on the full disk");
+    SegmentStorageTest.assertSameState(recover(o.model()), recover(o.storage()), "recovered on the full disk");
     disk.makeRoom();
     write(o.storage(), snapshot);
     o.model().write(snapshot);
     o.storage().close();
     try (SegmentStorage again = new SegmentStorage(dir, SEGMENT, true, THREE, "g-n1")) {
       DurableState st = recover(again);
-      assertSameState(recover(o.model()), st, "reopened");
+      SegmentStorageTest.assertSameState(recover(o.model()), st, "reopened");
       assertEquals(8, st.snapshot().lastIncludedIndex());
     }
   }

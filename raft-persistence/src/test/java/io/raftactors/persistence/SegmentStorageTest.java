@@ -70,7 +70,7 @@ class SegmentStorageTest {
     return new LogEntry(index, term, data);
   }
 
-  private static void assertSameState(DurableState expected, DurableState actual, String when) {
+  static void assertSameState(DurableState expected, DurableState actual, String when) {
     assertEquals(expected.hardState(), actual.hardState(), when + ": hard state");
     assertEquals(expected.snapshot(), actual.snapshot(), when + ": snapshot");
     assertEquals(expected.entries(), actual.entries(), when + ": entries");
