@@ -23,22 +23,28 @@ import java.util.concurrent.ConcurrentHashMap;
  * recognise: the {@code .log} stage of the outbound connection logs it at WARN, 4-8 lines per stop
  * ({@code akka.stream.Materializer - [outbound connection to [akka://raft@...], control stream]
  * Upstream failed, cause: StreamTcpException: The connection has been aborted}). Only these lines
- * are dropped, and only once the member's ActorSystem has passed its coordinated shutdown and
- * terminates ({@link #register}); the same connection failing while the system runs (a peer that
- * crashed, a network fault) is still logged.
+ * are dropped, and only once the member's ActorSystem has begun its coordinated shutdown
+ * ({@link #register}); the same connection failing while the system runs (a peer that crashed, a
+ * network fault) is still logged.
+ *
+ * <p>While stopping: the members of a group are usually stopped together ({@code run-cluster.sh}
+ * sends SIGTERM to all three). A member that is still handing over its leadership or draining
+ * may reconnect to a peer that has already exited, and Artery logs {@code Upstream failed, cause:
+ * StreamTcpException: Tcp command [Connect(...)] failed because of java.net.ConnectException:
+ * Connection refused} at WARN. Dropped too, for a stopping system only.
  *
  * <p>At start: "Akka Cluster not in use - Using Akka Cluster is recommended if you need remote
  * watch and deploy." Raft members neither watch nor deploy remotely; Raft keeps its own membership.
  */
 public final class ShutdownLogFilter extends Filter<ILoggingEvent> {
-  /** Uids of ActorSystems whose coordinated shutdown has reached its last phase. */
-  private static final Set<String> TERMINATING = ConcurrentHashMap.newKeySet();
+  /** Uids of ActorSystems whose coordinated shutdown has begun. */
+  private static final Set<String> STOPPING = ConcurrentHashMap.newKeySet();
 
-  /** Marks {@code system} as terminating once its coordinated shutdown reaches before-actor-system-terminate. */
+  /** Marks {@code system} as stopping from the first phase of its coordinated shutdown on. */
   public static void register(ActorSystem<?> system) {
     String uid = String.valueOf(((ExtendedActorSystem) system.classicSystem()).uid());
-    CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseBeforeActorSystemTerminate(), "quiet-artery-shutdown", () -> {
-      TERMINATING.add(uid);
+    CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseBeforeServiceUnbind(), "quiet-artery-shutdown", () -> {
+      STOPPING.add(uid);
       return CompletableFuture.completedFuture(Done.getInstance());
     });
   }
@@ -50,8 +56,10 @@ public final class ShutdownLogFilter extends Filter<ILoggingEvent> {
     if (message == null) return FilterReply.NEUTRAL;
     if ("akka.stream.Materializer".equals(event.getLoggerName())
         && message.startsWith("[outbound connection to [")
-        && message.endsWith("Upstream failed, cause: StreamTcpException: The connection has been aborted")
-        && TERMINATING.contains(event.getMDCPropertyMap().get("akkaUid"))) {
+        && (message.endsWith("Upstream failed, cause: StreamTcpException: The connection has been aborted")
+            || (message.contains("Upstream failed, cause: StreamTcpException: Tcp command [Connect(")
+                && message.endsWith("failed because of java.net.ConnectException: Connection refused")))
+        && STOPPING.contains(event.getMDCPropertyMap().get("akkaUid"))) {
       return FilterReply.DENY;
     }
     if (event.getLoggerName().startsWith("akka.remote.RemoteActorRefProvider")
