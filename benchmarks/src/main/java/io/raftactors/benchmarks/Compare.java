@@ -82,7 +82,7 @@ public final class Compare {
       List<Config> configs = new ArrayList<>();
       List<Integer> clients = new ArrayList<>();
       int rounds = 2;
-      int warmup = 5;
+      int warmup = 30;
       int measure = 10;
       int valueBytes = 100;
       double readRatio = 0;
@@ -279,8 +279,10 @@ public final class Compare {
     List<Run> ok = runs.stream().filter(Run::ok).toList();
     if (!ok.isEmpty()) {
       b.append(String.format(Locale.ROOT,
-          "- floor (median of the runs' own measurements): fdatasync %.3f ms + loopback round trip %.3f ms%n",
-          median(ok, "floor_fdatasync_ms"), median(ok, "floor_round_trip_ms")));
+          "- floor (median of the runs' own measurements): fdatasync %.3f ms + loopback round trip %.3f ms; with the three nodes'"
+              + " files syncing at once, as they do here, one fdatasync takes %.3f ms (floor %.3f ms)%n",
+          median(ok, "floor_fdatasync_ms"), median(ok, "floor_round_trip_ms"), median(ok, "floor_shared_fdatasync_ms"),
+          median(ok, "floor_shared_ms")));
     }
     b.append('\n');
     boolean jraft = o.configs().stream().anyMatch(c -> c.id().equals("jraft:sync"));
@@ -291,7 +293,7 @@ public final class Compare {
       for (int clients : o.clients()) {
         List<Run> cell = runs.stream().filter(r -> r.config().equals(config) && r.clients() == clients).toList();
         if (cell.isEmpty()) continue;
-        b.append("| ").append(config.id()).append(" | ").append(clients).append(" | ").append(perRound(cell, "ops_per_s", "%.0f"))
+        b.append("| ").append(config.id()).append(" | ").append(clients).append(" | ").append(opsPerRound(cell))
             .append(" | ").append(perRound(cell, "p50_ms", "%.2f")).append(" | ").append(perRound(cell, "p99_ms", "%.1f")).append(" | ")
             .append(perRound(cell, "floor_ms", "%.2f")).append(" |");
         if (jraft) b.append(' ').append(config.library().equals("raft-actors") ? ratio(runs, config, clients) : "").append(" |");
@@ -299,6 +301,13 @@ public final class Compare {
       }
     }
     b.append("\nValues per round, separated by /.");
+    List<Run> warming = ok.stream().filter(Compare::warming).toList();
+    if (!warming.isEmpty()) {
+      b.append(String.format(Locale.ROOT, " * still warming up: the second half of the measurement completed %.0f%% or more operations"
+          + " than the first, so ops/s understates the warm figure; a longer --warmup measures it (", (WARMING - 1) * 100))
+          .append(warming.stream().map(r -> r.config().id() + " at " + clients(r.clients()) + ", round " + r.round()
+              + String.format(Locale.ROOT, ": %.2fx", r.value("warming"))).collect(Collectors.joining("; "))).append(").");
+    }
     if (ok.stream().anyMatch(r -> r.value("errors") > 0)) {
       b.append(" Runs with failed operations: ").append(ok.stream().filter(r -> r.value("errors") > 0)
           .map(r -> r.config().id() + " at " + clients(r.clients()) + ", round " + r.round() + ": " + r.row().get("errors") + " errors")
@@ -318,6 +327,19 @@ public final class Compare {
 
   private static String clients(int n) {
     return n + (n == 1 ? " client" : " clients");
+  }
+
+  /** A run whose second half of the measurement did this much more than its first is marked as still warming up. */
+  static final double WARMING = 1.10;
+
+  /** Still warming up during its measurement (rows of builds before the column was added never are). */
+  static boolean warming(Run r) {
+    return r.ok() && r.row().containsKey("warming") && !r.row().get("warming").isEmpty() && r.value("warming") >= WARMING;
+  }
+
+  private static String opsPerRound(List<Run> cell) {
+    return cell.stream().map(r -> r.ok() ? String.format(Locale.ROOT, "%.0f", r.value("ops_per_s")) + (warming(r) ? "*" : "") : "failed")
+        .collect(Collectors.joining(" / "));
   }
 
   private static String perRound(List<Run> cell, String column, String format) {

@@ -18,6 +18,11 @@ class CompareTest {
 
   /** A CSV row as a runner writes it, with the given figures. */
   static Map<String, String> row(String library, int clients, double ops, double p50, double p99) {
+    return row(library, clients, ops, p50, p99, 1.0);
+  }
+
+  /** As above, with the ratio of the measurement's second half to its first ({@code warming}). */
+  static Map<String, String> row(String library, int clients, double ops, double p50, double p99, double warming) {
     String[] header = BenchResult.CSV_HEADER.split(",");
     String[] values = new String[header.length];
     Arrays.fill(values, "");
@@ -32,6 +37,9 @@ class CompareTest {
     values[h.indexOf("floor_ms")] = "0.5";
     values[h.indexOf("floor_fdatasync_ms")] = "0.45";
     values[h.indexOf("floor_round_trip_ms")] = "0.05";
+    values[h.indexOf("floor_shared_ms")] = "1.25";
+    values[h.indexOf("floor_shared_fdatasync_ms")] = "1.2";
+    values[h.indexOf("warming")] = String.valueOf(warming);
     return Compare.row(BenchResult.CSV_HEADER, String.join(",", values));
   }
 
@@ -40,6 +48,7 @@ class CompareTest {
     Compare.Options o = Compare.Options.parse(new String[0]);
     assertEquals(List.of("raft-actors:segments", "jraft:sync", "ratis:sync"), o.configs().stream().map(Compare.Config::id).toList());
     assertEquals(List.of(1, 32, 256), o.clients());
+    assertEquals(30, o.warmup(), "long enough for SOFAJRaft's JIT: with 10 s it was still warming up at 32 clients");
     assertEquals(List.of("-Xms2g", "-Xmx2g"), o.jvm());
     assertEquals(Path.of("benchmarks", "target", "results"), o.out());
 
@@ -72,7 +81,7 @@ class CompareTest {
         new Compare.Run(jraft, 2, 1, Path.of("h"), row("jraft", 1, 700, 1.2, 5), null),
         new Compare.Run(ratis, 2, 1, Path.of("i"), row("ratis", 1, 160, 4.0, 25), null),
         new Compare.Run(ra, 2, 32, Path.of("j"), row("raft-actors", 32, 9000, 3.0, 10), null),
-        new Compare.Run(jraft, 2, 32, Path.of("k"), row("jraft", 32, 6000, 4.4, 15), null),
+        new Compare.Run(jraft, 2, 32, Path.of("k"), row("jraft", 32, 6000, 4.4, 15, 1.25), null),
         new Compare.Run(ratis, 2, 32, log, null, "exit code 1"));
     String table = Compare.table(o, runs, "2026-12-05 10:00 UTC", "bash benchmarks/run.sh --clients 1,32", "2 cores");
     assertTrue(table.contains("- date: 2026-12-05 10:00 UTC"), table);
@@ -80,7 +89,11 @@ class CompareTest {
     assertTrue(table.contains("- command: `bash benchmarks/run.sh --clients 1,32`"), table);
     assertTrue(table.contains("| raft-actors:segments | 1 | 800 / 600 | 1.00 / 1.40 | 5.0 / 6.0 | 0.50 / 0.50 | 1.00x, 1.00x |"), table);
     assertTrue(table.contains("| raft-actors:segments | 32 | 10000 / 9000 | 2.50 / 3.00 | 11.0 / 10.0 | 0.50 / 0.50 | 1.58x, 0.64x |"), table);
-    assertTrue(table.contains("| jraft:sync | 32 | 6000 / 6000 | 4.20 / 4.40 | 16.0 / 15.0 | 0.50 / 0.50 |  |"), table);
+    assertTrue(table.contains("| jraft:sync | 32 | 6000 / 6000* | 4.20 / 4.40 | 16.0 / 15.0 | 0.50 / 0.50 |  |"), table);
+    assertTrue(table.contains("* still warming up: the second half of the measurement completed 10% or more operations than the first"), table);
+    assertTrue(table.contains("(jraft:sync at 32 clients, round 2: 1.25x)"), table);
+    assertTrue(table.contains("fdatasync 0.450 ms + loopback round trip 0.050 ms; with the three nodes' files syncing at once, as they do here,"
+        + " one fdatasync takes 1.200 ms (floor 1.250 ms)"), table);
     assertTrue(table.contains("| ratis:sync | 32 | 1500 / failed | 15.00 / failed | 70.0 / failed | 0.50 / failed |  |"), table);
     assertTrue(table.contains("- ratis:sync, 32 clients, round 2: exit code 1, log " + log), table);
 

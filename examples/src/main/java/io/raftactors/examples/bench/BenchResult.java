@@ -51,7 +51,7 @@ public record BenchResult(Setup setup, LoadDriver.Measurement measurement, Floor
   /** The CSV header. Columns are only ever added at the end: scripts read them by position. */
   public static final String CSV_HEADER = "storage,api,wire,clients,ops_per_s,p50_ms,p90_ms,p99_ms,p999_ms,errors,cpu_us_per_op,"
       + String.join(",", STAGE_COLUMNS)
-      + ",library,configuration,value_bytes,read_ratio,read_ops,floor_ms,floor_fdatasync_ms,floor_round_trip_ms";
+      + ",library,configuration,value_bytes,read_ratio,read_ops,floor_ms,floor_fdatasync_ms,floor_round_trip_ms,floor_shared_ms,floor_shared_fdatasync_ms,warming";
 
   public BenchResult {
     if (!stages.isEmpty() && stages.size() != STAGE_COLUMNS.size()) {
@@ -89,11 +89,29 @@ public record BenchResult(Setup setup, LoadDriver.Measurement measurement, Floor
     row.addAll(stages.isEmpty() ? Collections.nCopies(STAGE_COLUMNS.size(), "") : stages);
     row.addAll(List.of(setup.library(), setup.configuration(), String.valueOf(setup.valueBytes()),
         String.format(Locale.ROOT, "%.2f", setup.readRatio()), String.valueOf(m.reads()),
-        f3(floor.ms(setup.durable())), ms(floor.fdatasyncMicros()), ms(floor.roundTripMicros())));
+        f3(floor.ms(setup.durable())), ms(floor.fdatasyncMicros()), ms(floor.roundTripMicros()),
+        f3(floor.sharedMs(setup.durable())), ms(floor.sharedFdatasyncMicros()), f3(warming(m))));
     for (String field : row) {
       if (field.contains(",") || field.contains("\"") || field.contains("\n")) throw new IllegalArgumentException("CSV field: " + field);
     }
     return String.join(",", row);
+  }
+
+  /**
+   * Operations completed in the second half of the measurement's seconds over those of its first
+   * half: about 1 for a run at its steady state, clearly above 1 for one still warming up (the JIT
+   * compiling, caches filling), whose ops/s understates what it does once warm. 1 when the
+   * measurement has fewer than two seconds or the first half completed nothing.
+   */
+  public static double warming(LoadDriver.Measurement m) {
+    List<org.HdrHistogram.Histogram> s = m.perSecond();
+    int half = s.size() / 2;
+    if (half == 0) return 1;
+    long first = 0;
+    long second = 0;
+    for (int i = 0; i < half; i++) first += s.get(i).getTotalCount();
+    for (int i = s.size() - half; i < s.size(); i++) second += s.get(i).getTotalCount();
+    return first == 0 ? 1 : (double) second / first;
   }
 
   /** Appends {@code row} to {@code file}, with the header first if the file is new or empty. */

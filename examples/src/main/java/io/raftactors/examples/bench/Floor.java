@@ -13,6 +13,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.TimeUnit;
 
@@ -23,12 +24,22 @@ import java.util.concurrent.TimeUnit;
  * write cannot be acknowledged before its leader has synced it and one follower has answered, which
  * costs at least one of each (the leader's sync overlaps the follower's).
  *
+ * <p>The nodes of one benchmark share this disk, and every node syncs each batch: at one client the
+ * leader and both followers sync at the same moment. So it also measures {@link #SHARED_SYNCS}
+ * threads syncing small writes to files of their own at once, and reports the median of those
+ * syncs: what one sync costs when the three nodes sync together ({@link #sharedMs}). On one disk
+ * that, not the lone sync, is what a replicated write waits for.
+ *
  * @param fdatasyncMicros median of the syncs, in microseconds
  * @param roundTripMicros median of the round trips, in microseconds
  * @param syncs syncs timed
  * @param roundTrips round trips timed
+ * @param sharedFdatasyncMicros median of the syncs timed while {@link #SHARED_SYNCS} threads sync at once, in microseconds
  */
-public record Floor(double fdatasyncMicros, double roundTripMicros, int syncs, int roundTrips) {
+public record Floor(double fdatasyncMicros, double roundTripMicros, int syncs, int roundTrips, double sharedFdatasyncMicros) {
+  /** Threads that sync at once for {@link #sharedFdatasyncMicros}: the nodes of the benchmark's group. */
+  static final int SHARED_SYNCS = 3;
+
   /** Bytes of each write and of each message: about one small entry. */
   static final int MESSAGE_BYTES = 128;
   private static final int FILE_BYTES = 4 << 20;
@@ -38,19 +49,63 @@ public record Floor(double fdatasyncMicros, double roundTripMicros, int syncs, i
     return ((durable ? fdatasyncMicros : 0) + roundTripMicros) / 1000.0;
   }
 
-  /** One line for the output, e.g. {@code floor=1.234ms fdatasync=1.100ms round-trip=0.134ms ...}. */
-  public String describe(boolean durable, Path dir) {
-    return String.format(Locale.ROOT, "floor=%.3fms (%s) fdatasync=%.3fms round-trip=%.3fms: medians of %d fdatasyncs of %d-byte writes in %s"
-            + " and %d loopback TCP round trips of %d-byte messages",
-        ms(durable), durable ? "one fdatasync plus one round trip" : "one round trip, nothing synced", fdatasyncMicros / 1000.0,
-        roundTripMicros / 1000.0, syncs, MESSAGE_BYTES, dir, roundTrips, MESSAGE_BYTES);
+  /** As {@link #ms}, with the sync timed while the three nodes' syncs share the disk, in ms. */
+  public double sharedMs(boolean durable) {
+    return ((durable ? sharedFdatasyncMicros : 0) + roundTripMicros) / 1000.0;
   }
 
-  /** Measures both, for about two seconds in all, writing to a temporary file in {@code dir}. */
+  /**
+   * One line for the output, e.g. {@code floor=1.234ms fdatasync=1.100ms round-trip=0.134ms ...;
+   * three syncing at once: fdatasync=2.000ms floor=2.134ms}. Fields are only added at the end.
+   */
+  public String describe(boolean durable, Path dir) {
+    return String.format(Locale.ROOT, "floor=%.3fms (%s) fdatasync=%.3fms round-trip=%.3fms: medians of %d fdatasyncs of %d-byte writes in %s"
+            + " and %d loopback TCP round trips of %d-byte messages; %d files syncing at once, as the nodes here do: fdatasync=%.3fms floor=%.3fms",
+        ms(durable), durable ? "one fdatasync plus one round trip" : "one round trip, nothing synced", fdatasyncMicros / 1000.0,
+        roundTripMicros / 1000.0, syncs, MESSAGE_BYTES, dir, roundTrips, MESSAGE_BYTES, SHARED_SYNCS, sharedFdatasyncMicros / 1000.0,
+        sharedMs(durable));
+  }
+
+  /** Measures all three, for about three seconds in all, writing to temporary files in {@code dir}. */
   public static Floor measure(Path dir) throws IOException {
     double[] syncs = fdatasyncs(dir, 20, 1000, TimeUnit.MILLISECONDS.toNanos(1500));
     double[] trips = roundTrips(500, 20_000, TimeUnit.MILLISECONDS.toNanos(500));
-    return new Floor(median(syncs), median(trips), syncs.length, trips.length);
+    double[] shared = sharedFdatasyncs(dir, SHARED_SYNCS, 20, 500, TimeUnit.MILLISECONDS.toNanos(1000));
+    return new Floor(median(syncs), median(trips), syncs.length, trips.length, median(shared));
+  }
+
+  /**
+   * Times fdatasyncs as {@link #fdatasyncs} does, in {@code threads} threads at once, each on a file
+   * of its own; returns every thread's times together.
+   */
+  static double[] sharedFdatasyncs(Path dir, int threads, int min, int max, long budgetNanos) throws IOException {
+    java.util.concurrent.CyclicBarrier start = new java.util.concurrent.CyclicBarrier(threads);
+    java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(threads, r -> {
+      Thread t = new Thread(r, "floor-sync");
+      t.setDaemon(true);
+      return t;
+    });
+    try {
+      List<java.util.concurrent.Future<double[]>> each = new java.util.ArrayList<>();
+      for (int t = 0; t < threads; t++) {
+        each.add(pool.submit(() -> fdatasyncs(dir, min, max, budgetNanos, start)));
+      }
+      double[] all = new double[0];
+      for (java.util.concurrent.Future<double[]> f : each) {
+        double[] times = f.get();
+        int at = all.length;
+        all = Arrays.copyOf(all, at + times.length);
+        System.arraycopy(times, 0, all, at, times.length);
+      }
+      return all;
+    } catch (java.util.concurrent.ExecutionException e) {
+      throw e.getCause() instanceof IOException io ? io : new IOException(e.getCause());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted while timing syncs", e);
+    } finally {
+      pool.shutdownNow();
+    }
   }
 
   static double median(double[] values) {
@@ -67,6 +122,12 @@ public record Floor(double fdatasyncMicros, double roundTripMicros, int syncs, i
    * {@code budgetNanos} once the minimum is reached.
    */
   static double[] fdatasyncs(Path dir, int min, int max, long budgetNanos) throws IOException {
+    return fdatasyncs(dir, min, max, budgetNanos, null);
+  }
+
+  /** As above; once the file is filled, waits at {@code start} (if not null) for the others that sync at once. */
+  private static double[] fdatasyncs(Path dir, int min, int max, long budgetNanos, java.util.concurrent.CyclicBarrier start)
+      throws IOException {
     Path file = Files.createTempFile(dir, "floor", ".dat");
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
       ByteBuffer zeros = ByteBuffer.allocate(64 << 10);
@@ -75,6 +136,13 @@ public record Floor(double fdatasyncMicros, double roundTripMicros, int syncs, i
         while (zeros.hasRemaining()) ch.write(zeros, pos + zeros.position());
       }
       ch.force(true);
+      if (start != null) {
+        try {
+          start.await(30, TimeUnit.SECONDS);
+        } catch (Exception e) {
+          throw new IOException("the threads that sync at once did not start together", e);
+        }
+      }
       ByteBuffer record = ByteBuffer.allocate(MESSAGE_BYTES);
       double[] times = new double[max];
       int n = 0;

@@ -103,7 +103,7 @@ class SvgChartTest {
   void aRunsChartsAreWrittenWithEverySeries() throws Exception {
     BenchResult.Setup setup = new BenchResult.Setup("raft-actors", "raft-actors/segments-fsync/propose", "segments", "propose", "binary",
         true, 100, 0);
-    Floor floor = new Floor(1000, 50, 10, 10);
+    Floor floor = new Floor(1000, 50, 10, 10, 2000);
     List<BenchResult> results = new ArrayList<>();
     for (int clients : new int[] {1, 32}) {
       List<Histogram> seconds = new ArrayList<>();
