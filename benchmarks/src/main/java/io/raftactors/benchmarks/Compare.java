@@ -303,8 +303,9 @@ public final class Compare {
     b.append("\nValues per round, separated by /.");
     List<Run> warming = ok.stream().filter(Compare::warming).toList();
     if (!warming.isEmpty()) {
-      b.append(String.format(Locale.ROOT, " * still warming up: the second half of the measurement completed %.0f%% or more operations"
-          + " than the first, so ops/s understates the warm figure; a longer --warmup measures it (", (WARMING - 1) * 100))
+      b.append(String.format(Locale.ROOT, " * rising during the measurement: its second half completed %.0f%% or more operations than its"
+          + " first (still warming up, or the machine got less busy), so ops/s may understate the steady figure; a longer --warmup"
+          + " tells (", (WARMING - 1) * 100))
           .append(warming.stream().map(r -> r.config().id() + " at " + clients(r.clients()) + ", round " + r.round()
               + String.format(Locale.ROOT, ": %.2fx", r.value("warming"))).collect(Collectors.joining("; "))).append(").");
     }

@@ -90,7 +90,7 @@ class CompareTest {
     assertTrue(table.contains("| raft-actors:segments | 1 | 800 / 600 | 1.00 / 1.40 | 5.0 / 6.0 | 0.50 / 0.50 | 1.00x, 1.00x |"), table);
     assertTrue(table.contains("| raft-actors:segments | 32 | 10000 / 9000 | 2.50 / 3.00 | 11.0 / 10.0 | 0.50 / 0.50 | 1.58x, 0.64x |"), table);
     assertTrue(table.contains("| jraft:sync | 32 | 6000 / 6000* | 4.20 / 4.40 | 16.0 / 15.0 | 0.50 / 0.50 |  |"), table);
-    assertTrue(table.contains("* still warming up: the second half of the measurement completed 10% or more operations than the first"), table);
+    assertTrue(table.contains("* rising during the measurement: its second half completed 10% or more operations than its first"), table);
     assertTrue(table.contains("(jraft:sync at 32 clients, round 2: 1.25x)"), table);
     assertTrue(table.contains("fdatasync 0.450 ms + loopback round trip 0.050 ms; with the three nodes' files syncing at once, as they do here,"
         + " one fdatasync takes 1.200 ms (floor 1.250 ms)"), table);

@@ -108,7 +108,11 @@ class RaftNodeDurabilityTest {
   }
 
   private static RaftMessage expectPeerMessage(TestProbe<RaftNode.Command> p) {
-    RaftNode.Command c = p.receiveMessage(Duration.ofSeconds(5));
+    return expectPeerMessage(p, Duration.ofSeconds(5));
+  }
+
+  private static RaftMessage expectPeerMessage(TestProbe<RaftNode.Command> p, Duration max) {
+    RaftNode.Command c = p.receiveMessage(max);
     return assertInstanceOf(RaftNode.PeerEnvelope.class, c).message();
   }
 
@@ -189,6 +193,24 @@ class RaftNodeDurabilityTest {
     n3.expectNoMessage(QUIET);
     storage.releaseOne();
     assertEquals(AppendEntriesResponse.success(2, "n1", 2), expectPeerMessage(n3));
+  }
+
+  @Test
+  void durability_T3_8_09_anAppendWhoseWriteFailsIsNeverAcknowledged() {
+    LogEntry e2 = new LogEntry(2, 1, new EntryData.Noop(1));
+    fromPeer(new AppendEntries(1, "n3", 1, 0, List.of(e2), 0));
+    assertEquals(List.of(e2), awaitPendingWrite().entries());
+    storage.failOne();
+    // Neither from the thread that failed the write nor later from the actor: no success for entry 2.
+    java.util.List<RaftMessage> sent = new java.util.ArrayList<>();
+    while (true) {
+      try {
+        sent.add(expectPeerMessage(n3, QUIET));
+      } catch (AssertionError e) {
+        break;
+      }
+    }
+    assertTrue(sent.stream().noneMatch(m -> m instanceof AppendEntriesResponse r && r.success() && r.matchIndex() >= 2), sent.toString());
   }
 
   @Test
