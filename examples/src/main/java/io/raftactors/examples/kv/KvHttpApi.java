@@ -136,7 +136,16 @@ public final class KvHttpApi extends AllDirectives {
   }
 
   public Route route() {
-    Route api = concat(
+    return routeAfter(null);
+  }
+
+  /**
+   * The API with {@code before} (another application route, such as raft-http's cluster view)
+   * tried first, inside the API's JSON handling of refusals: a request {@code before} refuses for
+   * its method (POST /ui) is answered 405 with the methods it allows, not 404 by the API's paths.
+   */
+  public Route routeAfter(Route before) {
+    Route kv = concat(
         pathPrefix("kv", () -> concat(
             path(PathMatchers.segment().slash("cas"), key -> post(() -> idempotencyKey(ik ->
                 entity(Unmarshaller.entityToString(), body -> completeWithFuture(cas(key, body, ik)))))),
@@ -154,6 +163,7 @@ public final class KvHttpApi extends AllDirectives {
             path(PathMatchers.segment("members").slash(PathMatchers.segment()), id -> delete(() -> completeWithFuture(removeMember(id)))),
             path("transfer-leadership", () -> post(() -> entity(Unmarshaller.entityToString(),
                 body -> completeWithFuture(transferLeadership(body))))))));
+    Route api = before == null ? kv : concat(before, kv);
     // Every refusal (unknown path, wrong method, ...) is answered in JSON, like the API's own errors:
     // a refused request reached no handler, so nothing was applied.
     RejectionHandler json = RejectionHandler.defaultHandler().mapRejectionResponse(r -> {

@@ -164,8 +164,8 @@ public final class KvNode {
       ActorRef<RaftNode.Command> ref = RaftNode.start(system, settings, RaftPersistence.storage(system, settings), new KvStateMachine());
       PrometheusMeterRegistry metrics = metrics(system, ref, settings, metricsInterval);
       // The live cluster view at /ui (raft-http) before the KV API, which answers every other path.
-      api.complete(akka.http.javadsl.server.Directives.concat(ClusterView.route(system, ref, settings),
-          new KvHttpApi(system, node, ref, http, maxValue, KvHttpApi.DEFAULT_ASK_TIMEOUT, waitForLeader, metrics).route()));
+      api.complete(new KvHttpApi(system, node, ref, http, maxValue, KvHttpApi.DEFAULT_ASK_TIMEOUT, waitForLeader, metrics)
+          .routeAfter(ClusterView.route(system, ref, settings)));
       log.info("node {}: HTTP bound at {}, storage and node started in {} ms", node, http.get(node),
           (System.nanoTime() - t1) / 1_000_000);
       binding.addToCoordinatedShutdown(Duration.ofSeconds(3), system);

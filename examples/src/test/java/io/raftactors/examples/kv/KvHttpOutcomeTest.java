@@ -20,6 +20,7 @@ import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -263,6 +264,35 @@ class KvHttpOutcomeTest {
         HttpResponse.BodyHandlers.ofString());
     assertEquals(405, r.statusCode(), r.body());
     assertFalse(body(r).get("applied").asBoolean(true));
+  }
+
+  /**
+   * A route mounted before the API (the cluster view at /ui) that refuses a request for its method
+   * gets 405 in JSON with the methods it allows, not the API's 404 for a path it does not know.
+   */
+  @Test
+  void aWrongMethodOnARouteMountedBeforeTheApiIs405() throws Exception {
+    KvHttpApi api = new KvHttpApi(system, "n1", system.ignoreRef(), Map.of("n1", "127.0.0.1:1"), 1024, Duration.ofMillis(300),
+        Duration.ofMillis(500));
+    akka.http.javadsl.server.Route page = akka.http.javadsl.server.Directives.path("ui", () ->
+        akka.http.javadsl.server.Directives.get(() -> akka.http.javadsl.server.Directives.complete("the page")));
+    akka.http.javadsl.ServerBinding b = KvHttpApi.bind(system, "127.0.0.1", 0, CompletableFuture.completedFuture(api.routeAfter(page)))
+        .toCompletableFuture().get(10, TimeUnit.SECONDS);
+    try {
+      String at = "http://127.0.0.1:" + b.localAddress().getPort();
+      HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(at + "/ui")).GET().build(), HttpResponse.BodyHandlers.ofString());
+      assertEquals(200, r.statusCode(), r.body());
+      assertEquals("the page", r.body());
+      r = http.send(HttpRequest.newBuilder(URI.create(at + "/ui")).POST(HttpRequest.BodyPublishers.ofString("x")).build(),
+          HttpResponse.BodyHandlers.ofString());
+      assertEquals(405, r.statusCode(), r.body());
+      assertEquals("GET", r.headers().firstValue("Allow").orElse(""), r.headers().toString());
+      assertFalse(body(r).get("applied").asBoolean(true));
+      r = http.send(HttpRequest.newBuilder(URI.create(at + "/nothing-here")).GET().build(), HttpResponse.BodyHandlers.ofString());
+      assertEquals(404, r.statusCode(), "the API's own paths are still answered: " + r.body());
+    } finally {
+      b.unbind().toCompletableFuture().get(10, TimeUnit.SECONDS);
+    }
   }
 
   /** A member address Akka cannot parse is the client's mistake: 400, not applied, before anything reaches the node. */
