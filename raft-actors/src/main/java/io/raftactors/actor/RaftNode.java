@@ -37,6 +37,7 @@ import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletionStage;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 
@@ -788,7 +789,7 @@ public final class RaftNode {
   private Behavior<Command> founding(DurableState founded) {
     log.info("Raft node {} founds group {} with voters {}", settings.memberId(), settings.groupId(), settings.bootstrapConfig().voters());
     phase = Phase.FOUNDING;
-    ctx.pipeToSelf(storage.write(new RaftStorage.Write(null, 0, founded.entries())),
+    ctx.pipeToSelf(written(storage.write(new RaftStorage.Write(null, 0, founded.entries()))),
         (ok, failure) -> failure != null ? new FoundingFailed(failure) : Founded.INSTANCE);
     return metricsRequests(Behaviors.receive(Command.class))
         .onMessage(Founded.class, f -> running(founded))
@@ -1402,6 +1403,16 @@ public final class RaftNode {
     }
   }
 
+  /**
+   * A storage write's completion with a value that is not null. Akka 2.6's dead-letter logger
+   * fails with a NullPointerException (an ERROR with a stack trace) on a {@code pipeToSelf} result
+   * of null that reaches a stopped actor, as a write's {@code Void} does when a node stops while a
+   * write is in flight.
+   */
+  private static CompletionStage<Boolean> written(CompletionStage<Void> write) {
+    return Stages.direct(write).thenApply(v -> Boolean.TRUE);
+  }
+
   // ------------------------------------------------------------------ carrying out the core's output
 
   /** What the driver asks of this actor. */
@@ -1421,7 +1432,7 @@ public final class RaftNode {
       for (LogEntry e : w.entries()) bytes += e.sizeInBytes();
       LogEntry last = w.lastEntry();
       metrics.writeStarted(w.entries().size(), bytes, last == null ? 0 : last.index(), System.nanoTime());
-      ctx.pipeToSelf(storage.write(new RaftStorage.Write(w.hardState(), w.snapshot(), w.truncateFrom(), w.entries())),
+      ctx.pipeToSelf(written(storage.write(new RaftStorage.Write(w.hardState(), w.snapshot(), w.truncateFrom(), w.entries()))),
           (ok, failure) -> new WriteCompleted(seq, failure));
     }
 

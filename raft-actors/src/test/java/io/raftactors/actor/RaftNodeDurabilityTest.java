@@ -213,6 +213,22 @@ class RaftNodeDurabilityTest {
     assertTrue(sent.stream().noneMatch(m -> m instanceof AppendEntriesResponse r && r.success() && r.matchIndex() >= 2), sent.toString());
   }
 
+  /** A node stopped while a write is in flight: the write completing later logs no ERROR (Akka's dead-letter logger and a null result). */
+  @Test
+  void aNodeStoppedWithAWriteInFlightLogsNoErrorWhenTheWriteCompletes() {
+    fromPeer(new AppendEntries(1, "n3", 1, 0, List.of(new LogEntry(2, 1, new EntryData.Noop(1))), 0));
+    awaitPendingWrite();
+    TestProbe<akka.actor.AllDeadLetters> dead = kit.createTestProbe();
+    kit.system().eventStream().tell(new akka.actor.typed.eventstream.EventStream.Subscribe<>(akka.actor.AllDeadLetters.class, dead.ref()));
+    kit.stop(node);
+    LoggingTestKit.empty().withLogLevel(org.slf4j.event.Level.ERROR).withOccurrences(0).expect(kit.system(), () -> {
+      storage.releaseOne();
+      dead.receiveMessage(Duration.ofSeconds(5)); // the write's completion, for the stopped node
+      dead.expectNoMessage(QUIET);
+      return null;
+    });
+  }
+
   @Test
   void election_P5_2_13_aCandidatesSelfVoteSurvivesRestart() {
     storage.open();
