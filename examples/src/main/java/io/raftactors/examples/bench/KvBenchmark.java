@@ -197,6 +197,7 @@ public final class KvBenchmark {
             .withFallback(c0)
             .resolve();
         ActorSystem<Void> sys = ActorSystem.create(Behaviors.empty(), "bench", c);
+        io.raftactors.examples.kv.ShutdownLogFilter.register(sys); // no Artery WARNs when a run stops its nodes
         systems.put(id, sys);
         nodes.put(id, RaftNode.start(sys, s, storage(storageKind, sys, s), new KvStateMachine()));
       }
@@ -216,6 +217,7 @@ public final class KvBenchmark {
       if (!api.equals("propose")) {
         ActorSystem<Void> clientSystem = ActorSystem.create(Behaviors.empty(), "bench-client",
             ConfigFactory.parseString("akka.remote.artery.canonical.port = 0").withFallback(base).resolve());
+        io.raftactors.examples.kv.ShutdownLogFilter.register(clientSystem);
         systems.put("client", clientSystem);
         RaftSettings s = RaftSettings.fromConfig(ConfigFactory.parseString("raft.member-id = n1").withFallback(base));
         for (int t = 0; t < load.clients(); t++) raftClients.add(RaftClient.create(clientSystem, s));
