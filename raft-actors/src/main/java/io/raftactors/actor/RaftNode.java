@@ -762,8 +762,10 @@ public final class RaftNode {
       sessionsBefore = null;
     } else {
       // After a restart (a failed write) the state machine still holds what it applied: every entry it
-      // applied was committed and durable here, so the recovered log holds the same entries at those
-      // indexes, and applying them again would apply them twice.
+      // applied was committed, so this node's log holds the same entries at those indexes once the
+      // leader has repaired it (the recovered log may end before the last of them, or still hold a
+      // stale entry whose replacement was not yet durable, as a committed entry is applied before it
+      // is durable here), and applying them again would apply them twice.
       appliedBefore = progress.index;
       sessionsBefore = progress.sessions;
       if (appliedBefore > 0) {

@@ -583,7 +583,12 @@ public final class RaftCore {
     unstableFrom = handedOutLast + 1;
 
     List<Committed> toApply = new ArrayList<>();
-    long applyTo = Math.min(commitIndex, stableIndex); // only durable entries are applied
+    // T5.1-03, T10.2.1: a committed entry is applied whether or not this node's own copy is durable
+    // yet: it is durable on a majority and no leader can ever replace it (Leader Completeness), and
+    // this node's log holds it (a follower's commitIndex never passes the prefix it checked, P5.3-15).
+    // A leader whose own write lags its followers' (a snapshot being written, a slow disk) still
+    // applies and answers what they committed.
+    long applyTo = commitIndex;
     while (lastApplied < applyTo) {
       LogEntry e = log.entry(++lastApplied);
       PendingProposal p = proposals.remove(e.index());

@@ -511,19 +511,21 @@ class LogReplicationTest {
   @ParameterizedTest(name = "preVote={0}, checkQuorum={1}")
   @MethodSource("featureSettings")
   void replication_P5_3_14_commitIndexNeverDecreasesWhileWritesPending(boolean preVote, boolean checkQuorum) {
-    // Committed but not yet applied: the follower's write of entries 1-10 is still in progress.
+    // Committed while the follower's write of entries 1-10 is still in progress: applied at once.
     RaftCore f = node("n2", THREE, 1, null, fixed(10), cfg(preVote, checkQuorum));
     Ready write = step(f, new AppendEntries(1, "n1", 0, 0, entriesFrom(1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1), 9));
     assertEquals(9, f.commitIndex(), "setup");
-    assertEquals(0, f.lastApplied(), "setup: nothing durable, nothing applied");
+    List<Long> applied = new ArrayList<>();
+    for (Committed c : write.committed()) applied.add(c.entry().index());
+    assertEquals(termList(1, 2, 3, 4, 5, 6, 7, 8, 9), applied, "all nine committed entries are applied, once");
 
     Ready delayed = step(f, new AppendEntries(1, "n1", 3, 1, entriesFrom(4, 1), 4));
     assertEquals(9, f.commitIndex(), "commitIndex does not drop to 4");
+    assertEquals(9, f.lastApplied(), "lastApplied does not move back");
     assertTrue(delayed.committed().isEmpty());
     persist(f, write);
-    List<Long> applied = new ArrayList<>();
-    for (Committed c : f.ready().committed()) applied.add(c.entry().index());
-    assertEquals(termList(1, 2, 3, 4, 5, 6, 7, 8, 9), applied, "all nine committed entries are applied, once");
+    assertTrue(f.ready().committed().isEmpty(), "nothing is applied twice");
+    assertEquals(9, f.lastApplied());
   }
 
   // ------------------------------------------------------------------ P5.3-15
@@ -542,14 +544,16 @@ class LogReplicationTest {
     assertEquals(termList(1, 2, 3), applied, "entries 4-6 are not applied");
     assertEquals(3, f.lastApplied());
 
-    // Once the leader's entries 4-6 replace the stale ones, those are what gets applied.
+    // Once the leader's entries 4-6 replace the stale ones, those are what gets applied (the
+    // stale ones never are), as soon as they are committed.
     List<LogEntry> leaders = entriesFrom(4, 3, 3, 3);
     Ready fix = step(f, new AppendEntries(4, "n1", 3, 2, leaders, 6));
-    assertTrue(fix.committed().isEmpty(), "not applied before the new entries are durable");
-    persist(f, fix);
+    assertEquals(4, fix.truncateFrom(), "the stale entries are truncated");
     List<LogEntry> appliedNow = new ArrayList<>();
-    for (Committed c : f.ready().committed()) appliedNow.add(c.entry());
+    for (Committed c : fix.committed()) appliedNow.add(c.entry());
     assertEquals(leaders, appliedNow);
+    persist(f, fix);
+    assertTrue(f.ready().committed().isEmpty(), "applied once");
   }
 
   // ------------------------------------------------------------------ P5.3-16
@@ -664,20 +668,22 @@ class LogReplicationTest {
 
   @ParameterizedTest(name = "preVote={0}, checkQuorum={1}")
   @MethodSource("featureSettings")
-  void replication_P5_3_18_committedButNotDurableLocallyIsNotApplied(boolean preVote, boolean checkQuorum) {
+  void replication_P5_3_18_committedOnTheFollowersCopiesIsAppliedOnceBeforeTheLeadersOwnWrite(boolean preVote, boolean checkQuorum) {
     RaftCore leader = node("n1", THREE, 1, null, fixed(10), cfg(preVote, checkQuorum));
     ackAll(leader, elect(leader));
     leader.ready();
     leader.propose(cmd("x"), 42);
     Ready write = leader.ready();
-    // Both followers acknowledge before the leader's own write completes: committed, not yet applied.
+    assertTrue(write.committed().isEmpty(), "no reply before commit");
+    // Both followers acknowledge before the leader's own write completes: committed on their
+    // copies, so applied (and answered) without waiting for the leader's.
     ackAll(leader, write);
     assertEquals(2, leader.commitIndex(), "setup: committed on the followers' copies");
-    assertTrue(leader.ready().committed().isEmpty(), "not applied (no reply) before the local write is durable");
-    persist(leader, write);
     List<Committed> applied = leader.ready().committed();
     assertEquals(1, applied.size());
     assertEquals(42, applied.get(0).correlationId());
+    persist(leader, write);
+    assertTrue(leader.ready().committed().isEmpty(), "exactly once");
   }
 
   // ------------------------------------------------------------------ P5.3-22

@@ -91,7 +91,6 @@ class InvariantCheckersTest {
       case UNAPPLIED_READ: return InvariantCheckersTest::readServedBeforeItsIndexIsApplied;
       case READ_ANSWERS: return InvariantCheckersTest::readServedThatNobodyAsked;
       case APPLY_ORDER: return InvariantCheckersTest::followerAppliesEntriesTwice;
-      case APPLY_ONLY_DURABLE: return InvariantCheckersTest::followerAppliesAnEntryWhoseWriteIsPending;
       case CLIENT_ANSWERS: return InvariantCheckersTest::leaderAnswersAClientThatNeverAsked;
       case READY_CONSISTENCY: return InvariantCheckersTest::followerAppendsWithoutReportingIt;
       case CORE_REPORTED: return InvariantCheckersTest::secondLeaderOfTheSameTermContactsTheLeader;
@@ -309,9 +308,16 @@ class InvariantCheckersTest {
     for (int t = 0; t < 500; t++) {
       sim.propose(l.id());
       sim.runTicks(1);
+      long lc = l.commitIndex();
       for (String f : others(sim, l.id())) {
         RaftCore c = sim.core(f);
-        if (c.commitIndex() > c.lastApplied() && c.lastApplied() > c.snapshotIndex()) {
+        if (c.commitIndex() < lc && lc <= c.lastIndex() && c.termAt(lc) == l.termAt(lc) && c.lastApplied() > c.snapshotIndex()) {
+          // The follower holds entries the leader committed and learns so, but (paused) is observed
+          // with commitIndex above lastApplied before it applies them (a core applies what is
+          // committed at its next output). Then it is rebuilt as if it forgot that commit index.
+          sim.pause(f, 1000);
+          c.step(new RaftMessage.AppendEntries(l.term(), l.id(), lc, l.termAt(lc), List.of(), lc));
+          sim.runTicks(1);
           long s = c.lastApplied();
           sim.replaceCore(f, new DurableState(new HardState(c.term(), c.status().votedFor()),
               new SnapshotMeta(s, c.termAt(s), c.config()), c.entriesFrom(s + 1)));
@@ -319,7 +325,7 @@ class InvariantCheckersTest {
         }
       }
     }
-    throw new AssertionError("setup: no follower ever had committed entries it had not applied");
+    throw new AssertionError("setup: no follower ever held entries committed before it knew");
   }
 
   /** A follower's core is rebuilt from its durable state, as if it had forgotten what it applied. */
@@ -411,20 +417,6 @@ class InvariantCheckersTest {
   }
 
   /** A follower applies a new entry in the same round it hands it to storage. */
-  static void followerAppliesAnEntryWhoseWriteIsPending() {
-    Simulation sim = settled(20);
-    String l = sim.leader().id();
-    String f = others(sim, l).get(0);
-    sim.rewriteReady((id, r) -> {
-      if (!id.equals(f) || r.entries().isEmpty() || !r.committed().isEmpty()) return r;
-      LogEntry first = r.entries().get(0);
-      if (first.index() != sim.core(f).lastApplied() + 1) return r;
-      return edit(r, e -> e.committed.add(new Committed(first, -1)));
-    });
-    sim.propose(l);
-    sim.runTicks(10);
-  }
-
   static void leaderAnswersAClientThatNeverAsked() {
     Simulation sim = settled(21);
     String l = sim.leader().id();
