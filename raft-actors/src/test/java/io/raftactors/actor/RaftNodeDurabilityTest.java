@@ -219,7 +219,9 @@ class RaftNodeDurabilityTest {
     fromPeer(new AppendEntries(1, "n3", 1, 0, List.of(new LogEntry(2, 1, new EntryData.Noop(1))), 0));
     awaitPendingWrite();
     TestProbe<akka.actor.AllDeadLetters> dead = kit.createTestProbe();
-    kit.system().eventStream().tell(new akka.actor.typed.eventstream.EventStream.Subscribe<>(akka.actor.AllDeadLetters.class, dead.ref()));
+    // Subscribed at once (the typed EventStream.Subscribe is a message and may land after the dead letter).
+    kit.system().classicSystem().eventStream().subscribe(akka.actor.typed.javadsl.Adapter.toClassic(dead.ref()),
+        akka.actor.AllDeadLetters.class);
     kit.stop(node);
     LoggingTestKit.empty().withLogLevel(org.slf4j.event.Level.ERROR).withOccurrences(0).expect(kit.system(), () -> {
       storage.releaseOne();
