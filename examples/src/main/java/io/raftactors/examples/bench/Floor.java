@@ -12,10 +12,17 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.DoubleStream;
 
 /**
  * The floor of one durable write at one client, measured on this machine: the median time of one
@@ -79,26 +86,19 @@ public record Floor(double fdatasyncMicros, double roundTripMicros, int syncs, i
    * of its own; returns every thread's times together.
    */
   static double[] sharedFdatasyncs(Path dir, int threads, int min, int max, long budgetNanos) throws IOException {
-    java.util.concurrent.CyclicBarrier start = new java.util.concurrent.CyclicBarrier(threads);
-    java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(threads, r -> {
+    CyclicBarrier start = new CyclicBarrier(threads);
+    ExecutorService pool = Executors.newFixedThreadPool(threads, r -> {
       Thread t = new Thread(r, "floor-sync");
       t.setDaemon(true);
       return t;
     });
     try {
-      List<java.util.concurrent.Future<double[]>> each = new java.util.ArrayList<>();
-      for (int t = 0; t < threads; t++) {
-        each.add(pool.submit(() -> fdatasyncs(dir, min, max, budgetNanos, start)));
-      }
-      double[] all = new double[0];
-      for (java.util.concurrent.Future<double[]> f : each) {
-        double[] times = f.get();
-        int at = all.length;
-        all = Arrays.copyOf(all, at + times.length);
-        System.arraycopy(times, 0, all, at, times.length);
-      }
-      return all;
-    } catch (java.util.concurrent.ExecutionException e) {
+      List<Future<double[]>> each = new ArrayList<>();
+      for (int t = 0; t < threads; t++) each.add(pool.submit(() -> fdatasyncs(dir, min, max, budgetNanos, start)));
+      DoubleStream.Builder all = DoubleStream.builder();
+      for (Future<double[]> f : each) for (double time : f.get()) all.add(time);
+      return all.build().toArray();
+    } catch (ExecutionException e) {
       throw e.getCause() instanceof IOException io ? io : new IOException(e.getCause());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
@@ -126,7 +126,7 @@ public record Floor(double fdatasyncMicros, double roundTripMicros, int syncs, i
   }
 
   /** As above; once the file is filled, waits at {@code start} (if not null) for the others that sync at once. */
-  private static double[] fdatasyncs(Path dir, int min, int max, long budgetNanos, java.util.concurrent.CyclicBarrier start)
+  private static double[] fdatasyncs(Path dir, int min, int max, long budgetNanos, CyclicBarrier start)
       throws IOException {
     Path file = Files.createTempFile(dir, "floor", ".dat");
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
