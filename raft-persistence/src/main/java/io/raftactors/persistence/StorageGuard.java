@@ -29,7 +29,8 @@ import org.iq80.leveldb.Options;
  *   <li>for {@code segments}: the LevelDB journal ({@code raft.persistence.journal-plugin}, when it
  *       is the LevelDB plugin, and its directory exists) holding events of this member's persistence
  *       id, or the local snapshot store holding snapshots of it;
- *   <li>for {@code journal}: segment files in {@code raft.persistence.segments.dir}/group/member.
+ *   <li>for {@code journal}: the member's directory ({@code raft.persistence.segments.dir}/group/member)
+ *       beside segment files of the node's log, or segment files in it (an earlier version's layout).
  * </ul>
  *
  * Either is an {@link IllegalStateException} naming the data found and the setting that uses it.
@@ -74,11 +75,16 @@ final class StorageGuard {
   /** Before the journal storage of {@code settings} starts: this member's log must not be in segment files. */
   static void checkNoSegmentData(Config config, RaftSettings settings) {
     Path dir = SegmentStorage.directory(config, settings);
-    int n = count(dir, "segment-*.log");
-    if (n == 0) return;
+    Path logDir = Path.of(config.getString("raft.persistence.segments.dir"));
+    int own = count(dir, "segment-*.log"); // the per-member layout of an earlier version
+    int shared = Files.isDirectory(dir) ? count(logDir, "segment-*.log") : 0; // the member's directory: it has been on the log
+    if (own + shared == 0) return;
+    String where = own > 0 ? dir.toAbsolutePath() + " (raft.persistence.segments.dir) holds " + own + " segment file(s) of this member. "
+        : dir.toAbsolutePath() + " is this member's directory in the segment log of " + logDir.toAbsolutePath()
+            + " (raft.persistence.segments.dir), which holds " + shared + " segment file(s). ";
     throw new IllegalStateException("raft node " + settings.memberId() + " of group " + settings.groupId()
         + " does not start on the journal (raft.persistence.storage = journal): its log is in segment files: "
-        + dir.toAbsolutePath() + " (raft.persistence.segments.dir) holds " + n + " segment file(s) of this member. "
+        + where
         + "Starting on an empty journal would leave that log behind. To keep using it, set raft.persistence.storage = "
         + "segments. To start this member on the journal without it, move that directory away first.");
   }

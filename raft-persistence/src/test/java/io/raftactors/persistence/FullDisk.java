@@ -12,7 +12,7 @@ import java.nio.file.Path;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * A disk for {@link SegmentStorage} that fills up, on the real file system underneath. Space is a
+ * A disk for {@link SegmentLog} that fills up, on the real file system underneath. Space is a
  * budget of bytes: a write takes what the file system would have to allocate for it, and once the
  * budget is spent a write fails with {@code IOException("No space left on device")}, after writing
  * what still fits, as write(2) does before it fails with ENOSPC. Space comes back with {@link #makeRoom}.
@@ -22,7 +22,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * full disk); with {@code copyOnWrite} every byte written takes space, as on a copy-on-write file
  * system, where writing into preallocated blocks allocates new ones.
  */
-final class FullDisk implements SegmentStorage.FileOpener {
+final class FullDisk implements SegmentLog.FileOpener {
   static final String ENOSPC = "No space left on device";
 
   private final boolean copyOnWrite;

@@ -57,11 +57,11 @@ class SegmentStorageFullDiskTest {
     return new RaftStorage.Write(new HardState(1, "n1"), 0, List.of(new LogEntry(index, 1, new EntryData.Command(33, "kv", data))));
   }
 
-  /** Files in the directory other than segments and snapshots: what a failed write must not leave. */
+  /** Files of the log other than segments, snapshots and its lock: what a failed write must not leave. */
   private List<String> strayFiles() throws IOException {
-    try (var files = Files.list(dir)) {
-      return files.map(p -> p.getFileName().toString())
-          .filter(n -> !n.matches("segment-\\d{20}\\.log") && !n.matches("snapshot-\\d{20}-\\d+\\.bin"))
+    try (var files = Files.walk(dir)) {
+      return files.filter(Files::isRegularFile).map(p -> dir.relativize(p).toString())
+          .filter(n -> !n.matches("segment-\\d{20}\\.log") && !n.matches("g-n1/snapshot-\\d{20}-\\d+\\.bin") && !n.equals("lock"))
           .sorted().toList();
     }
   }

@@ -92,9 +92,11 @@ class SegmentStorageOnTmpfsTest {
     assertEquals(expected.entries(), actual.entries(), when + ": entries");
   }
 
+  /** The log's files (below it too), but for its lock file. */
   private List<String> files(Path dir) throws IOException {
-    try (var f = Files.list(dir)) {
-      List<String> names = new ArrayList<>(f.map(p -> p.getFileName().toString()).toList());
+    try (var f = Files.walk(dir)) {
+      List<String> names = new ArrayList<>(f.filter(Files::isRegularFile).map(p -> dir.relativize(p).toString())
+          .filter(n -> !n.equals("lock")).toList());
       names.sort(null);
       return names;
     }

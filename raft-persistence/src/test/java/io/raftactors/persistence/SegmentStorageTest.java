@@ -233,7 +233,7 @@ class SegmentStorageTest {
       writeSome(s, 3, 1);
       write(s, new RaftStorage.Write(null, new Snapshot(new SnapshotMeta(3, 1, THREE), new byte[] {1}), 0, List.of()));
     }
-    try (var files = Files.list(dir)) {
+    try (var files = Files.walk(dir)) {
       for (Path p : files.filter(p -> p.getFileName().toString().startsWith("snapshot-")).toList()) Files.delete(p);
     }
     try (SegmentStorage s = open(1 << 20)) {
@@ -259,7 +259,7 @@ class SegmentStorageTest {
       before = files.filter(p -> p.toString().endsWith(".log")).sorted().toList();
     }
     long next = before.size() + 1;
-    ByteBuffer header = ByteBuffer.allocate(4096).putInt(0x52414654).putInt(1).putLong(next);
+    ByteBuffer header = ByteBuffer.allocate(4096).putInt(0x52414654).putInt(2).putLong(next);
     Files.write(dir.resolve(String.format("segment-%020d.log", next)), header.array());
     Files.write(dir.resolve(String.format("segment-%020d.prealloc", next + 1)), new byte[100]);
     try (SegmentStorage s = open(4096)) {

@@ -1,0 +1,1034 @@
+package io.raftactors.persistence;
+
+import io.raftactors.actor.RaftStorage.Write;
+import io.raftactors.core.BinaryIn;
+import io.raftactors.core.BinaryOut;
+import io.raftactors.core.ClusterConfig;
+import io.raftactors.core.DurableState;
+import io.raftactors.core.EntryCodec;
+import io.raftactors.core.HardState;
+import io.raftactors.core.LogEntry;
+import io.raftactors.core.Snapshot;
+import io.raftactors.core.SnapshotMeta;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.OpenOption;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.zip.CRC32C;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The segment log of one directory, shared by every member whose storage is there: all the Raft
+ * groups of a node write into one stream of records, on one writer thread, and each batch of writes
+ * takes one {@code fdatasync}, however many groups it holds. A member is named by a key ({@code
+ * group/member}); its snapshot files are in the directory of that name below the log's.
+ *
+ * <p><b>Layout.</b> The directory holds {@code segment-N.log} files (N counts up) and a {@code lock}
+ * file that keeps a second process out. A segment starts with a header (magic, version, N), then one
+ * checkpoint record per member with state (its hard state, snapshot and last index when the segment
+ * was opened), then one record per write, each {@code [length][CRC32C][payload]}, the payload
+ * starting with the member's key. A segment is filled with zeros when it is created, so a write
+ * never changes the file's size and its sync carries no metadata; a zero length marks the end of
+ * what was written. The next segment is prepared (filled with zeros, as {@code segment-N.prealloc})
+ * on a thread of its own while the active one is past half full.
+ *
+ * <p><b>Batches.</b> The writer takes every write queued, appends one record for each and syncs the
+ * active segment once before completing any of them. A switch to a new segment first syncs the one
+ * it leaves, so a record never becomes durable before one written ahead of it.
+ *
+ * <p><b>Failures.</b> A member's snapshot file that cannot be written fails that member's write only.
+ * A record that cannot be appended, or a sync that fails, breaks the log: the writes of that batch not
+ * yet durable fail, and so does every later write of any member, until a member recovers, which reads
+ * the directory again (repairing a torn tail). A member whose write failed fails every later write
+ * until it has recovered itself, so no member writes on top of state it has not read back.
+ *
+ * <p><b>Recovery.</b> The first recovery of a member reads every record of every member (once, for
+ * all of them: the others take theirs when they recover). A bad record at the end of the last
+ * segment, followed only by zeros, is a torn write: it is cut off (with a warning naming file and
+ * offset). A bad record anywhere else is corruption: recovery fails, naming the file and offset.
+ *
+ * <p><b>Compaction.</b> The oldest segment is deleted once, for every member with entries in it, the
+ * member's durable snapshot covers them (every later segment starts with a checkpoint of each
+ * member, so nothing else is lost with it). A member that never takes a snapshot keeps every segment
+ * from its first entry on, other members' records included.
+ */
+final class SegmentLog {
+  private static final Logger LOG = LoggerFactory.getLogger(SegmentLog.class);
+  private static final int MAGIC = 0x52414654; // "RAFT"
+  /** Version 2: records name their member (version 1 held one member's log per directory). */
+  private static final int VERSION = 2;
+  private static final int HEADER = 16;
+  private static final byte CHECKPOINT = 1;
+  private static final byte WRITE = 2;
+  /** Zeros written at a time when a segment is preallocated. */
+  private static final int ZERO_CHUNK = 1 << 20;
+  /** A record is [payload length][CRC32C of the payload][payload]. */
+  private static final int RECORD_HEADER = 8;
+  /** The record buffer keeps up to this capacity between writes; a larger one (after a big write) is dropped. */
+  private static final int RECORD_BUFFER_KEPT = 1 << 20;
+
+  /** How the log opens its files: {@code FileChannel::open}, or in tests a disk that fills up. */
+  @FunctionalInterface
+  interface FileOpener {
+    FileChannel open(Path path, OpenOption... options) throws IOException;
+  }
+
+  // ------------------------------------------------------------------ the logs open in this process
+
+  /** The open logs, by absolute directory; guarded by its own lock. */
+  private static final Map<Path, SegmentLog> OPEN = new HashMap<>();
+
+  /**
+   * The log of {@code dir} (opened if no member of this process uses it yet), with {@code key}
+   * registered as one of its members. Refuses (IllegalStateException) a key already open on it, a
+   * log open with other settings, and a directory another process holds.
+   */
+  static SegmentLog acquire(Path dir, long segmentBytes, boolean fsync, FileOpener files, String key) {
+    Path at = dir.toAbsolutePath().normalize();
+    synchronized (OPEN) {
+      SegmentLog log = OPEN.get(at);
+      if (log == null) {
+        log = new SegmentLog(at, segmentBytes, fsync, files);
+        OPEN.put(at, log);
+      } else if (log.segmentBytes != segmentBytes || log.fsync != fsync || log.files != files) {
+        throw new IllegalStateException("the segment log in " + at + " is open with segment-size = " + log.segmentBytes
+            + " and fsync = " + log.fsync + "; member " + key + " asked for " + segmentBytes + " and " + fsync
+            + ": every member of one directory shares its log and its settings");
+      }
+      if (!log.keys.add(key)) {
+        throw new IllegalStateException("member " + key + " is already open on the segment log in " + at
+            + " (a storage is closed before the member is started on it again)");
+      }
+      return log;
+    }
+  }
+
+  /** Unregisters {@code key}; the last member out closes the log. Call it once the member's writes are done. */
+  void release(String key) {
+    boolean last;
+    synchronized (OPEN) {
+      keys.remove(key);
+      last = keys.isEmpty();
+      if (last) OPEN.remove(dir);
+    }
+    if (last) close();
+  }
+
+  // ------------------------------------------------------------------ the log
+
+  private final Path dir;
+  private final FileOpener files;
+  private final long segmentBytes;
+  private final boolean fsync;
+  private final String name;
+  /** Members open on this log; guarded by {@link #OPEN}. */
+  private final Set<String> keys = new HashSet<>();
+  private final FileChannel lockFile;
+  private final FileLock lock;
+  private final LinkedBlockingQueue<Pending> queue = new LinkedBlockingQueue<>();
+  private final Thread writer;
+  private volatile boolean closed;
+  /** Prepares the next segment in the background. */
+  private final ExecutorService preparer;
+  /** The next segment being prepared (its file, filled with zeros and with its header), or null. */
+  private volatile Future<Path> prepared;
+  private long preparedSeq;
+
+  // Owned by the writer thread.
+  private final TreeMap<Long, Segment> segments = new TreeMap<>();
+  private Segment active;
+  /** Every member the log knows: those with records, and those that recovered since it was read. */
+  private final Map<String, Member> members = new LinkedHashMap<>();
+  /** Whether the directory has been read since the log opened (or was broken). */
+  private boolean scanned;
+  /** Set when a record or a sync failed: every write fails until a member recovers, which reads the directory again. */
+  private IOException broken;
+  /** The record being written; reused from write to write. */
+  private final BinaryOut record = BinaryOut.growable(64 * 1024);
+
+  /** A write of member {@code key}, or (write null) a turn of the writer thread: {@code done} runs on it. */
+  private record Pending(String key, Write write, CompletableFuture<Void> done) {}
+
+  /** What the log knows of one member. */
+  private static final class Member {
+    final String key;
+    HardState hardState = HardState.INITIAL;
+    /** The member's durable snapshot, or null if it has none (its initial configuration is the member's own). */
+    SnapshotMeta snapshot;
+    long lastIndex;
+    /** Whether the member has read its state since it was opened (or since its last failure). */
+    boolean recovered;
+    /** Set when one of its writes failed: every later one fails too, until it recovers. */
+    IOException failed;
+    /** Its state as the last reading of the directory found it, until it recovers from it. */
+    Replay replay;
+
+    Member(String key) {
+      this.key = key;
+    }
+
+    long snapshotIndex() {
+      return snapshot == null ? 0 : snapshot.lastIncludedIndex();
+    }
+
+    boolean hasState() {
+      return lastIndex > 0 || snapshot != null || !hardState.equals(HardState.INITIAL);
+    }
+  }
+
+  /** An open segment: its channel, where its next record goes, and each member's largest entry index in it. */
+  private static final class Segment {
+    final long seq;
+    final Path path;
+    final FileChannel channel;
+    final long size;
+    long position;
+    final Map<String, Long> maxEntryIndex = new HashMap<>();
+
+    Segment(long seq, Path path, FileChannel channel, long size, long position) {
+      this.seq = seq;
+      this.path = path;
+      this.channel = channel;
+      this.size = size;
+      this.position = position;
+    }
+  }
+
+  private SegmentLog(Path dir, long segmentBytes, boolean fsync, FileOpener files) {
+    if (segmentBytes < 4096) throw new IllegalArgumentException("segment size must be at least 4096 bytes, was " + segmentBytes);
+    this.dir = dir;
+    this.files = files;
+    this.segmentBytes = segmentBytes;
+    this.fsync = fsync;
+    this.name = dir.getFileName() == null ? dir.toString() : dir.getFileName().toString();
+    JournalStorage.ensureDirectory(dir.toFile(), "the segment directory");
+    try {
+      lockFile = FileChannel.open(dir.resolve("lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot open the lock file of the segment log in " + dir, e);
+    }
+    FileLock l = null;
+    boolean lockable = true;
+    try {
+      l = lockFile.tryLock();
+    } catch (java.nio.channels.OverlappingFileLockException e) {
+      l = null; // this process holds it already (through another path to the same directory)
+    } catch (IOException e) {
+      lockable = false; // a file system without locks: the process-wide registry is all there is
+      LOG.warn("Raft segment log in {}: its lock file cannot be locked ({}); nothing keeps a second process out", dir, e.toString());
+    }
+    if (lockable && l == null) {
+      try {
+        lockFile.close();
+      } catch (IOException e) {
+        // closing a file that was only opened
+      }
+      throw new IllegalStateException("the segment log in " + dir + " is in use by another process (it holds "
+          + dir.resolve("lock") + "); two processes writing one log would corrupt it");
+    }
+    lock = l;
+    this.preparer = Executors.newSingleThreadExecutor(r -> {
+      Thread t = new Thread(r, "raft-segment-preparer-" + name);
+      t.setDaemon(true);
+      return t;
+    });
+    this.writer = new Thread(this::writeLoop, "raft-segment-writer-" + name);
+    writer.setDaemon(true);
+    writer.start();
+  }
+
+  Path directory() {
+    return dir;
+  }
+
+  /** Where member {@code key} keeps its snapshot files. */
+  Path memberDirectory(String key) {
+    return dir.resolve(key);
+  }
+
+  // ------------------------------------------------------------------ the members' calls
+
+  CompletableFuture<Void> write(String key, Write write) {
+    CompletableFuture<Void> done = new CompletableFuture<>();
+    if (closed) {
+      done.completeExceptionally(new IllegalStateException("the segment log in " + dir + " is closed"));
+      return done;
+    }
+    queue.add(new Pending(key, write, done));
+    return done;
+  }
+
+  /**
+   * Reads member {@code key}'s state on the writer thread (after the writes queued before); a member
+   * whose write failed works again after it recovered. {@code initialConfig} is its configuration
+   * before any snapshot.
+   */
+  CompletableFuture<DurableState> recover(String key, ClusterConfig initialConfig) {
+    CompletableFuture<DurableState> result = new CompletableFuture<>();
+    if (closed) return CompletableFuture.failedFuture(new IllegalStateException("the segment log in " + dir + " is closed"));
+    CompletableFuture<Void> turn = new CompletableFuture<>();
+    turn.thenRun(() -> {
+      try {
+        result.complete(recoverMember(key, initialConfig));
+      } catch (IOException | RuntimeException e) {
+        LOG.error("Raft segment log in {} cannot recover member {}: {}", dir, key, e.getMessage());
+        result.completeExceptionally(e);
+      }
+    });
+    queue.add(new Pending(key, null, turn));
+    return result;
+  }
+
+  /**
+   * Completes once the writes of {@code key} queued before it are done; from then on the member must
+   * recover again before it writes.
+   */
+  CompletableFuture<Void> closeMember(String key) {
+    CompletableFuture<Void> done = new CompletableFuture<>();
+    CompletableFuture<Void> turn = new CompletableFuture<>();
+    turn.thenRun(() -> {
+      Member m = members.get(key);
+      if (m != null) m.recovered = false;
+      done.complete(null);
+    });
+    if (closed) return CompletableFuture.completedFuture(null);
+    queue.add(new Pending(key, null, turn));
+    return done;
+  }
+
+  // ------------------------------------------------------------------ the writer thread
+
+  private void writeLoop() {
+    List<Pending> batch = new ArrayList<>();
+    List<Pending> unsynced = new ArrayList<>();
+    while (!closed || !queue.isEmpty()) {
+      try {
+        Pending first = queue.poll(100, TimeUnit.MILLISECONDS);
+        if (first == null) continue;
+        batch.add(first);
+        queue.drainTo(batch);
+        for (Pending p : batch) {
+          if (p.write() == null) {
+            sync(unsynced); // a turn (a recovery reads the directory) comes after the writes before it are done
+            p.done().complete(null);
+          } else {
+            append(p, unsynced);
+          }
+        }
+        sync(unsynced);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        break;
+      } finally {
+        batch.clear();
+      }
+    }
+    closeSegments();
+  }
+
+  /** Appends the record of one write (not yet synced), or fails the write. */
+  private void append(Pending p, List<Pending> unsynced) {
+    Member m = member(p.key());
+    Write w = p.write();
+    try {
+      if (broken != null) throw new IOException("an earlier write failed and broke the log: " + broken.getMessage(), broken);
+      if (m.failed != null) throw new IOException("an earlier write failed: " + m.failed.getMessage(), m.failed);
+      if (!m.recovered) throw new IOException("write before recovery");
+      if (w.snapshot() != null) writeSnapshotFile(p.key(), w.snapshot()); // this member's own failure if it fails
+    } catch (IOException | RuntimeException e) {
+      fail(m, p, e);
+      return;
+    }
+    try {
+      encodeWrite(p.key(), w, record);
+      Segment s = segmentFor(record.position() - RECORD_HEADER);
+      writeRecord(s, record);
+      if (s.position > s.size / 2 && prepared == null) prepareNext(s.seq + 1);
+      unsynced.add(p);
+    } catch (IOException | RuntimeException e) {
+      IOException io = e instanceof IOException x ? x : new IOException(e);
+      if (broken == null) {
+        broken = io;
+        LOG.error("Raft segment log in {}: a write of member {} failed ({}); no member writes until one recovers",
+            dir, p.key(), io.toString());
+      }
+      fail(m, p, io);
+      sync(unsynced); // the records before it are whole: made durable, they are acknowledged
+      return;
+    }
+    // The in-memory view of the member, as it is once this record is durable.
+    if (w.hardState() != null) m.hardState = w.hardState();
+    if (w.snapshot() != null && w.snapshot().index() > m.snapshotIndex()) {
+      m.snapshot = w.snapshot().meta();
+      m.lastIndex = Math.max(m.lastIndex, m.snapshot.lastIncludedIndex());
+    }
+    if (w.truncateFrom() > 0) m.lastIndex = Math.min(m.lastIndex, w.truncateFrom() - 1);
+    if (!w.entries().isEmpty()) {
+      m.lastIndex = w.entries().get(w.entries().size() - 1).index();
+      active.maxEntryIndex.merge(m.key, m.lastIndex, Math::max);
+    }
+  }
+
+  /** Makes the appended records durable with one sync and completes their writes; then compacts. */
+  private void sync(List<Pending> unsynced) {
+    if (unsynced.isEmpty()) return;
+    try {
+      if (fsync) active.channel.force(false);
+    } catch (IOException | RuntimeException e) {
+      IOException io = e instanceof IOException x ? x : new IOException(e);
+      if (broken == null) {
+        broken = io;
+        LOG.error("Raft segment log in {}: a sync failed ({}); no member writes until one recovers", dir, io.toString());
+      }
+      for (Pending p : unsynced) fail(member(p.key()), p, io);
+      unsynced.clear();
+      return;
+    }
+    Set<String> snapshots = new HashSet<>();
+    for (Pending p : unsynced) if (p.write().snapshot() != null) snapshots.add(p.key());
+    if (!snapshots.isEmpty()) compact(snapshots); // before the writes complete: what a snapshot covers is gone once it is acknowledged
+    for (Pending p : unsynced) p.done().complete(null);
+    unsynced.clear();
+  }
+
+  private void fail(Member m, Pending p, Exception e) {
+    IOException io = e instanceof IOException x ? x : new IOException(e);
+    if (m.failed == null) {
+      m.failed = io;
+      LOG.error("Raft segment log in {}: a write of member {} failed ({}); the member writes nothing more until it recovers",
+          dir, m.key, io.toString());
+    }
+    p.done().completeExceptionally(io);
+  }
+
+  private Member member(String key) {
+    return members.computeIfAbsent(key, k -> {
+      Member m = new Member(k);
+      m.replay = new Replay(); // nothing of it was read (a reading of the directory gives every member a new one)
+      return m;
+    });
+  }
+
+  /** Encodes {@code w} as one record into {@code out}: room for the header, then the payload. */
+  private static void encodeWrite(String key, Write w, BinaryOut out) throws IOException {
+    out.reset(RECORD_BUFFER_KEPT);
+    out.skip(RECORD_HEADER);
+    out.writeByte(WRITE);
+    out.writeUTF(key);
+    out.writeBoolean(w.hardState() != null);
+    if (w.hardState() != null) EntryCodec.writeHardState(out, w.hardState());
+    out.writeBoolean(w.snapshot() != null);
+    if (w.snapshot() != null) EntryCodec.writeSnapshotMeta(out, w.snapshot().meta());
+    out.writeLong(w.truncateFrom());
+    out.writeInt(w.entries().size());
+    for (LogEntry e : w.entries()) EntryCodec.writeEntry(out, e);
+  }
+
+  private static BinaryOut encodeCheckpoint(Member m) throws IOException {
+    BinaryOut out = BinaryOut.growable(256);
+    out.skip(RECORD_HEADER);
+    out.writeByte(CHECKPOINT);
+    out.writeUTF(m.key);
+    EntryCodec.writeHardState(out, m.hardState);
+    out.writeBoolean(m.snapshot != null);
+    if (m.snapshot != null) EntryCodec.writeSnapshotMeta(out, m.snapshot);
+    out.writeLong(m.lastIndex);
+    return out;
+  }
+
+  /** The checkpoints of every member with state, as a new segment starts with them. */
+  private List<BinaryOut> checkpoints() throws IOException {
+    List<BinaryOut> out = new ArrayList<>();
+    for (Member m : members.values()) if (m.hasState()) out.add(encodeCheckpoint(m));
+    return out;
+  }
+
+  /** Fills in the header of the record in {@code record} (payload length, CRC32C) and appends it to {@code s}. */
+  private static void writeRecord(Segment s, BinaryOut record) throws IOException {
+    int end = record.position();
+    CRC32C crc = new CRC32C();
+    crc.update(record.buffer().duplicate().position(RECORD_HEADER).limit(end));
+    record.putInt(0, end - RECORD_HEADER);
+    record.putInt(4, (int) crc.getValue());
+    ByteBuffer b = record.buffer().duplicate().position(0).limit(end);
+    long at = s.position;
+    while (b.hasRemaining()) at += s.channel.write(b, at);
+    s.position = at;
+  }
+
+  /** The segment the next record of {@code payloadBytes} goes to: the active one, or a new one. */
+  private Segment segmentFor(int payloadBytes) throws IOException {
+    long need = RECORD_HEADER + (long) payloadBytes;
+    // A zero length after the last record marks the end, so a record never fills a segment to its last byte.
+    if (active != null && active.position + need + 4 <= active.size) return active;
+    // What is appended to the segment left must be durable before anything in the next one.
+    if (active != null && fsync) active.channel.force(false);
+    long seq = active == null ? 1 : active.seq + 1;
+    List<BinaryOut> checkpoints = checkpoints();
+    long size = HEADER + need + 4;
+    for (BinaryOut c : checkpoints) size += c.position();
+    size = Math.max(segmentBytes, size);
+    Segment s = size == segmentBytes ? takePrepared(seq) : null;
+    if (s == null) s = createSegment(seq, size);
+    for (BinaryOut c : checkpoints) writeRecord(s, c);
+    segments.put(seq, s);
+    active = s;
+    return s;
+  }
+
+  private Path segmentPath(long seq) {
+    return dir.resolve(String.format("segment-%020d.log", seq));
+  }
+
+  /** Starts preparing segment {@code seq} in the background. */
+  private void prepareNext(long seq) {
+    preparedSeq = seq;
+    Path file = dir.resolve(String.format("segment-%020d.prealloc", seq));
+    prepared = preparer.submit(() -> {
+      zeroFile(file, seq, segmentBytes);
+      return file;
+    });
+  }
+
+  /** The prepared segment {@code seq} renamed into place, or null if there is none (or it failed). */
+  private Segment takePrepared(long seq) throws IOException {
+    Future<Path> f = prepared;
+    prepared = null;
+    if (f == null) return null;
+    Path file;
+    try {
+      file = f.get();
+    } catch (ExecutionException e) {
+      LOG.warn("Raft segment log in {}: preparing segment {} failed ({}); creating it now", dir, seq, e.getCause().toString());
+      return null;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted while waiting for the next segment", e);
+    }
+    if (preparedSeq != seq) {
+      Files.deleteIfExists(file);
+      return null;
+    }
+    Path path = segmentPath(seq);
+    move(dir, file, path);
+    return openNew(seq, path, segmentBytes);
+  }
+
+  /** A new segment file filled with zeros, with its header, durable with its directory entry. */
+  private Segment createSegment(long seq, long size) throws IOException {
+    Path path = segmentPath(seq);
+    Path tmp = dir.resolve(path.getFileName() + ".tmp");
+    zeroFile(tmp, seq, size);
+    try {
+      move(dir, tmp, path);
+    } catch (IOException | RuntimeException e) {
+      deleteAfterFailure(tmp, e);
+      throw e;
+    }
+    return openNew(seq, path, size);
+  }
+
+  /** A segment just put in place: only its header is written. */
+  private Segment openNew(long seq, Path path, long size) throws IOException {
+    return new Segment(seq, path, files.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE), size, HEADER);
+  }
+
+  /**
+   * Writes {@code file}: {@code size} zero bytes with the header of segment {@code seq}, synced. If
+   * that fails (a full disk), the file is deleted: a half-made file would hold space the active
+   * segment may need, and only a complete one is ever renamed into place.
+   */
+  private void zeroFile(Path file, long seq, long size) throws IOException {
+    try (FileChannel ch = files.open(file, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
+        StandardOpenOption.WRITE)) {
+      ByteBuffer zeros = ByteBuffer.allocate((int) Math.min(ZERO_CHUNK, size));
+      long at = 0;
+      while (at < size) {
+        zeros.clear().limit((int) Math.min(zeros.capacity(), size - at));
+        at += ch.write(zeros, at);
+      }
+      ByteBuffer h = ByteBuffer.allocate(HEADER).putInt(MAGIC).putInt(VERSION).putLong(seq);
+      h.flip();
+      while (h.hasRemaining()) ch.write(h, h.position());
+      ch.force(true);
+    } catch (IOException | RuntimeException e) {
+      deleteAfterFailure(file, e);
+      throw e;
+    }
+  }
+
+  /** Deletes what a failed write left of {@code file}; a failure to delete is added to {@code cause}. */
+  private static void deleteAfterFailure(Path file, Exception cause) {
+    try {
+      Files.deleteIfExists(file);
+    } catch (IOException | RuntimeException e) {
+      cause.addSuppressed(e);
+    }
+  }
+
+  private void writeSnapshotFile(String key, Snapshot s) throws IOException {
+    Path memberDir = memberDirectory(key);
+    Path path = snapshotPath(memberDir, s.index(), s.term());
+    if (Files.exists(path)) return;
+    Path tmp = memberDir.resolve(path.getFileName() + ".tmp");
+    try {
+      try (FileChannel ch = files.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
+          StandardOpenOption.WRITE)) {
+        CRC32C crc = new CRC32C();
+        crc.update(s.data());
+        ByteBuffer b = ByteBuffer.allocate(12 + s.data().length);
+        b.putInt(s.data().length).putLong(crc.getValue()).put(s.data()).flip();
+        while (b.hasRemaining()) ch.write(b);
+        ch.force(true);
+      }
+      move(memberDir, tmp, path);
+    } catch (IOException | RuntimeException e) {
+      deleteAfterFailure(tmp, e);
+      throw e;
+    }
+  }
+
+  /** Renames {@code from} to {@code to} (both in {@code in}) atomically and makes the rename durable. */
+  private void move(Path in, Path from, Path to) throws IOException {
+    try {
+      Files.move(from, to, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    } catch (AtomicMoveNotSupportedException e) {
+      Files.move(from, to, StandardCopyOption.REPLACE_EXISTING);
+    }
+    syncDirectory(in);
+  }
+
+  private void syncDirectory(Path d) {
+    if (!fsync) return;
+    try (FileChannel ch = files.open(d, StandardOpenOption.READ)) {
+      ch.force(true);
+    } catch (IOException e) {
+      // Some platforms cannot open a directory for syncing; the rename is then as durable as they allow.
+    }
+  }
+
+  private static Path snapshotPath(Path memberDir, long index, long term) {
+    return memberDir.resolve(String.format("snapshot-%020d-%d.bin", index, term));
+  }
+
+  /**
+   * After snapshots of {@code changed} became durable: deletes their older snapshot files, and the
+   * oldest segments whose entries every member's snapshot covers. A failure is logged: the writes are
+   * durable, and the files are looked at again after the next snapshot.
+   */
+  private void compact(Set<String> changed) {
+    try {
+      while (segments.size() > 1) {
+        Segment oldest = segments.firstEntry().getValue();
+        if (oldest == active || !covered(oldest)) break;
+        segments.pollFirstEntry();
+        oldest.channel.close();
+        Files.deleteIfExists(oldest.path);
+      }
+      for (String key : changed) {
+        Member m = members.get(key);
+        Path memberDir = memberDirectory(key);
+        try (DirectoryStream<Path> snapshotFiles = Files.newDirectoryStream(memberDir, "snapshot-*.bin")) {
+          Path keep = snapshotPath(memberDir, m.snapshot.lastIncludedIndex(), m.snapshot.lastIncludedTerm());
+          for (Path f : snapshotFiles) if (!f.equals(keep)) Files.deleteIfExists(f);
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      LOG.warn("Raft segment log in {}: deleting what snapshots cover failed ({}); it is tried again after the next "
+          + "snapshot", dir, e.toString());
+    }
+  }
+
+  /** Whether every member's entries in {@code s} are covered by the member's durable snapshot. */
+  private boolean covered(Segment s) {
+    for (Map.Entry<String, Long> e : s.maxEntryIndex.entrySet()) {
+      Member m = members.get(e.getKey());
+      if (m == null || m.snapshotIndex() < e.getValue()) return false;
+    }
+    return true;
+  }
+
+  private void closeSegments() {
+    for (Segment s : segments.values()) {
+      try {
+        s.channel.close();
+      } catch (IOException e) {
+        LOG.warn("Raft segment log in {}: closing {} failed: {}", dir, s.path, e.toString());
+      }
+    }
+    segments.clear();
+    active = null;
+  }
+
+  // ------------------------------------------------------------------ recovery (on the writer thread)
+
+  private DurableState recoverMember(String key, ClusterConfig initialConfig) throws IOException {
+    Member m = member(key);
+    m.recovered = false; // until it has: a write queued after this recovery by mistake fails
+    if (!scanned || broken != null || m.replay == null) scan();
+    Replay r = m.replay;
+    m.replay = null; // taken: a later recovery of this member reads the directory again
+    SnapshotMeta snapshot = r.snapshot != null ? r.snapshot : SnapshotMeta.initial(initialConfig);
+    List<LogEntry> entries = r.entries();
+    Path memberDir = memberDirectory(key);
+    JournalStorage.ensureDirectory(memberDir.toFile(), "the snapshot directory of member " + key);
+    try (DirectoryStream<Path> stale = Files.newDirectoryStream(memberDir, "*.tmp")) {
+      for (Path f : stale) Files.deleteIfExists(f); // a half-made snapshot file of an earlier run
+    }
+    byte[] data = r.snapshot != null && r.snapshot.lastIncludedIndex() > 0 ? readSnapshotFile(memberDir, r.snapshot) : null;
+    m.failed = null;
+    m.recovered = true; // only now: writes after a recovery that failed half way fail too
+    return new DurableState(r.hardState, snapshot, entries, data);
+  }
+
+  /**
+   * Reads the whole directory again: every member's state (kept until each recovers), the segments
+   * and where the next record goes. A log that was broken works again after it.
+   */
+  private void scan() throws IOException {
+    closeSegments();
+    scanned = false;
+    broken = null;
+    awaitPreparation();
+    try (DirectoryStream<Path> stale = Files.newDirectoryStream(dir, "*.{prealloc,tmp}")) {
+      for (Path f : stale) Files.deleteIfExists(f); // half-made files of an earlier run
+    }
+    for (Member m : members.values()) m.replay = new Replay();
+    List<Path> paths = listSegments();
+    try {
+      for (int i = 0; i < paths.size(); i++) {
+        Segment s = readSegment(paths.get(i), i == paths.size() - 1);
+        segments.put(s.seq, s);
+        active = s;
+      }
+    } catch (IOException | RuntimeException e) {
+      closeSegments();
+      broken = e instanceof IOException x ? x : new IOException(e); // nothing is written on a log that was not read
+      throw e;
+    }
+    Set<String> open;
+    synchronized (OPEN) {
+      open = Set.copyOf(keys);
+    }
+    for (Member m : members.values()) {
+      Replay r = m.replay;
+      m.hardState = r.hardState;
+      m.snapshot = r.snapshot;
+      m.lastIndex = r.lastIndex();
+      // Kept only for members that will recover from it: not for one writing on (it recovered and nothing
+      // failed), nor for one not open here (it reads the directory again when it opens).
+      if (!open.contains(m.key) || (m.recovered && m.failed == null)) m.replay = null;
+    }
+    if (active != null && active.position == HEADER) {
+      // A segment without records (a crash right after it was created): it starts with checkpoints, as every segment does.
+      for (BinaryOut c : checkpoints()) writeRecord(active, c);
+      if (fsync) active.channel.force(false);
+    }
+    scanned = true;
+  }
+
+  private byte[] readSnapshotFile(Path memberDir, SnapshotMeta m) throws IOException {
+    Path path = snapshotPath(memberDir, m.lastIncludedIndex(), m.lastIncludedTerm());
+    if (!Files.exists(path)) throw new IOException("the snapshot file " + path + " named by the log is missing");
+    byte[] all = Files.readAllBytes(path);
+    ByteBuffer b = ByteBuffer.wrap(all);
+    if (all.length < 12) throw new IOException("the snapshot file " + path + " is truncated");
+    int n = b.getInt();
+    long crc = b.getLong();
+    if (n < 0 || 12L + n != all.length) throw new IOException("the snapshot file " + path + " has a bad length");
+    byte[] data = new byte[n];
+    b.get(data);
+    CRC32C c = new CRC32C();
+    c.update(data);
+    if (c.getValue() != crc) throw new IOException("the snapshot file " + path + " fails its checksum");
+    return data;
+  }
+
+  /**
+   * Waits until a preparation of the next segment has ended, so that its file is not created again
+   * after the half-made files are deleted (cancelling a running preparation would not stop it).
+   */
+  private void awaitPreparation() {
+    Future<Path> f = prepared;
+    prepared = null;
+    if (f == null) return;
+    try {
+      f.get();
+    } catch (ExecutionException | java.util.concurrent.CancellationException e) {
+      // It left no file (a failed preparation deletes its own); a complete one is deleted with the others.
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /** Reads one segment's records into the members' replays; cuts off a torn write at the end of the last one. */
+  private Segment readSegment(Path path, boolean last) throws IOException {
+    FileChannel ch = files.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
+    try {
+      long size = ch.size();
+      ByteBuffer h = ByteBuffer.allocate(HEADER);
+      readFully(ch, h, 0);
+      h.flip();
+      if (size < HEADER || h.getInt() != MAGIC) throw new IOException("corrupt segment " + path + ": bad header");
+      int version = h.getInt();
+      if (version != VERSION) {
+        throw new IOException("segment " + path + " has format version " + version + ", this version reads " + VERSION
+            + (version == 1 ? " (version 1 kept one member's log per directory; it is not read by this version)" : ""));
+      }
+      long seq = h.getLong();
+      Segment s = new Segment(seq, path, ch, size, HEADER);
+      long at = HEADER;
+      ByteBuffer head = ByteBuffer.allocate(8);
+      while (at + 8 <= size) {
+        head.clear();
+        readFully(ch, head, at);
+        head.flip();
+        int length = head.getInt();
+        int crc = head.getInt();
+        if (length == 0 && crc == 0) break; // the end of what was written
+        String problem = null;
+        byte[] payload = null;
+        if (length <= 0 || at + 8 + length > size) {
+          problem = "bad record length " + length;
+        } else {
+          ByteBuffer p = ByteBuffer.allocate(length);
+          readFully(ch, p, at + 8);
+          payload = p.array();
+          CRC32C c = new CRC32C();
+          c.update(payload);
+          if ((int) c.getValue() != crc) problem = "checksum mismatch";
+        }
+        if (problem != null) {
+          long end = length > 0 ? Math.min(size, at + 8 + (long) length) : at + 8;
+          if (last && zerosFrom(ch, end, size)) {
+            LOG.warn("Raft segment log in {}: a torn write at the end of {} (offset {}, {}) is cut off; the log ends "
+                + "with the record before it", dir, path, at, problem);
+            zero(ch, at, end);
+            break;
+          }
+          throw new IOException("corrupt record in " + path + " at offset " + at + " (" + problem
+              + "): the log cannot be read past it; the node does not start");
+        }
+        try {
+          BinaryIn in = new BinaryIn(payload);
+          byte type = in.readByte();
+          String key = in.readUTF();
+          long max = member(key).replay.apply(type, in);
+          if (max > 0) s.maxEntryIndex.merge(key, max, Math::max);
+        } catch (IOException | RuntimeException e) {
+          throw new IOException("corrupt record in " + path + " at offset " + at + ": " + e.getMessage(), e);
+        }
+        at += 8 + length;
+      }
+      s.position = at;
+      return s;
+    } catch (IOException | RuntimeException e) {
+      ch.close();
+      throw e;
+    }
+  }
+
+  private static void readFully(FileChannel ch, ByteBuffer b, long at) throws IOException {
+    while (b.hasRemaining()) {
+      int n = ch.read(b, at);
+      if (n < 0) break;
+      at += n;
+    }
+  }
+
+  private static boolean zerosFrom(FileChannel ch, long from, long to) throws IOException {
+    ByteBuffer b = ByteBuffer.allocate(64 * 1024);
+    for (long at = from; at < to; ) {
+      b.clear().limit((int) Math.min(b.capacity(), to - at));
+      readFully(ch, b, at);
+      b.flip();
+      while (b.hasRemaining()) if (b.get() != 0) return false;
+      at += b.limit();
+    }
+    return true;
+  }
+
+  private void zero(FileChannel ch, long from, long to) throws IOException {
+    ByteBuffer b = ByteBuffer.allocate((int) (to - from));
+    long at = from;
+    while (b.hasRemaining()) at += ch.write(b, at);
+    if (fsync) ch.force(false);
+  }
+
+  /** One member's state as its records are replayed. */
+  private static final class Replay {
+    HardState hardState = HardState.INITIAL;
+    /** The last snapshot recorded, or null (the member's initial configuration). */
+    SnapshotMeta snapshot;
+    /** Entries from {@code base}; indexes below it are covered by a snapshot, or must be by the last one. */
+    final ArrayList<LogEntry> log = new ArrayList<>();
+    long base = 1;
+    /** Entries up to this index were in deleted segments: the last snapshot must cover them. */
+    long missingUpTo;
+
+    long snapshotIndex() {
+      return snapshot == null ? 0 : snapshot.lastIncludedIndex();
+    }
+
+    long lastIndex() {
+      return log.isEmpty() ? Math.max(snapshotIndex(), base - 1) : log.get(log.size() - 1).index();
+    }
+
+    /** Applies one record (after its type and key); returns the largest entry index it wrote (0 if none). */
+    long apply(byte type, BinaryIn in) throws IOException {
+      if (type == CHECKPOINT) {
+        hardState = EntryCodec.readHardState(in);
+        if (in.readBoolean()) {
+          SnapshotMeta m = EntryCodec.readSnapshotMeta(in);
+          if (snapshot == null || m.lastIncludedIndex() > snapshotIndex()) installSnapshot(m);
+        }
+        long last = in.readLong();
+        if (log.isEmpty() && base <= last) {
+          // The first segment left: what came before it was compacted away.
+          missingUpTo = Math.max(missingUpTo, last);
+          base = last + 1;
+        }
+        return 0;
+      }
+      if (type != WRITE) throw new IOException("unknown record type " + type);
+      if (in.readBoolean()) hardState = EntryCodec.readHardState(in);
+      if (in.readBoolean()) {
+        SnapshotMeta m = EntryCodec.readSnapshotMeta(in);
+        if (snapshot == null || m.lastIncludedIndex() > snapshotIndex()) installSnapshot(m);
+      }
+      long truncateFrom = in.readLong();
+      if (truncateFrom > 0 && truncateFrom < base + log.size()) {
+        if (truncateFrom <= base) {
+          log.clear();
+          base = Math.max(truncateFrom, snapshotIndex() + 1);
+        } else {
+          log.subList((int) (truncateFrom - base), log.size()).clear();
+        }
+      }
+      int n = in.readInt();
+      long max = 0;
+      for (int i = 0; i < n; i++) {
+        LogEntry e = EntryCodec.readEntry(in);
+        max = e.index();
+        if (e.index() <= snapshotIndex()) continue;
+        long next = base + log.size();
+        if (e.index() < next) {
+          log.subList((int) (e.index() - base), log.size()).clear();
+        } else if (e.index() > next) {
+          if (!log.isEmpty()) throw new IOException("entry " + e.index() + " follows entry " + (next - 1));
+          missingUpTo = Math.max(missingUpTo, e.index() - 1);
+          base = e.index();
+        }
+        log.add(e);
+      }
+      if (in.remaining() > 0) throw new IOException(in.remaining() + " bytes left over in a write record");
+      return max;
+    }
+
+    private void installSnapshot(SnapshotMeta m) {
+      long idx = m.lastIncludedIndex();
+      snapshot = m;
+      if (idx >= base + log.size() - 1) {
+        log.clear();
+        base = idx + 1;
+      } else if (idx >= base) {
+        log.subList(0, (int) (idx - base + 1)).clear();
+        base = idx + 1;
+      }
+    }
+
+    List<LogEntry> entries() throws IOException {
+      if (missingUpTo > snapshotIndex()) {
+        throw new IOException("entries up to " + missingUpTo + " are missing and the snapshot (at "
+            + snapshotIndex() + ") does not cover them");
+      }
+      List<LogEntry> out = new ArrayList<>(log.size());
+      for (LogEntry e : log) if (e.index() > snapshotIndex()) out.add(e);
+      return out;
+    }
+  }
+
+  /** Stops the writer after the writes already queued (later writes fail), and lets the directory go. */
+  private void close() {
+    closed = true; // the writer sees it within its poll interval; never interrupted, which would close its files
+    preparer.shutdown();
+    try {
+      writer.join(10_000);
+      preparer.awaitTermination(10, TimeUnit.SECONDS); // no file left open behind
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    try {
+      if (lock != null) lock.release();
+      lockFile.close();
+    } catch (IOException e) {
+      LOG.warn("Raft segment log in {}: releasing its lock file failed: {}", dir, e.toString());
+    }
+  }
+
+  /** The segment files in the directory, oldest first (their names sort by sequence number). */
+  private List<Path> listSegments() throws IOException {
+    return list(dir, "segment-*.log");
+  }
+
+  private static List<Path> list(Path dir, String glob) throws IOException {
+    List<Path> out = new ArrayList<>();
+    if (!Files.isDirectory(dir)) return out;
+    try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, glob)) {
+      for (Path f : ds) out.add(f);
+    }
+    out.sort(null);
+    return out;
+  }
+
+  /** The files in {@code dir} (none if it does not exist) whose names match {@code glob}, sorted. */
+  static List<Path> filesIn(Path dir, String glob) {
+    try {
+      return list(dir, glob);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read " + dir.toAbsolutePath(), e);
+    }
+  }
+
+  /** The segment files in {@code dir}, oldest first. */
+  static List<Path> segmentFilesIn(Path dir) {
+    return filesIn(dir, "segment-*.log");
+  }
+
+  /**
+   * For tests: whether the next segment is being prepared (or its preparation has ended and not been
+   * taken yet). Read it after a write has completed: the writer set it before completing the write.
+   */
+  boolean preparingNextSegment() {
+    return prepared != null;
+  }
+
+  /** For tests: the segment files in the directory now. */
+  List<Path> segmentFiles() {
+    return segmentFilesIn(dir);
+  }
+}
