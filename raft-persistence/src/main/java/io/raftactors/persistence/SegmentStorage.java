@@ -141,6 +141,11 @@ public final class SegmentStorage implements RaftStorage, AutoCloseable {
     }
   }
 
+  /** For tests: how storages open their files by default (storages of one log share one opener). */
+  static SegmentLog.FileOpener realFiles() {
+    return REAL_FILES;
+  }
+
   /** For tests: whether the log is preparing its next segment (see {@link SegmentLog#preparingNextSegment}). */
   boolean preparingNextSegment() {
     return log.preparingNextSegment();

@@ -28,6 +28,12 @@ final class FullDisk implements SegmentLog.FileOpener {
   private final boolean copyOnWrite;
   private long free = Long.MAX_VALUE;
   private final AtomicInteger refused = new AtomicInteger();
+  private final AtomicInteger dataSyncs = new AtomicInteger();
+  private final AtomicInteger syncsHeld = new AtomicInteger();
+  /** While set, a data sync (fdatasync of a segment) waits until it opens. */
+  private volatile java.util.concurrent.CountDownLatch syncGate;
+  /** While set, a data sync fails with it. */
+  private volatile String syncFailure;
 
   FullDisk(boolean copyOnWrite) {
     this.copyOnWrite = copyOnWrite;
@@ -51,6 +57,26 @@ final class FullDisk implements SegmentLog.FileOpener {
   /** Writes refused for lack of space so far. */
   int refused() {
     return refused.get();
+  }
+
+  /** Data syncs ({@code force(false)}: a segment's fdatasync) so far. */
+  int dataSyncs() {
+    return dataSyncs.get();
+  }
+
+  /** Data syncs from now on wait until {@code gate} opens (null: they do not wait). */
+  void holdSyncs(java.util.concurrent.CountDownLatch gate) {
+    syncGate = gate;
+  }
+
+  /** Data syncs waiting at the gate now. */
+  int syncsHeld() {
+    return syncsHeld.get();
+  }
+
+  /** Data syncs from now on fail with an IOException saying {@code message} (null: they work). */
+  void failSyncs(String message) {
+    syncFailure = message;
   }
 
   @Override
@@ -152,6 +178,23 @@ final class FullDisk implements SegmentLog.FileOpener {
 
     @Override
     public void force(boolean metaData) throws IOException {
+      if (!metaData) {
+        java.util.concurrent.CountDownLatch gate = syncGate;
+        if (gate != null) {
+          syncsHeld.incrementAndGet();
+          try {
+            gate.await();
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new java.io.InterruptedIOException("interrupted while a sync was held");
+          } finally {
+            syncsHeld.decrementAndGet();
+          }
+        }
+        String failure = syncFailure;
+        if (failure != null) throw new IOException(failure);
+        dataSyncs.incrementAndGet();
+      }
       file.force(metaData);
     }
 

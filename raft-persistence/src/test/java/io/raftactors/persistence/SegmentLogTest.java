@@ -1,0 +1,404 @@
+package io.raftactors.persistence;
+
+import static io.raftactors.persistence.SegmentStorageTest.assertSameState;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import io.raftactors.actor.InMemoryStorage;
+import io.raftactors.actor.RaftStorage;
+import io.raftactors.core.ClusterConfig;
+import io.raftactors.core.DurableState;
+import io.raftactors.core.EntryData;
+import io.raftactors.core.HardState;
+import io.raftactors.core.LogEntry;
+import io.raftactors.core.Snapshot;
+import io.raftactors.core.SnapshotMeta;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@link SegmentLog} with many members (the groups of a node) in one directory: they share its
+ * syncs, each recovers exactly its own writes whatever the others did (truncations, snapshots,
+ * compaction, reopening), and a failure stays with the members it touched.
+ */
+class SegmentLogTest {
+  private static final ClusterConfig THREE = ClusterConfig.of("n1", "n2", "n3");
+
+  @TempDir
+  Path dir;
+
+  private static DurableState recover(RaftStorage s) throws Exception {
+    return s.recover().toCompletableFuture().get(30, TimeUnit.SECONDS);
+  }
+
+  private static void write(RaftStorage s, RaftStorage.Write w) throws Exception {
+    s.write(w).toCompletableFuture().get(30, TimeUnit.SECONDS);
+  }
+
+  private static Throwable failedWrite(RaftStorage s, RaftStorage.Write w) {
+    return assertThrows(ExecutionException.class, () -> write(s, w), "the write succeeded").getCause();
+  }
+
+  private static RaftStorage.Write entries(long from, int n, long term) {
+    List<LogEntry> es = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      byte[] data = new byte[100];
+      java.util.Arrays.fill(data, (byte) (from + i));
+      es.add(new LogEntry(from + i, term, new EntryData.Command(33, "kv", data)));
+    }
+    return new RaftStorage.Write(new HardState(term, "n1"), 0, es);
+  }
+
+  /** A member's storage and a model holding its acknowledged writes, founded and recovered. */
+  private static final class Member {
+    final String key;
+    SegmentStorage storage;
+    final InMemoryStorage model = new InMemoryStorage(THREE);
+    long next = 2;
+
+    Member(String key, SegmentStorage storage) {
+      this.key = key;
+      this.storage = storage;
+    }
+
+    /** Writes {@code n} entries to both; returns the write. */
+    RaftStorage.Write writeEntries(int n) throws Exception {
+      RaftStorage.Write w = entries(next, n, 1);
+      write(storage, w);
+      model.write(w);
+      next += n;
+      return w;
+    }
+  }
+
+  private Member open(String key, long segmentBytes, SegmentLog.FileOpener files) throws Exception {
+    Member m = new Member(key, new SegmentStorage(dir, segmentBytes, true, THREE, key, files));
+    recover(m.storage);
+    RaftStorage.Write founding = new RaftStorage.Write(null, 0, DurableState.bootstrap(THREE).entries());
+    write(m.storage, founding); // the model starts founded
+    return m;
+  }
+
+  /**
+   * Writes of eight groups queued while the writer syncs an earlier one are appended together and
+   * made durable by one fdatasync; one storage per group would have taken eight.
+   */
+  @Test
+  void writesOfManyGroupsQueuedTogetherShareOneSync() throws Exception {
+    FullDisk disk = new FullDisk(false);
+    List<Member> members = new ArrayList<>();
+    for (int g = 0; g < 8; g++) members.add(open("g" + g + "/n1", 1 << 20, disk));
+    CountDownLatch gate = new CountDownLatch(1);
+    disk.holdSyncs(gate);
+    CompletableFuture<Void> first = members.get(0).storage.write(entries(2, 1, 1)).toCompletableFuture();
+    awaitCondition(() -> disk.syncsHeld() == 1, "the writer never reached the sync of the first write");
+    List<CompletableFuture<Void>> rest = new ArrayList<>();
+    for (Member m : members.subList(1, 8)) rest.add(m.storage.write(entries(2, 3, 1)).toCompletableFuture());
+    int before = disk.dataSyncs();
+    disk.holdSyncs(null);
+    gate.countDown();
+    first.get(30, TimeUnit.SECONDS);
+    for (CompletableFuture<Void> f : rest) f.get(30, TimeUnit.SECONDS);
+    assertEquals(2, disk.dataSyncs() - before, "one sync for the first write, one for the seven queued behind it");
+    members.get(0).model.write(entries(2, 1, 1));
+    for (Member m : members.subList(1, 8)) m.model.write(entries(2, 3, 1));
+    for (Member m : members) m.storage.close();
+    for (Member m : members) {
+      try (SegmentStorage again = new SegmentStorage(dir, 1 << 20, true, THREE, m.key)) {
+        assertSameState(recover(m.model), recover(again), m.key);
+      }
+    }
+  }
+
+  /** One member's writes as a node makes them: hard states, entries, truncations, snapshots. */
+  private static final class RandomMember {
+    final String key;
+    final InMemoryStorage model = new InMemoryStorage(THREE);
+    boolean snapshots;
+    SegmentStorage storage;
+    long term = 1;
+    long last = 1;
+    long snap;
+    /** The largest index ever written (a truncated entry keeps its segment until a snapshot covers its index). */
+    long highest = 1;
+
+    RandomMember(String key, boolean snapshots) {
+      this.key = key;
+      this.snapshots = snapshots;
+    }
+
+    RaftStorage.Write next(SplittableRandom r) {
+      HardState hs = null;
+      if (r.nextInt(5) == 0) hs = new HardState(++term, r.nextBoolean() ? "n" + (1 + r.nextInt(3)) : null);
+      Snapshot snapshot = null;
+      if (snapshots && r.nextInt(12) == 0) {
+        long idx = snap + 1 + r.nextInt((int) (last - snap) + 5);
+        byte[] data = new byte[r.nextInt(3000)];
+        r.nextBytes(data);
+        snapshot = new Snapshot(new SnapshotMeta(idx, term, THREE), data);
+        if (idx >= last) last = idx;
+        snap = idx;
+      }
+      long truncate = 0;
+      if (last > snap + 1 && r.nextInt(6) == 0) {
+        truncate = snap + 1 + r.nextInt((int) (last - snap));
+        last = truncate - 1;
+      }
+      List<LogEntry> entries = new ArrayList<>();
+      for (int k = r.nextInt(6); k > 0; k--) {
+        byte[] b = new byte[1 + r.nextInt(200)];
+        r.nextBytes(b);
+        entries.add(new LogEntry(++last, term, new EntryData.Command(33, "kv", b)));
+      }
+      highest = Math.max(highest, last);
+      return new RaftStorage.Write(hs, snapshot, truncate, entries);
+    }
+  }
+
+  /**
+   * Three groups write at random into one log with small segments, several at once (so their writes
+   * share batches), one of them taking no snapshot for the first half (it keeps every segment until
+   * it takes one, then compaction deletes them under the others too); now and then a member closes and opens again
+   * while the others write on, a live member recovers, or the whole log is reopened. Every recovery
+   * of every member equals its own model.
+   */
+  @Test
+  void durability_T3_8_03_interleavedGroupsRecoverEachExactlyItsOwnWrites_acrossCompactionAndReopening() throws Exception {
+    for (long seed = 1; seed <= 6; seed++) {
+      Path d = dir.resolve("seed-" + seed);
+      SplittableRandom r = new SplittableRandom(seed);
+      long segmentBytes = 4096 + r.nextInt(8192);
+      Map<String, RandomMember> members = new LinkedHashMap<>();
+      for (int g = 0; g < 3; g++) {
+        RandomMember m = new RandomMember("g" + g + "/n" + (1 + g), g != 2);
+        m.storage = new SegmentStorage(d, segmentBytes, true, THREE, m.key);
+        recover(m.storage);
+        RaftStorage.Write founding = new RaftStorage.Write(null, 0, DurableState.bootstrap(THREE).entries());
+        write(m.storage, founding); // the model starts founded
+        members.put(m.key, m);
+      }
+      List<RandomMember> all = new ArrayList<>(members.values());
+      for (int i = 0; i < 400; i++) {
+        if (i == 200) all.get(2).snapshots = true;
+        // One to three members write at once.
+        List<CompletableFuture<Void>> pending = new ArrayList<>();
+        for (RandomMember m : all) {
+          if (r.nextInt(3) == 0 && !pending.isEmpty()) continue;
+          RaftStorage.Write w = m.next(r);
+          m.model.write(w);
+          pending.add(m.storage.write(w).toCompletableFuture());
+        }
+        for (CompletableFuture<Void> f : pending) f.get(30, TimeUnit.SECONDS);
+        int event = r.nextInt(60);
+        RandomMember one = all.get(r.nextInt(all.size()));
+        String when = "seed " + seed + " after step " + i;
+        if (event == 0) {
+          one.storage.close(); // the others write on while it is away
+          one.storage = new SegmentStorage(d, segmentBytes, true, THREE, one.key);
+          assertSameState(recover(one.model), recover(one.storage), when + ", " + one.key + " reopened");
+        } else if (event == 1) {
+          assertSameState(recover(one.model), recover(one.storage), when + ", " + one.key + " recovered while live");
+        } else if (event == 2) {
+          for (RandomMember m : all) m.storage.close();
+          segmentBytes = 4096 + r.nextInt(8192);
+          for (RandomMember m : all) m.storage = new SegmentStorage(d, segmentBytes, true, THREE, m.key);
+          for (RandomMember m : all) assertSameState(recover(m.model), recover(m.storage), when + ", " + m.key + " after the log reopened");
+        }
+      }
+      for (RandomMember m : all) assertSameState(recover(m.model), recover(m.storage), "seed " + seed + ", " + m.key);
+      // Snapshots covering every index written: only the segments written since are left.
+      for (RandomMember m : all) {
+        RaftStorage.Write w = new RaftStorage.Write(null, new Snapshot(new SnapshotMeta(m.highest, m.term, THREE), new byte[] {3}), 0, List.of());
+        m.model.write(w);
+        write(m.storage, w);
+      }
+      List<Path> left = all.get(0).storage.segmentFiles();
+      assertTrue(left.size() <= 2, "left after snapshots of everything: " + left);
+      for (RandomMember m : all) m.storage.close();
+      for (RandomMember m : all) {
+        try (SegmentStorage again = new SegmentStorage(d, segmentBytes, true, THREE, m.key)) {
+          assertSameState(recover(m.model), recover(again), "seed " + seed + ", " + m.key + " after the last compaction");
+        }
+      }
+    }
+  }
+
+  /**
+   * A group that never takes a snapshot keeps every segment from its first entry on, the other
+   * groups' records included; once it takes one, the segments every snapshot covers are deleted, and
+   * both groups recover exactly.
+   */
+  @Test
+  void aGroupWithoutSnapshotsKeepsTheSegments_andOnceItTakesOneTheyAreDeleted() throws Exception {
+    Member a = open("a/n1", 4096, SegmentStorage.realFiles());
+    Member b = open("b/n1", 4096, SegmentStorage.realFiles());
+    for (int i = 0; i < 100; i++) {
+      a.writeEntries(2);
+      b.writeEntries(1);
+    }
+    int segments = a.storage.segmentFiles().size();
+    assertTrue(segments > 10, segments + " segments");
+    RaftStorage.Write aSnapshot = new RaftStorage.Write(null, new Snapshot(new SnapshotMeta(a.next - 1, 1, THREE), new byte[] {1}), 0, List.of());
+    write(a.storage, aSnapshot);
+    a.model.write(aSnapshot);
+    assertEquals(segments, a.storage.segmentFiles().size(), "b's entries are in every segment: none is deleted");
+    RaftStorage.Write bSnapshot = new RaftStorage.Write(null, new Snapshot(new SnapshotMeta(b.next - 1, 1, THREE), new byte[] {2}), 0, List.of());
+    write(b.storage, bSnapshot);
+    b.model.write(bSnapshot);
+    assertTrue(a.storage.segmentFiles().size() <= 2, "left: " + a.storage.segmentFiles());
+    a.writeEntries(3);
+    b.writeEntries(3);
+    a.storage.close();
+    b.storage.close();
+    for (Member m : List.of(a, b)) {
+      try (SegmentStorage again = new SegmentStorage(dir, 4096, true, THREE, m.key)) {
+        DurableState st = recover(again);
+        assertSameState(recover(m.model), st, m.key);
+        assertEquals(3, st.entries().size(), m.key);
+      }
+    }
+  }
+
+  /**
+   * A quiet group whose records are all in old segments keeps its state when they are deleted: every
+   * segment starts with a checkpoint of each group, so its hard state, snapshot and last index are
+   * there when another group's snapshots let the old segments go.
+   */
+  @Test
+  void aQuietGroupKeepsItsStateWhenTheSegmentsHoldingItsRecordsAreDeleted() throws Exception {
+    Member quiet = open("quiet/n1", 4096, SegmentStorage.realFiles());
+    Member busy = open("busy/n1", 4096, SegmentStorage.realFiles());
+    RaftStorage.Write last = new RaftStorage.Write(new HardState(7, "n2"),
+        new Snapshot(new SnapshotMeta(1, 1, THREE), new byte[] {7, 7}), 0, List.of());
+    write(quiet.storage, last);
+    quiet.model.write(last);
+    Path first = busy.storage.segmentFiles().get(0);
+    for (int i = 0; i < 100; i++) busy.writeEntries(2);
+    RaftStorage.Write snapshot = new RaftStorage.Write(null, new Snapshot(new SnapshotMeta(busy.next - 1, 1, THREE), new byte[] {1}), 0, List.of());
+    write(busy.storage, snapshot);
+    busy.model.write(snapshot);
+    assertTrue(!busy.storage.segmentFiles().contains(first), "the segment holding the quiet group's records is deleted");
+    quiet.storage.close();
+    busy.storage.close();
+    for (Member m : List.of(quiet, busy)) {
+      try (SegmentStorage again = new SegmentStorage(dir, 4096, true, THREE, m.key)) {
+        assertSameState(recover(m.model), recover(again), m.key);
+      }
+    }
+  }
+
+  /**
+   * A snapshot file that finds the disk full fails its member's write only: another group's write
+   * at the same time succeeds, the failed member writes nothing more until it recovered, then goes on.
+   */
+  @Test
+  void aSnapshotFileThatCannotBeWrittenFailsOnlyItsOwnMember() throws Exception {
+    FullDisk disk = new FullDisk(false);
+    Member a = open("a/n1", 1 << 20, disk);
+    Member b = open("b/n1", 1 << 20, disk);
+    a.writeEntries(5);
+    disk.leave(1000);
+    byte[] data = new byte[5000];
+    RaftStorage.Write snapshot = new RaftStorage.Write(null, new Snapshot(new SnapshotMeta(4, 1, THREE), data), 0, List.of());
+    assertTrue(failedWrite(a.storage, snapshot).getMessage().contains(FullDisk.ENOSPC));
+    b.writeEntries(3); // into the preallocated segment: no space needed
+    Throwable later = failedWrite(a.storage, entries(a.next, 1, 1));
+    assertTrue(later.getMessage().contains("an earlier write failed"), later.getMessage());
+    b.writeEntries(3);
+    assertSameState(recover(a.model), recover(a.storage), "a recovered");
+    a.writeEntries(2);
+    disk.makeRoom();
+    write(a.storage, snapshot);
+    a.model.write(snapshot);
+    a.storage.close();
+    b.storage.close();
+    for (Member m : List.of(a, b)) {
+      try (SegmentStorage again = new SegmentStorage(dir, 1 << 20, true, THREE, m.key)) {
+        assertSameState(recover(m.model), recover(again), m.key);
+      }
+    }
+  }
+
+  /**
+   * A sync that fails breaks the log: the writes of its batch fail, and so does any member's write
+   * until one recovers (which reads the directory again). After that a member none of whose writes
+   * failed writes on; a member whose write failed writes only after it recovered, and its recovery
+   * holds the failed write or not (here it was whole in the file, so it holds it).
+   */
+  @Test
+  void aFailedSyncFailsItsBatch_andEveryMemberWhoseWriteFailedWritesAgainOnlyAfterItRecovered() throws Exception {
+    FullDisk disk = new FullDisk(false);
+    Member a = open("a/n1", 1 << 20, disk);
+    Member b = open("b/n1", 1 << 20, disk);
+    Member c = open("c/n1", 1 << 20, disk);
+    a.writeEntries(2);
+    b.writeEntries(2);
+    c.writeEntries(2);
+    disk.failSyncs("injected: the device failed the sync");
+    RaftStorage.Write aLost = entries(a.next, 2, 1);
+    assertTrue(failedWrite(a.storage, aLost).getMessage().contains("injected"));
+    disk.failSyncs(null);
+    RaftStorage.Write bLost = entries(b.next, 1, 1);
+    Throwable broken = failedWrite(b.storage, bLost); // the log is broken until a member recovers
+    assertTrue(broken.getMessage().contains("an earlier write failed"), broken.getMessage());
+    // a recovers: the log is read again; a's failed write was whole in the file, so it is there.
+    a.model.write(aLost);
+    a.next += 2;
+    assertSameState(recover(a.model), recover(a.storage), "a recovered");
+    a.writeEntries(1);
+    c.writeEntries(1); // none of c's writes failed: it writes on
+    Throwable stillFailed = failedWrite(b.storage, entries(b.next, 1, 1));
+    assertTrue(stillFailed.getMessage().contains("an earlier write failed"), stillFailed.getMessage());
+    assertSameState(recover(b.model), recover(b.storage), "b recovered (its failed write never reached the file)");
+    b.writeEntries(1);
+    for (Member m : List.of(a, b, c)) m.storage.close();
+    for (Member m : List.of(a, b, c)) {
+      try (SegmentStorage again = new SegmentStorage(dir, 1 << 20, true, THREE, m.key)) {
+        assertSameState(recover(m.model), recover(again), m.key);
+      }
+    }
+  }
+
+  @Test
+  void aMemberOpenTwiceOrALogOpenWithOtherSettingsIsRefused() throws Exception {
+    try (SegmentStorage a = new SegmentStorage(dir, 1 << 20, true, THREE, "g/n1")) {
+      IllegalStateException twice = assertThrows(IllegalStateException.class,
+          () -> new SegmentStorage(dir, 1 << 20, true, THREE, "g/n1"));
+      assertTrue(twice.getMessage().contains("g/n1 is already open"), twice.getMessage());
+      IllegalStateException other = assertThrows(IllegalStateException.class,
+          () -> new SegmentStorage(dir, 1 << 21, true, THREE, "g/n2"));
+      assertTrue(other.getMessage().contains("segment-size"), other.getMessage());
+      IllegalArgumentException badKey = assertThrows(IllegalArgumentException.class,
+          () -> new SegmentStorage(dir, 1 << 20, true, THREE, "../n1"));
+      assertTrue(badKey.getMessage().contains("'../n1'"), badKey.getMessage());
+      recover(a);
+    }
+    try (SegmentStorage again = new SegmentStorage(dir, 1 << 20, true, THREE, "g/n1")) {
+      recover(again); // closed, it can be opened again
+    }
+  }
+
+  private interface Check {
+    boolean holds() throws Exception;
+  }
+
+  private static void awaitCondition(Check c, String what) throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (!c.holds()) {
+      if (System.nanoTime() > deadline) fail(what);
+      TimeUnit.MILLISECONDS.sleep(5); // polling a condition with a deadline
+    }
+  }
+}
