@@ -102,40 +102,61 @@ final class SegmentLog {
   /** The open logs, by absolute directory; guarded by its own lock. */
   private static final Map<Path, SegmentLog> OPEN = new HashMap<>();
 
+  /** How long a member being opened waits for the same member to be closed (a restart racing the stop before it). */
+  static volatile long reopenWaitMs = 10_000;
+
   /**
    * The log of {@code dir} (opened if no member of this process uses it yet), with {@code key}
-   * registered as one of its members. Refuses (IllegalStateException) a key already open on it, a
-   * log open with other settings, and a directory another process holds.
+   * registered as one of its members. A key still open is waited for (up to 10 s: a node started
+   * again while its old storage is still being closed), then refused (IllegalStateException); so are
+   * a log open with other settings and a directory another process holds.
    */
   static SegmentLog acquire(Path dir, long segmentBytes, boolean fsync, FileOpener files, String key) {
     Path at = dir.toAbsolutePath().normalize();
+    long deadline = System.currentTimeMillis() + reopenWaitMs;
     synchronized (OPEN) {
-      SegmentLog log = OPEN.get(at);
-      if (log == null) {
-        log = new SegmentLog(at, segmentBytes, fsync, files);
-        OPEN.put(at, log);
-      } else if (log.segmentBytes != segmentBytes || log.fsync != fsync || log.files != files) {
-        throw new IllegalStateException("the segment log in " + at + " is open with segment-size = " + log.segmentBytes
-            + " and fsync = " + log.fsync + "; member " + key + " asked for " + segmentBytes + " and " + fsync
-            + ": every member of one directory shares its log and its settings");
+      while (true) {
+        SegmentLog log = OPEN.get(at);
+        if (log == null) {
+          log = new SegmentLog(at, segmentBytes, fsync, files);
+          OPEN.put(at, log);
+        } else if (log.keys.contains(key)) {
+          long left = deadline - System.currentTimeMillis();
+          if (left <= 0) {
+            throw new IllegalStateException("member " + key + " is already open on the segment log in " + at
+                + " (a storage is closed before the member is started on it again)");
+          }
+          try {
+            OPEN.wait(left);
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while member " + key + " waited to open the segment log in " + at);
+          }
+          continue;
+        } else if (log.segmentBytes != segmentBytes || log.fsync != fsync || log.files != files) {
+          throw new IllegalStateException("the segment log in " + at + " is open with segment-size = " + log.segmentBytes
+              + " and fsync = " + log.fsync + "; member " + key + " asked for " + segmentBytes + " and " + fsync
+              + ": every member of one directory shares its log and its settings");
+        }
+        log.keys.add(key);
+        return log;
       }
-      if (!log.keys.add(key)) {
-        throw new IllegalStateException("member " + key + " is already open on the segment log in " + at
-            + " (a storage is closed before the member is started on it again)");
-      }
-      return log;
     }
   }
 
-  /** Unregisters {@code key}; the last member out closes the log. Call it once the member's writes are done. */
+  /**
+   * Unregisters {@code key}; the last member out closes the log (before another can open it again).
+   * Call it once the member's writes are done.
+   */
   void release(String key) {
-    boolean last;
     synchronized (OPEN) {
       keys.remove(key);
-      last = keys.isEmpty();
-      if (last) OPEN.remove(dir);
+      if (keys.isEmpty()) {
+        OPEN.remove(dir);
+        close();
+      }
+      OPEN.notifyAll();
     }
-    if (last) close();
   }
 
   // ------------------------------------------------------------------ the log
@@ -145,8 +166,8 @@ final class SegmentLog {
   private final long segmentBytes;
   private final boolean fsync;
   private final String name;
-  /** Members open on this log; guarded by {@link #OPEN}. */
-  private final Set<String> keys = new HashSet<>();
+  /** Members open on this log; changed only under the lock of {@link #OPEN}. */
+  private final Set<String> keys = java.util.concurrent.ConcurrentHashMap.newKeySet();
   private final FileChannel lockFile;
   private final FileLock lock;
   private final LinkedBlockingQueue<Pending> queue = new LinkedBlockingQueue<>();
@@ -730,10 +751,7 @@ final class SegmentLog {
       broken = e instanceof IOException x ? x : new IOException(e); // nothing is written on a log that was not read
       throw e;
     }
-    Set<String> open;
-    synchronized (OPEN) {
-      open = Set.copyOf(keys);
-    }
+    Set<String> open = Set.copyOf(keys);
     for (Member m : members.values()) {
       Replay r = m.replay;
       m.hardState = r.hardState;

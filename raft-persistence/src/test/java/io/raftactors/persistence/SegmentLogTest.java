@@ -373,6 +373,8 @@ class SegmentLogTest {
 
   @Test
   void aMemberOpenTwiceOrALogOpenWithOtherSettingsIsRefused() throws Exception {
+    long wait = SegmentLog.reopenWaitMs;
+    SegmentLog.reopenWaitMs = 200;
     try (SegmentStorage a = new SegmentStorage(dir, 1 << 20, true, THREE, "g/n1")) {
       IllegalStateException twice = assertThrows(IllegalStateException.class,
           () -> new SegmentStorage(dir, 1 << 20, true, THREE, "g/n1"));
@@ -384,9 +386,26 @@ class SegmentLogTest {
           () -> new SegmentStorage(dir, 1 << 20, true, THREE, "../n1"));
       assertTrue(badKey.getMessage().contains("'../n1'"), badKey.getMessage());
       recover(a);
+    } finally {
+      SegmentLog.reopenWaitMs = wait;
     }
     try (SegmentStorage again = new SegmentStorage(dir, 1 << 20, true, THREE, "g/n1")) {
       recover(again); // closed, it can be opened again
+    }
+  }
+
+  /** A member opened again while its storage is still being closed (a node restarted at once) waits for the close. */
+  @Test
+  void aMemberOpenedWhileItsOldStorageClosesWaitsForTheClose() throws Exception {
+    Member a = open("g/n1", 1 << 20, SegmentStorage.realFiles());
+    a.writeEntries(3);
+    CompletableFuture<SegmentStorage> reopened = CompletableFuture.supplyAsync(
+        () -> new SegmentStorage(dir, 1 << 20, true, THREE, "g/n1"));
+    assertThrows(java.util.concurrent.TimeoutException.class, () -> reopened.get(300, TimeUnit.MILLISECONDS),
+        "opened while the old storage was open");
+    a.storage.close();
+    try (SegmentStorage again = reopened.get(30, TimeUnit.SECONDS)) {
+      assertSameState(recover(a.model), recover(again), "reopened");
     }
   }
 

@@ -152,4 +152,14 @@ class StorageSettingChangeTest {
     withStorage("journal", "n2", s -> assertInstanceOf(JournalStorage.class, s));
     assertEquals(log, withStorage("segments", "n1", s -> recover(s).entries()));
   }
+
+  /** Segment files in the member's own directory are the per-member layout of an earlier version: refused, not read as empty. */
+  @Test
+  void aMemberWithSegmentsOfTheEarlierPerMemberLayoutDoesNotStart_andTheErrorNamesThem() throws Exception {
+    Path old = java.nio.file.Files.createDirectories(dir.resolve("log").resolve("g").resolve("n1"));
+    java.nio.file.Files.write(old.resolve(String.format("segment-%020d.log", 1)), new byte[4096]);
+    String m = refusal("segments", "n1").getMessage();
+    assertTrue(m.contains(old.toAbsolutePath().toString()) && m.contains("earlier version"), m);
+    withStorage("segments", "n2", s -> assertInstanceOf(SegmentStorage.class, s)); // the others start
+  }
 }
