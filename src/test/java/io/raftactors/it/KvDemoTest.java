@@ -39,10 +39,11 @@ class KvDemoTest {
     assertTrue(out.contains("demo finished: all replicas agree"), out);
     assertTrue(out.contains("founding a new group, journaled in " + data.toFile().getPath()), out);
     checkReplicaLines(out);
-    // Each node kept its log in segment files (the default storage) in its own directory.
+    // Each node kept its log in segment files (the default storage) in its own directory, its member's directory beside them.
     for (String id : new String[] {"n1", "n2", "n3"}) {
-      File[] segments = new File(data.toFile(), id + "/log/kv/" + id).listFiles((d, n) -> n.startsWith("segment-") && n.endsWith(".log"));
+      File[] segments = new File(data.toFile(), id + "/log").listFiles((d, n) -> n.startsWith("segment-") && n.endsWith(".log"));
       assertTrue(segments != null && segments.length > 0, "no segment files for " + id);
+      assertTrue(new File(data.toFile(), id + "/log/kv/" + id).isDirectory(), "no member directory for " + id);
       assertTrue(!new File(data.toFile(), id + "/journal").exists(), "a LevelDB journal for " + id);
     }
   }

@@ -72,9 +72,9 @@ class KvFaultSuiteTest {
   private static void assertStoredIn(Path clusterDir, String storage) throws IOException {
     for (String id : KvProcessCluster.IDS) {
       Path node = clusterDir.resolve("data").resolve(id);
-      Path segments = node.resolve("log").resolve("kv").resolve(id);
+      Path segments = node.resolve("log"); // the node's segment log, its members' directories below it
       boolean hasSegments = false;
-      if (Files.isDirectory(segments)) {
+      if (Files.isDirectory(segments.resolve("kv").resolve(id))) {
         try (var files = Files.list(segments)) {
           hasSegments = files.anyMatch(p -> p.toString().endsWith(".log"));
         }

@@ -63,8 +63,10 @@ public final class NodeMetrics {
   /**
    * What a node measured since {@code sinceMillis} (epoch ms; the node's start or the last reset):
    * the stages and sizes, the round trip to each follower, and counts of storage writes, entries
-   * written and entries committed. {@link #fsyncsPerCommittedEntry} is writes per committed entry
-   * (each write of a durable storage ends with one fsync).
+   * written and entries committed. {@link #fsyncsPerCommittedEntry} is writes per committed entry:
+   * each write of a durable storage ends with one fsync of its own, or (on a log that several groups
+   * share) is made durable by a sync it shares with the other groups' writes of the same batch, so
+   * it is an upper bound there.
    */
   public record Snapshot(String memberId, long sinceMillis, Map<Stage, Summary> stages, Map<Size, Summary> sizes,
       Map<String, Summary> roundTripByFollower, long writes, long entriesWritten, long entriesCommitted)

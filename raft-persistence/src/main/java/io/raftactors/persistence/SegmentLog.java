@@ -188,6 +188,10 @@ final class SegmentLog {
   private boolean scanned;
   /** Set when a record or a sync failed: every write fails until a member recovers, which reads the directory again. */
   private IOException broken;
+  /** Data syncs of segments so far (written by the writer thread only). */
+  private volatile long syncs;
+  /** Writes made durable so far (written by the writer thread only). */
+  private volatile long writesSynced;
   /** The record being written; reused from write to write. */
   private final BinaryOut record = BinaryOut.growable(64 * 1024);
 
@@ -418,7 +422,11 @@ final class SegmentLog {
   private void sync(List<Pending> unsynced) {
     if (unsynced.isEmpty()) return;
     try {
-      if (fsync) active.channel.force(false);
+      if (fsync) {
+        active.channel.force(false);
+        syncs++; // the writer thread is the only one that writes it
+      }
+      writesSynced += unsynced.size();
     } catch (IOException | RuntimeException e) {
       IOException io = e instanceof IOException x ? x : new IOException(e);
       if (broken == null) {
@@ -507,7 +515,10 @@ final class SegmentLog {
     // A zero length after the last record marks the end, so a record never fills a segment to its last byte.
     if (active != null && active.position + need + 4 <= active.size) return active;
     // What is appended to the segment left must be durable before anything in the next one.
-    if (active != null && fsync) active.channel.force(false);
+    if (active != null && fsync) {
+      active.channel.force(false);
+      syncs++;
+    }
     long seq = active == null ? 1 : active.seq + 1;
     List<BinaryOut> checkpoints = checkpoints();
     long size = HEADER + need + 4;
@@ -1035,6 +1046,16 @@ final class SegmentLog {
   /** The segment files in {@code dir}, oldest first. */
   static List<Path> segmentFilesIn(Path dir) {
     return filesIn(dir, "segment-*.log");
+  }
+
+  /** Data syncs of this log's segments since it opened (one per batch, plus one per switch of segments). */
+  long syncs() {
+    return syncs;
+  }
+
+  /** Writes of all members made durable since the log opened. */
+  long writesSynced() {
+    return writesSynced;
   }
 
   /**

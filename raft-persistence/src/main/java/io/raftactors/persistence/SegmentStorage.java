@@ -141,6 +141,20 @@ public final class SegmentStorage implements RaftStorage, AutoCloseable {
     }
   }
 
+  /**
+   * Data syncs (fdatasync) of the log this storage is on since the log opened, for every member on
+   * it: one per batch of writes, whatever members the batch holds. With {@link #logWritesSynced} it
+   * tells how many writes a sync carries.
+   */
+  public long logSyncs() {
+    return log.syncs();
+  }
+
+  /** Writes of every member on this storage's log made durable since the log opened. */
+  public long logWritesSynced() {
+    return log.writesSynced();
+  }
+
   /** For tests: how storages open their files by default (storages of one log share one opener). */
   static SegmentLog.FileOpener realFiles() {
     return REAL_FILES;
