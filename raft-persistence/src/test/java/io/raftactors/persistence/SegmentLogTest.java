@@ -1,6 +1,9 @@
 package io.raftactors.persistence;
 
+import static io.raftactors.persistence.SegmentStorageFullDiskTest.failedWrite;
 import static io.raftactors.persistence.SegmentStorageTest.assertSameState;
+import static io.raftactors.persistence.SegmentStorageTest.recover;
+import static io.raftactors.persistence.SegmentStorageTest.write;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -39,18 +42,6 @@ class SegmentLogTest {
   @TempDir
   Path dir;
 
-  private static DurableState recover(RaftStorage s) throws Exception {
-    return s.recover().toCompletableFuture().get(30, TimeUnit.SECONDS);
-  }
-
-  private static void write(RaftStorage s, RaftStorage.Write w) throws Exception {
-    s.write(w).toCompletableFuture().get(30, TimeUnit.SECONDS);
-  }
-
-  private static Throwable failedWrite(RaftStorage s, RaftStorage.Write w) {
-    return assertThrows(ExecutionException.class, () -> write(s, w), "the write succeeded").getCause();
-  }
-
   private static RaftStorage.Write entries(long from, int n, long term) {
     List<LogEntry> es = new ArrayList<>();
     for (int i = 0; i < n; i++) {
@@ -80,6 +71,16 @@ class SegmentLogTest {
       model.write(w);
       next += n;
       return w;
+    }
+  }
+
+  /** Closes the members' storages, opens each again on the log and compares what it recovers with its model. */
+  private void assertReopenedAsModels(long segmentBytes, Member... members) throws Exception {
+    for (Member m : members) m.storage.close();
+    for (Member m : members) {
+      try (SegmentStorage again = new SegmentStorage(dir, segmentBytes, true, THREE, m.key)) {
+        assertSameState(recover(m.model), recover(again), m.key + " reopened");
+      }
     }
   }
 
@@ -114,56 +115,23 @@ class SegmentLogTest {
     assertEquals(2, disk.dataSyncs() - before, "one sync for the first write, one for the seven queued behind it");
     members.get(0).model.write(entries(2, 1, 1));
     for (Member m : members.subList(1, 8)) m.model.write(entries(2, 3, 1));
-    for (Member m : members) m.storage.close();
-    for (Member m : members) {
-      try (SegmentStorage again = new SegmentStorage(dir, 1 << 20, true, THREE, m.key)) {
-        assertSameState(recover(m.model), recover(again), m.key);
-      }
-    }
+    assertReopenedAsModels(1 << 20, members.toArray(Member[]::new));
   }
 
-  /** One member's writes as a node makes them: hard states, entries, truncations, snapshots. */
+  /** A member writing at random, with its model. */
   private static final class RandomMember {
     final String key;
     final InMemoryStorage model = new InMemoryStorage(THREE);
-    boolean snapshots;
+    final RandomWrites writes = new RandomWrites(THREE);
     SegmentStorage storage;
-    long term = 1;
-    long last = 1;
-    long snap;
-    /** The largest index ever written (a truncated entry keeps its segment until a snapshot covers its index). */
-    long highest = 1;
 
     RandomMember(String key, boolean snapshots) {
       this.key = key;
-      this.snapshots = snapshots;
+      writes.snapshots = snapshots;
     }
 
     RaftStorage.Write next(SplittableRandom r) {
-      HardState hs = null;
-      if (r.nextInt(5) == 0) hs = new HardState(++term, r.nextBoolean() ? "n" + (1 + r.nextInt(3)) : null);
-      Snapshot snapshot = null;
-      if (snapshots && r.nextInt(12) == 0) {
-        long idx = snap + 1 + r.nextInt((int) (last - snap) + 5);
-        byte[] data = new byte[r.nextInt(3000)];
-        r.nextBytes(data);
-        snapshot = new Snapshot(new SnapshotMeta(idx, term, THREE), data);
-        if (idx >= last) last = idx;
-        snap = idx;
-      }
-      long truncate = 0;
-      if (last > snap + 1 && r.nextInt(6) == 0) {
-        truncate = snap + 1 + r.nextInt((int) (last - snap));
-        last = truncate - 1;
-      }
-      List<LogEntry> entries = new ArrayList<>();
-      for (int k = r.nextInt(6); k > 0; k--) {
-        byte[] b = new byte[1 + r.nextInt(200)];
-        r.nextBytes(b);
-        entries.add(new LogEntry(++last, term, new EntryData.Command(33, "kv", b)));
-      }
-      highest = Math.max(highest, last);
-      return new RaftStorage.Write(hs, snapshot, truncate, entries);
+      return writes.next(r);
     }
   }
 
@@ -191,7 +159,7 @@ class SegmentLogTest {
       }
       List<RandomMember> all = new ArrayList<>(members.values());
       for (int i = 0; i < 400; i++) {
-        if (i == 200) all.get(2).snapshots = true;
+        if (i == 200) all.get(2).writes.snapshots = true;
         // One to three members write at once.
         List<CompletableFuture<Void>> pending = new ArrayList<>();
         for (RandomMember m : all) {
@@ -220,7 +188,7 @@ class SegmentLogTest {
       for (RandomMember m : all) assertSameState(recover(m.model), recover(m.storage), "seed " + seed + ", " + m.key);
       // Snapshots covering every index written: only the segments written since are left.
       for (RandomMember m : all) {
-        RaftStorage.Write w = new RaftStorage.Write(null, new Snapshot(new SnapshotMeta(m.highest, m.term, THREE), new byte[] {3}), 0, List.of());
+        RaftStorage.Write w = new RaftStorage.Write(null, new Snapshot(new SnapshotMeta(m.writes.highest, m.writes.term, THREE), new byte[] {3}), 0, List.of());
         m.model.write(w);
         write(m.storage, w);
       }
@@ -290,13 +258,7 @@ class SegmentLogTest {
     write(busy.storage, snapshot);
     busy.model.write(snapshot);
     assertTrue(!busy.storage.segmentFiles().contains(first), "the segment holding the quiet group's records is deleted");
-    quiet.storage.close();
-    busy.storage.close();
-    for (Member m : List.of(quiet, busy)) {
-      try (SegmentStorage again = new SegmentStorage(dir, 4096, true, THREE, m.key)) {
-        assertSameState(recover(m.model), recover(again), m.key);
-      }
-    }
+    assertReopenedAsModels(4096, quiet, busy);
   }
 
   /**
@@ -322,13 +284,7 @@ class SegmentLogTest {
     disk.makeRoom();
     write(a.storage, snapshot);
     a.model.write(snapshot);
-    a.storage.close();
-    b.storage.close();
-    for (Member m : List.of(a, b)) {
-      try (SegmentStorage again = new SegmentStorage(dir, 1 << 20, true, THREE, m.key)) {
-        assertSameState(recover(m.model), recover(again), m.key);
-      }
-    }
+    assertReopenedAsModels(1 << 20, a, b);
   }
 
   /**
@@ -363,12 +319,7 @@ class SegmentLogTest {
     assertTrue(stillFailed.getMessage().contains("an earlier write failed"), stillFailed.getMessage());
     assertSameState(recover(b.model), recover(b.storage), "b recovered (its failed write never reached the file)");
     b.writeEntries(1);
-    for (Member m : List.of(a, b, c)) m.storage.close();
-    for (Member m : List.of(a, b, c)) {
-      try (SegmentStorage again = new SegmentStorage(dir, 1 << 20, true, THREE, m.key)) {
-        assertSameState(recover(m.model), recover(again), m.key);
-      }
-    }
+    assertReopenedAsModels(1 << 20, a, b, c);
   }
 
   @Test

@@ -1,5 +1,7 @@
 package io.raftactors.persistence;
 
+import static io.raftactors.persistence.SegmentStorageTest.recover;
+import static io.raftactors.persistence.SegmentStorageTest.write;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -38,16 +40,8 @@ class SegmentStorageFullDiskTest {
   @TempDir
   Path dir;
 
-  private static DurableState recover(RaftStorage s) throws Exception {
-    return s.recover().toCompletableFuture().get(30, TimeUnit.SECONDS);
-  }
-
-  private static void write(RaftStorage s, RaftStorage.Write w) throws Exception {
-    s.write(w).toCompletableFuture().get(30, TimeUnit.SECONDS);
-  }
-
   /** The cause of a write that must fail. */
-  private static Throwable failedWrite(RaftStorage s, RaftStorage.Write w) {
+  static Throwable failedWrite(RaftStorage s, RaftStorage.Write w) {
     return assertThrows(ExecutionException.class, () -> write(s, w), "the write succeeded").getCause();
   }
 

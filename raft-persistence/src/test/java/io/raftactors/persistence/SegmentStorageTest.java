@@ -46,15 +46,15 @@ class SegmentStorageTest {
     return new SegmentStorage(dir, segmentBytes, true, THREE, "test");
   }
 
-  private static DurableState recover(RaftStorage s) throws Exception {
+  static DurableState recover(RaftStorage s) throws Exception {
     return s.recover().toCompletableFuture().get(30, TimeUnit.SECONDS);
   }
 
-  private static void write(RaftStorage s, RaftStorage.Write w) throws Exception {
+  static void write(RaftStorage s, RaftStorage.Write w) throws Exception {
     s.write(w).toCompletableFuture().get(30, TimeUnit.SECONDS);
   }
 
-  private static LogEntry entry(long index, long term, SplittableRandom r) {
+  static LogEntry entry(long index, long term, SplittableRandom r) {
     byte[] b = new byte[1 + r.nextInt(200)];
     r.nextBytes(b);
     b[b.length - 1] = 7; // never ends in a zero byte (the torn-write test cuts the tail of a record)
@@ -102,29 +102,9 @@ class SegmentStorageTest {
       SegmentStorage s = new SegmentStorage(d, 4096 + r.nextInt(8192), true, THREE, "seed-" + seed);
       recover(s);
       write(s, new RaftStorage.Write(null, 0, DurableState.bootstrap(THREE).entries()));
-      long term = 1;
-      long last = 1;
-      long snap = 0;
+      RandomWrites writes = new RandomWrites(THREE);
       for (int i = 0; i < 300; i++) {
-        HardState hs = null;
-        if (r.nextInt(5) == 0) hs = new HardState(++term, r.nextBoolean() ? "n" + (1 + r.nextInt(3)) : null);
-        Snapshot snapshot = null;
-        if (r.nextInt(12) == 0) {
-          long idx = snap + 1 + r.nextInt((int) (last - snap) + 5);
-          byte[] data = new byte[r.nextInt(3000)];
-          r.nextBytes(data);
-          snapshot = new Snapshot(new SnapshotMeta(idx, term, THREE), data);
-          if (idx >= last) last = idx;
-          snap = idx;
-        }
-        long truncate = 0;
-        if (last > snap + 1 && r.nextInt(6) == 0) {
-          truncate = snap + 1 + r.nextInt((int) (last - snap));
-          last = truncate - 1;
-        }
-        List<LogEntry> entries = new ArrayList<>();
-        for (int k = r.nextInt(6); k > 0; k--) entries.add(entry(++last, term, r));
-        RaftStorage.Write w = new RaftStorage.Write(hs, snapshot, truncate, entries);
+        RaftStorage.Write w = writes.next(r);
         model.write(w);
         write(s, w);
         if (r.nextInt(40) == 0) {
