@@ -28,13 +28,15 @@ import org.HdrHistogram.Recorder;
  * ({@code shared}, how {@code raft.persistence.segments.dir} is used) or with each member on a log of
  * its own in a directory of its own ({@code separate}: a writer thread and an fdatasync per group).
  * Prints, for each layout and group count, writes per second, syncs per second, writes per sync and
- * the write latency percentiles.
+ * the write latency percentiles. Segments are 8 MiB, so that creating the first segment of each
+ * separate log (zero-filled) falls in the warmup.
  *
  * <pre>java -cp examples/target/raft-kv.jar io.raftactors.examples.bench.SharedLogBenchmark [--groups 1,8,32] [--layout shared,separate] [--warmup 5] [--measure 10] [--dir DIR]</pre>
  */
 public final class SharedLogBenchmark {
   private static final ClusterConfig THREE = ClusterConfig.of("n1", "n2", "n3");
-  private static final long SEGMENT_BYTES = 64L << 20;
+  /** Segments of 8 MiB: each separate log creates one at its first write (in the warmup), zero-filled. */
+  static final long SEGMENT_BYTES = 8L << 20;
 
   private SharedLogBenchmark() {}
 
