@@ -73,8 +73,10 @@ import org.slf4j.LoggerFactory;
  *
  * <p><b>Compaction.</b> The oldest segment is deleted once, for every member with entries in it, the
  * member's durable snapshot covers them (every later segment starts with a checkpoint of each
- * member, so nothing else is lost with it). A member that never takes a snapshot keeps every segment
- * from its first entry on, other members' records included.
+ * member, so nothing else is lost with it). When the log holds more than a few segments and the
+ * oldest is kept by members whose live entries are few (quiet groups, whose snapshots do not come),
+ * those entries are copied into one record at the end of the log, and the old segments go. A member
+ * whose live entries are many keeps the segments from its first one on until its snapshot comes.
  */
 final class SegmentLog {
   private static final Logger LOG = LoggerFactory.getLogger(SegmentLog.class);
@@ -104,6 +106,12 @@ final class SegmentLog {
 
   /** How long a member being opened waits for the same member to be closed (a restart racing the stop before it). */
   static volatile long reopenWaitMs = 10_000;
+  /** The log looks at moving live entries forward once it holds more segments than this. */
+  static volatile int rewriteAfterSegments = 4;
+  /** A member's live entries are moved forward only if there are at most this many... */
+  static volatile long rewriteMaxEntries = 10_000;
+  /** ...and they take at most this part of a segment (1/8). */
+  static volatile int rewriteMaxSegmentPart = 8;
 
   /**
    * The log of {@code dir} (opened if no member of this process uses it yet), with {@code key}
@@ -190,6 +198,8 @@ final class SegmentLog {
   private IOException broken;
   /** Data syncs of segments so far (written by the writer thread only). */
   private volatile long syncs;
+  /** Members whose live entries were moved forward so far (written by the writer thread only). */
+  private volatile long moves;
   /** Writes made durable so far (written by the writer thread only). */
   private volatile long writesSynced;
   /** The record being written; reused from write to write. */
@@ -211,6 +221,8 @@ final class SegmentLog {
     IOException failed;
     /** Its state as the last reading of the directory found it, until it recovers from it. */
     Replay replay;
+    /** Its snapshot index when its live entries were found too large to move (until a snapshot shrinks them); -1: not so. */
+    long tooLargeAtSnapshot = -1;
 
     Member(String key) {
       this.key = key;
@@ -233,6 +245,8 @@ final class SegmentLog {
     final long size;
     long position;
     final Map<String, Long> maxEntryIndex = new HashMap<>();
+    /** Members with a write record in it (not only a checkpoint). */
+    final Set<String> writers = new HashSet<>();
 
     Segment(long seq, Path path, FileChannel channel, long size, long position) {
       this.seq = seq;
@@ -392,6 +406,7 @@ final class SegmentLog {
       encodeWrite(p.key(), w, record);
       Segment s = segmentFor(record.position() - RECORD_HEADER);
       writeRecord(s, record);
+      s.writers.add(p.key());
       if (s.position > s.size / 2 && prepared == null) prepareNext(s.seq + 1);
       unsynced.add(p);
     } catch (IOException | RuntimeException e) {
@@ -442,6 +457,110 @@ final class SegmentLog {
     if (!snapshots.isEmpty()) compact(snapshots); // before the writes complete: what a snapshot covers is gone once it is acknowledged
     for (Pending p : unsynced) p.done().complete(null);
     unsynced.clear();
+    if (segments.size() > rewriteAfterSegments) moveForward();
+  }
+
+  /**
+   * The oldest segment is kept only by members whose snapshots do not cover their entries in it
+   * (quiet groups take no snapshot for long): if each such member's live entries are few, they are
+   * copied into one record at the end of the log (truncating the member's log to its snapshot and
+   * appending them again), made durable, and the segments before that record no longer keep the
+   * member. The oldest segments nothing else keeps are then deleted. A member whose live entries are
+   * many keeps the segments until its snapshot comes.
+   */
+  private void moveForward() {
+    Segment oldest = segments.firstEntry().getValue();
+    if (oldest == active || broken != null) return;
+    List<Member> pinning = new ArrayList<>();
+    for (Map.Entry<String, Long> e : oldest.maxEntryIndex.entrySet()) {
+      Member m = members.get(e.getKey());
+      if (m.snapshotIndex() >= e.getValue()) continue;
+      boolean tooLarge = m.tooLargeAtSnapshot == m.snapshotIndex();
+      if (m.failed != null || tooLarge || m.lastIndex - m.snapshotIndex() > rewriteMaxEntries) return;
+      pinning.add(m);
+    }
+    if (pinning.isEmpty()) {
+      compact(Set.of());
+      return;
+    }
+    List<Write> copies = new ArrayList<>();
+    for (Member m : pinning) {
+      try {
+        Write w = liveEntries(m);
+        if (w == null) return;
+        copies.add(w);
+      } catch (IOException | RuntimeException e) {
+        LOG.warn("Raft segment log in {}: the live entries of member {} cannot be read to move them forward ({}); the "
+            + "segments they are in stay until its snapshot covers them", dir, m.key, e.toString());
+        return;
+      }
+    }
+    Map<Member, Segment> movedTo = new LinkedHashMap<>();
+    try {
+      for (int i = 0; i < pinning.size(); i++) {
+        Member m = pinning.get(i);
+        Write w = copies.get(i);
+        encodeWrite(m.key, w, record);
+        Segment s = segmentFor(record.position() - RECORD_HEADER);
+        writeRecord(s, record);
+        s.maxEntryIndex.merge(m.key, m.lastIndex, Math::max);
+        s.writers.add(m.key);
+        movedTo.put(m, s);
+        moves++;
+      }
+      if (fsync) {
+        active.channel.force(false);
+        syncs++;
+      }
+    } catch (IOException | RuntimeException e) {
+      broken = e instanceof IOException x ? x : new IOException(e);
+      LOG.error("Raft segment log in {}: moving live entries forward failed ({}); no member writes until one recovers",
+          dir, broken.toString());
+      return;
+    }
+    for (Map.Entry<Member, Segment> e : movedTo.entrySet()) {
+      for (Segment s : segments.headMap(e.getValue().seq).values()) {
+        s.maxEntryIndex.remove(e.getKey().key);
+        s.writers.remove(e.getKey().key); // its state before the copy is in the checkpoint of the copy's segment
+      }
+    }
+    compact(Set.of());
+  }
+
+  /**
+   * The record that holds member {@code m}'s live entries again (read back from the segments), or
+   * null if they take too large a part of a segment to be copied (remembered until its log changes).
+   */
+  private Write liveEntries(Member m) throws IOException {
+    Replay r = new Replay();
+    ByteBuffer head = ByteBuffer.allocate(RECORD_HEADER);
+    for (Segment s : segments.values()) {
+      if (!s.writers.contains(m.key)) continue; // only its checkpoint: the state the replay has reached
+      for (long at = HEADER; at < s.position; ) {
+        head.clear();
+        readFully(s.channel, head, at);
+        int length = head.getInt(0);
+        ByteBuffer payload = ByteBuffer.allocate(length);
+        readFully(s.channel, payload, at + RECORD_HEADER);
+        BinaryIn in = new BinaryIn(payload.array());
+        byte type = in.readByte();
+        if (in.readUTF().equals(m.key)) r.apply(type, in);
+        at += RECORD_HEADER + length;
+      }
+    }
+    List<LogEntry> live = r.entries();
+    if (!r.hardState.equals(m.hardState) || r.lastIndex() != m.lastIndex || r.snapshotIndex() != m.snapshotIndex()) {
+      throw new IllegalStateException("what the segments hold (last index " + r.lastIndex() + ", snapshot "
+          + r.snapshotIndex() + ") is not what was written (" + m.lastIndex + ", " + m.snapshotIndex() + ")");
+    }
+    long first = m.snapshotIndex() + 1;
+    Write w = new Write(m.hardState, first, live);
+    encodeWrite(m.key, w, record);
+    if (record.position() > segmentBytes / rewriteMaxSegmentPart) {
+      m.tooLargeAtSnapshot = m.snapshotIndex();
+      return null;
+    }
+    return w;
   }
 
   private void fail(Member m, Pending p, Exception e) {
@@ -868,6 +987,7 @@ final class SegmentLog {
           String key = in.readUTF();
           long max = member(key).replay.apply(type, in);
           if (max > 0) s.maxEntryIndex.merge(key, max, Math::max);
+          if (type == WRITE) s.writers.add(key);
         } catch (IOException | RuntimeException e) {
           throw new IOException("corrupt record in " + path + " at offset " + at + ": " + e.getMessage(), e);
         }
@@ -950,6 +1070,9 @@ final class SegmentLog {
         if (snapshot == null || m.lastIncludedIndex() > snapshotIndex()) installSnapshot(m);
       }
       long truncateFrom = in.readLong();
+      // Entries from truncateFrom on are gone: none of them can be missing any more (a member's live
+      // entries moved forward truncate from past its snapshot and come again).
+      if (truncateFrom > 0) missingUpTo = Math.min(missingUpTo, truncateFrom - 1);
       if (truncateFrom > 0 && truncateFrom < base + log.size()) {
         if (truncateFrom <= base) {
           log.clear();
@@ -1051,6 +1174,11 @@ final class SegmentLog {
   /** Data syncs of this log's segments since it opened (one per batch, plus one per switch of segments). */
   long syncs() {
     return syncs;
+  }
+
+  /** Members whose live entries were moved forward since the log opened. */
+  long moves() {
+    return moves;
   }
 
   /** Writes of all members made durable since the log opened. */

@@ -155,6 +155,11 @@ public final class SegmentStorage implements RaftStorage, AutoCloseable {
     return log.writesSynced();
   }
 
+  /** For tests: members whose live entries the log moved forward since it opened. */
+  long logMoves() {
+    return log.moves();
+  }
+
   /** For tests: how storages open their files by default (storages of one log share one opener). */
   static SegmentLog.FileOpener realFiles() {
     return REAL_FILES;

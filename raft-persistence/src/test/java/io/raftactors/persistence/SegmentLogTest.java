@@ -144,7 +144,24 @@ class SegmentLogTest {
    */
   @Test
   void durability_T3_8_03_interleavedGroupsRecoverEachExactlyItsOwnWrites_acrossCompactionAndReopening() throws Exception {
-    for (long seed = 1; seed <= 6; seed++) {
+    int after = SegmentLog.rewriteAfterSegments;
+    int part = SegmentLog.rewriteMaxSegmentPart;
+    SegmentLog.rewriteAfterSegments = 3; // live entries are moved forward often
+    SegmentLog.rewriteMaxSegmentPart = 1;
+    long moves = 0;
+    try {
+      for (long seed = 1; seed <= 6; seed++) moves += interleavedRun(seed);
+    } finally {
+      SegmentLog.rewriteAfterSegments = after;
+      SegmentLog.rewriteMaxSegmentPart = part;
+    }
+    assertTrue(moves > 0, "no live entries were moved forward: the runs did not test it");
+  }
+
+  /** One seeded run of the test above; returns how many times live entries were moved forward. */
+  private long interleavedRun(long seed) throws Exception {
+    long moves = 0;
+    {
       Path d = dir.resolve("seed-" + seed);
       SplittableRandom r = new SplittableRandom(seed);
       long segmentBytes = 4096 + r.nextInt(8192);
@@ -179,6 +196,7 @@ class SegmentLogTest {
         } else if (event == 1) {
           assertSameState(recover(one.model), recover(one.storage), when + ", " + one.key + " recovered while live");
         } else if (event == 2) {
+          moves += all.get(0).storage.logMoves();
           for (RandomMember m : all) m.storage.close();
           segmentBytes = 4096 + r.nextInt(8192);
           for (RandomMember m : all) m.storage = new SegmentStorage(d, segmentBytes, true, THREE, m.key);
@@ -194,6 +212,7 @@ class SegmentLogTest {
       }
       List<Path> left = all.get(0).storage.segmentFiles();
       assertTrue(left.size() <= 2, "left after snapshots of everything: " + left);
+      moves += all.get(0).storage.logMoves();
       for (RandomMember m : all) m.storage.close();
       for (RandomMember m : all) {
         try (SegmentStorage again = new SegmentStorage(d, segmentBytes, true, THREE, m.key)) {
@@ -201,6 +220,7 @@ class SegmentLogTest {
         }
       }
     }
+    return moves;
   }
 
   /**
@@ -259,6 +279,35 @@ class SegmentLogTest {
     busy.model.write(snapshot);
     assertTrue(!busy.storage.segmentFiles().contains(first), "the segment holding the quiet group's records is deleted");
     assertReopenedAsModels(4096, quiet, busy);
+  }
+
+  /**
+   * A quiet group takes no snapshot for long: its few live entries keep the oldest segment. Once the
+   * log holds more than a few segments they are copied forward, and the old segments go; both groups
+   * recover exactly, also after reopening.
+   */
+  @Test
+  void aQuietGroupsFewLiveEntriesAreMovedForward_soTheOldSegmentsGo() throws Exception {
+    Member quiet = open("quiet/n1", 8192, SegmentStorage.realFiles());
+    Member busy = open("busy/n1", 8192, SegmentStorage.realFiles());
+    quiet.writeEntries(5);
+    Path first = busy.storage.segmentFiles().get(0);
+    int most = 0;
+    for (int i = 1; i <= 600; i++) {
+      busy.writeEntries(2);
+      if (i % 20 == 0) {
+        RaftStorage.Write w = new RaftStorage.Write(null, new Snapshot(new SnapshotMeta(busy.next - 1, 1, THREE), new byte[] {1}), 0, List.of());
+        write(busy.storage, w);
+        busy.model.write(w);
+      }
+      most = Math.max(most, busy.storage.segmentFiles().size());
+    }
+    assertTrue(busy.storage.logMoves() > 0, "the quiet group's entries were never moved");
+    assertTrue(most <= SegmentLog.rewriteAfterSegments + 3, "up to " + most + " segments");
+    assertTrue(!busy.storage.segmentFiles().contains(first), "the first segment, with the quiet group's entries, is gone");
+    assertSameState(recover(quiet.model), recover(quiet.storage), "quiet, live");
+    quiet.writeEntries(2);
+    assertReopenedAsModels(8192, quiet, busy);
   }
 
   /**
