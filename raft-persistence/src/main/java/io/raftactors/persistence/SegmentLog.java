@@ -483,18 +483,15 @@ final class SegmentLog {
       compact(Set.of());
       return;
     }
-    List<Write> copies = new ArrayList<>();
-    for (Member m : pinning) {
-      try {
-        Write w = liveEntries(m);
-        if (w == null) return;
-        copies.add(w);
-      } catch (IOException | RuntimeException e) {
-        LOG.warn("Raft segment log in {}: the live entries of member {} cannot be read to move them forward ({}); the "
-            + "segments they are in stay until its snapshot covers them", dir, m.key, e.toString());
-        return;
-      }
+    List<Write> copies;
+    try {
+      copies = liveEntries(pinning);
+    } catch (IOException | RuntimeException e) {
+      LOG.warn("Raft segment log in {}: the live entries of {} cannot be read to move them forward ({}); the segments "
+          + "they are in stay until snapshots cover them", dir, pinning.stream().map(m -> m.key).toList(), e.toString());
+      return;
     }
+    if (copies == null) return;
     Map<Member, Segment> movedTo = new LinkedHashMap<>();
     try {
       for (int i = 0; i < pinning.size(); i++) {
@@ -528,14 +525,16 @@ final class SegmentLog {
   }
 
   /**
-   * The record that holds member {@code m}'s live entries again (read back from the segments), or
-   * null if they take too large a part of a segment to be copied (remembered until its log changes).
+   * The records that hold the live entries of {@code ms} again, read back from the segments in one
+   * pass; null if those of one of them take too large a part of a segment to be copied (remembered
+   * until its snapshot changes).
    */
-  private Write liveEntries(Member m) throws IOException {
-    Replay r = new Replay();
+  private List<Write> liveEntries(List<Member> ms) throws IOException {
+    Map<String, Replay> replays = new HashMap<>();
+    for (Member m : ms) replays.put(m.key, new Replay());
     ByteBuffer head = ByteBuffer.allocate(RECORD_HEADER);
     for (Segment s : segments.values()) {
-      if (!s.writers.contains(m.key)) continue; // only its checkpoint: the state the replay has reached
+      if (java.util.Collections.disjoint(s.writers, replays.keySet())) continue;
       for (long at = HEADER; at < s.position; ) {
         head.clear();
         readFully(s.channel, head, at);
@@ -544,23 +543,30 @@ final class SegmentLog {
         readFully(s.channel, payload, at + RECORD_HEADER);
         BinaryIn in = new BinaryIn(payload.array());
         byte type = in.readByte();
-        if (in.readUTF().equals(m.key)) r.apply(type, in);
+        String key = in.readUTF();
+        Replay r = replays.get(key);
+        // In a segment without its writes a member has only its checkpoint: the state its replay has reached.
+        if (r != null && s.writers.contains(key)) r.apply(type, in);
         at += RECORD_HEADER + length;
       }
     }
-    List<LogEntry> live = r.entries();
-    if (!r.hardState.equals(m.hardState) || r.lastIndex() != m.lastIndex || r.snapshotIndex() != m.snapshotIndex()) {
-      throw new IllegalStateException("what the segments hold (last index " + r.lastIndex() + ", snapshot "
-          + r.snapshotIndex() + ") is not what was written (" + m.lastIndex + ", " + m.snapshotIndex() + ")");
+    List<Write> out = new ArrayList<>();
+    for (Member m : ms) {
+      Replay r = replays.get(m.key);
+      List<LogEntry> live = r.entries();
+      if (!r.hardState.equals(m.hardState) || r.lastIndex() != m.lastIndex || r.snapshotIndex() != m.snapshotIndex()) {
+        throw new IllegalStateException("what the segments hold of " + m.key + " (last index " + r.lastIndex()
+            + ", snapshot " + r.snapshotIndex() + ") is not what was written (" + m.lastIndex + ", " + m.snapshotIndex() + ")");
+      }
+      Write w = new Write(m.hardState, m.snapshotIndex() + 1, live);
+      encodeWrite(m.key, w, record);
+      if (record.position() > segmentBytes / rewriteMaxSegmentPart) {
+        m.tooLargeAtSnapshot = m.snapshotIndex();
+        return null;
+      }
+      out.add(w);
     }
-    long first = m.snapshotIndex() + 1;
-    Write w = new Write(m.hardState, first, live);
-    encodeWrite(m.key, w, record);
-    if (record.position() > segmentBytes / rewriteMaxSegmentPart) {
-      m.tooLargeAtSnapshot = m.snapshotIndex();
-      return null;
-    }
-    return w;
+    return out;
   }
 
   private void fail(Member m, Pending p, Exception e) {
