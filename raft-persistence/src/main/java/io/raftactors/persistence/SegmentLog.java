@@ -223,6 +223,8 @@ final class SegmentLog {
     Replay replay;
     /** Its snapshot index when its live entries were found too large to move (until a snapshot shrinks them); -1: not so. */
     long tooLargeAtSnapshot = -1;
+    /** Its snapshot index when it was last logged as keeping segments; -1: never. */
+    long keepsSegmentsWarnedAt = -1;
 
     Member(String key) {
       this.key = key;
@@ -476,7 +478,15 @@ final class SegmentLog {
       Member m = members.get(e.getKey());
       if (m.snapshotIndex() >= e.getValue()) continue;
       boolean tooLarge = m.tooLargeAtSnapshot == m.snapshotIndex();
-      if (m.failed != null || tooLarge || m.lastIndex - m.snapshotIndex() > rewriteMaxEntries) return;
+      if (m.failed != null || tooLarge || m.lastIndex - m.snapshotIndex() > rewriteMaxEntries) {
+        if (m.failed == null && m.keepsSegmentsWarnedAt != m.snapshotIndex()) {
+          m.keepsSegmentsWarnedAt = m.snapshotIndex();
+          LOG.warn("Raft segment log in {}: member {} keeps {} segments of the log: its {} entries after its snapshot "
+              + "(at {}) are too many to move forward; they go once a snapshot covers index {}", dir, m.key,
+              segments.size(), m.lastIndex - m.snapshotIndex(), m.snapshotIndex(), e.getValue());
+        }
+        return;
+      }
       pinning.add(m);
     }
     if (pinning.isEmpty()) {
@@ -515,6 +525,7 @@ final class SegmentLog {
           dir, broken.toString());
       return;
     }
+    LOG.debug("Raft segment log in {}: moved the live entries of {} forward", dir, movedTo.keySet().stream().map(m -> m.key).toList());
     for (Map.Entry<Member, Segment> e : movedTo.entrySet()) {
       for (Segment s : segments.headMap(e.getValue().seq).values()) {
         s.maxEntryIndex.remove(e.getKey().key);
