@@ -125,6 +125,26 @@ final class SegmentLog {
     synchronized (OPEN) {
       while (true) {
         SegmentLog log = OPEN.get(at);
+        if (log != null && log.closed) {
+          // Being closed: its writer still holds the directory until it has exited.
+          if (!log.writer.isAlive()) {
+            OPEN.remove(at);
+            log = null;
+          } else {
+            long left = deadline - System.currentTimeMillis();
+            if (left <= 0) {
+              throw new IllegalStateException("the segment log in " + at + " is still being closed: its writer thread has "
+                  + "not finished its last writes (a sync may be stuck); member " + key + " cannot open it yet");
+            }
+            try {
+              OPEN.wait(Math.min(left, 100));
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+              throw new IllegalStateException("interrupted while member " + key + " waited to open the segment log in " + at);
+            }
+            continue;
+          }
+        }
         if (log == null) {
           log = new SegmentLog(at, segmentBytes, fsync, files);
           OPEN.put(at, log);
@@ -160,8 +180,8 @@ final class SegmentLog {
     synchronized (OPEN) {
       keys.remove(key);
       if (keys.isEmpty()) {
-        OPEN.remove(dir);
         close();
+        if (!writer.isAlive()) OPEN.remove(dir); // else it stays, closing, until its writer has let the directory go
       }
       OPEN.notifyAll();
     }
@@ -196,6 +216,16 @@ final class SegmentLog {
   private boolean scanned;
   /** Set when a record or a sync failed: every write fails until a member recovers, which reads the directory again. */
   private IOException broken;
+  /**
+   * After a failed sync, the part of a segment written since its last good sync: it may or may not
+   * be on the disk whatever the page cache says, so the next reading of the directory zeroes it
+   * (the writes in it failed) before it reads anything.
+   */
+  private Path suspect;
+  private long suspectFrom;
+  private long suspectTo;
+  /** Set by the writer thread once it takes nothing more from the queue. */
+  private volatile boolean writerDone;
   /** Data syncs of segments so far (written by the writer thread only). */
   private volatile long syncs;
   /** Members whose live entries were moved forward so far (written by the writer thread only). */
@@ -246,7 +276,13 @@ final class SegmentLog {
     final FileChannel channel;
     final long size;
     long position;
+    /** Where the last sync of this segment reached: what is before it is durable. */
+    long synced;
     final Map<String, Long> maxEntryIndex = new HashMap<>();
+    /** Members with a checkpoint in it. */
+    final Set<String> checkpointed = new HashSet<>();
+    /** Members with any record in it. */
+    final Set<String> present = new HashSet<>();
     /** Members with a write record in it (not only a checkpoint). */
     final Set<String> writers = new HashSet<>();
 
@@ -256,6 +292,7 @@ final class SegmentLog {
       this.channel = channel;
       this.size = size;
       this.position = position;
+      this.synced = position;
     }
   }
 
@@ -319,8 +356,20 @@ final class SegmentLog {
       done.completeExceptionally(new IllegalStateException("the segment log in " + dir + " is closed"));
       return done;
     }
-    queue.add(new Pending(key, write, done));
+    enqueue(new Pending(key, write, done));
     return done;
+  }
+
+  /** Queues {@code p}; if the writer has already stopped taking from the queue, fails what is left in it. */
+  private void enqueue(Pending p) {
+    queue.add(p);
+    if (writerDone) failQueued();
+  }
+
+  private void failQueued() {
+    for (Pending p; (p = queue.poll()) != null; ) {
+      p.done().completeExceptionally(new IllegalStateException("the segment log in " + dir + " is closed"));
+    }
   }
 
   /**
@@ -332,15 +381,19 @@ final class SegmentLog {
     CompletableFuture<DurableState> result = new CompletableFuture<>();
     if (closed) return CompletableFuture.failedFuture(new IllegalStateException("the segment log in " + dir + " is closed"));
     CompletableFuture<Void> turn = new CompletableFuture<>();
-    turn.thenRun(() -> {
+    turn.whenComplete((ok, closedMeanwhile) -> {
+      if (closedMeanwhile != null) {
+        result.completeExceptionally(closedMeanwhile);
+        return;
+      }
       try {
         result.complete(recoverMember(key, initialConfig));
-      } catch (IOException | RuntimeException e) {
-        LOG.error("Raft segment log in {} cannot recover member {}: {}", dir, key, e.getMessage());
+      } catch (Throwable e) { // an Error too: the recovery must not be left without an answer
+        LOG.error("Raft segment log in {} cannot recover member {}: {}", dir, key, e.toString());
         result.completeExceptionally(e);
       }
     });
-    queue.add(new Pending(key, null, turn));
+    enqueue(new Pending(key, null, turn));
     return result;
   }
 
@@ -357,7 +410,11 @@ final class SegmentLog {
       done.complete(null);
     });
     if (closed) return CompletableFuture.completedFuture(null);
-    queue.add(new Pending(key, null, turn));
+    turn.exceptionally(e -> {
+      done.complete(null); // the log closed meanwhile: nothing of the member is left to wait for
+      return null;
+    });
+    enqueue(new Pending(key, null, turn));
     return done;
   }
 
@@ -384,11 +441,24 @@ final class SegmentLog {
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         break;
+      } catch (Throwable e) { // an Error (out of memory): the log stops writing, and says so, instead of dying
+        if (broken == null) broken = new IOException(e);
+        LOG.error("Raft segment log in {}: the writer failed ({}); no member writes until one recovers", dir, e.toString());
+        for (Pending p : batch) if (!p.done().isDone()) p.done().completeExceptionally(e);
+        unsynced.clear();
       } finally {
         batch.clear();
       }
     }
+    writerDone = true;
+    failQueued(); // queued after the writer's last look: failed, not left waiting
     closeSegments();
+    try {
+      if (lock != null) lock.release();
+      lockFile.close();
+    } catch (IOException e) {
+      LOG.warn("Raft segment log in {}: releasing its lock file failed: {}", dir, e.toString());
+    }
   }
 
   /** Appends the record of one write (not yet synced), or fails the write. */
@@ -397,6 +467,7 @@ final class SegmentLog {
     Write w = p.write();
     try {
       if (broken != null) throw new IOException("an earlier write failed and broke the log: " + broken.getMessage(), broken);
+      if (!scanned) throw new IOException("the log has not been read since it opened");
       if (m.failed != null) throw new IOException("an earlier write failed: " + m.failed.getMessage(), m.failed);
       if (!m.recovered) throw new IOException("write before recovery");
       if (w.snapshot() != null) writeSnapshotFile(p.key(), w.snapshot()); // this member's own failure if it fails
@@ -409,6 +480,7 @@ final class SegmentLog {
       Segment s = segmentFor(record.position() - RECORD_HEADER);
       writeRecord(s, record);
       s.writers.add(p.key());
+      s.present.add(p.key());
       if (s.position > s.size / 2 && prepared == null) prepareNext(s.seq + 1);
       unsynced.add(p);
     } catch (IOException | RuntimeException e) {
@@ -419,7 +491,11 @@ final class SegmentLog {
             dir, p.key(), io.toString());
       }
       fail(m, p, io);
-      sync(unsynced); // the records before it are whole: made durable, they are acknowledged
+      if (suspect != null) {
+        failAll(unsynced, io); // a sync failed: nothing written since the last good one can be acknowledged
+      } else {
+        sync(unsynced); // the records before it are whole: made durable, they are acknowledged
+      }
       return;
     }
     // The in-memory view of the member, as it is once this record is durable.
@@ -439,10 +515,7 @@ final class SegmentLog {
   private void sync(List<Pending> unsynced) {
     if (unsynced.isEmpty()) return;
     try {
-      if (fsync) {
-        active.channel.force(false);
-        syncs++; // the writer thread is the only one that writes it
-      }
+      force(active);
       writesSynced += unsynced.size();
     } catch (IOException | RuntimeException e) {
       IOException io = e instanceof IOException x ? x : new IOException(e);
@@ -450,8 +523,7 @@ final class SegmentLog {
         broken = io;
         LOG.error("Raft segment log in {}: a sync failed ({}); no member writes until one recovers", dir, io.toString());
       }
-      for (Pending p : unsynced) fail(member(p.key()), p, io);
-      unsynced.clear();
+      failAll(unsynced, io);
       return;
     }
     Set<String> snapshots = new HashSet<>();
@@ -499,6 +571,7 @@ final class SegmentLog {
     } catch (IOException | RuntimeException e) {
       LOG.warn("Raft segment log in {}: the live entries of {} cannot be read to move them forward ({}); the segments "
           + "they are in stay until snapshots cover them", dir, pinning.stream().map(m -> m.key).toList(), e.toString());
+      for (Member m : pinning) m.tooLargeAtSnapshot = m.snapshotIndex(); // not read again until its snapshot changes
       return;
     }
     if (copies == null) return;
@@ -512,13 +585,11 @@ final class SegmentLog {
         writeRecord(s, record);
         s.maxEntryIndex.merge(m.key, m.lastIndex, Math::max);
         s.writers.add(m.key);
+        s.present.add(m.key);
         movedTo.put(m, s);
         moves++;
       }
-      if (fsync) {
-        active.channel.force(false);
-        syncs++;
-      }
+      force(active);
     } catch (IOException | RuntimeException e) {
       broken = e instanceof IOException x ? x : new IOException(e);
       LOG.error("Raft segment log in {}: moving live entries forward failed ({}); no member writes until one recovers",
@@ -580,7 +651,35 @@ final class SegmentLog {
     return out;
   }
 
-  private void fail(Member m, Pending p, Exception e) {
+  private void failAll(List<Pending> unsynced, IOException cause) {
+    for (Pending p : unsynced) fail(member(p.key()), p, cause);
+    unsynced.clear();
+  }
+
+  /**
+   * Syncs {@code s}. If that fails, what was written to it since its last good sync is suspect: the
+   * kernel may have dropped it, and a later sync would not say so.
+   */
+  private void force(Segment s) throws IOException {
+    if (!fsync) {
+      s.synced = s.position;
+      return;
+    }
+    try {
+      s.channel.force(false);
+    } catch (IOException | RuntimeException e) {
+      if (suspect == null) {
+        suspect = s.path;
+        suspectFrom = s.synced;
+        suspectTo = s.position;
+      }
+      throw e;
+    }
+    syncs++; // the writer thread is the only one that writes it
+    s.synced = s.position;
+  }
+
+  private void fail(Member m, Pending p, Throwable e) {
     IOException io = e instanceof IOException x ? x : new IOException(e);
     if (m.failed == null) {
       m.failed = io;
@@ -650,11 +749,13 @@ final class SegmentLog {
     long need = RECORD_HEADER + (long) payloadBytes;
     // A zero length after the last record marks the end, so a record never fills a segment to its last byte.
     if (active != null && active.position + need + 4 <= active.size) return active;
+    return newSegment(need);
+  }
+
+  /** A new active segment with room for a record of {@code need} bytes after the checkpoints it starts with. */
+  private Segment newSegment(long need) throws IOException {
     // What is appended to the segment left must be durable before anything in the next one.
-    if (active != null && fsync) {
-      active.channel.force(false);
-      syncs++;
-    }
+    if (active != null) force(active);
     long seq = active == null ? 1 : active.seq + 1;
     List<BinaryOut> checkpoints = checkpoints();
     long size = HEADER + need + 4;
@@ -662,6 +763,12 @@ final class SegmentLog {
     size = Math.max(segmentBytes, size);
     Segment s = size == segmentBytes ? takePrepared(seq) : null;
     if (s == null) s = createSegment(seq, size);
+    for (Member m : members.values()) {
+      if (m.hasState()) {
+        s.checkpointed.add(m.key);
+        s.present.add(m.key);
+      }
+    }
     for (BinaryOut c : checkpoints) writeRecord(s, c);
     segments.put(seq, s);
     active = s;
@@ -702,6 +809,7 @@ final class SegmentLog {
       return null;
     }
     Path path = segmentPath(seq);
+    if (Files.exists(path)) throw new IOException("segment file " + path + " exists already: it is never replaced");
     move(dir, file, path);
     return openNew(seq, path, segmentBytes);
   }
@@ -709,6 +817,7 @@ final class SegmentLog {
   /** A new segment file filled with zeros, with its header, durable with its directory entry. */
   private Segment createSegment(long seq, long size) throws IOException {
     Path path = segmentPath(seq);
+    if (Files.exists(path)) throw new IOException("segment file " + path + " exists already: it is never replaced");
     Path tmp = dir.resolve(path.getFileName() + ".tmp");
     zeroFile(tmp, seq, size);
     try {
@@ -790,12 +899,16 @@ final class SegmentLog {
     syncDirectory(in);
   }
 
-  private void syncDirectory(Path d) {
+  private void syncDirectory(Path d) throws IOException {
     if (!fsync) return;
-    try (FileChannel ch = files.open(d, StandardOpenOption.READ)) {
-      ch.force(true);
+    FileChannel ch;
+    try {
+      ch = files.open(d, StandardOpenOption.READ);
     } catch (IOException e) {
-      // Some platforms cannot open a directory for syncing; the rename is then as durable as they allow.
+      return; // some platforms cannot open a directory for syncing; the rename is then as durable as they allow
+    }
+    try (ch) {
+      ch.force(true); // a failure here is the rename's: it may not be durable
     }
   }
 
@@ -880,40 +993,74 @@ final class SegmentLog {
   private void scan() throws IOException {
     closeSegments();
     scanned = false;
-    broken = null;
-    awaitPreparation();
-    try (DirectoryStream<Path> stale = Files.newDirectoryStream(dir, "*.{prealloc,tmp}")) {
-      for (Path f : stale) Files.deleteIfExists(f); // half-made files of an earlier run
-    }
-    for (Member m : members.values()) m.replay = new Replay();
-    List<Path> paths = listSegments();
     try {
+      awaitPreparation();
+      if (suspect != null) zeroSuspect();
+      broken = null;
+      try (DirectoryStream<Path> stale = Files.newDirectoryStream(dir, "*.{prealloc,tmp}")) {
+        for (Path f : stale) if (Files.isRegularFile(f)) Files.deleteIfExists(f); // half-made files of an earlier run
+      }
+      for (Member m : members.values()) m.replay = new Replay();
+      List<Path> paths = listSegments();
       for (int i = 0; i < paths.size(); i++) {
         Segment s = readSegment(paths.get(i), i == paths.size() - 1);
         segments.put(s.seq, s);
         active = s;
       }
+      Set<String> open = Set.copyOf(keys);
+      for (Member m : members.values()) {
+        Replay r = m.replay;
+        m.hardState = r.hardState;
+        m.snapshot = r.snapshot;
+        m.lastIndex = r.lastIndex();
+        // Kept only for members that will recover from it: not for one writing on (it recovered and nothing
+        // failed), nor for one not open here (it reads the directory again when it opens).
+        if (!open.contains(m.key) || (m.recovered && m.failed == null)) m.replay = null;
+      }
+      if (active != null && !checkpointsComplete()) {
+        // The last segment lacks the checkpoint of a member with records before it (a crash or a failure while
+        // its checkpoints were written): the log goes on in a new segment, which starts with all of them, so
+        // that deleting the segments before it never loses a member's state.
+        newSegment(0);
+        force(active);
+      }
+      scanned = true;
     } catch (IOException | RuntimeException e) {
       closeSegments();
       broken = e instanceof IOException x ? x : new IOException(e); // nothing is written on a log that was not read
       throw e;
     }
-    Set<String> open = Set.copyOf(keys);
+  }
+
+  /** Whether the active segment has the checkpoint of every member with state and records in older segments. */
+  private boolean checkpointsComplete() {
+    Set<String> older = new HashSet<>();
+    for (Segment s : segments.headMap(active.seq).values()) older.addAll(s.present);
     for (Member m : members.values()) {
-      Replay r = m.replay;
-      m.hardState = r.hardState;
-      m.snapshot = r.snapshot;
-      m.lastIndex = r.lastIndex();
-      // Kept only for members that will recover from it: not for one writing on (it recovered and nothing
-      // failed), nor for one not open here (it reads the directory again when it opens).
-      if (!open.contains(m.key) || (m.recovered && m.failed == null)) m.replay = null;
+      if (m.hasState() && older.contains(m.key) && !active.checkpointed.contains(m.key)) return false;
     }
-    if (active != null && active.position == HEADER) {
-      // A segment without records (a crash right after it was created): it starts with checkpoints, as every segment does.
-      for (BinaryOut c : checkpoints()) writeRecord(active, c);
-      if (fsync) active.channel.force(false);
+    return true;
+  }
+
+  /**
+   * Zeroes what was written to a segment after its last good sync, before a sync failed: those
+   * writes failed, and the page cache may hold them although the disk never will. The zeros are
+   * synced; if that fails too, the log stays broken.
+   */
+  private void zeroSuspect() throws IOException {
+    if (Files.exists(suspect) && suspectTo > suspectFrom) {
+      try (FileChannel ch = files.open(suspect, StandardOpenOption.WRITE)) {
+        ByteBuffer zeros = ByteBuffer.allocate((int) Math.min(ZERO_CHUNK, suspectTo - suspectFrom));
+        for (long at = suspectFrom; at < suspectTo; ) {
+          zeros.clear().limit((int) Math.min(zeros.capacity(), suspectTo - at));
+          at += ch.write(zeros, at);
+        }
+        ch.force(false);
+      }
+      LOG.warn("Raft segment log in {}: {} bytes of {} written after its last good sync (offset {}) are dropped: the "
+          + "sync that followed them failed", dir, suspectTo - suspectFrom, suspect, suspectFrom);
     }
-    scanned = true;
+    suspect = null;
   }
 
   private byte[] readSnapshotFile(Path memberDir, SnapshotMeta m) throws IOException {
@@ -974,7 +1121,15 @@ final class SegmentLog {
         head.flip();
         int length = head.getInt();
         int crc = head.getInt();
-        if (length == 0 && crc == 0) break; // the end of what was written
+        if (length == 0 && crc == 0) {
+          // The end of what was written; in a segment with one after it, nothing may follow (a write that
+          // a later one was acknowledged after can only have vanished in a crash if its sync lied).
+          if (!last && !zerosFrom(ch, at, size)) {
+            throw new IOException("corrupt segment " + path + ": records after zeros at offset " + at
+                + "; the log cannot be read past it; the node does not start");
+          }
+          break;
+        }
         String problem = null;
         byte[] payload = null;
         if (length <= 0 || at + 8 + length > size) {
@@ -1005,6 +1160,8 @@ final class SegmentLog {
           long max = member(key).replay.apply(type, in);
           if (max > 0) s.maxEntryIndex.merge(key, max, Math::max);
           if (type == WRITE) s.writers.add(key);
+          if (type == CHECKPOINT) s.checkpointed.add(key);
+          s.present.add(key);
         } catch (IOException | RuntimeException e) {
           throw new IOException("corrupt record in " + path + " at offset " + at + ": " + e.getMessage(), e);
         }
@@ -1151,11 +1308,9 @@ final class SegmentLog {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
-    try {
-      if (lock != null) lock.release();
-      lockFile.close();
-    } catch (IOException e) {
-      LOG.warn("Raft segment log in {}: releasing its lock file failed: {}", dir, e.toString());
+    if (writer.isAlive()) {
+      LOG.error("Raft segment log in {}: its writer thread has not finished its last writes after 10 s (a sync may be "
+          + "stuck); the directory stays locked until it has", dir);
     }
   }
 

@@ -34,6 +34,8 @@ final class FullDisk implements SegmentLog.FileOpener {
   private volatile java.util.concurrent.CountDownLatch syncGate;
   /** While set, a data sync fails with it. */
   private volatile String syncFailure;
+  /** Data syncs that still succeed before the one sync that fails; -1: none is planned. */
+  private final AtomicInteger syncsBeforeFailure = new AtomicInteger(-1);
 
   FullDisk(boolean copyOnWrite) {
     this.copyOnWrite = copyOnWrite;
@@ -67,6 +69,14 @@ final class FullDisk implements SegmentLog.FileOpener {
   /** Data syncs from now on wait until {@code gate} opens (null: they do not wait). */
   void holdSyncs(java.util.concurrent.CountDownLatch gate) {
     syncGate = gate;
+  }
+
+  /**
+   * After {@code ok} more data syncs succeed, the next one fails once (as fsync reports a failed
+   * writeback once on Linux: a sync after it succeeds, though the data may be lost).
+   */
+  void failOneSyncAfter(int ok) {
+    syncsBeforeFailure.set(ok);
   }
 
   /** Data syncs waiting at the gate now. */
@@ -193,6 +203,9 @@ final class FullDisk implements SegmentLog.FileOpener {
         }
         String failure = syncFailure;
         if (failure != null) throw new IOException(failure);
+        if (syncsBeforeFailure.get() >= 0 && syncsBeforeFailure.getAndDecrement() == 0) {
+          throw new IOException("injected: the device failed this sync once");
+        }
         dataSyncs.incrementAndGet();
       }
       file.force(metaData);

@@ -125,7 +125,7 @@ class SegmentStorageTest {
   }
 
   /** Offsets of the records of a segment file: [start, end) pairs, in order. */
-  private static List<long[]> records(Path segment) throws IOException {
+  static List<long[]> records(Path segment) throws IOException {
     List<long[]> out = new ArrayList<>();
     ByteBuffer b = ByteBuffer.wrap(Files.readAllBytes(segment));
     long at = 16;
