@@ -406,7 +406,10 @@ final class SegmentLog {
     CompletableFuture<Void> turn = new CompletableFuture<>();
     turn.thenRun(() -> {
       Member m = members.get(key);
-      if (m != null) m.recovered = false;
+      if (m != null) {
+        m.recovered = false; // it writes again only after it has recovered...
+        m.failed = null; // ...so a failure of its own no longer keeps its entries from moving forward
+      }
       done.complete(null);
     });
     if (closed) return CompletableFuture.completedFuture(null);
