@@ -131,17 +131,9 @@ final class SegmentLog {
             OPEN.remove(at);
             log = null;
           } else {
-            long left = deadline - System.currentTimeMillis();
-            if (left <= 0) {
-              throw new IllegalStateException("the segment log in " + at + " is still being closed: its writer thread has "
-                  + "not finished its last writes (a sync may be stuck); member " + key + " cannot open it yet");
-            }
-            try {
-              OPEN.wait(Math.min(left, 100));
-            } catch (InterruptedException e) {
-              Thread.currentThread().interrupt();
-              throw new IllegalStateException("interrupted while member " + key + " waited to open the segment log in " + at);
-            }
+            // Its writer's exit is not signalled: looked at again every 100 ms.
+            awaitRegistry(deadline, 100, at, key, () -> "the segment log in " + at + " is still being closed: its writer "
+                + "thread has not finished its last writes (a sync may be stuck); member " + key + " cannot open it yet");
             continue;
           }
         }
@@ -149,17 +141,8 @@ final class SegmentLog {
           log = new SegmentLog(at, segmentBytes, fsync, files);
           OPEN.put(at, log);
         } else if (log.keys.contains(key)) {
-          long left = deadline - System.currentTimeMillis();
-          if (left <= 0) {
-            throw new IllegalStateException("member " + key + " is already open on the segment log in " + at
-                + " (a storage is closed before the member is started on it again)");
-          }
-          try {
-            OPEN.wait(left);
-          } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted while member " + key + " waited to open the segment log in " + at);
-          }
+          awaitRegistry(deadline, Long.MAX_VALUE, at, key, () -> "member " + key + " is already open on the segment log in "
+              + at + " (a storage is closed before the member is started on it again)");
           continue;
         } else if (log.segmentBytes != segmentBytes || log.fsync != fsync || log.files != files) {
           throw new IllegalStateException("the segment log in " + at + " is open with segment-size = " + log.segmentBytes
@@ -169,6 +152,22 @@ final class SegmentLog {
         log.keys.add(key);
         return log;
       }
+    }
+  }
+
+  /**
+   * Waits (holding {@link #OPEN}'s monitor) until the registry changes, at most {@code pollMs} and
+   * never past {@code deadline}; past it, refuses with {@code refusal}.
+   */
+  private static void awaitRegistry(long deadline, long pollMs, Path at, String key,
+      java.util.function.Supplier<String> refusal) {
+    long left = deadline - System.currentTimeMillis();
+    if (left <= 0) throw new IllegalStateException(refusal.get());
+    try {
+      OPEN.wait(Math.min(left, pollMs));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while member " + key + " waited to open the segment log in " + at);
     }
   }
 
@@ -294,6 +293,19 @@ final class SegmentLog {
       this.position = position;
       this.synced = position;
     }
+
+    /** Member {@code key} has a write record in it, with entries up to {@code maxEntry} (0: none). */
+    void wrote(String key, long maxEntry) {
+      writers.add(key);
+      present.add(key);
+      if (maxEntry > 0) maxEntryIndex.merge(key, maxEntry, Math::max);
+    }
+
+    /** Member {@code key} has a checkpoint in it. */
+    void checkpointed(String key) {
+      checkpointed.add(key);
+      present.add(key);
+    }
   }
 
   private SegmentLog(Path dir, long segmentBytes, boolean fsync, FileOpener files) {
@@ -402,6 +414,7 @@ final class SegmentLog {
    * recover again before it writes.
    */
   CompletableFuture<Void> closeMember(String key) {
+    if (closed) return CompletableFuture.completedFuture(null);
     CompletableFuture<Void> done = new CompletableFuture<>();
     CompletableFuture<Void> turn = new CompletableFuture<>();
     turn.thenRun(() -> {
@@ -412,7 +425,6 @@ final class SegmentLog {
       }
       done.complete(null);
     });
-    if (closed) return CompletableFuture.completedFuture(null);
     turn.exceptionally(e -> {
       done.complete(null); // the log closed meanwhile: nothing of the member is left to wait for
       return null;
@@ -445,8 +457,8 @@ final class SegmentLog {
         Thread.currentThread().interrupt();
         break;
       } catch (Throwable e) { // an Error (out of memory): the log stops writing, and says so, instead of dying
-        if (broken == null) broken = new IOException(e);
-        LOG.error("Raft segment log in {}: the writer failed ({}); no member writes until one recovers", dir, e.toString());
+        if (broken != null) LOG.error("Raft segment log in {}: the writer failed ({})", dir, e.toString()); // the log was broken already
+        breakLog("the writer", e);
         for (Pending p : batch) if (!p.done().isDone()) p.done().completeExceptionally(e);
         unsynced.clear();
       } finally {
@@ -482,17 +494,11 @@ final class SegmentLog {
       encodeWrite(p.key(), w, record);
       Segment s = segmentFor(record.position() - RECORD_HEADER);
       writeRecord(s, record);
-      s.writers.add(p.key());
-      s.present.add(p.key());
+      s.wrote(p.key(), w.entries().isEmpty() ? 0 : w.entries().get(w.entries().size() - 1).index());
       if (s.position > s.size / 2 && prepared == null) prepareNext(s.seq + 1);
       unsynced.add(p);
     } catch (IOException | RuntimeException e) {
-      IOException io = e instanceof IOException x ? x : new IOException(e);
-      if (broken == null) {
-        broken = io;
-        LOG.error("Raft segment log in {}: a write of member {} failed ({}); no member writes until one recovers",
-            dir, p.key(), io.toString());
-      }
+      IOException io = breakLog("a write of member " + p.key(), e);
       fail(m, p, io);
       if (suspect != null) {
         failAll(unsynced, io); // a sync failed: nothing written since the last good one can be acknowledged
@@ -508,10 +514,7 @@ final class SegmentLog {
       m.lastIndex = Math.max(m.lastIndex, m.snapshot.lastIncludedIndex());
     }
     if (w.truncateFrom() > 0) m.lastIndex = Math.min(m.lastIndex, w.truncateFrom() - 1);
-    if (!w.entries().isEmpty()) {
-      m.lastIndex = w.entries().get(w.entries().size() - 1).index();
-      active.maxEntryIndex.merge(m.key, m.lastIndex, Math::max);
-    }
+    if (!w.entries().isEmpty()) m.lastIndex = w.entries().get(w.entries().size() - 1).index();
   }
 
   /** Makes the appended records durable with one sync and completes their writes; then compacts. */
@@ -521,12 +524,7 @@ final class SegmentLog {
       force(active);
       writesSynced += unsynced.size();
     } catch (IOException | RuntimeException e) {
-      IOException io = e instanceof IOException x ? x : new IOException(e);
-      if (broken == null) {
-        broken = io;
-        LOG.error("Raft segment log in {}: a sync failed ({}); no member writes until one recovers", dir, io.toString());
-      }
-      failAll(unsynced, io);
+      failAll(unsynced, breakLog("a sync", e));
       return;
     }
     Set<String> snapshots = new HashSet<>();
@@ -586,17 +584,13 @@ final class SegmentLog {
         encodeWrite(m.key, w, record);
         Segment s = segmentFor(record.position() - RECORD_HEADER);
         writeRecord(s, record);
-        s.maxEntryIndex.merge(m.key, m.lastIndex, Math::max);
-        s.writers.add(m.key);
-        s.present.add(m.key);
+        s.wrote(m.key, m.lastIndex);
         movedTo.put(m, s);
         moves++;
       }
       force(active);
     } catch (IOException | RuntimeException e) {
-      broken = e instanceof IOException x ? x : new IOException(e);
-      LOG.error("Raft segment log in {}: moving live entries forward failed ({}); no member writes until one recovers",
-          dir, broken.toString());
+      breakLog("moving live entries forward", e);
       return;
     }
     LOG.debug("Raft segment log in {}: moved the live entries of {} forward", dir, movedTo.keySet().stream().map(m -> m.key).toList());
@@ -652,6 +646,19 @@ final class SegmentLog {
       out.add(w);
     }
     return out;
+  }
+
+  /**
+   * {@code what} failed with {@code e}: the log is broken (the first cause is kept and logged) and
+   * every write fails until a member recovers. Returns {@code e} as an IOException.
+   */
+  private IOException breakLog(String what, Throwable e) {
+    IOException io = e instanceof IOException x ? x : new IOException(e);
+    if (broken == null) {
+      broken = io;
+      LOG.error("Raft segment log in {}: {} failed ({}); no member writes until one recovers", dir, what, io.toString());
+    }
+    return io;
   }
 
   private void failAll(List<Pending> unsynced, IOException cause) {
@@ -766,12 +773,7 @@ final class SegmentLog {
     size = Math.max(segmentBytes, size);
     Segment s = size == segmentBytes ? takePrepared(seq) : null;
     if (s == null) s = createSegment(seq, size);
-    for (Member m : members.values()) {
-      if (m.hasState()) {
-        s.checkpointed.add(m.key);
-        s.present.add(m.key);
-      }
-    }
+    for (Member m : members.values()) if (m.hasState()) s.checkpointed(m.key);
     for (BinaryOut c : checkpoints) writeRecord(s, c);
     segments.put(seq, s);
     active = s;
@@ -1053,12 +1055,7 @@ final class SegmentLog {
   private void zeroSuspect() throws IOException {
     if (Files.exists(suspect) && suspectTo > suspectFrom) {
       try (FileChannel ch = files.open(suspect, StandardOpenOption.WRITE)) {
-        ByteBuffer zeros = ByteBuffer.allocate((int) Math.min(ZERO_CHUNK, suspectTo - suspectFrom));
-        for (long at = suspectFrom; at < suspectTo; ) {
-          zeros.clear().limit((int) Math.min(zeros.capacity(), suspectTo - at));
-          at += ch.write(zeros, at);
-        }
-        ch.force(false);
+        zero(ch, suspectFrom, suspectTo);
       }
       LOG.warn("Raft segment log in {}: {} bytes of {} written after its last good sync (offset {}) are dropped: the "
           + "sync that followed them failed", dir, suspectTo - suspectFrom, suspect, suspectFrom);
@@ -1161,10 +1158,8 @@ final class SegmentLog {
           byte type = in.readByte();
           String key = in.readUTF();
           long max = member(key).replay.apply(type, in);
-          if (max > 0) s.maxEntryIndex.merge(key, max, Math::max);
-          if (type == WRITE) s.writers.add(key);
-          if (type == CHECKPOINT) s.checkpointed.add(key);
-          s.present.add(key);
+          if (type == WRITE) s.wrote(key, max);
+          else s.checkpointed(key);
         } catch (IOException | RuntimeException e) {
           throw new IOException("corrupt record in " + path + " at offset " + at + ": " + e.getMessage(), e);
         }
@@ -1198,10 +1193,13 @@ final class SegmentLog {
     return true;
   }
 
+  /** Writes zeros over {@code [from, to)} of {@code ch} and syncs them. */
   private void zero(FileChannel ch, long from, long to) throws IOException {
-    ByteBuffer b = ByteBuffer.allocate((int) (to - from));
-    long at = from;
-    while (b.hasRemaining()) at += ch.write(b, at);
+    ByteBuffer zeros = ByteBuffer.allocate((int) Math.min(ZERO_CHUNK, to - from));
+    for (long at = from; at < to; ) {
+      zeros.clear().limit((int) Math.min(zeros.capacity(), to - at));
+      at += ch.write(zeros, at);
+    }
     if (fsync) ch.force(false);
   }
 
@@ -1332,18 +1330,13 @@ final class SegmentLog {
     return out;
   }
 
-  /** The files in {@code dir} (none if it does not exist) whose names match {@code glob}, sorted. */
-  static List<Path> filesIn(Path dir, String glob) {
+  /** The segment files in {@code dir} (none if it does not exist), oldest first. */
+  static List<Path> segmentFilesIn(Path dir) {
     try {
-      return list(dir, glob);
+      return list(dir, "segment-*.log");
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read " + dir.toAbsolutePath(), e);
     }
-  }
-
-  /** The segment files in {@code dir}, oldest first. */
-  static List<Path> segmentFilesIn(Path dir) {
-    return filesIn(dir, "segment-*.log");
   }
 
   /** Data syncs of this log's segments since it opened (one per batch, plus one per switch of segments). */

@@ -73,14 +73,7 @@ public final class SegmentStorage implements RaftStorage, AutoCloseable {
   public static SegmentStorage start(ActorSystem<?> system, RaftSettings settings) {
     Config config = system.settings().config();
     StorageGuard.checkNoJournalData(config, settings); // not empty segments over a log kept in the journal
-    Path memberDir = directory(config, settings);
-    List<Path> old = SegmentLog.segmentFilesIn(memberDir);
-    if (!old.isEmpty()) {
-      throw new IllegalStateException("raft node " + settings.memberId() + " of group " + settings.groupId()
-          + " does not start: " + memberDir.toAbsolutePath() + " holds " + old.size() + " segment file(s) of the "
-          + "per-member layout of an earlier version, which this version does not read (every group of a node now "
-          + "shares one log in raft.persistence.segments.dir). Move that directory away to start this member empty.");
-    }
+    StorageGuard.checkNotPerMemberLayout(config, settings); // an earlier version's layout is refused, not read as empty
     Config c = config.getConfig("raft.persistence.segments");
     SegmentStorage s = new SegmentStorage(Path.of(c.getString("dir")), c.getBytes("segment-size"), c.getBoolean("fsync"),
         settings.bootstrapConfig(), key(settings));
@@ -173,15 +166,5 @@ public final class SegmentStorage implements RaftStorage, AutoCloseable {
   /** For tests: the segment files of the log now. */
   List<Path> segmentFiles() {
     return log.segmentFiles();
-  }
-
-  /** For tests: this member's snapshot files now. */
-  List<Path> snapshotFiles() {
-    return SegmentLog.filesIn(log.memberDirectory(key), "snapshot-*.bin");
-  }
-
-  /** For tests: the directory of this member's snapshot files. */
-  Path memberDirectory() {
-    return log.memberDirectory(key);
   }
 }

@@ -89,6 +89,20 @@ final class StorageGuard {
         + "segments. To start this member on the journal without it, move that directory away first.");
   }
 
+  /**
+   * Before the segment storage of {@code settings} starts: segment files in the member's own
+   * directory are the per-member layout of an earlier version, which is not read.
+   */
+  static void checkNotPerMemberLayout(Config config, RaftSettings settings) {
+    Path memberDir = SegmentStorage.directory(config, settings);
+    int n = count(memberDir, "segment-*.log");
+    if (n == 0) return;
+    throw new IllegalStateException("raft node " + settings.memberId() + " of group " + settings.groupId()
+        + " does not start: " + memberDir.toAbsolutePath() + " holds " + n + " segment file(s) of the "
+        + "per-member layout of an earlier version, which this version does not read (every group of a node now "
+        + "shares one log in raft.persistence.segments.dir). Move that directory away to start this member empty.");
+  }
+
   /** Whether {@code plugin} is Akka's LevelDB journal (the default), which keeps its files in {@code dir}. */
   private static boolean isLevelDb(Config config, String plugin) {
     return config.hasPath(plugin + ".class") && config.getString(plugin + ".class").contains("leveldb")
