@@ -129,4 +129,12 @@ public final class Bench {
         memory / (double) (1L << 30), System.getProperty("java.vm.name"), System.getProperty("java.version"),
         System.getProperty("os.name"), System.getProperty("os.version"), System.getProperty("os.arch"));
   }
+
+  /** Deletes {@code dir} and everything below it, as far as it can (a benchmark's data of one run). */
+  static void deleteTree(Path dir) throws java.io.IOException {
+    if (!java.nio.file.Files.exists(dir)) return;
+    try (java.util.stream.Stream<Path> files = java.nio.file.Files.walk(dir)) {
+      files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+    }
+  }
 }

@@ -205,7 +205,7 @@ public final class FrozenFollowerBenchmark {
       measure(settings, config);
     } finally {
       stopMembers();
-      deleteTree(data);
+      Bench.deleteTree(data); // the members' storage (the logs of their JVMs stay)
       System.out.println("member logs: " + dir);
     }
   }
@@ -365,14 +365,6 @@ public final class FrozenFollowerBenchmark {
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }
-    }
-  }
-
-  /** Deletes the members' storage (the logs of their JVMs stay). */
-  private static void deleteTree(Path dir) throws IOException {
-    if (!Files.exists(dir)) return;
-    try (java.util.stream.Stream<Path> files = Files.walk(dir)) {
-      files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
     }
   }
 

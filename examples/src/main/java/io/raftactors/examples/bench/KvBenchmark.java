@@ -275,9 +275,7 @@ public final class KvBenchmark {
       for (RaftClient c : raftClients) c.close();
       for (ActorSystem<Void> s : systems.values()) s.terminate();
       for (ActorSystem<Void> s : systems.values()) s.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
-      try (java.util.stream.Stream<java.nio.file.Path> files = java.nio.file.Files.walk(data)) {
-        files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete()); // the journals of this run
-      }
+      Bench.deleteTree(data); // the journals of this run
     }
   }
 

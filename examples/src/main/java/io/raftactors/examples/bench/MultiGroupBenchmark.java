@@ -7,15 +7,12 @@ import io.raftactors.examples.kv.KvCommand;
 import io.raftactors.examples.kv.KvStateMachine;
 import io.raftactors.persistence.SegmentStorage;
 import io.raftactors.testkit.RaftTestKit;
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 
@@ -73,7 +70,7 @@ public final class MultiGroupBenchmark {
         try {
           System.out.println(run(data, layout, g, new LoadDriver.Load(g * perGroup, warmup, measure, 100, 0)).line());
         } finally {
-          deleteTree(data);
+          Bench.deleteTree(data);
         }
       }
     }
@@ -118,19 +115,26 @@ public final class MultiGroupBenchmark {
           return r;
         });
       };
-      long[] before = new long[2];
-      long[] after = new long[2];
+      long[][] totals = new long[2][];
       LoadDriver.Measurement m = LoadDriver.run(load, put, new LoadDriver.Phases() {
         @Override
         public void measureStarting() {
-          syncs(storages, before);
+          totals[0] = logTotals();
         }
 
         @Override
         public void measureEnded() {
-          syncs(storages, after);
+          totals[1] = logTotals();
+        }
+
+        private long[] logTotals() {
+          synchronized (storages) {
+            return SharedLogBenchmark.logTotals(storages);
+          }
         }
       });
+      long[] before = totals[0];
+      long[] after = totals[1];
       long syncs = after[0] - before[0];
       long writes = after[1] - before[1];
       return new Result(layout, groups, m, syncs / m.seconds(), syncs == 0 ? 0 : (double) writes / syncs);
@@ -139,24 +143,4 @@ public final class MultiGroupBenchmark {
     }
   }
 
-  /** The syncs and synced writes of the distinct logs the storages are on, into {@code out}. */
-  private static void syncs(List<SegmentStorage> storages, long[] out) {
-    Map<Path, SegmentStorage> logs = new java.util.HashMap<>();
-    synchronized (storages) {
-      for (SegmentStorage s : storages) logs.putIfAbsent(s.directory(), s);
-    }
-    out[0] = 0;
-    out[1] = 0;
-    for (SegmentStorage s : logs.values()) {
-      out[0] += s.logSyncs();
-      out[1] += s.logWritesSynced();
-    }
-  }
-
-  private static void deleteTree(Path dir) throws IOException {
-    if (!Files.exists(dir)) return;
-    try (var files = Files.walk(dir)) {
-      for (Path p : files.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
-    }
-  }
 }

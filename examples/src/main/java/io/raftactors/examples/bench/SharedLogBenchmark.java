@@ -5,13 +5,14 @@ import io.raftactors.core.ClusterConfig;
 import io.raftactors.core.EntryData;
 import io.raftactors.core.LogEntry;
 import io.raftactors.persistence.SegmentStorage;
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Comparator;
+import java.util.Collection;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -85,7 +86,7 @@ public final class SharedLogBenchmark {
         try {
           System.out.println(run(dir, layout, g, warmup, measure).line());
         } finally {
-          deleteTree(dir);
+          Bench.deleteTree(dir);
         }
       }
     }
@@ -149,12 +150,12 @@ public final class SharedLogBenchmark {
       TimeUnit.SECONDS.sleep(warmupSeconds); // the warmup: its results are dropped below
       recorder.getIntervalHistogram();
       long writesBefore = writes.sum();
-      long syncsBefore = syncs(layout, storages);
+      long syncsBefore = logTotals(storages)[0];
       long start = System.nanoTime();
       TimeUnit.SECONDS.sleep(measureSeconds); // the measurement
       long elapsed = System.nanoTime() - start;
       long written = writes.sum() - writesBefore;
-      long synced = syncs(layout, storages) - syncsBefore;
+      long synced = logTotals(storages)[0] - syncsBefore;
       Histogram latency = recorder.getIntervalHistogram();
       running.set(false);
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
@@ -168,18 +169,18 @@ public final class SharedLogBenchmark {
     }
   }
 
-  /** The syncs of the logs the storages are on: one log for all, or one each. */
-  private static long syncs(String layout, List<SegmentStorage> storages) {
-    if (layout.equals("shared")) return storages.get(0).logSyncs();
-    long n = 0;
-    for (SegmentStorage s : storages) n += s.logSyncs();
-    return n;
-  }
-
-  private static void deleteTree(Path dir) throws IOException {
-    if (!Files.exists(dir)) return;
-    try (var files = Files.walk(dir)) {
-      for (Path p : files.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
+  /**
+   * The syncs and the synced writes of the distinct logs {@code storages} are on (storages of one
+   * directory share its log), as {syncs, writes}.
+   */
+  static long[] logTotals(Collection<SegmentStorage> storages) {
+    Map<Path, SegmentStorage> logs = new HashMap<>();
+    for (SegmentStorage s : storages) logs.putIfAbsent(s.directory(), s);
+    long[] out = new long[2];
+    for (SegmentStorage s : logs.values()) {
+      out[0] += s.logSyncs();
+      out[1] += s.logWritesSynced();
     }
+    return out;
   }
 }
