@@ -754,6 +754,7 @@ public final class RaftNode {
         RandomSource.seeded(new SecureRandom().nextLong(), settings.memberId()), state);
     driver = new RaftDriver(core, new DriverHost(), settings.snapshotAfterEntries(), settings.snapshotAfterBytes(),
         settings.sessionTimeout().toMillis()); // loads the session table from the snapshot
+    driver.keepAfterSnapshot(settings.snapshotCatchUpEntries(), settings.snapshotCatchUpBytes());
     if (state.snapshotData() != null) {
       // T3.8-05: the state machine starts from the snapshot; the log after it is applied as it commits.
       stateMachine.restoreSnapshot(NodeSnapshot.unwrap(state.snapshotData()).stateMachine());

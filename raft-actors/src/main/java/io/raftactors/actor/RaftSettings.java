@@ -32,6 +32,8 @@ public final class RaftSettings {
   private final Duration recoveryTimeout;
   private final long snapshotAfterEntries;
   private final long snapshotAfterBytes;
+  private final int snapshotCatchUpEntries;
+  private final long snapshotCatchUpBytes;
   private final boolean bootstrapChecked;
   private final boolean bootstrapJoin;
   private final Duration sessionTimeout;
@@ -107,6 +109,14 @@ public final class RaftSettings {
       throw new IllegalArgumentException("raft.snapshot.after-entries must be 0 (off) or positive, was " + snapshotAfterEntries);
     }
     this.snapshotAfterBytes = bytes(raft, "snapshot.after-bytes");
+    this.snapshotCatchUpEntries = read(raft, "snapshot.catch-up-entries", Config::getInt);
+    if (snapshotCatchUpEntries < 0) {
+      throw new IllegalArgumentException("raft.snapshot.catch-up-entries must be 0 (none kept) or positive, was " + snapshotCatchUpEntries);
+    }
+    this.snapshotCatchUpBytes = read(raft, "snapshot.catch-up-bytes", Config::getBytes);
+    if (snapshotCatchUpBytes < 0) {
+      throw new IllegalArgumentException("raft.snapshot.catch-up-bytes must be 0 (none kept) or positive, was " + snapshotCatchUpBytes);
+    }
     this.restartBackoffMin = duration(raft, "restart-backoff.min");
     this.restartBackoffMax = duration(raft, "restart-backoff.max");
     this.recoveryTimeout = duration(raft, "recovery-timeout");
@@ -255,6 +265,16 @@ public final class RaftSettings {
   /** Bytes of entries applied since the last snapshot that trigger the next one. */
   public long snapshotAfterBytes() {
     return snapshotAfterBytes;
+  }
+
+  /** At most this many of the entries a snapshot covers stay in memory for followers a little behind; 0: none. */
+  public int snapshotCatchUpEntries() {
+    return snapshotCatchUpEntries;
+  }
+
+  /** ... and at most this many bytes of them. */
+  public long snapshotCatchUpBytes() {
+    return snapshotCatchUpBytes;
   }
 
   /**

@@ -548,12 +548,31 @@ public final class RaftCore {
    * for writing; storage drops the entries it covers once it is durable.
    */
   public void compact(long index, byte[] data) {
+    compact(index, data, 0, 0);
+  }
+
+  /**
+   * As {@link #compact(long, byte[])}, but the last entries the snapshot covers stay in the
+   * in-memory log, at most {@code keepEntries} of them and at most {@code keepBytes} bytes (by
+   * {@link LogEntry#sizeInBytes}): a follower that is only a little behind, as one with requests
+   * in flight always is, then catches up from the log instead of receiving the whole snapshot.
+   * They go with the next snapshot (or a snapshot installed). Storage still drops all it covers.
+   */
+  public void compact(long index, byte[] data, int keepEntries, long keepBytes) {
     if (index > lastApplied) {
       throw new IllegalArgumentException("cannot snapshot at " + index + ": only " + lastApplied + " is applied");
     }
     if (index <= log.snapshotIndex()) return;
     SnapshotMeta meta = new SnapshotMeta(index, log.term(index), configAt(index));
-    log.compactTo(index, meta.lastIncludedTerm());
+    long keepFrom = index + 1;
+    long kept = 0;
+    while (keepFrom - 1 > log.startIndex() && index + 1 - keepFrom < keepEntries) {
+      long size = log.entry(keepFrom - 1).sizeInBytes();
+      if (kept + size > keepBytes) break;
+      kept += size;
+      keepFrom--;
+    }
+    log.snapshotAt(index, meta.lastIncludedTerm(), keepFrom);
     snapshotConfig = meta.config();
     snapshot = new Snapshot(meta, data);
     snapshotToWrite = snapshot;
@@ -1017,7 +1036,7 @@ public final class RaftCore {
 
   /** Sends what the follower's mode and window allow: one probe, or a window of pipelined requests. */
   private void sendAppend(String peer, Progress pr) {
-    if (pr.mode == Progress.Mode.SNAPSHOT || pr.nextIndex <= log.snapshotIndex()) {
+    if (pr.mode == Progress.Mode.SNAPSHOT || pr.nextIndex <= log.startIndex()) {
       sendSnapshotChunk(peer, pr); // T5.1-06: the entries it needs are compacted
       return;
     }

@@ -123,6 +123,8 @@ public final class RaftDriver {
   private final SessionTable sessions;
   private final long snapshotAfterEntries;
   private final long snapshotAfterBytes;
+  private int catchUpEntries;
+  private long catchUpBytes;
   private Batch inFlight;
   private Batch next;
   private long writeSeq;
@@ -148,6 +150,16 @@ public final class RaftDriver {
     this.snapshotAfterEntries = snapshotAfterEntries;
     this.snapshotAfterBytes = snapshotAfterBytes > 0 ? snapshotAfterBytes : Long.MAX_VALUE;
     this.lastSnapshotIndex = core.snapshotIndex();
+  }
+
+  /**
+   * Each snapshot keeps the last entries it covers in memory, at most {@code entries} and
+   * {@code bytes} of them (see {@link RaftCore#compact(long, byte[], int, long)}); 0: none, the default.
+   */
+  public void keepAfterSnapshot(int entries, long bytes) {
+    if (entries < 0 || bytes < 0) throw new IllegalArgumentException("negative: " + entries + " entries, " + bytes + " bytes");
+    this.catchUpEntries = entries;
+    this.catchUpBytes = bytes;
   }
 
   public RaftCore core() {
@@ -255,7 +267,8 @@ public final class RaftDriver {
     lastSnapshotIndex = applied; // also when the state machine takes none: do not ask again for every entry
     bytesSinceSnapshot = 0;
     if (data == null) return;
-    core.compact(applied, NodeSnapshot.wrap(sessions.toBytes(), data)); // T5.1-15: the session table too
+    // T5.1-15: the session table too
+    core.compact(applied, NodeSnapshot.wrap(sessions.toBytes(), data), catchUpEntries, catchUpBytes);
     process(core.ready());
   }
 

@@ -4,13 +4,18 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The in-memory view of a node's log: the entries after the last snapshot, indexed from
- * {@code snapshotIndex + 1}. Index 0 (or the snapshot point) always "matches", which is what lets
- * an empty follower accept the first AppendEntries.
+ * The in-memory view of a node's log: the entries after {@code startIndex}, the point before the
+ * first entry held. That is the snapshot point, or, after a snapshot that kept some entries it
+ * covers ({@link #snapshotAt}), a point before it: those entries are committed and applied, and are
+ * kept only so that a follower a little behind catches up from the log instead of receiving the
+ * snapshot. Index 0 (or the start point) always "matches", which is what lets an empty follower
+ * accept the first AppendEntries.
  */
 final class RaftLog {
   private long snapshotIndex;
   private long snapshotTerm;
+  private long startIndex;
+  private long startTerm;
   private final ArrayList<LogEntry> entries = new ArrayList<>();
   /** Indexes of the configuration entries held, so that finding the one in force never scans the log. */
   private final java.util.TreeSet<Long> configIndexes = new java.util.TreeSet<>();
@@ -18,6 +23,8 @@ final class RaftLog {
   RaftLog(SnapshotMeta snapshot, List<LogEntry> initial) {
     this.snapshotIndex = snapshot.lastIncludedIndex();
     this.snapshotTerm = snapshot.lastIncludedTerm();
+    this.startIndex = snapshotIndex;
+    this.startTerm = snapshotTerm;
     for (LogEntry e : initial) {
       entries.add(e);
       noteConfig(e);
@@ -36,23 +43,28 @@ final class RaftLog {
     return snapshotTerm;
   }
 
+  /** The index before the first entry held: the snapshot point, or before it when entries it covers are kept. */
+  long startIndex() {
+    return startIndex;
+  }
+
   long firstIndex() {
-    return snapshotIndex + 1;
+    return startIndex + 1;
   }
 
   long lastIndex() {
-    return snapshotIndex + entries.size();
+    return startIndex + entries.size();
   }
 
   long lastTerm() {
-    return entries.isEmpty() ? snapshotTerm : entries.get(entries.size() - 1).term();
+    return entries.isEmpty() ? startTerm : entries.get(entries.size() - 1).term();
   }
 
   /** The term of the entry at {@code index}, or -1 if this log does not hold it (compacted or past the end). */
   long term(long index) {
-    if (index == snapshotIndex) return snapshotTerm;
-    if (index < snapshotIndex || index > lastIndex()) return -1;
-    return entries.get((int) (index - snapshotIndex - 1)).term();
+    if (index == startIndex) return startTerm;
+    if (index < startIndex || index > lastIndex()) return -1;
+    return entries.get((int) (index - startIndex - 1)).term();
   }
 
   boolean matches(long index, long term) {
@@ -60,10 +72,10 @@ final class RaftLog {
   }
 
   LogEntry entry(long index) {
-    if (index <= snapshotIndex || index > lastIndex()) {
+    if (index <= startIndex || index > lastIndex()) {
       throw new IndexOutOfBoundsException("no entry " + index + " in log (" + firstIndex() + ".." + lastIndex() + ")");
     }
-    return entries.get((int) (index - snapshotIndex - 1));
+    return entries.get((int) (index - startIndex - 1));
   }
 
   void append(LogEntry e) {
@@ -77,16 +89,32 @@ final class RaftLog {
   /** Removes the entries from {@code index} on. */
   void truncateFrom(long index) {
     if (index <= snapshotIndex) throw new IllegalStateException("cannot truncate into the snapshot at " + index);
-    int from = (int) (index - snapshotIndex - 1);
+    int from = (int) (index - startIndex - 1);
     if (from < entries.size()) entries.subList(from, entries.size()).clear();
     configIndexes.tailSet(index, true).clear();
   }
 
   /** Discards the entries up to and including {@code index}, which a snapshot now covers. */
   void compactTo(long index, long term) {
+    snapshotAt(index, term, index + 1);
+  }
+
+  /**
+   * A snapshot now covers the entries up to and including {@code index}: they are discarded up to
+   * {@code keepFrom - 1}, and those from {@code keepFrom} on are kept (committed and applied, for
+   * followers catching up). {@code keepFrom} is at most {@code index + 1}; entries already gone stay gone.
+   */
+  void snapshotAt(long index, long term, long keepFrom) {
     if (index <= snapshotIndex) return;
-    int drop = (int) Math.min(entries.size(), index - snapshotIndex);
-    entries.subList(0, drop).clear();
+    if (keepFrom > index + 1) throw new IllegalArgumentException("keepFrom " + keepFrom + " past the snapshot at " + index);
+    long newStart = Math.max(startIndex, keepFrom - 1);
+    if (newStart > startIndex) {
+      long newStartTerm = newStart == index ? term : term(newStart);
+      int drop = (int) Math.min(entries.size(), newStart - startIndex);
+      entries.subList(0, drop).clear();
+      startIndex = newStart;
+      startTerm = newStartTerm;
+    }
     configIndexes.headSet(index, true).clear();
     snapshotIndex = index;
     snapshotTerm = term;
@@ -109,13 +137,13 @@ final class RaftLog {
   long firstIndexOfTermAt(long index) {
     long t = term(index);
     long i = index;
-    while (i - 1 > snapshotIndex && term(i - 1) == t) i--;
+    while (i - 1 > snapshotIndex && term(i - 1) == t) i--; // a hint stops at the snapshot, kept entries or not
     return i;
   }
 
   /** The last index at or below {@code upTo} whose term is {@code term}, or 0 if there is none. */
   long lastIndexOfTerm(long term, long upTo) {
-    for (long i = Math.min(upTo, lastIndex()); i > snapshotIndex; i--) {
+    for (long i = Math.min(upTo, lastIndex()); i > startIndex; i--) {
       long t = term(i);
       if (t == term) return i;
       if (t < term) return 0;
@@ -131,6 +159,6 @@ final class RaftLog {
 
   List<LogEntry> entriesFrom(long from) {
     if (from > lastIndex()) return List.of();
-    return List.copyOf(entries.subList((int) (from - snapshotIndex - 1), entries.size()));
+    return List.copyOf(entries.subList((int) (from - startIndex - 1), entries.size()));
   }
 }

@@ -191,7 +191,7 @@ class RaftMetricsTest {
 
   @Test
   void snapshotsTakenAndInstalledAreCounted() {
-    start("raft.snapshot.after-entries = 5");
+    start("raft.snapshot.after-entries = 5\nraft.snapshot.catch-up-entries = 0");
     String leader = group.awaitLeader();
     String cut = followersOf(leader).get(0);
     group.isolate(cut);
@@ -205,5 +205,23 @@ class RaftMetricsTest {
     group.heal();
     awaitAssert(() -> assertEquals(1, metrics(cut).counters().snapshotsInstalled(), "the follower got the snapshot"));
     assertEquals(Role.FOLLOWER, metrics(cut).role());
+  }
+
+  @Test
+  void aFollowerJustBehindASnapshotCatchesUpFromTheEntriesKeptBehindIt_notFromTheSnapshot() {
+    start("raft.snapshot.after-entries = 5\nraft.snapshot.catch-up-entries = 100");
+    String leader = group.awaitLeader();
+    String cut = followersOf(leader).get(0);
+    long cutLast = metrics(cut).lastIndex();
+    group.isolate(cut);
+    for (int i = 0; i < 12; i++) assertInstanceOf(RaftNode.Applied.class, propose(leader, "s" + i, null));
+    RaftMetrics m = metrics(leader);
+    assertTrue(m.snapshotIndex() > cutLast, "the leader's snapshot covers entries the follower lacks: " + m.snapshotIndex());
+    assertTrue(m.firstIndex() <= cutLast + 1, "and it kept them: first index " + m.firstIndex());
+
+    group.heal();
+    awaitAssert(() -> assertEquals(0, metrics(leader).followers().get(cut).lag()));
+    assertEquals(0, metrics(cut).counters().snapshotsInstalled(), "no snapshot was sent for a few entries");
+    assertEquals(m.lastIndex(), metrics(cut).lastIndex());
   }
 }

@@ -65,7 +65,7 @@ class SessionSnapshotTest {
   @Test
   void compaction_T5_1_15_aRetryAfterAnInstalledSnapshotIsStillADuplicate() throws Exception {
     group = RaftTestKit.builder().members(3).stateMachine(id -> new Counting())
-        .config(ConfigFactory.parseString("raft.snapshot.after-entries = 5")).start();
+        .config(ConfigFactory.parseString("raft.snapshot.after-entries = 5\nraft.snapshot.catch-up-entries = 0")).start();
     String leader = group.awaitLeader();
     List<String> others = group.members().stream().filter(id -> !id.equals(leader)).toList();
     TestProbe<RaftNode.ClientReply> client = TestProbe.create(group.system());

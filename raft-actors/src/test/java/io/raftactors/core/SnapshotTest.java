@@ -146,6 +146,75 @@ class SnapshotTest {
     assertEquals(l.lastIndex(), l.status().matchIndex("n3"));
   }
 
+  /**
+   * Leader l after a snapshot at its last applied index that kept the last {@code keep} entries it
+   * covers, and a follower n3 whose log matches l's up to {@code followerLast}; l knows where n3
+   * stands (a rejection with n3's last index as hint). Returns the InstallSnapshot chunks sent to n3
+   * while the two exchange messages until quiet.
+   */
+  private static List<InstallSnapshot> catchUpAfterSnapshotKeeping(int keep, long behind, RaftCore[] out) {
+    RaftCore l = leaderWithCommitted(30, settings().withSnapshotChunkBytes(100));
+    List<LogEntry> all = l.entriesFrom(0);
+    long applied = l.lastApplied();
+    l.compact(applied, bytes(1000), keep, Long.MAX_VALUE);
+    assertNotNull(l.ready().snapshot(), "the snapshot is handed out for writing all the same");
+    assertEquals(applied, l.snapshotIndex());
+    assertEquals(applied - keep + 1, l.status().firstIndex(), "the last " + keep + " entries it covers are kept");
+    l.propose(cmd("after"), 100);
+    persist(l, l.ready());
+    long followerLast = applied - behind;
+    RaftCore f = new RaftCore("n3", settings(), fixed(10),
+        new DurableState(new HardState(l.term(), null), SnapshotMeta.initial(THREE), all.subList(0, (int) followerLast)));
+    f.step(new AppendEntries(l.term(), "n1", 0, 0, List.of(), 0)); // knows the leader
+    persist(f, f.ready());
+    l.step(AppendEntriesResponse.reject(l.term(), "n3", l.lastIndex(), followerLast + 1, 0));
+    List<InstallSnapshot> chunks = pump(l, f, l.ready());
+    assertEquals(l.lastIndex(), f.lastIndex(), "n3 caught up");
+    assertEquals(l.lastIndex(), l.status().matchIndex("n3"));
+    out[0] = l;
+    out[1] = f;
+    return chunks;
+  }
+
+  @Test
+  void compaction_T5_1_06_aFollowerBehindOnlyByEntriesTheLeaderKeptCatchesUpFromTheLog_notTheSnapshot() {
+    RaftCore[] nodes = new RaftCore[2];
+    List<InstallSnapshot> chunks = catchUpAfterSnapshotKeeping(10, 6, nodes);
+    assertEquals(List.of(), chunks, "no snapshot for a follower the kept entries can serve");
+    assertNull(nodes[1].snapshot(), "n3 holds no snapshot: it appended the entries");
+  }
+
+  @Test
+  void compaction_T5_1_06_aFollowerBehindTheKeptEntriesStillGetsTheSnapshot() {
+    RaftCore[] nodes = new RaftCore[2];
+    List<InstallSnapshot> chunks = catchUpAfterSnapshotKeeping(10, 15, nodes);
+    assertEquals(10, chunks.size(), "its next entry is gone: the whole snapshot, in chunks");
+    assertEquals(nodes[0].snapshotIndex(), nodes[1].snapshot().index());
+  }
+
+  @Test
+  void compaction_theEntriesKeptBehindASnapshotAreBoundedByCountAndBytes_andGoWithTheNextOne() {
+    RaftCore l = leaderWithCommitted(30, settings());
+    long applied = l.lastApplied();
+    long lastThree = 0;
+    for (long i = applied - 2; i <= applied; i++) lastThree += l.entry(i).sizeInBytes();
+    l.compact(applied - 10, bytes(4), 1000, Long.MAX_VALUE);
+    assertEquals(1, l.status().firstIndex(), "no more than the log holds: it still starts at its first entry");
+    l.compact(applied, bytes(4), 1000, lastThree);
+    assertEquals(applied - 2, l.status().firstIndex(), "as many as fit in the bytes");
+    assertEquals(applied, l.snapshotIndex());
+    assertEquals(l.term(), l.termAt(applied - 2), "a kept entry still has its term");
+    assertThrows(IndexOutOfBoundsException.class, () -> l.entry(applied - 3), "the one before it is gone");
+    for (int i = 0; i < 5; i++) l.propose(cmd("more" + i), 200 + i);
+    Ready r = l.ready();
+    persist(l, r);
+    l.step(AppendEntriesResponse.success(l.term(), "n2", l.lastIndex()));
+    l.ready();
+    l.compact(l.lastApplied(), bytes(4));
+    assertEquals(l.lastApplied() + 1, l.status().firstIndex(), "a snapshot that keeps none drops the kept ones too");
+    assertThrows(IndexOutOfBoundsException.class, () -> l.entry(applied));
+  }
+
   @Test
   void compaction_T5_1_08_lostDuplicatedAndReorderedChunksAreResumedFromTheExpectedOffset() {
     RaftCore f = follower(3);

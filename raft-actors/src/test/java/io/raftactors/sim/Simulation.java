@@ -1441,11 +1441,22 @@ public final class Simulation {
    * log and state machine) is kept, as if the running core had jumped to that state by itself. Puts
    * a correct core into a state that breaks an invariant.
    */
+  /**
+   * The driver of node {@code n}. Every other node keeps the last {@code snapshotEvery} entries a
+   * snapshot covers in memory (as a node with raft.snapshot.catch-up-entries does), so that leaders
+   * both send kept entries below their snapshot and send snapshots.
+   */
+  private RaftDriver newDriver(SimNode n) {
+    RaftDriver d = new RaftDriver(n.core, new SimHost(n), snapshotEvery, 0, sessionTimeout);
+    if (n.index % 2 == 0) d.keepAfterSnapshot(snapshotEvery, Long.MAX_VALUE);
+    return d;
+  }
+
   public void replaceCore(String node, DurableState state) {
     SimNode n = live(node);
     beginEvent("replace core of " + node, 15, n.index, 0);
     n.core = new RaftCore(n.id, cfg, RandomSource.seeded(seed, n.id + "/replaced"), state);
-    n.driver = new RaftDriver(n.core, new SimHost(n), snapshotEvery, 0, sessionTimeout);
+    n.driver = newDriver(n);
     n.writing = null; // the old core's write in flight is forgotten
     n.ticks = 0;
     afterInput(n);
@@ -2467,7 +2478,7 @@ public final class Simulation {
     n.core = new RaftCore(n.id, cfg, random,
         new DurableState(n.durableHard, n.durableSnap, n.durableLog, n.durableSnapData));
     n.up = true;
-    n.driver = new RaftDriver(n.core, new SimHost(n), snapshotEvery, 0, sessionTimeout);
+    n.driver = newDriver(n);
     n.writing = null;
     n.memBase = n.durableBase();
     n.memBaseTerm = n.durableSnap.lastIncludedTerm();
