@@ -229,6 +229,8 @@ final class SegmentLog {
   private volatile long syncs;
   /** Members whose live entries were moved forward so far (written by the writer thread only). */
   private volatile long moves;
+  /** Bytes of records read back to move live entries forward (written by the writer thread only). */
+  private volatile long moveBytesRead;
   /** Writes made durable so far (written by the writer thread only). */
   private volatile long writesSynced;
   /** The record being written; reused from write to write. */
@@ -284,6 +286,13 @@ final class SegmentLog {
     final Set<String> present = new HashSet<>();
     /** Members with a write record in it (not only a checkpoint). */
     final Set<String> writers = new HashSet<>();
+    /**
+     * Where each member's records (checkpoint and writes) start in it, while it has at most
+     * {@link #offsetsKept}: moving a quiet member's entries forward reads just those. Members with
+     * more are in {@link #manyRecords}, and a move that needs them reads the whole segment.
+     */
+    final Map<String, Offsets> offsets = new HashMap<>();
+    final Set<String> manyRecords = new HashSet<>();
 
     Segment(long seq, Path path, FileChannel channel, long size, long position) {
       this.seq = seq;
@@ -294,19 +303,50 @@ final class SegmentLog {
       this.synced = position;
     }
 
-    /** Member {@code key} has a write record in it, with entries up to {@code maxEntry} (0: none). */
-    void wrote(String key, long maxEntry) {
+    /** Member {@code key} has a write record at offset {@code at} in it, with entries up to {@code maxEntry} (0: none). */
+    void wrote(String key, long maxEntry, long at) {
       writers.add(key);
       present.add(key);
       if (maxEntry > 0) maxEntryIndex.merge(key, maxEntry, Math::max);
+      noteRecord(key, at);
     }
 
-    /** Member {@code key} has a checkpoint in it. */
-    void checkpointed(String key) {
+    /** Member {@code key} has a checkpoint at offset {@code at} in it. */
+    void checkpointed(String key, long at) {
       checkpointed.add(key);
       present.add(key);
+      noteRecord(key, at);
+    }
+
+    private void noteRecord(String key, long at) {
+      if (manyRecords.contains(key)) return;
+      Offsets o = offsets.computeIfAbsent(key, k -> new Offsets());
+      if (o.n == offsetsKept) {
+        offsets.remove(key);
+        manyRecords.add(key);
+        return;
+      }
+      if (o.n == o.at.length) o.at = java.util.Arrays.copyOf(o.at, o.n * 2);
+      o.at[o.n++] = at;
+    }
+
+    /** Member {@code key}'s records before a copy of them later in the log: this segment no longer counts them. */
+    void forget(String key) {
+      maxEntryIndex.remove(key);
+      writers.remove(key); // its state before the copy is in the checkpoint of the copy's segment
+      offsets.remove(key);
+      manyRecords.remove(key);
     }
   }
+
+  /** Offsets of one member's records in one segment, in the order written. */
+  private static final class Offsets {
+    long[] at = new long[4];
+    int n;
+  }
+
+  /** A segment indexes the offsets of at most this many records per member. */
+  static volatile int offsetsKept = 1024;
 
   private SegmentLog(Path dir, long segmentBytes, boolean fsync, FileOpener files) {
     if (segmentBytes < 4096) throw new IllegalArgumentException("segment size must be at least 4096 bytes, was " + segmentBytes);
@@ -493,8 +533,9 @@ final class SegmentLog {
     try {
       encodeWrite(p.key(), w, record);
       Segment s = segmentFor(record.position() - RECORD_HEADER);
+      long at = s.position;
       writeRecord(s, record);
-      s.wrote(p.key(), w.entries().isEmpty() ? 0 : w.entries().get(w.entries().size() - 1).index());
+      s.wrote(p.key(), w.entries().isEmpty() ? 0 : w.entries().get(w.entries().size() - 1).index(), at);
       if (s.position > s.size / 2 && prepared == null) prepareNext(s.seq + 1);
       unsynced.add(p);
     } catch (IOException | RuntimeException e) {
@@ -567,6 +608,8 @@ final class SegmentLog {
       return;
     }
     List<Write> copies;
+    long started = System.nanoTime();
+    long readBefore = moveBytesRead;
     try {
       copies = liveEntries(pinning);
     } catch (IOException | RuntimeException e) {
@@ -583,8 +626,9 @@ final class SegmentLog {
         Write w = copies.get(i);
         encodeWrite(m.key, w, record);
         Segment s = segmentFor(record.position() - RECORD_HEADER);
+        long at = s.position;
         writeRecord(s, record);
-        s.wrote(m.key, m.lastIndex);
+        s.wrote(m.key, m.lastIndex, at);
         movedTo.put(m, s);
         moves++;
       }
@@ -593,12 +637,10 @@ final class SegmentLog {
       breakLog("moving live entries forward", e);
       return;
     }
-    LOG.debug("Raft segment log in {}: moved the live entries of {} forward", dir, movedTo.keySet().stream().map(m -> m.key).toList());
+    LOG.debug("Raft segment log in {}: moved the live entries of {} forward ({} bytes read back, {} us)", dir,
+        movedTo.keySet().stream().map(m -> m.key).toList(), moveBytesRead - readBefore, (System.nanoTime() - started) / 1000);
     for (Map.Entry<Member, Segment> e : movedTo.entrySet()) {
-      for (Segment s : segments.headMap(e.getValue().seq).values()) {
-        s.maxEntryIndex.remove(e.getKey().key);
-        s.writers.remove(e.getKey().key); // its state before the copy is in the checkpoint of the copy's segment
-      }
+      for (Segment s : segments.headMap(e.getValue().seq).values()) s.forget(e.getKey().key);
     }
     compact(Set.of());
   }
@@ -613,20 +655,20 @@ final class SegmentLog {
     for (Member m : ms) replays.put(m.key, new Replay());
     ByteBuffer head = ByteBuffer.allocate(RECORD_HEADER);
     for (Segment s : segments.values()) {
-      if (java.util.Collections.disjoint(s.writers, replays.keySet())) continue;
+      // In a segment without its writes a member has only its checkpoint: the state its replay has reached.
+      List<String> wrote = new ArrayList<>();
+      for (String key : replays.keySet()) if (s.writers.contains(key)) wrote.add(key);
+      if (wrote.isEmpty()) continue;
+      if (java.util.Collections.disjoint(s.manyRecords, wrote)) {
+        // Few records each: read just those, each member's in the order written.
+        for (String key : wrote) {
+          Offsets o = s.offsets.get(key);
+          for (int i = 0; i < o.n; i++) readRecord(s, o.at[i], head, replays, key);
+        }
+        continue;
+      }
       for (long at = HEADER; at < s.position; ) {
-        head.clear();
-        readFully(s.channel, head, at);
-        int length = head.getInt(0);
-        ByteBuffer payload = ByteBuffer.allocate(length);
-        readFully(s.channel, payload, at + RECORD_HEADER);
-        BinaryIn in = new BinaryIn(payload.array());
-        byte type = in.readByte();
-        String key = in.readUTF();
-        Replay r = replays.get(key);
-        // In a segment without its writes a member has only its checkpoint: the state its replay has reached.
-        if (r != null && s.writers.contains(key)) r.apply(type, in);
-        at += RECORD_HEADER + length;
+        at += RECORD_HEADER + readRecord(s, at, head, replays, null);
       }
     }
     List<Write> out = new ArrayList<>();
@@ -646,6 +688,32 @@ final class SegmentLog {
       out.add(w);
     }
     return out;
+  }
+
+  /**
+   * Reads the record at {@code at} in {@code s} for a move and applies it to its member's replay in
+   * {@code replays}, if it has one there and wrote in {@code s}. With {@code expected} not null the
+   * record must be that member's. Returns the payload length.
+   */
+  private int readRecord(Segment s, long at, ByteBuffer head, Map<String, Replay> replays, String expected) throws IOException {
+    head.clear();
+    readFully(s.channel, head, at);
+    int length = head.getInt(0);
+    if (length <= 0 || at + RECORD_HEADER + length > s.position) {
+      throw new IOException("no record at offset " + at + " of " + s.path + " (length " + length + ")");
+    }
+    ByteBuffer payload = ByteBuffer.allocate(length);
+    readFully(s.channel, payload, at + RECORD_HEADER);
+    moveBytesRead += RECORD_HEADER + length;
+    BinaryIn in = new BinaryIn(payload.array());
+    byte type = in.readByte();
+    String key = in.readUTF();
+    if (expected != null && !key.equals(expected)) {
+      throw new IOException("the record at offset " + at + " of " + s.path + " is of " + key + ", not " + expected);
+    }
+    Replay r = s.writers.contains(key) ? replays.get(key) : null;
+    if (r != null) r.apply(type, in);
+    return length;
   }
 
   /**
@@ -735,9 +803,9 @@ final class SegmentLog {
   }
 
   /** The checkpoints of every member with state, as a new segment starts with them. */
-  private List<BinaryOut> checkpoints() throws IOException {
-    List<BinaryOut> out = new ArrayList<>();
-    for (Member m : members.values()) if (m.hasState()) out.add(encodeCheckpoint(m));
+  private Map<String, BinaryOut> checkpoints() throws IOException {
+    Map<String, BinaryOut> out = new LinkedHashMap<>();
+    for (Member m : members.values()) if (m.hasState()) out.put(m.key, encodeCheckpoint(m));
     return out;
   }
 
@@ -767,14 +835,17 @@ final class SegmentLog {
     // What is appended to the segment left must be durable before anything in the next one.
     if (active != null) force(active);
     long seq = active == null ? 1 : active.seq + 1;
-    List<BinaryOut> checkpoints = checkpoints();
+    Map<String, BinaryOut> checkpoints = checkpoints();
     long size = HEADER + need + 4;
-    for (BinaryOut c : checkpoints) size += c.position();
+    for (BinaryOut c : checkpoints.values()) size += c.position();
     size = Math.max(segmentBytes, size);
     Segment s = size == segmentBytes ? takePrepared(seq) : null;
     if (s == null) s = createSegment(seq, size);
-    for (Member m : members.values()) if (m.hasState()) s.checkpointed(m.key);
-    for (BinaryOut c : checkpoints) writeRecord(s, c);
+    for (Map.Entry<String, BinaryOut> c : checkpoints.entrySet()) {
+      long at = s.position;
+      writeRecord(s, c.getValue());
+      s.checkpointed(c.getKey(), at);
+    }
     segments.put(seq, s);
     active = s;
     return s;
@@ -1158,8 +1229,8 @@ final class SegmentLog {
           byte type = in.readByte();
           String key = in.readUTF();
           long max = member(key).replay.apply(type, in);
-          if (type == WRITE) s.wrote(key, max);
-          else s.checkpointed(key);
+          if (type == WRITE) s.wrote(key, max, at);
+          else s.checkpointed(key, at);
         } catch (IOException | RuntimeException e) {
           throw new IOException("corrupt record in " + path + " at offset " + at + ": " + e.getMessage(), e);
         }
@@ -1347,6 +1418,11 @@ final class SegmentLog {
   /** Members whose live entries were moved forward since the log opened. */
   long moves() {
     return moves;
+  }
+
+  /** Bytes read back to move live entries forward since the log opened. */
+  long moveBytesRead() {
+    return moveBytesRead;
   }
 
   /** Writes of all members made durable since the log opened. */

@@ -153,6 +153,11 @@ public final class SegmentStorage implements RaftStorage, AutoCloseable {
     return log.moves();
   }
 
+  /** For tests: bytes the log read back to move live entries forward. */
+  long logMoveBytesRead() {
+    return log.moveBytesRead();
+  }
+
   /** For tests: how storages open their files by default (storages of one log share one opener). */
   static SegmentLog.FileOpener realFiles() {
     return REAL_FILES;
