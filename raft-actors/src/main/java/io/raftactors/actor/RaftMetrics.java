@@ -28,7 +28,8 @@ import java.util.TreeMap;
  * @param leaderId the leader of {@code term} as far as it knows, or null
  * @param commitIndex highest log index known committed
  * @param lastApplied highest log index applied to the state machine
- * @param firstIndex first index in its log (the snapshot index + 1)
+ * @param firstIndex first index held in its in-memory log (the snapshot index + 1, or lower while the
+ *     last entries the snapshot covers are kept for followers, {@code raft.snapshot.catch-up-entries})
  * @param lastIndex last index in its log (its snapshot index if the log is empty)
  * @param snapshotIndex last index covered by its latest snapshot (0: none)
  * @param followers leaders: every other member it replicates to, by id (voters, learners, members
@@ -58,7 +59,10 @@ public record RaftMetrics(
     followers = Collections.unmodifiableMap(new TreeMap<>(followers));
   }
 
-  /** Entries in the log (from {@link #firstIndex} to {@link #lastIndex}); the snapshot holds the rest. */
+  /**
+   * Entries in the in-memory log (from {@link #firstIndex} to {@link #lastIndex}), those kept behind
+   * the snapshot for followers included; the snapshot holds the rest.
+   */
   public long logEntries() {
     return Math.max(0, lastIndex - firstIndex + 1);
   }

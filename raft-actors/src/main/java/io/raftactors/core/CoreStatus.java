@@ -17,7 +17,8 @@ import java.util.Set;
  * @param commitIndex highest index known committed
  * @param lastApplied highest index handed out for applying
  * @param stableIndex highest index known durable in its own storage
- * @param firstIndex first index in its log (snapshotIndex + 1)
+ * @param firstIndex first index held in its in-memory log (snapshotIndex + 1, or lower while entries a
+ *     snapshot covers are kept for followers, raft.snapshot.catch-up-entries)
  * @param lastIndex last index in its log
  * @param lastTerm term of the last entry (or of the snapshot point)
  * @param snapshotIndex last index covered by its snapshot (0: none)

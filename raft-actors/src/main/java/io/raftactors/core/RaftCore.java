@@ -1022,7 +1022,8 @@ public final class RaftCore {
    * matchIndex is known to match, so a heartbeat never disturbs the pipeline.
    */
   private void sendHeartbeat(String peer, Progress pr) {
-    long prev = Math.max(pr.matchIndex, log.snapshotIndex());
+    // Not the snapshot point: a follower catching up from entries kept behind it does not hold that yet.
+    long prev = Math.max(pr.matchIndex, log.startIndex());
     send(peer, new AppendEntries(term, id, prev, log.term(prev), List.of(), commitIndex, reads.round()), false);
     pr.lastSent = now;
   }

@@ -192,6 +192,61 @@ class SnapshotTest {
     assertEquals(nodes[0].snapshotIndex(), nodes[1].snapshot().index());
   }
 
+  /** Delivers the messages for {@code to} in order, persisting its writes at once; returns its answers. */
+  private static List<RaftMessage> deliverAll(RaftCore to, List<Outbound> msgs) {
+    List<RaftMessage> back = new ArrayList<>();
+    for (Outbound o : msgs) {
+      if (!o.to().equals(to.id())) continue;
+      to.step(o.message());
+      Ready r = to.ready();
+      persist(to, r);
+      for (Outbound b : allMessages(r)) back.add(b.message());
+    }
+    return back;
+  }
+
+  /**
+   * A follower catching up from kept entries, its window full, is sent a heartbeat: it must ask
+   * about an index the follower holds once the batches ahead of it arrived (its match index, or the
+   * log's start), not the snapshot point it has not reached, or the follower rejects it and the
+   * leader drops the pipeline and sends the batch in flight again.
+   */
+  @Test
+  void compaction_aHeartbeatToAFollowerCatchingUpFromKeptEntriesLeavesItsPipelineAlone() {
+    RaftConfig cfg = settings().withBatching(5, 1 << 20, 1);
+    RaftCore l = new RaftCore("n1", cfg, fixed(10), DurableState.bootstrap(THREE));
+    RaftCore f = new RaftCore("n3", cfg, fixed(20), DurableState.bootstrap(THREE));
+    Ready r = elect(l);
+    for (RaftMessage m : deliverAll(f, allMessages(r))) l.step(m); // n3 takes the no-op: it replicates
+    l.step(AppendEntriesResponse.success(l.term(), "n2", l.lastIndex()));
+    l.ready();
+    assertEquals("REPLICATE", l.status().progress().get("n3").mode());
+    for (int i = 0; i < 30; i++) l.propose(cmd("c" + i), i);
+    Ready batch = l.ready(); // one batch of 5 to n3: its window is full
+    persist(l, batch);
+    l.step(AppendEntriesResponse.success(l.term(), "n2", l.lastIndex()));
+    l.ready();
+    l.compact(l.lastApplied(), bytes(100), 1000, Long.MAX_VALUE); // keeps every entry it covers
+    l.ready();
+    long match = l.status().matchIndex("n3");
+    assertTrue(l.status().firstIndex() <= match + 1 && match < l.snapshotIndex(), "n3 is behind the snapshot, within the kept entries");
+    List<Outbound> toF = new ArrayList<>(allMessages(batch));
+    AppendEntries hb = null;
+    for (int t = 0; t < 2 && hb == null; t++) {
+      l.tick();
+      for (AppendEntries ae : sentTo(l.ready(), "n3", AppendEntries.class)) if (ae.entries().isEmpty()) hb = ae;
+    }
+    assertNotNull(hb, "no heartbeat");
+    toF.add(new Outbound("n3", hb)); // after the batch in flight
+    List<RaftMessage> answers = deliverAll(f, toF);
+    AppendEntriesResponse hbAnswer = (AppendEntriesResponse) answers.get(answers.size() - 1);
+    for (RaftMessage m : answers) l.step(m);
+    l.ready();
+    assertTrue(hbAnswer.success(), "n3 rejected the heartbeat (prevLogIndex " + hb.prevLogIndex() + ", its match index was "
+        + match + ", its last index " + f.lastIndex() + ")");
+    assertEquals("REPLICATE", l.status().progress().get("n3").mode(), "the heartbeat broke n3's pipeline");
+  }
+
   @Test
   void compaction_theEntriesKeptBehindASnapshotAreBoundedByCountAndBytes_andGoWithTheNextOne() {
     RaftCore l = leaderWithCommitted(30, settings());

@@ -1436,12 +1436,6 @@ public final class Simulation {
   }
 
   /**
-   * Test hook: replaces the running core of {@code node} by one built from {@code state}, without a
-   * crash or restart: what the simulation observed of the node (term, commitIndex, lastApplied, its
-   * log and state machine) is kept, as if the running core had jumped to that state by itself. Puts
-   * a correct core into a state that breaks an invariant.
-   */
-  /**
    * The driver of node {@code n}. Every other node keeps the last {@code snapshotEvery} entries a
    * snapshot covers in memory (as a node with raft.snapshot.catch-up-entries does), so that leaders
    * both send kept entries below their snapshot and send snapshots.
@@ -1452,6 +1446,12 @@ public final class Simulation {
     return d;
   }
 
+  /**
+   * Test hook: replaces the running core of {@code node} by one built from {@code state}, without a
+   * crash or restart: what the simulation observed of the node (term, commitIndex, lastApplied, its
+   * log and state machine) is kept, as if the running core had jumped to that state by itself. Puts
+   * a correct core into a state that breaks an invariant.
+   */
   public void replaceCore(String node, DurableState state) {
     SimNode n = live(node);
     beginEvent("replace core of " + node, 15, n.index, 0);

@@ -346,7 +346,7 @@ final class SegmentLog {
   }
 
   /** A segment indexes the offsets of at most this many records per member. */
-  static volatile int offsetsKept = 1024;
+  static volatile int offsetsKept = 128;
 
   private SegmentLog(Path dir, long segmentBytes, boolean fsync, FileOpener files) {
     if (segmentBytes < 4096) throw new IllegalArgumentException("segment size must be at least 4096 bytes, was " + segmentBytes);
@@ -1100,6 +1100,10 @@ final class SegmentLog {
         newSegment(0);
         force(active);
       }
+      // What was read back may be in the page cache only (the process stopped between a write and its
+      // sync): it is made durable before any member acts on it, so that no member answers for a record a
+      // crash of the machine could still take.
+      if (active != null) force(active);
       scanned = true;
     } catch (IOException | RuntimeException e) {
       closeSegments();
@@ -1237,6 +1241,7 @@ final class SegmentLog {
         at += 8 + length;
       }
       s.position = at;
+      s.synced = at; // what a segment read back holds is durable: a failed sync after this must not zero it
       return s;
     } catch (IOException | RuntimeException e) {
       ch.close();

@@ -421,6 +421,28 @@ class SegmentLogTest {
   }
 
   /**
+   * A sync that fails suspects only what was written since the segment's last good sync. For a
+   * segment read back at a start that is nothing before its end: the records read are acknowledged
+   * (and synced once more by the reading), so the failed sync after a restart takes only its own write.
+   */
+  @Test
+  void aSyncThatFailsRightAfterARestartTakesOnlyItsOwnWrite_notTheAcknowledgedOnesBeforeIt() throws Exception {
+    FullDisk disk = new FullDisk(false);
+    Member a = open("a/n1", 1 << 20, disk);
+    a.writeEntries(3);
+    a.storage.close();
+    a.storage = new SegmentStorage(dir, 1 << 20, true, THREE, a.key, disk);
+    int syncs = disk.dataSyncs();
+    assertSameState(recover(a.model), recover(a.storage), "after the restart");
+    assertEquals(syncs + 1, disk.dataSyncs(), "what the restart read back is synced before the member acts on it");
+    disk.failOneSyncAfter(0);
+    failedWrite(a.storage, entries(a.next, 1, 1));
+    assertSameState(recover(a.model), recover(a.storage), "the failed write is gone, the acknowledged ones are not");
+    a.writeEntries(2);
+    assertReopenedAsModels(1 << 20, a);
+  }
+
+  /**
    * A crash while a new segment's checkpoints were written left it with the checkpoint of one member
    * only. Reading the log starts a new segment with every member's checkpoint, so when the older
    * segments are deleted the other member keeps its term, vote and snapshot.

@@ -101,10 +101,10 @@ public final class RaftMeterBinder implements MeterBinder, Consumer<RaftMetrics>
         RaftMetrics::commitIndex);
     gauge(registry, "raft.applied.index", "Highest log index applied to the state machine", null, Tags.empty(),
         RaftMetrics::lastApplied);
-    gauge(registry, "raft.log.first.index", "First index in the log (after the snapshot)", null, Tags.empty(),
+    gauge(registry, "raft.log.first.index", "First index held in memory (after the snapshot, or before it while entries are kept for followers)", null, Tags.empty(),
         RaftMetrics::firstIndex);
     gauge(registry, "raft.log.last.index", "Last index in the log", null, Tags.empty(), RaftMetrics::lastIndex);
-    gauge(registry, "raft.log.entries", "Entries in the log (the snapshot holds the rest)", null, Tags.empty(),
+    gauge(registry, "raft.log.entries", "Entries held in memory, those kept behind the snapshot included (the snapshot holds the rest)", null, Tags.empty(),
         RaftMetrics::logEntries);
     gauge(registry, "raft.snapshot.index", "Last index covered by the node's snapshot (0: none)", null, Tags.empty(),
         RaftMetrics::snapshotIndex);
