@@ -421,6 +421,35 @@ class SegmentLogTest {
   }
 
   /**
+   * Reading a log back goes through a window of 1 MiB: records that cross its end, and one larger
+   * than it, are read whole, and the member recovers exactly what it wrote.
+   */
+  @Test
+  void recordsAcrossTheReadingWindowAndLargerThanItAreRecoveredWhole() throws Exception {
+    Member a = open("a/n1", 8 << 20, SegmentStorage.realFiles());
+    java.util.SplittableRandom r = new java.util.SplittableRandom(7);
+    long bytes = 0;
+    for (int i = 0; i < 600; i++) {
+      List<LogEntry> es = new ArrayList<>();
+      int n = 1 + r.nextInt(60);
+      for (int k = 0; k < n; k++) {
+        byte[] data = new byte[1 + r.nextInt(200)];
+        r.nextBytes(data);
+        es.add(new LogEntry(a.next + k, 1, new EntryData.Command(33, "kv", data)));
+      }
+      if (i == 300) es.add(new LogEntry(a.next + n, 1, new EntryData.Command(33, "kv", new byte[(1 << 20) + 5000])));
+      for (LogEntry e : es) bytes += e.sizeInBytes();
+      RaftStorage.Write w = new RaftStorage.Write(new HardState(1, "n1"), 0, es);
+      write(a.storage, w);
+      a.model.write(w);
+      a.next += es.size();
+    }
+    assertTrue(bytes >= 3 << 20, "the records span several windows: " + bytes + " bytes");
+    assertEquals(1, a.storage.segmentFiles().size(), "in one segment");
+    assertReopenedAsModels(8 << 20, a);
+  }
+
+  /**
    * A sync that fails suspects only what was written since the segment's last good sync. For a
    * segment read back at a start that is nothing before its end: the records read are acknowledged
    * (and synced once more by the reading), so the failed sync after a restart takes only its own write.

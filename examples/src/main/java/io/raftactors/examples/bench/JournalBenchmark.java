@@ -15,7 +15,10 @@ import io.raftactors.core.LogEntry;
 import io.raftactors.core.Role;
 import io.raftactors.core.Snapshot;
 import io.raftactors.core.SnapshotMeta;
+import io.raftactors.core.ClusterConfig;
+import io.raftactors.core.HardState;
 import io.raftactors.persistence.JournalStorage;
+import io.raftactors.persistence.SegmentStorage;
 import java.io.File;
 import java.nio.file.Files;
 import java.time.Duration;
@@ -28,14 +31,17 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * Single-node append throughput on the LevelDB journal (fsync on), and recovery time.
+ * Single-node append throughput on the LevelDB journal (fsync on), and recovery times of the journal
+ * and of the segment log.
  *
  * <ul>
  *   <li>{@code per-entry}: each proposer writes its entry as its own journal write, as an
  *       event-sourced actor persisting one event per command would (the baseline);
  *   <li>{@code node}: proposers submit to a single-node RaftNode, which keeps one write in flight and
  *       batches everything that arrives meanwhile into the next write (group commit);
- *   <li>{@code recovery}: writes N entries, restarts, and times the recovery of the log.
+ *   <li>{@code recovery}: writes N entries, restarts, and times the recovery of the log;
+ *   <li>{@code segment recovery}: the same on the segment log (the default storage), for 1,000,000
+ *       entries written 100 at a time and one at a time (a record per entry, its worst case).
  * </ul>
  *
  * <pre>java -cp examples/target/raft-kv.jar io.raftactors.examples.bench.JournalBenchmark [seconds]</pre>
@@ -52,6 +58,50 @@ public final class JournalBenchmark {
       System.out.println(recovery(n, 4 << 20));
     }
     System.out.println(diskUse(300_000));
+    System.out.println(segmentRecovery(1_000_000, 100));
+    System.out.println(segmentRecovery(1_000_000, 1));
+  }
+
+  /**
+   * Writes {@code entries} entries of 100 bytes to a segment log, {@code perWrite} per write (a record
+   * each), without snapshots, then opens the log again and times the recovery of the member.
+   */
+  static String segmentRecovery(int entries, int perWrite) throws Exception {
+    java.nio.file.Path dir = Files.createTempDirectory("segment-recovery");
+    ClusterConfig config = ClusterConfig.of("n1", "n2", "n3");
+    long segmentBytes = 32L << 20;
+    try {
+      // Written without fsync: what is timed is the reading, and the data is the same either way.
+      try (SegmentStorage storage = new SegmentStorage(dir, segmentBytes, false, config, "bench/n1")) {
+        storage.recover().toCompletableFuture().get();
+        storage.write(new RaftStorage.Write(null, 0, DurableState.bootstrap(config).entries())).toCompletableFuture().get();
+        byte[] payload = new byte[100];
+        List<java.util.concurrent.CompletableFuture<Void>> pending = new ArrayList<>();
+        for (long next = 2; next <= entries + 1; ) {
+          List<LogEntry> batch = new ArrayList<>();
+          for (int i = 0; i < perWrite && next <= entries + 1; i++) batch.add(new LogEntry(next++, 1, new EntryData.Command(0, "", payload)));
+          pending.add(storage.write(new RaftStorage.Write(new HardState(1, "n1"), 0, batch)).toCompletableFuture());
+          if (pending.size() == 1_000) {
+            for (var f : pending) f.get();
+            pending.clear();
+          }
+        }
+        for (var f : pending) f.get();
+      }
+      try (SegmentStorage again = new SegmentStorage(dir, segmentBytes, true, config, "bench/n1")) {
+        long t0 = System.nanoTime();
+        DurableState s = again.recover().toCompletableFuture().get();
+        double ms = (System.nanoTime() - t0) / 1e6;
+        long files;
+        try (var list = Files.list(dir)) {
+          files = list.filter(f -> f.getFileName().toString().startsWith("segment-")).count();
+        }
+        return String.format("segment log: recovery of %d entries (%d records of %d, %d segments of 32 MiB, no snapshot): %.0f ms (%d entries recovered)",
+            entries, (entries + perWrite - 1) / perWrite, perWrite, files, ms, s.entries().size() - 1);
+      }
+    } finally {
+      Bench.deleteTree(dir);
+    }
   }
 
   /** A state machine with a small state (a counter), so its snapshots are tiny. */
