@@ -53,7 +53,7 @@ public final class JournalBenchmark {
       System.out.println(perEntry(proposers, seconds));
       System.out.println(node(proposers, seconds));
     }
-    for (int n : new int[] {100_000}) {
+    for (int n : new int[] {100_000, 1_000_000}) {
       System.out.println(recovery(n));
       System.out.println(recovery(n, 4 << 20));
     }
