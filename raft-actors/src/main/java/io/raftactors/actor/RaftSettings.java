@@ -104,19 +104,10 @@ public final class RaftSettings {
     this.maxIdempotencyKeyBytes = bytes(raft, "sessions.max-idempotency-key-bytes");
     this.maxPendingProposals = positiveInt(raft, "flow-control.max-pending-proposals");
     this.maxPendingBytes = bytes(raft, "flow-control.max-pending-bytes");
-    this.snapshotAfterEntries = read(raft, "snapshot.after-entries", Config::getLong);
-    if (snapshotAfterEntries < 0) {
-      throw new IllegalArgumentException("raft.snapshot.after-entries must be 0 (off) or positive, was " + snapshotAfterEntries);
-    }
+    this.snapshotAfterEntries = nonNegative(raft, "snapshot.after-entries", Config::getLong, "off");
     this.snapshotAfterBytes = bytes(raft, "snapshot.after-bytes");
-    this.snapshotCatchUpEntries = read(raft, "snapshot.catch-up-entries", Config::getInt);
-    if (snapshotCatchUpEntries < 0) {
-      throw new IllegalArgumentException("raft.snapshot.catch-up-entries must be 0 (none kept) or positive, was " + snapshotCatchUpEntries);
-    }
-    this.snapshotCatchUpBytes = read(raft, "snapshot.catch-up-bytes", Config::getBytes);
-    if (snapshotCatchUpBytes < 0) {
-      throw new IllegalArgumentException("raft.snapshot.catch-up-bytes must be 0 (none kept) or positive, was " + snapshotCatchUpBytes);
-    }
+    this.snapshotCatchUpEntries = nonNegative(raft, "snapshot.catch-up-entries", Config::getInt, "none kept");
+    this.snapshotCatchUpBytes = nonNegative(raft, "snapshot.catch-up-bytes", Config::getBytes, "none kept");
     this.restartBackoffMin = duration(raft, "restart-backoff.min");
     this.restartBackoffMax = duration(raft, "restart-backoff.max");
     this.recoveryTimeout = duration(raft, "recovery-timeout");
@@ -360,6 +351,13 @@ public final class RaftSettings {
     } catch (ConfigException e) {
       throw new IllegalArgumentException(key(k) + ": " + e.getMessage(), e);
     }
+  }
+
+  /** A number that may be 0 ({@code zero} says what 0 means) but not negative. */
+  private static <T extends Number> T nonNegative(Config c, String k, BiFunction<Config, String, T> getter, String zero) {
+    T v = read(c, k, getter);
+    if (v.longValue() < 0) throw new IllegalArgumentException(key(k) + " must be 0 (" + zero + ") or positive, was " + v);
+    return v;
   }
 
   private static String nonBlank(Config c, String k) {

@@ -282,8 +282,6 @@ final class SegmentLog {
     final Map<String, Long> maxEntryIndex = new HashMap<>();
     /** Members with a checkpoint in it. */
     final Set<String> checkpointed = new HashSet<>();
-    /** Members with any record in it. */
-    final Set<String> present = new HashSet<>();
     /** Members with a write record in it (not only a checkpoint). */
     final Set<String> writers = new HashSet<>();
     /**
@@ -306,7 +304,6 @@ final class SegmentLog {
     /** Member {@code key} has a write record at offset {@code at} in it, with entries up to {@code maxEntry} (0: none). */
     void wrote(String key, long maxEntry, long at) {
       writers.add(key);
-      present.add(key);
       if (maxEntry > 0) maxEntryIndex.merge(key, maxEntry, Math::max);
       noteRecord(key, at);
     }
@@ -314,7 +311,6 @@ final class SegmentLog {
     /** Member {@code key} has a checkpoint at offset {@code at} in it. */
     void checkpointed(String key, long at) {
       checkpointed.add(key);
-      present.add(key);
       noteRecord(key, at);
     }
 
@@ -661,14 +657,16 @@ final class SegmentLog {
       if (wrote.isEmpty()) continue;
       if (java.util.Collections.disjoint(s.manyRecords, wrote)) {
         // Few records each: read just those, each member's in the order written.
+        Reader direct = (dst, at) -> readFully(s.channel, dst, at);
         for (String key : wrote) {
           Offsets o = s.offsets.get(key);
-          for (int i = 0; i < o.n; i++) readRecord(s, o.at[i], head, replays, key);
+          for (int i = 0; i < o.n; i++) readRecord(s, direct, o.at[i], head, replays, key);
         }
         continue;
       }
+      Window window = new Window(s.channel);
       for (long at = HEADER; at < s.position; ) {
-        at += RECORD_HEADER + readRecord(s, at, head, replays, null);
+        at += RECORD_HEADER + readRecord(s, window, at, head, replays, null);
       }
     }
     List<Write> out = new ArrayList<>();
@@ -691,19 +689,20 @@ final class SegmentLog {
   }
 
   /**
-   * Reads the record at {@code at} in {@code s} for a move and applies it to its member's replay in
-   * {@code replays}, if it has one there and wrote in {@code s}. With {@code expected} not null the
-   * record must be that member's. Returns the payload length.
+   * Reads the record at {@code at} in {@code s} through {@code from} for a move and applies it to its
+   * member's replay in {@code replays}, if it has one there and wrote in {@code s}. With
+   * {@code expected} not null the record must be that member's. Returns the payload length.
    */
-  private int readRecord(Segment s, long at, ByteBuffer head, Map<String, Replay> replays, String expected) throws IOException {
+  private int readRecord(Segment s, Reader from, long at, ByteBuffer head, Map<String, Replay> replays, String expected)
+      throws IOException {
     head.clear();
-    readFully(s.channel, head, at);
+    from.read(head, at);
     int length = head.getInt(0);
     if (length <= 0 || at + RECORD_HEADER + length > s.position) {
       throw new IOException("no record at offset " + at + " of " + s.path + " (length " + length + ")");
     }
     ByteBuffer payload = ByteBuffer.allocate(length);
-    readFully(s.channel, payload, at + RECORD_HEADER);
+    from.read(payload, at + RECORD_HEADER);
     moveBytesRead += RECORD_HEADER + length;
     BinaryIn in = new BinaryIn(payload.array());
     byte type = in.readByte();
@@ -1098,11 +1097,10 @@ final class SegmentLog {
         // its checkpoints were written): the log goes on in a new segment, which starts with all of them, so
         // that deleting the segments before it never loses a member's state.
         newSegment(0);
-        force(active);
       }
       // What was read back may be in the page cache only (the process stopped between a write and its
       // sync): it is made durable before any member acts on it, so that no member answers for a record a
-      // crash of the machine could still take.
+      // crash of the machine could still take. (A new segment started above is made durable here too.)
       if (active != null) force(active);
       scanned = true;
     } catch (IOException | RuntimeException e) {
@@ -1115,7 +1113,10 @@ final class SegmentLog {
   /** Whether the active segment has the checkpoint of every member with state and records in older segments. */
   private boolean checkpointsComplete() {
     Set<String> older = new HashSet<>();
-    for (Segment s : segments.headMap(active.seq).values()) older.addAll(s.present);
+    for (Segment s : segments.headMap(active.seq).values()) {
+      older.addAll(s.writers);
+      older.addAll(s.checkpointed);
+    }
     for (Member m : members.values()) {
       if (m.hasState() && older.contains(m.key) && !active.checkpointed.contains(m.key)) return false;
     }
@@ -1250,11 +1251,17 @@ final class SegmentLog {
     }
   }
 
+  /** Reads from a file at an offset, as {@link #readFully} does. */
+  @FunctionalInterface
+  private interface Reader {
+    void read(ByteBuffer dst, long at) throws IOException;
+  }
+
   /**
    * Reads a file through a window of 1 MiB: a scan of small records makes one read per MiB instead of
    * two per record (a million one-entry records took 5.8 s to recover with those).
    */
-  private static final class Window {
+  private static final class Window implements Reader {
     private final FileChannel ch;
     private final ByteBuffer buf = ByteBuffer.allocate(1 << 20);
     private long start = -1;
@@ -1265,7 +1272,8 @@ final class SegmentLog {
     }
 
     /** Fills {@code dst} from offset {@code at} as {@link #readFully} does (short only at the end of the file). */
-    void read(ByteBuffer dst, long at) throws IOException {
+    @Override
+    public void read(ByteBuffer dst, long at) throws IOException {
       int n = dst.remaining();
       if (n > buf.capacity()) {
         readFully(ch, dst, at);
