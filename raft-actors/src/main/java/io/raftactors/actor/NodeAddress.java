@@ -51,12 +51,13 @@ final class NodeAddress {
       return ref::tell;
     }
     return new Consumer<>() {
-      private ActorRef<RaftNode.Command> ref;
+      private volatile ActorRef<RaftNode.Command> ref; // sent to from the node's thread and its storage's
 
       @Override
       public void accept(RaftNode.Command m) {
-        if (ref == null || stopped(ref)) ref = resolver.resolveActorRef(path);
-        ref.tell(m); // a path without an actor resolves to one that hands messages to dead letters
+        ActorRef<RaftNode.Command> r = ref;
+        if (r == null || stopped(r)) ref = r = resolver.resolveActorRef(path);
+        r.tell(m); // a path without an actor resolves to one that hands messages to dead letters
       }
     };
   }

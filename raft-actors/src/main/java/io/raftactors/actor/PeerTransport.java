@@ -7,7 +7,12 @@ package io.raftactors.actor;
  */
 @FunctionalInterface
 public interface PeerTransport {
-  /** Sends {@code envelope} to member {@code to}; delivery is best-effort, like the network. */
+  /**
+   * Sends {@code envelope} to member {@code to}; delivery is best-effort, like the network. Called
+   * from the node's actor and also from the thread that completes a storage write (an
+   * acknowledgement leaves the moment its entries are durable), so it must be safe to call from
+   * several threads at once.
+   */
   void send(String to, RaftNode.PeerEnvelope envelope);
 
   /**

@@ -36,6 +36,7 @@ import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.Map;
 import java.util.concurrent.CompletionStage;
 import java.util.function.Consumer;
@@ -755,6 +756,7 @@ public final class RaftNode {
     driver = new RaftDriver(core, new DriverHost(), settings.snapshotAfterEntries(), settings.snapshotAfterBytes(),
         settings.sessionTimeout().toMillis()); // loads the session table from the snapshot
     driver.keepAfterSnapshot(settings.snapshotCatchUpEntries(), settings.snapshotCatchUpBytes());
+    driver.sendAfterDurable(true); // acknowledgements leave from the thread that finished the write (DriverHost.write)
     if (state.snapshotData() != null) {
       // T3.8-05: the state machine starts from the snapshot; the log after it is applied as it commits.
       stateMachine.restoreSnapshot(NodeSnapshot.unwrap(state.snapshotData()).stateMachine());
@@ -1435,8 +1437,29 @@ public final class RaftNode {
       for (LogEntry e : w.entries()) bytes += e.sizeInBytes();
       LogEntry last = w.lastEntry();
       metrics.writeStarted(w.entries().size(), bytes, last == null ? 0 : last.index(), System.nanoTime());
-      ctx.pipeToSelf(written(storage.write(new RaftStorage.Write(w.hardState(), w.snapshot(), w.truncateFrom(), w.entries()))),
-          (ok, failure) -> new WriteCompleted(seq, failure));
+      CompletableFuture<Void> durable = Stages.direct(
+          storage.write(new RaftStorage.Write(w.hardState(), w.snapshot(), w.truncateFrom(), w.entries())));
+      List<Outbound> waiting = w.afterDurable();
+      if (!waiting.isEmpty()) durable = durable.thenApply(v -> sendDurable(waiting));
+      ctx.pipeToSelf(durable.thenApply(v -> Boolean.TRUE), (ok, failure) -> new WriteCompleted(seq, failure));
+    }
+
+    /**
+     * Sends the messages that waited for a write, on the thread that learned it is durable (the
+     * storage's, mostly), so an acknowledgement does not wait for this actor's next turn. The
+     * transport is safe to call from any thread ({@link PeerTransport}). A message that cannot be
+     * sent is lost, as the network may lose it: the write still counts.
+     */
+    private Void sendDurable(List<Outbound> waiting) {
+      for (Outbound o : waiting) {
+        try {
+          transport.send(o.to(), new PeerEnvelope(settings.groupId(), o.to(), o.message()));
+        } catch (RuntimeException e) {
+          log.warn("Raft node {} of group {} could not send {} to {} after a write: {}", settings.memberId(), settings.groupId(),
+              o.message().getClass().getSimpleName(), o.to(), e.toString());
+        }
+      }
+      return null;
     }
 
     @Override

@@ -20,7 +20,8 @@ import java.util.Objects;
  *       followers write, and its write still overlaps their round trip.
  *   <li><b>Persist before send.</b> Messages that depend on a write (a granted vote, an
  *       acknowledgement of entries, thesis 3.8) leave once that write, and every earlier one, is
- *       durable; the others leave at once. Nothing that waits for a write is sent if the write is
+ *       durable; the others leave at once. A host may send the ones a write carries itself, the moment
+ *       it is durable ({@link #sendAfterDurable}). Nothing that waits for a write is sent if the write is
  *       lost (the host then drops the driver and recovers from storage). An acknowledgement whose
  *       entries a later truncation removes before they were written is dropped. A granted vote
  *       may leave after a write that holds a later term instead of the vote: the node can then
@@ -58,6 +59,9 @@ public final class RaftDriver {
     /**
      * Starts {@code write}; the host calls {@link #writeDone} with its sequence number once it is
      * durable. A write that fails must not be reported done: the host stops the node instead.
+     * If the host {@linkplain #sendAfterDurable sends the messages that wait for a write itself},
+     * it sends {@link Write#afterDurable} as soon as the write is durable (from whatever thread
+     * learns it first), and never if the write fails.
      */
     void write(Write write);
 
@@ -107,9 +111,15 @@ public final class RaftDriver {
    * null; it replaces every entry up to its index), a truncation from {@code truncateFrom} (if
    * &gt; 0), then {@code entries}.
    */
-  public record Write(long seq, HardState hardState, Snapshot snapshot, long truncateFrom, List<LogEntry> entries) {
+  public record Write(long seq, HardState hardState, Snapshot snapshot, long truncateFrom, List<LogEntry> entries,
+      List<Outbound> afterDurable) {
     public Write {
       entries = List.copyOf(entries);
+      afterDurable = List.copyOf(afterDurable);
+    }
+
+    public Write(long seq, HardState hardState, Snapshot snapshot, long truncateFrom, List<LogEntry> entries) {
+      this(seq, hardState, snapshot, truncateFrom, entries, List.of());
     }
 
     /** The last entry written, or null. */
@@ -125,6 +135,7 @@ public final class RaftDriver {
   private final long snapshotAfterBytes;
   private int catchUpEntries;
   private long catchUpBytes;
+  private boolean hostSendsAfterDurable;
   private Batch inFlight;
   private Batch next;
   private long writeSeq;
@@ -162,6 +173,18 @@ public final class RaftDriver {
     this.catchUpBytes = bytes;
   }
 
+  /**
+   * The messages that wait for a write (acknowledgements of entries, granted votes) go with it,
+   * as {@link Write#afterDurable}, and the host sends them the moment the write is durable,
+   * before it reports {@link #writeDone} on its own thread: an acknowledgement then leaves from
+   * the thread that finished the write, without waiting for the host's thread to run. The
+   * messages that join a write after it started still leave at {@link #writeDone}. Off (the
+   * default): all of them leave at {@link #writeDone}.
+   */
+  public void sendAfterDurable(boolean hostSends) {
+    this.hostSendsAfterDurable = hostSends;
+  }
+
   public RaftCore core() {
     return core;
   }
@@ -194,7 +217,8 @@ public final class RaftDriver {
     if (done.snapshot != null) core.persisted(done.snapshot.index(), done.snapshot.term());
     LogEntry last = done.lastEntry();
     if (last != null) core.persisted(last.index(), last.term());
-    for (Outbound o : done.afterPersist) host.send(o);
+    List<Outbound> waiting = done.afterPersist;
+    for (int i = hostSendsAfterDurable ? done.write.afterDurable().size() : 0; i < waiting.size(); i++) host.send(waiting.get(i));
     startWrite();
   }
 
@@ -278,7 +302,8 @@ public final class RaftDriver {
     inFlight = next;
     next = null;
     inFlight.seq = ++writeSeq;
-    inFlight.write = new Write(inFlight.seq, inFlight.hardState, inFlight.snapshot, inFlight.truncateFrom, inFlight.entries);
+    inFlight.write = new Write(inFlight.seq, inFlight.hardState, inFlight.snapshot, inFlight.truncateFrom, inFlight.entries,
+        hostSendsAfterDurable ? inFlight.afterPersist : List.of());
     host.write(inFlight.write);
   }
 

@@ -48,6 +48,9 @@ class RaftNodeDurabilityTest {
   private GatedStorage storage;
   private RaftSettings settings;
   private ActorRef<RaftNode.Command> node;
+  /** The state machine blocks on applying the command "hold" until this opens (the node's actor is busy meanwhile). */
+  private final java.util.concurrent.CountDownLatch holdOpens = new java.util.concurrent.CountDownLatch(1);
+  private final java.util.concurrent.CountDownLatch holding = new java.util.concurrent.CountDownLatch(1);
 
   @BeforeEach
   void start() {
@@ -81,7 +84,17 @@ class RaftNodeDurabilityTest {
 
 
   private ActorRef<RaftNode.Command> startNode() {
-    ActorRef<RaftNode.Command> ref = kit.spawn(RaftNode.create(settings, storage, (i, c) -> "applied " + c),
+    ActorRef<RaftNode.Command> ref = kit.spawn(RaftNode.create(settings, storage, (i, c) -> {
+          if ("hold".equals(c)) {
+            holding.countDown();
+            try {
+              holdOpens.await(30, java.util.concurrent.TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+            }
+          }
+          return "applied " + c;
+        }),
         settings.actorName() + "-" + SYSTEMS.incrementAndGet());
     status(ref); // wait until recovered
     return ref;
@@ -193,6 +206,35 @@ class RaftNodeDurabilityTest {
     n3.expectNoMessage(QUIET);
     storage.releaseOne();
     assertEquals(AppendEntriesResponse.success(2, "n1", 2), expectPeerMessage(n3));
+  }
+
+  /**
+   * The acknowledgement of durable entries leaves from the thread that finished the write, not on
+   * the node's next turn: here the node's actor is busy applying a command when the write of entry
+   * 4 completes, and the leader gets its acknowledgement all the same. (Still never before the
+   * write, as the test above checks.)
+   */
+  @Test
+  void durability_T3_8_01_anAcknowledgementLeavesOnceItsWriteIsDurable_evenWhileTheNodeIsBusy() throws Exception {
+    LogEntry e2 = new LogEntry(2, 1, new EntryData.Noop(1));
+    LogEntry hold = new LogEntry(3, 1, new EntryData.Command(20, "", "hold".getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+    fromPeer(new AppendEntries(1, "n3", 1, 0, List.of(e2, hold), 0));
+    awaitPendingWrite();
+    storage.releaseOne();
+    assertEquals(AppendEntriesResponse.success(1, "n1", 3), expectPeerMessage(n3));
+    LogEntry e4 = new LogEntry(4, 1, new EntryData.Noop(1));
+    try {
+      fromPeer(new AppendEntries(1, "n3", 3, 1, List.of(e4), 3)); // commits 3: the node applies "hold"
+      assertTrue(holding.await(5, java.util.concurrent.TimeUnit.SECONDS), "the node never applied entry 3");
+      assertEquals(List.of(e4), storage.peek().entries(), "entry 4's write started before the node applied entry 3");
+      n3.expectNoMessage(QUIET); // not before the write
+      storage.releaseOne();
+      // The node stays busy until holdOpens opens (30 s): this answer can only come from the write's thread.
+      assertEquals(AppendEntriesResponse.success(1, "n1", 4), expectPeerMessage(n3));
+    } finally {
+      holdOpens.countDown();
+    }
+    assertEquals(3, status(node).lastApplied());
   }
 
   @Test

@@ -222,6 +222,41 @@ class RaftDriverTest {
   }
 
   /**
+   * With the host sending them ({@link RaftDriver#sendAfterDurable}), the acknowledgements a write
+   * waits for go with the write, and the driver does not send them again when the write is done.
+   * One that joins the write while it is in flight (nothing new to write, but it depends on entries
+   * still in flight) is not in the write: the driver sends it at {@code writeDone}.
+   */
+  @Test
+  void whenTheHostSendsThemTheAcknowledgementsGoWithTheirWrite_andLeaveOnce() {
+    Host host = new Host();
+    RaftDriver d = follower(host, DurableState.bootstrap(THREE));
+    d.sendAfterDurable(true);
+    d.core().step(new AppendEntries(1, "n1", 1, 0, List.of(cmd(2, 1)), 1));
+    d.flush();
+    RaftDriver.Write first = host.writes.get(0);
+    assertEquals(List.of(2L), first.afterDurable().stream()
+        .map(o -> ((AppendEntriesResponse) o.message()).matchIndex()).toList(), "the acknowledgement goes with its write");
+    assertTrue(host.acks().isEmpty(), "and not before it is durable");
+    d.core().step(new AppendEntries(1, "n1", 1, 0, List.of(cmd(2, 1)), 1)); // the same entry again
+    d.flush();
+    assertTrue(host.acks().isEmpty(), "the repeat depends on the write in flight too");
+    d.writeDone(1);
+    d.flush();
+    assertEquals(List.of(2L), host.acks().stream().map(AppendEntriesResponse::matchIndex).toList(),
+        "only the one that joined the write in flight leaves at writeDone; the write's own is the host's");
+
+    Host plain = new Host();
+    RaftDriver p = follower(plain, DurableState.bootstrap(THREE));
+    p.core().step(new AppendEntries(1, "n1", 1, 0, List.of(cmd(2, 1)), 1));
+    p.flush();
+    assertTrue(plain.writes.get(0).afterDurable().isEmpty(), "off: the driver sends them");
+    p.writeDone(1);
+    p.flush();
+    assertEquals(List.of(2L), plain.acks().stream().map(AppendEntriesResponse::matchIndex).toList());
+  }
+
+  /**
    * Entries 3 and 4 wait in the batch behind a write in flight; a new leader replaces entry 4 before
    * they are written. The acknowledgement of entry 4 (of the old leader) must never leave: storage
    * never held it, and the old leader could count it towards a commit.

@@ -1438,11 +1438,13 @@ public final class Simulation {
   /**
    * The driver of node {@code n}. Every other node keeps the last {@code snapshotEvery} entries a
    * snapshot covers in memory (as a node with raft.snapshot.catch-up-entries does), so that leaders
-   * both send kept entries below their snapshot and send snapshots.
+   * both send kept entries below their snapshot and send snapshots. The others send the messages
+   * a write carries themselves, the moment it completes ({@link RaftDriver#sendAfterDurable}).
    */
   private RaftDriver newDriver(SimNode n) {
     RaftDriver d = new RaftDriver(n.core, new SimHost(n), snapshotEvery, 0, sessionTimeout);
     if (n.index % 2 == 0) d.keepAfterSnapshot(snapshotEvery, Long.MAX_VALUE);
+    else d.sendAfterDurable(true); // as the actor does: what waited for a write leaves when the write completes
     return d;
   }
 
@@ -1861,6 +1863,7 @@ public final class Simulation {
       }
       n.durableLog.add(e);
     }
+    for (Outbound o : w.afterDurable()) send(n, o); // the host's own sending (odd nodes), before the core learns
     n.driver.writeDone(w.seq()); // the core learns; what waited for the write leaves; the next write starts
     afterInput(n);
   }
