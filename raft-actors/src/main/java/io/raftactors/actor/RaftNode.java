@@ -1018,9 +1018,9 @@ public final class RaftNode {
   /** A leader ticks for heartbeats and check-quorum and batches proposals into AppendEntries and writes. */
   private Behavior<Command> leader() {
     timers.startTimerWithFixedDelay(TICK_TIMER, Tick.INSTANCE, settings.tickInterval());
-    return common()
-        .onMessage(Propose.class, this::onPropose)
-        .onMessage(ClientCommand.class, this::onClientCommand)
+    return common(Behaviors.receive(Command.class)
+            .onMessage(Propose.class, this::onPropose)
+            .onMessage(ClientCommand.class, this::onClientCommand))
         .onMessage(OpenClientSession.class, this::onOpenSession)
         .onMessage(ClientKeepAlive.class, k -> propose(
             new EntryData.KeepAlive(k.session(), System.currentTimeMillis()), new ClientWaiter(k.replyTo(), k.requestId())))
@@ -1031,11 +1031,16 @@ public final class RaftNode {
   }
 
   private BehaviorBuilder<Command> common() {
-    return metricsRequests(Behaviors.receive(Command.class))
-        .onMessage(Tick.class, t -> {
-          core.tick();
-          return afterInput();
-        })
+    return common(Behaviors.receive(Command.class));
+  }
+
+  /**
+   * The messages of every running role, after {@code first}. A built behaviour tries its cases in
+   * order (and allocates for each case it tries), so the frequent ones come first: the leader's
+   * proposals, then peer messages and write completions.
+   */
+  private BehaviorBuilder<Command> common(BehaviorBuilder<Command> first) {
+    return metricsRequests(first
         .onMessage(PeerEnvelope.class, env -> {
           if (accept(env)) {
             if (env.message() instanceof RaftMessage.AppendEntriesResponse r) {
@@ -1046,6 +1051,14 @@ public final class RaftNode {
           return afterInput();
         })
         .onMessage(WriteCompleted.class, this::onWriteCompleted)
+        .onMessage(Flush.class, f -> {
+          flushScheduled = false;
+          return afterInput();
+        })
+        .onMessage(Tick.class, t -> {
+          core.tick();
+          return afterInput();
+        }))
         .onMessage(GetMetrics.class, g -> {
           g.replyTo().tell(metrics.snapshot(g.reset()));
           return Behaviors.same();
@@ -1059,10 +1072,6 @@ public final class RaftNode {
           g.replyTo().tell(new Status(settings.memberId(), core.role(), core.term(), core.leaderId(),
               core.commitIndex(), core.lastApplied(), core.lastIndex(), problem, Phase.RUNNING, config, matchIndexes()));
           return Behaviors.same();
-        })
-        .onMessage(Flush.class, f -> {
-          flushScheduled = false;
-          return afterInput();
         });
   }
 

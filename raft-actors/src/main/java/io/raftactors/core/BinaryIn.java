@@ -14,6 +14,11 @@ import java.nio.charset.StandardCharsets;
  */
 public final class BinaryIn implements DataInput {
   private final ByteBuffer buf;
+  /**
+   * The last ASCII string read: the entries of one message mostly repeat the same manifest, which
+   * is then returned again instead of being copied into a new string for every entry.
+   */
+  private String lastAscii;
 
   public BinaryIn(ByteBuffer buf) {
     this.buf = buf;
@@ -111,6 +116,11 @@ public final class BinaryIn implements DataInput {
   }
 
   /** Modified UTF-8 with a two-byte length; ASCII, the usual case for ids and manifests, is read in one step. */
+  private boolean sameAscii(String s, int at) {
+    for (int i = 0; i < s.length(); i++) if (buf.get(at + i) != s.charAt(i)) return false;
+    return true;
+  }
+
   @Override
   public String readUTF() throws IOException {
     int size = readUnsignedShort();
@@ -122,9 +132,14 @@ public final class BinaryIn implements DataInput {
       ascii = b > 0;
     }
     if (ascii) {
+      String last = lastAscii;
+      if (last != null && last.length() == size && sameAscii(last, start)) {
+        buf.position(start + size);
+        return last;
+      }
       byte[] b = new byte[size];
       buf.get(b);
-      return new String(b, StandardCharsets.ISO_8859_1);
+      return lastAscii = new String(b, StandardCharsets.ISO_8859_1);
     }
     char[] chars = new char[size];
     int n = 0;

@@ -106,6 +106,33 @@ class BinaryCodecTest {
     }
   }
 
+  /**
+   * A repeated ASCII string (a manifest in every entry of a message) is read back as the same
+   * string; one of the same length that differs in any byte, or a longer or shorter one, is not
+   * taken for it, and what follows is read from the right place.
+   */
+  @Test
+  void aRepeatedStringIsReadBackAsTheLastOne_andOnlyWhenEveryByteMatches() throws IOException {
+    List<String> strings = List.of("put", "put", "pat", "put", "pu", "putt", "", "", "put", "p\u00e9t", "put", "xut", "pux");
+    BinaryOut out = BinaryOut.growable(16);
+    for (String x : strings) {
+      out.writeUTF(x);
+      out.writeInt(x.length());
+    }
+    BinaryIn in = new BinaryIn(ByteBuffer.wrap(out.toByteArray()));
+    String previous = null;
+    for (String x : strings) {
+      String got = in.readUTF();
+      assertEquals(x, got);
+      assertEquals(x.length(), in.readInt());
+      if (x.equals(previous) && !x.isEmpty() && x.chars().allMatch(c -> c < 0x80)) {
+        org.junit.jupiter.api.Assertions.assertSame(previous, got, "the repeat is the string read before");
+      }
+      previous = got;
+    }
+    assertEquals(0, in.remaining());
+  }
+
   @Test
   void writesTheBytesOfDataOutputStream() throws IOException {
     for (long seed = 0; seed < 50; seed++) {
