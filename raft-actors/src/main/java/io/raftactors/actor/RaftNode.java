@@ -1464,8 +1464,9 @@ public final class RaftNode {
         try {
           transport.send(o.to(), new PeerEnvelope(settings.groupId(), o.to(), o.message()));
         } catch (RuntimeException e) {
-          log.warn("Raft node {} of group {} could not send {} to {} after a write: {}", settings.memberId(), settings.groupId(),
-              o.message().getClass().getSimpleName(), o.to(), e.toString());
+          // Not the actor's logger: that one may be used on the actor's own thread only.
+          org.slf4j.LoggerFactory.getLogger(RaftNode.class).warn("Raft node {} of group {} could not send {} to {} after a write: {}",
+              settings.memberId(), settings.groupId(), o.message().getClass().getSimpleName(), o.to(), e.toString());
         }
       }
       return null;
