@@ -438,7 +438,8 @@ public final class RaftNode {
     INSTANCE
   }
 
-  private record WriteCompleted(long seq, Throwable failure) implements Command {}
+  /** A storage write of {@code driver} (of one incarnation) completed. */
+  private record WriteCompleted(long seq, Throwable failure, RaftDriver driver) implements Command {}
 
   /** Time to send a metrics subscriber its next {@link RaftMetrics}; also the key of its timer. */
   private record PublishMetrics(ActorRef<RaftMetrics> subscriber) implements Command {}
@@ -1041,6 +1042,8 @@ public final class RaftNode {
    */
   private BehaviorBuilder<Command> common(BehaviorBuilder<Command> first) {
     return metricsRequests(first
+        .onSignal(akka.actor.typed.PostStop.class, s -> incarnationEnded())
+        .onSignal(akka.actor.typed.PreRestart.class, s -> incarnationEnded())
         .onMessage(PeerEnvelope.class, env -> {
           if (accept(env)) {
             if (env.message() instanceof RaftMessage.AppendEntriesResponse r) {
@@ -1352,6 +1355,9 @@ public final class RaftNode {
   }
 
   private Behavior<Command> onWriteCompleted(WriteCompleted w) {
+    // A write of an earlier incarnation (pipeToSelf reaches the restarted actor): its sequence number
+    // may be that of this incarnation's write in flight, which is not durable for it.
+    if (w.driver() != driver) return Behaviors.same();
     if (w.failure() != null) return storageFailed(w.failure());
     metrics.writeDone(System.nanoTime());
     driver.writeDone(w.seq());
@@ -1383,6 +1389,19 @@ public final class RaftNode {
     queries.clear();
     throw new IllegalStateException("storage write failed on raft node " + settings.memberId() + " of group "
         + settings.groupId(), cause);
+  }
+
+  /**
+   * Set when this incarnation stops or is restarted. A write of it that completes afterwards sends
+   * nothing: the next incarnation may have read storage before that write landed (a storage need
+   * not order a recovery after the writes in flight), and acknowledging entries it does not know of
+   * would let it vote for a log without them.
+   */
+  private final java.util.concurrent.atomic.AtomicBoolean ended = new java.util.concurrent.atomic.AtomicBoolean();
+
+  private Behavior<Command> incarnationEnded() {
+    ended.set(true);
+    return Behaviors.same();
   }
 
   /** Runs the core's output and switches behaviour if the role changed. */
@@ -1450,7 +1469,8 @@ public final class RaftNode {
           storage.write(new RaftStorage.Write(w.hardState(), w.snapshot(), w.truncateFrom(), w.entries())));
       List<Outbound> waiting = w.afterDurable();
       if (!waiting.isEmpty()) durable = durable.thenApply(v -> sendDurable(waiting));
-      ctx.pipeToSelf(durable.thenApply(v -> Boolean.TRUE), (ok, failure) -> new WriteCompleted(seq, failure));
+      RaftDriver d = driver;
+      ctx.pipeToSelf(durable.thenApply(v -> Boolean.TRUE), (ok, failure) -> new WriteCompleted(seq, failure, d));
     }
 
     /**
@@ -1460,6 +1480,7 @@ public final class RaftNode {
      * sent is lost, as the network may lose it: the write still counts.
      */
     private Void sendDurable(List<Outbound> waiting) {
+      if (ended.get()) return null; // the incarnation is over: its acknowledgements go with it
       for (Outbound o : waiting) {
         try {
           transport.send(o.to(), new PeerEnvelope(settings.groupId(), o.to(), o.message()));

@@ -218,7 +218,8 @@ public final class RaftDriver {
     LogEntry last = done.lastEntry();
     if (last != null) core.persisted(last.index(), last.term());
     List<Outbound> waiting = done.afterPersist;
-    for (int i = hostSendsAfterDurable ? done.write.afterDurable().size() : 0; i < waiting.size(); i++) host.send(waiting.get(i));
+    // The write's own messages (none unless the host sends them) are the host's; those that joined it after it started leave now.
+    for (int i = done.write.afterDurable().size(); i < waiting.size(); i++) host.send(waiting.get(i));
     startWrite();
   }
 

@@ -85,6 +85,7 @@ class RaftNodeDurabilityTest {
 
   private ActorRef<RaftNode.Command> startNode() {
     ActorRef<RaftNode.Command> ref = kit.spawn(RaftNode.create(settings, storage, (i, c) -> {
+          if ("boom".equals(c)) throw new IllegalStateException("the state machine fails");
           if ("hold".equals(c)) {
             holding.countDown();
             try {
@@ -271,6 +272,121 @@ class RaftNodeDurabilityTest {
       dead.expectNoMessage(QUIET);
       return null;
     });
+  }
+
+  /**
+   * A write still in flight when the node stops (writes in flight may or may not complete; nothing
+   * that depends on them has been sent). The node starts again on the same storage and reads it
+   * before that write lands (a storage need not order a recovery after writes in flight). The old
+   * incarnation's acknowledgement of entries 2-3 must not leave afterwards: the new incarnation does
+   * not know them and grants its term-2 vote to a candidate whose log ends at 1.
+   */
+  @Test
+  void durability_T3_8_01_aStoppedIncarnationNeverAcknowledgesItsWriteAfterTheNextOneRecovered() {
+    LogEntry e2 = new LogEntry(2, 1, new EntryData.Noop(1));
+    LogEntry e3 = new LogEntry(3, 1, new EntryData.Noop(1));
+    fromPeer(new AppendEntries(1, "n3", 1, 0, List.of(e2, e3), 0));
+    awaitPendingWrite();
+    restartNode(); // stopped with the write in flight; the new incarnation recovered without it
+    assertEquals(1, status(node).lastIndex());
+    storage.releaseOne(); // the old incarnation's write lands only now
+    fromPeer(new RequestVote(2, "n2", 1, 1)); // a candidate whose log ends at index 1
+    awaitPendingWrite();
+    storage.releaseOne();
+    assertEquals(new RequestVoteResponse(2, "n1", true), expectPeerMessage(n2));
+    // n1 granted a vote to a log without entries 2-3: it must never have acknowledged them.
+    java.util.List<RaftMessage> toLeader = new java.util.ArrayList<>();
+    while (true) {
+      try {
+        toLeader.add(expectPeerMessage(n3, QUIET));
+      } catch (AssertionError timeout) {
+        break;
+      }
+    }
+    assertTrue(toLeader.stream().noneMatch(m -> m instanceof AppendEntriesResponse r && r.success() && r.matchIndex() >= 2),
+        "acknowledged entries 2-3 and then voted for a log without them: " + toLeader);
+  }
+
+  /**
+   * The completion of the old incarnation's write 1 reaches the restarted node (same ActorRef)
+   * while its own write 1 is in flight: it must not be taken for it.
+   */
+  @Test
+  void durability_T3_8_01_aStaleWriteCompletionOfAnEarlierIncarnationIsNotTakenForTheCurrentWrite() {
+    LogEntry e2 = new LogEntry(2, 1, new EntryData.Noop(1));
+    LogEntry boom = new LogEntry(3, 1, new EntryData.Command(20, "", "boom".getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+    fromPeer(new AppendEntries(1, "n3", 1, 0, List.of(e2, boom), 3));
+    awaitPendingWrite(); // the old incarnation's write 1
+    time.timePasses(Duration.ofMillis(150)); // applying "boom" failed: restart after the backoff
+    n2.awaitAssert(Duration.ofSeconds(5), () -> {
+      assertEquals(1, status(node).lastIndex());
+      return null;
+    });
+    AppendEntries again = new AppendEntries(1, "n3", 1, 0, List.of(e2), 0);
+    fromPeer(again); // the new incarnation's write 1
+    fromPeer(again); // its acknowledgement waits for that write too
+    n2.awaitAssert(Duration.ofSeconds(5), () -> {
+      assertEquals(2, storage.pendingWrites());
+      return null;
+    });
+    storage.releaseOne(); // only the OLD write completes
+    java.util.List<RaftMessage> toLeader = new java.util.ArrayList<>();
+    while (true) {
+      try {
+        toLeader.add(expectPeerMessage(n3, QUIET));
+      } catch (AssertionError timeout) {
+        break;
+      }
+    }
+    assertEquals(1, storage.pendingWrites(), "the new incarnation's write is still in flight");
+    assertTrue(toLeader.stream().noneMatch(m -> m instanceof AppendEntriesResponse r && r.success() && r.matchIndex() >= 2),
+        "acknowledged entry 2 before its write completed: " + toLeader);
+  }
+
+  /** As above, stopped by RaftNode.Stop (how RaftTestKit crashes a node). */
+  @Test
+  void durability_T3_8_01_aNodeStoppedByStopNeverAcknowledgesItsOldWrite() {
+    fromPeer(new AppendEntries(1, "n3", 1, 0, List.of(new LogEntry(2, 1, new EntryData.Noop(1))), 0));
+    awaitPendingWrite();
+    TestProbe<RaftNode.Command> watcher = kit.createTestProbe();
+    node.tell(RaftNode.Stop.INSTANCE);
+    watcher.expectTerminated(node, Duration.ofSeconds(5));
+    node = startNode();
+    storage.releaseOne();
+    java.util.List<RaftMessage> toLeader = new java.util.ArrayList<>();
+    while (true) {
+      try {
+        toLeader.add(expectPeerMessage(n3, QUIET));
+      } catch (AssertionError timeout) {
+        break;
+      }
+    }
+    assertTrue(toLeader.stream().noneMatch(m -> m instanceof AppendEntriesResponse r && r.success()), toLeader.toString());
+  }
+
+  /** As above, but the incarnation ends by a supervisor restart (the state machine throws). */
+  @Test
+  void durability_T3_8_01_anIncarnationRestartedBySupervisionNeverAcknowledgesItsOldWrite() {
+    LogEntry e2 = new LogEntry(2, 1, new EntryData.Noop(1));
+    LogEntry boom = new LogEntry(3, 1, new EntryData.Command(20, "", "boom".getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+    fromPeer(new AppendEntries(1, "n3", 1, 0, List.of(e2, boom), 3)); // committed: applied before it is durable here
+    awaitPendingWrite();
+    time.timePasses(Duration.ofMillis(150)); // restart backoff
+    n2.awaitAssert(Duration.ofSeconds(5), () -> {
+      assertEquals(1, status(node).lastIndex()); // the new incarnation read storage without entries 2-3
+      return null;
+    });
+    storage.releaseOne(); // the old incarnation's write lands only now
+    java.util.List<RaftMessage> toLeader = new java.util.ArrayList<>();
+    while (true) {
+      try {
+        toLeader.add(expectPeerMessage(n3, QUIET));
+      } catch (AssertionError timeout) {
+        break;
+      }
+    }
+    assertTrue(toLeader.stream().noneMatch(m -> m instanceof AppendEntriesResponse r && r.success() && r.matchIndex() >= 2),
+        "an earlier incarnation acknowledged entries this one does not hold: " + toLeader);
   }
 
   @Test
