@@ -245,14 +245,7 @@ class RaftNodeDurabilityTest {
     assertEquals(List.of(e2), awaitPendingWrite().entries());
     storage.failOne();
     // Neither from the thread that failed the write nor later from the actor: no success for entry 2.
-    java.util.List<RaftMessage> sent = new java.util.ArrayList<>();
-    while (true) {
-      try {
-        sent.add(expectPeerMessage(n3, QUIET));
-      } catch (AssertionError e) {
-        break;
-      }
-    }
+    List<RaftMessage> sent = sentUntilQuiet(n3);
     assertTrue(sent.stream().noneMatch(m -> m instanceof AppendEntriesResponse r && r.success() && r.matchIndex() >= 2), sent.toString());
   }
 
@@ -295,14 +288,7 @@ class RaftNodeDurabilityTest {
     storage.releaseOne();
     assertEquals(new RequestVoteResponse(2, "n1", true), expectPeerMessage(n2));
     // n1 granted a vote to a log without entries 2-3: it must never have acknowledged them.
-    java.util.List<RaftMessage> toLeader = new java.util.ArrayList<>();
-    while (true) {
-      try {
-        toLeader.add(expectPeerMessage(n3, QUIET));
-      } catch (AssertionError timeout) {
-        break;
-      }
-    }
+    List<RaftMessage> toLeader = sentUntilQuiet(n3);
     assertTrue(toLeader.stream().noneMatch(m -> m instanceof AppendEntriesResponse r && r.success() && r.matchIndex() >= 2),
         "acknowledged entries 2-3 and then voted for a log without them: " + toLeader);
   }
@@ -330,14 +316,7 @@ class RaftNodeDurabilityTest {
       return null;
     });
     storage.releaseOne(); // only the OLD write completes
-    java.util.List<RaftMessage> toLeader = new java.util.ArrayList<>();
-    while (true) {
-      try {
-        toLeader.add(expectPeerMessage(n3, QUIET));
-      } catch (AssertionError timeout) {
-        break;
-      }
-    }
+    List<RaftMessage> toLeader = sentUntilQuiet(n3);
     assertEquals(1, storage.pendingWrites(), "the new incarnation's write is still in flight");
     assertTrue(toLeader.stream().noneMatch(m -> m instanceof AppendEntriesResponse r && r.success() && r.matchIndex() >= 2),
         "acknowledged entry 2 before its write completed: " + toLeader);
@@ -353,14 +332,7 @@ class RaftNodeDurabilityTest {
     watcher.expectTerminated(node, Duration.ofSeconds(5));
     node = startNode();
     storage.releaseOne();
-    java.util.List<RaftMessage> toLeader = new java.util.ArrayList<>();
-    while (true) {
-      try {
-        toLeader.add(expectPeerMessage(n3, QUIET));
-      } catch (AssertionError timeout) {
-        break;
-      }
-    }
+    List<RaftMessage> toLeader = sentUntilQuiet(n3);
     assertTrue(toLeader.stream().noneMatch(m -> m instanceof AppendEntriesResponse r && r.success()), toLeader.toString());
   }
 
@@ -377,14 +349,7 @@ class RaftNodeDurabilityTest {
       return null;
     });
     storage.releaseOne(); // the old incarnation's write lands only now
-    java.util.List<RaftMessage> toLeader = new java.util.ArrayList<>();
-    while (true) {
-      try {
-        toLeader.add(expectPeerMessage(n3, QUIET));
-      } catch (AssertionError timeout) {
-        break;
-      }
-    }
+    List<RaftMessage> toLeader = sentUntilQuiet(n3);
     assertTrue(toLeader.stream().noneMatch(m -> m instanceof AppendEntriesResponse r && r.success() && r.matchIndex() >= 2),
         "an earlier incarnation acknowledged entries this one does not hold: " + toLeader);
   }
@@ -422,6 +387,18 @@ class RaftNodeDurabilityTest {
     drain(n2);
     time.timePasses(Duration.ofMillis(90));
     n2.expectNoMessage(QUIET);
+  }
+
+  /** The peer messages {@code p} receives until none comes for {@link #QUIET}. */
+  private static List<RaftMessage> sentUntilQuiet(TestProbe<RaftNode.Command> p) {
+    List<RaftMessage> sent = new java.util.ArrayList<>();
+    while (true) {
+      try {
+        sent.add(expectPeerMessage(p, QUIET));
+      } catch (AssertionError quiet) {
+        return sent;
+      }
+    }
   }
 
   private static void drain(TestProbe<RaftNode.Command> p) {
