@@ -36,7 +36,6 @@ import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import java.util.Map;
 import java.util.concurrent.CompletionStage;
 import java.util.function.Consumer;
@@ -1465,12 +1464,11 @@ public final class RaftNode {
       for (LogEntry e : w.entries()) bytes += e.sizeInBytes();
       LogEntry last = w.lastEntry();
       metrics.writeStarted(w.entries().size(), bytes, last == null ? 0 : last.index(), System.nanoTime());
-      CompletableFuture<Void> durable = Stages.direct(
-          storage.write(new RaftStorage.Write(w.hardState(), w.snapshot(), w.truncateFrom(), w.entries())));
+      CompletionStage<Void> durable = storage.write(new RaftStorage.Write(w.hardState(), w.snapshot(), w.truncateFrom(), w.entries()));
       List<Outbound> waiting = w.afterDurable();
-      if (!waiting.isEmpty()) durable = durable.thenApply(v -> sendDurable(waiting));
+      if (!waiting.isEmpty()) durable = Stages.direct(durable).thenApply(v -> sendDurable(waiting));
       RaftDriver d = driver;
-      ctx.pipeToSelf(durable.thenApply(v -> Boolean.TRUE), (ok, failure) -> new WriteCompleted(seq, failure, d));
+      ctx.pipeToSelf(written(durable), (ok, failure) -> new WriteCompleted(seq, failure, d));
     }
 
     /**
@@ -1483,7 +1481,7 @@ public final class RaftNode {
       if (ended.get()) return null; // the incarnation is over: its acknowledgements go with it
       for (Outbound o : waiting) {
         try {
-          transport.send(o.to(), new PeerEnvelope(settings.groupId(), o.to(), o.message()));
+          RaftNode.this.send(o.to(), o.message());
         } catch (RuntimeException e) {
           // Not the actor's logger: that one may be used on the actor's own thread only.
           org.slf4j.LoggerFactory.getLogger(RaftNode.class).warn("Raft node {} of group {} could not send {} to {} after a write: {}",

@@ -2,6 +2,7 @@ package io.raftactors.actor;
 
 import akka.actor.Address;
 import akka.actor.typed.ActorSystem;
+import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Consumer;
@@ -17,8 +18,8 @@ final class ResolvingTransport implements PeerTransport {
   private final ActorSystem<?> system;
   private final RaftSettings settings;
   private final Map<String, Consumer<RaftNode.Command>> peers = new ConcurrentHashMap<>();
-  /** Addresses recorded in the group's configuration, used for members the settings do not list. */
-  private final Map<String, Address> learned = new ConcurrentHashMap<>();
+  /** Addresses recorded in the group's configuration, used for members the settings do not list (guarded by this). */
+  private final Map<String, Address> learned = new HashMap<>();
 
   ResolvingTransport(ActorSystem<?> system, RaftSettings settings) {
     this.system = system;

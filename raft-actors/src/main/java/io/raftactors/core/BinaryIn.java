@@ -115,12 +115,13 @@ public final class BinaryIn implements DataInput {
     throw new UnsupportedOperationException("readLine");
   }
 
-  /** Modified UTF-8 with a two-byte length; ASCII, the usual case for ids and manifests, is read in one step. */
+  /** True if the buffer holds the characters of ASCII string {@code s} from {@code at}. */
   private boolean sameAscii(String s, int at) {
     for (int i = 0; i < s.length(); i++) if (buf.get(at + i) != s.charAt(i)) return false;
     return true;
   }
 
+  /** Modified UTF-8 with a two-byte length; ASCII, the usual case for ids and manifests, is read in one step. */
   @Override
   public String readUTF() throws IOException {
     int size = readUnsignedShort();
