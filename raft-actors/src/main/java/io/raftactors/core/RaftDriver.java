@@ -109,17 +109,14 @@ public final class RaftDriver {
   /**
    * One atomic storage write: in this order, the hard state (if not null), a snapshot (if not
    * null; it replaces every entry up to its index), a truncation from {@code truncateFrom} (if
-   * &gt; 0), then {@code entries}.
+   * &gt; 0), then {@code entries}. {@code afterDurable}: the messages the host sends once it is
+   * durable, if it {@linkplain #sendAfterDurable sends them}; empty otherwise.
    */
   public record Write(long seq, HardState hardState, Snapshot snapshot, long truncateFrom, List<LogEntry> entries,
       List<Outbound> afterDurable) {
     public Write {
       entries = List.copyOf(entries);
       afterDurable = List.copyOf(afterDurable);
-    }
-
-    public Write(long seq, HardState hardState, Snapshot snapshot, long truncateFrom, List<LogEntry> entries) {
-      this(seq, hardState, snapshot, truncateFrom, entries, List.of());
     }
 
     /** The last entry written, or null. */
