@@ -283,6 +283,18 @@ public final class Compare {
               + " files syncing at once, as they do here, one fdatasync takes %.3f ms (floor %.3f ms)%n",
           median(ok, "floor_fdatasync_ms"), median(ok, "floor_round_trip_ms"), median(ok, "floor_shared_fdatasync_ms"),
           median(ok, "floor_shared_ms")));
+      List<Run> timed = ok.stream().filter(r -> !r.row().getOrDefault("transport_round_trip_ms", "").isEmpty()).toList();
+      List<Run> durable = timed.stream().filter(r -> !"mem".equals(r.row().get("storage"))).toList();
+      if (!timed.isEmpty()) {
+        b.append(String.format(Locale.ROOT,
+            "- raft-actors' nodes talk over Artery: its round trip, timed by the runs between two ActorSystems set up as the nodes,"
+                + " takes %.3f ms (median)", median(timed, "transport_round_trip_ms")));
+        if (!durable.isEmpty()) {
+          b.append(String.format(Locale.ROOT, ", so a synced write over it cannot take less than %.3f ms (the sync of three files"
+              + " at once plus that round trip)", median(durable, "floor_over_transport_ms")));
+        }
+        b.append('\n');
+      }
     }
     b.append('\n');
     boolean jraft = o.configs().stream().anyMatch(c -> c.id().equals("jraft:sync"));

@@ -95,8 +95,23 @@ public final class Bench {
    * at the end, writes the charts ({@link BenchCharts#write}).
    */
   public static List<BenchResult> runAll(Options o, boolean durable, Runner runner) throws Exception {
+    return runAll(o, durable, null, null, runner);
+  }
+
+  /** Times round trips of a benchmark's transport, in microseconds. */
+  public interface RoundTrips {
+    double[] measure() throws Exception;
+  }
+
+  /**
+   * As {@link #runAll(Options, boolean, Runner)}, with the round trip of the nodes' transport ({@code
+   * transport}, e.g. Artery) timed by {@code roundTrips} and reported with the floor, unless both are null.
+   */
+  public static List<BenchResult> runAll(Options o, boolean durable, String transport, RoundTrips roundTrips, Runner runner)
+      throws Exception {
     Path tmp = Path.of(System.getProperty("java.io.tmpdir"));
     Floor floor = Floor.measure(tmp);
+    if (roundTrips != null) floor = floor.withTransport(transport, roundTrips.measure());
     System.out.println(floor.describe(durable, tmp));
     List<BenchResult> results = new ArrayList<>();
     for (int c : o.clients()) {

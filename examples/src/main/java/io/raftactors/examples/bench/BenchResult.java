@@ -51,7 +51,8 @@ public record BenchResult(Setup setup, LoadDriver.Measurement measurement, Floor
   /** The CSV header. Columns are only ever added at the end: scripts read them by position. */
   public static final String CSV_HEADER = "storage,api,wire,clients,ops_per_s,p50_ms,p90_ms,p99_ms,p999_ms,errors,cpu_us_per_op,"
       + String.join(",", STAGE_COLUMNS)
-      + ",library,configuration,value_bytes,read_ratio,read_ops,floor_ms,floor_fdatasync_ms,floor_round_trip_ms,floor_shared_ms,floor_shared_fdatasync_ms,warming";
+      + ",library,configuration,value_bytes,read_ratio,read_ops,floor_ms,floor_fdatasync_ms,floor_round_trip_ms,floor_shared_ms,floor_shared_fdatasync_ms,warming,"
+      + "transport_round_trip_ms,floor_over_transport_ms";
 
   public BenchResult {
     if (!stages.isEmpty() && stages.size() != STAGE_COLUMNS.size()) {
@@ -90,7 +91,9 @@ public record BenchResult(Setup setup, LoadDriver.Measurement measurement, Floor
     row.addAll(List.of(setup.library(), setup.configuration(), String.valueOf(setup.valueBytes()),
         String.format(Locale.ROOT, "%.2f", setup.readRatio()), String.valueOf(m.reads()),
         f3(floor.ms(setup.durable())), ms(floor.fdatasyncMicros()), ms(floor.roundTripMicros()),
-        f3(floor.sharedMs(setup.durable())), ms(floor.sharedFdatasyncMicros()), f3(warming(m))));
+        f3(floor.sharedMs(setup.durable())), ms(floor.sharedFdatasyncMicros()), f3(warming(m)),
+        floor.transport() == null ? "" : ms(floor.transportRoundTripMicros()),
+        floor.transport() == null ? "" : f3(floor.overTransportMs(setup.durable()))));
     for (String field : row) {
       if (field.contains(",") || field.contains("\"") || field.contains("\n")) throw new IllegalArgumentException("CSV field: " + field);
     }

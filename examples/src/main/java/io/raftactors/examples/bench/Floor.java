@@ -41,9 +41,33 @@ import java.util.stream.DoubleStream;
  * @param roundTripMicros median of the round trips, in microseconds
  * @param syncs syncs timed
  * @param roundTrips round trips timed
+ * <p>A benchmark whose nodes talk through a transport of their own may time that transport's round
+ * trip too ({@link #withTransport}): the floor a write over it cannot go below.
+ *
  * @param sharedFdatasyncMicros median of the syncs timed while {@link #SHARED_SYNCS} threads sync at once, in microseconds
+ * @param transport the nodes' transport whose round trip was timed (e.g. {@code Artery}), or null
+ * @param transportRoundTripMicros median of that transport's round trips, in microseconds (0 if none)
+ * @param transportRoundTrips that transport's round trips timed
  */
-public record Floor(double fdatasyncMicros, double roundTripMicros, int syncs, int roundTrips, double sharedFdatasyncMicros) {
+public record Floor(double fdatasyncMicros, double roundTripMicros, int syncs, int roundTrips, double sharedFdatasyncMicros,
+    String transport, double transportRoundTripMicros, int transportRoundTrips) {
+
+  /** A floor without a transport's round trip. */
+  public Floor(double fdatasyncMicros, double roundTripMicros, int syncs, int roundTrips, double sharedFdatasyncMicros) {
+    this(fdatasyncMicros, roundTripMicros, syncs, roundTrips, sharedFdatasyncMicros, null, 0, 0);
+  }
+
+  /** This floor with the round trips of {@code transport} timed ({@code times} in microseconds). */
+  public Floor withTransport(String transport, double[] times) {
+    return new Floor(fdatasyncMicros, roundTripMicros, syncs, roundTrips, sharedFdatasyncMicros, transport, median(times), times.length);
+  }
+
+  /** The floor over the transport: the shared sync (if {@code durable}) plus one round trip of the transport, in ms; NaN if none was timed. */
+  public double overTransportMs(boolean durable) {
+    if (transport == null) return Double.NaN;
+    return ((durable ? sharedFdatasyncMicros : 0) + transportRoundTripMicros) / 1000.0;
+  }
+
   /** Threads that sync at once for {@link #sharedFdatasyncMicros}: the nodes of the benchmark's group. */
   static final int SHARED_SYNCS = 3;
 
@@ -63,14 +87,19 @@ public record Floor(double fdatasyncMicros, double roundTripMicros, int syncs, i
 
   /**
    * One line for the output, e.g. {@code floor=1.234ms fdatasync=1.100ms round-trip=0.134ms ...;
-   * three syncing at once: fdatasync=2.000ms floor=2.134ms}. Fields are only added at the end.
+   * three syncing at once: fdatasync=2.000ms floor=2.134ms}, then the transport's round trip and the
+   * floor over it if one was timed. Fields are only added at the end.
    */
   public String describe(boolean durable, Path dir) {
+    String over = transport == null ? "" : String.format(Locale.ROOT,
+        "; over %s: round-trip=%.3fms floor=%.3fms (median of %d round trips of %d-byte messages between two ActorSystems set up "
+            + "as the nodes, plus %s)", transport, transportRoundTripMicros / 1000.0, overTransportMs(durable), transportRoundTrips,
+        MESSAGE_BYTES, durable ? "the sync of 3 files at once" : "nothing synced");
     return String.format(Locale.ROOT, "floor=%.3fms (%s) fdatasync=%.3fms round-trip=%.3fms: medians of %d fdatasyncs of %d-byte writes in %s"
             + " and %d loopback TCP round trips of %d-byte messages; %d files syncing at once, as the nodes here do: fdatasync=%.3fms floor=%.3fms",
         ms(durable), durable ? "one fdatasync plus one round trip" : "one round trip, nothing synced", fdatasyncMicros / 1000.0,
         roundTripMicros / 1000.0, syncs, MESSAGE_BYTES, dir, roundTrips, MESSAGE_BYTES, SHARED_SYNCS, sharedFdatasyncMicros / 1000.0,
-        sharedMs(durable));
+        sharedMs(durable)) + over;
   }
 
   /** Measures all three, for about three seconds in all, writing to temporary files in {@code dir}. */

@@ -42,7 +42,9 @@ import java.util.concurrent.TimeUnit;
  * node actor's Propose, reads as its linearizable Query, inside the leader's ActorSystem), {@code
  * client} (a RaftClient per client in a separate ActorSystem, over Artery, with exactly-once
  * sessions; reads as RaftClient.query) or {@code read} (linearizable RaftClient queries only).
- * Before the runs it measures and prints the floor of a durable write on this machine ({@link Floor}).
+ * Before the runs it measures and prints the floor of a durable write on this machine ({@link Floor}),
+ * and over Artery the round trip of Artery itself between two ActorSystems set up as the nodes
+ * ({@link ArteryRoundTrip}).
  * {@code --chart DIR} writes charts of the runs there as SVG: throughput and latency percentiles
  * against client count, and latency over time ({@link BenchCharts}).
  *
@@ -71,7 +73,26 @@ public final class KvBenchmark {
     if (transport.equals("local") && !api.equals("propose")) throw new IllegalArgumentException("--transport local runs --api propose only");
     localTransport = transport.equals("local");
     BenchResult.Setup setup = setup(storage, api, wire, o);
-    Bench.runAll(o, !storage.equals("mem"), (load, floor) -> run(load, floor, setup, storage, api, wire));
+    // Over Artery, the floor comes with Artery's own round trip, timed between two systems set up as the nodes.
+    Bench.RoundTrips artery = localTransport ? null
+        : () -> ArteryRoundTrip.measure(akkaConfig(wire), 2_000, 20_000, TimeUnit.MILLISECONDS.toNanos(1000));
+    Bench.runAll(o, !storage.equals("mem"), "Artery", artery, (load, floor) -> run(load, floor, setup, storage, api, wire));
+  }
+
+  /**
+   * The Akka part of each node's configuration (logging, dispatchers, Artery on 127.0.0.1), under
+   * the system properties given (-Dakka...=), which come first so that a run can try other settings.
+   */
+  static Config akkaConfig(String wire) {
+    return ConfigFactory.systemProperties().withFallback(ConfigFactory.parseString(String.join("\n",
+            "akka.loglevel = WARNING",
+            oneDispatcher ? ONE_DISPATCHER : "",
+            "akka.actor.provider = remote",
+            "akka.remote.warn-about-direct-use = off",
+            "akka.remote.artery.canonical.hostname = 127.0.0.1",
+            // --wire cbor: the peer protocol through Jackson CBOR, as before it had a binary form of its own.
+            wire.equals("cbor") ? "akka.actor.serialization-bindings { \"io.raftactors.actor.RaftNode$PeerEnvelope\" = jackson-cbor }" : "")))
+        .withFallback(ConfigFactory.load());
   }
 
   /** What a run is called in its result line and CSV row. */
@@ -155,18 +176,11 @@ public final class KvBenchmark {
       }
     }
     // System properties (-Dakka...=) come first, so a run can try other settings.
-    Config base = ConfigFactory.systemProperties().withFallback(ConfigFactory.parseString(members + String.join("\n",
+    Config base = ConfigFactory.parseString(members + String.join("\n",
             "raft.group-id = bench",
             // The whole group stops at once at the end: a hand-over to a member that stops too cannot finish.
-            "raft.membership.transfer-leadership-on-shutdown = off",
-            "akka.loglevel = WARNING",
-            oneDispatcher ? ONE_DISPATCHER : "",
-            "akka.actor.provider = remote",
-            "akka.remote.warn-about-direct-use = off",
-            "akka.remote.artery.canonical.hostname = 127.0.0.1",
-            // --wire cbor: the peer protocol through Jackson CBOR, as before it had a binary form of its own.
-            wire.equals("cbor") ? "akka.actor.serialization-bindings { \"io.raftactors.actor.RaftNode$PeerEnvelope\" = jackson-cbor }" : "")))
-        .withFallback(ConfigFactory.load());
+            "raft.membership.transfer-leadership-on-shutdown = off"))
+        .withFallback(akkaConfig(wire));
     List<RaftClient> raftClients = new ArrayList<>();
     try {
       if (localTransport) {
