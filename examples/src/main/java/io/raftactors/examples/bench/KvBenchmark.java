@@ -176,10 +176,10 @@ public final class KvBenchmark {
       }
     }
     // System properties (-Dakka...=) come first, so a run can try other settings.
-    Config base = ConfigFactory.parseString(members + String.join("\n",
+    Config base = ConfigFactory.systemProperties().withFallback(ConfigFactory.parseString(members + String.join("\n",
             "raft.group-id = bench",
             // The whole group stops at once at the end: a hand-over to a member that stops too cannot finish.
-            "raft.membership.transfer-leadership-on-shutdown = off"))
+            "raft.membership.transfer-leadership-on-shutdown = off")))
         .withFallback(akkaConfig(wire));
     List<RaftClient> raftClients = new ArrayList<>();
     try {
