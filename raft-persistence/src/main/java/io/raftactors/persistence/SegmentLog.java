@@ -77,6 +77,8 @@ import org.slf4j.LoggerFactory;
  * oldest is kept by members whose live entries are few (quiet groups, whose snapshots do not come),
  * those entries are copied into one record at the end of the log, and the old segments go. A member
  * whose live entries are many keeps the segments from its first one on until its snapshot comes.
+ * The files compaction drops (segments, older snapshot files) are deleted by a thread of their own,
+ * the janitor, so that no write waits for an unlink; a reading of the directory waits for it.
  */
 final class SegmentLog {
   private static final Logger LOG = LoggerFactory.getLogger(SegmentLog.class);
@@ -112,6 +114,8 @@ final class SegmentLog {
   static volatile long rewriteMaxEntries = 10_000;
   /** ...and they take at most this part of a segment (1/8). */
   static volatile int rewriteMaxSegmentPart = 8;
+  /** For tests: runs on the janitor before it deletes each file. */
+  static volatile java.util.function.Consumer<Path> beforeDeleting = f -> { };
 
   /**
    * The log of {@code dir} (opened if no member of this process uses it yet), with {@code key}
@@ -202,6 +206,14 @@ final class SegmentLog {
   private volatile boolean closed;
   /** Prepares the next segment in the background. */
   private final ExecutorService preparer;
+  /**
+   * Deletes the files compaction no longer needs (segments, snapshot files), off the writer thread:
+   * unlinking a segment took up to 14 ms there, and every group's writes waited. In order, one at a
+   * time; a reading of the directory waits for the deletions decided before it.
+   */
+  private final ExecutorService janitor;
+  /** Files handed to the janitor and not yet deleted. */
+  private final Set<Path> deleting = java.util.concurrent.ConcurrentHashMap.newKeySet();
   /** The next segment being prepared (its file, filled with zeros and with its header), or null. */
   private volatile Future<Path> prepared;
   private long preparedSeq;
@@ -382,6 +394,11 @@ final class SegmentLog {
       t.setDaemon(true);
       return t;
     });
+    this.janitor = Executors.newSingleThreadExecutor(r -> {
+      Thread t = new Thread(r, "raft-segment-janitor-" + name);
+      t.setDaemon(true);
+      return t;
+    });
     this.writer = new Thread(this::writeLoop, "raft-segment-writer-" + name);
     writer.setDaemon(true);
     writer.start();
@@ -504,6 +521,14 @@ final class SegmentLog {
     writerDone = true;
     failQueued(); // queued after the writer's last look: failed, not left waiting
     closeSegments();
+    janitor.shutdown();
+    try {
+      if (!janitor.awaitTermination(10, TimeUnit.SECONDS)) { // the next owner of the directory must not see files vanish
+        LOG.warn("Raft segment log in {}: deleting the files compaction left has not finished after 10 s", dir);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
     try {
       if (lock != null) lock.release();
       lockFile.close();
@@ -945,6 +970,7 @@ final class SegmentLog {
   private void writeSnapshotFile(String key, Snapshot s) throws IOException {
     Path memberDir = memberDirectory(key);
     Path path = snapshotPath(memberDir, s.index(), s.term());
+    if (deleting.contains(path)) awaitDeletions(); // never kept because the janitor deletes it a moment later
     if (Files.exists(path)) return;
     Path tmp = memberDir.resolve(path.getFileName() + ".tmp");
     try {
@@ -997,25 +1023,64 @@ final class SegmentLog {
    * durable, and the files are looked at again after the next snapshot.
    */
   private void compact(Set<String> changed) {
+    List<Path> gone = new ArrayList<>();
     try {
       while (segments.size() > 1) {
         Segment oldest = segments.firstEntry().getValue();
         if (oldest == active || !covered(oldest)) break;
         segments.pollFirstEntry();
+        gone.add(oldest.path);
         oldest.channel.close();
-        Files.deleteIfExists(oldest.path);
       }
       for (String key : changed) {
         Member m = members.get(key);
         Path memberDir = memberDirectory(key);
         try (DirectoryStream<Path> snapshotFiles = Files.newDirectoryStream(memberDir, "snapshot-*.bin")) {
           Path keep = snapshotPath(memberDir, m.snapshot.lastIncludedIndex(), m.snapshot.lastIncludedTerm());
-          for (Path f : snapshotFiles) if (!f.equals(keep)) Files.deleteIfExists(f);
+          for (Path f : snapshotFiles) if (!f.equals(keep)) gone.add(f);
         }
       }
     } catch (IOException | RuntimeException e) {
       LOG.warn("Raft segment log in {}: deleting what snapshots cover failed ({}); it is tried again after the next "
           + "snapshot", dir, e.toString());
+    }
+    deleteLater(gone);
+  }
+
+  /**
+   * Hands {@code files} to the janitor. They are named now, on the writer thread: a file written after
+   * this (the member's next snapshot) is never among them.
+   */
+  private void deleteLater(List<Path> files) {
+    if (files.isEmpty()) return;
+    deleting.addAll(files);
+    try {
+      janitor.execute(() -> {
+        for (Path f : files) {
+          try {
+            beforeDeleting.accept(f);
+            Files.deleteIfExists(f);
+          } catch (IOException | RuntimeException e) {
+            LOG.warn("Raft segment log in {}: deleting {}, which snapshots cover, failed ({}); it is tried again after the "
+                + "next snapshot", dir, f, e.toString());
+          } finally {
+            deleting.remove(f);
+          }
+        }
+      });
+    } catch (java.util.concurrent.RejectedExecutionException e) { // the log is closing: they go at its next reading
+      deleting.removeAll(files);
+    }
+  }
+
+  /** Waits until the files handed to the janitor before this call are deleted (or failed to be). */
+  private void awaitDeletions() {
+    try {
+      janitor.submit(() -> { }).get();
+    } catch (java.util.concurrent.RejectedExecutionException | ExecutionException e) {
+      // shut down: the writer drains it before it lets the directory go
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
   }
 
@@ -1070,6 +1135,7 @@ final class SegmentLog {
     scanned = false;
     try {
       awaitPreparation();
+      awaitDeletions(); // the directory as compaction left it: no file vanishes while it is read
       if (suspect != null) zeroSuspect();
       broken = null;
       try (DirectoryStream<Path> stale = Files.newDirectoryStream(dir, "*.{prealloc,tmp}")) {
@@ -1419,7 +1485,7 @@ final class SegmentLog {
   /** Stops the writer after the writes already queued (later writes fail), and lets the directory go. */
   private void close() {
     closed = true; // the writer sees it within its poll interval; never interrupted, which would close its files
-    preparer.shutdown();
+    preparer.shutdown(); // (the writer lets the janitor finish before it lets the directory go)
     try {
       writer.join(10_000);
       preparer.awaitTermination(10, TimeUnit.SECONDS); // no file left open behind
@@ -1484,8 +1550,9 @@ final class SegmentLog {
     return prepared != null;
   }
 
-  /** For tests: the segment files in the directory now. */
+  /** For tests: the segment files in the directory, once the deletions decided before are done. */
   List<Path> segmentFiles() {
+    awaitDeletions();
     return segmentFilesIn(dir);
   }
 }

@@ -235,6 +235,42 @@ class SegmentLogTest {
    * groups' records included; once it takes one, the segments every snapshot covers are deleted, and
    * both groups recover exactly.
    */
+  /**
+   * Deleting the segments a snapshot covers is left to the janitor thread: with a deletion stuck
+   * (an unlink took up to 14 ms on the writer thread), the snapshot's write and the writes after it
+   * still complete; once the deletion goes on, the segments are gone and the group recovers exactly.
+   */
+  @Test
+  void aWriteNeverWaitsForTheDeletionOfTheSegmentsASnapshotCovers() throws Exception {
+    Member a = open("a/n1", 4096, SegmentStorage.realFiles());
+    for (int i = 0; i < 100; i++) a.writeEntries(2);
+    int segments = a.storage.segmentFiles().size();
+    assertTrue(segments > 4, segments + " segments");
+    java.util.concurrent.CountDownLatch stuck = new java.util.concurrent.CountDownLatch(1);
+    java.util.concurrent.CountDownLatch reached = new java.util.concurrent.CountDownLatch(1);
+    SegmentLog.beforeDeleting = f -> {
+      reached.countDown();
+      try {
+        stuck.await();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    };
+    try {
+      RaftStorage.Write snapshot = new RaftStorage.Write(null, new Snapshot(new SnapshotMeta(a.next - 1, 1, THREE), new byte[] {1}), 0,
+          List.of());
+      write(a.storage, snapshot); // fails after 30 s if the write waited for the deletion
+      a.model.write(snapshot);
+      assertTrue(reached.await(30, java.util.concurrent.TimeUnit.SECONDS), "the janitor was handed the covered segments");
+      for (int i = 0; i < 5; i++) a.writeEntries(2); // ...and the writes after it too
+    } finally {
+      SegmentLog.beforeDeleting = f -> { };
+      stuck.countDown();
+    }
+    assertTrue(a.storage.segmentFiles().size() <= 2, "deleted once the janitor goes on: " + a.storage.segmentFiles());
+    assertReopenedAsModels(4096, a);
+  }
+
   @Test
   void aGroupWithoutSnapshotsKeepsTheSegments_andOnceItTakesOneTheyAreDeleted() throws Exception {
     Member a = open("a/n1", 4096, SegmentStorage.realFiles());
