@@ -212,6 +212,18 @@ final class SegmentLog {
    * time; a reading of the directory waits for the deletions decided before it.
    */
   private final ExecutorService janitor;
+  /**
+   * Writes the members' snapshot files before their writes are queued: the writer thread goes on
+   * with the other members' writes meanwhile (a file of 112 KB took 0.9 ms at the median there, and
+   * 2.8 ms at p90, with its syncs and rename).
+   */
+  private final ExecutorService snapshotFiles;
+  /**
+   * Per member: done once the member's last call (write, recovery, close) is in the writer's queue.
+   * A member's calls reach the queue in the order they were made, a snapshot file or not.
+   */
+  private final java.util.concurrent.ConcurrentHashMap<String, CompletableFuture<Void>> queuedInOrder =
+      new java.util.concurrent.ConcurrentHashMap<>();
   /** Files handed to the janitor and not yet deleted. */
   private final Set<Path> deleting = java.util.concurrent.ConcurrentHashMap.newKeySet();
   /** The next segment being prepared (its file, filled with zeros and with its header), or null. */
@@ -248,8 +260,16 @@ final class SegmentLog {
   /** The record being written; reused from write to write. */
   private final BinaryOut record = BinaryOut.growable(64 * 1024);
 
-  /** A write of member {@code key}, or (write null) a turn of the writer thread: {@code done} runs on it. */
-  private record Pending(String key, Write write, CompletableFuture<Void> done) {}
+  /**
+   * A write of member {@code key}, or (write null) a turn of the writer thread: {@code done} runs on
+   * it. {@code snapshotFile}: the write's snapshot file, written on the snapshot thread before the
+   * write was queued (null: written by the writer, or no snapshot).
+   */
+  private record Pending(String key, Write write, CompletableFuture<Void> done, CompletableFuture<Void> snapshotFile) {
+    Pending(String key, Write write, CompletableFuture<Void> done) {
+      this(key, write, done, null);
+    }
+  }
 
   /** What the log knows of one member. */
   private static final class Member {
@@ -394,6 +414,11 @@ final class SegmentLog {
       t.setDaemon(true);
       return t;
     });
+    this.snapshotFiles = Executors.newSingleThreadExecutor(r -> {
+      Thread t = new Thread(r, "raft-segment-snapshots-" + name);
+      t.setDaemon(true);
+      return t;
+    });
     this.janitor = Executors.newSingleThreadExecutor(r -> {
       Thread t = new Thread(r, "raft-segment-janitor-" + name);
       t.setDaemon(true);
@@ -421,8 +446,47 @@ final class SegmentLog {
       done.completeExceptionally(new IllegalStateException("the segment log in " + dir + " is closed"));
       return done;
     }
-    enqueue(new Pending(key, write, done));
+    enqueueInOrder(key, write, done);
     return done;
+  }
+
+  /**
+   * Queues a call of member {@code key} (a write, or with {@code write} null a turn) behind the
+   * member's earlier ones; a write with a snapshot reaches the queue once its snapshot file is written
+   * (or failed to be: the writer then fails the write).
+   */
+  private void enqueueInOrder(String key, Write write, CompletableFuture<Void> done) {
+    queuedInOrder.compute(key, (k, before) -> {
+      boolean clear = before == null || before.isDone();
+      if (write == null || write.snapshot() == null) {
+        if (clear) {
+          enqueue(new Pending(k, write, done));
+          return null;
+        }
+        return before.whenComplete((x, e) -> enqueue(new Pending(k, write, done)));
+      }
+      CompletableFuture<Void> file = new CompletableFuture<>();
+      Runnable writeFile = () -> {
+        try {
+          snapshotFiles.execute(() -> {
+            try {
+              writeSnapshotFile(k, write.snapshot());
+              file.complete(null);
+            } catch (Throwable e) { // an Error too: the write must not be left without an answer
+              file.completeExceptionally(e);
+            }
+          });
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+          file.completeExceptionally(new IOException("the segment log in " + dir + " is closed", e));
+        }
+      };
+      if (clear) writeFile.run();
+      else before.whenComplete((x, e) -> writeFile.run());
+      return file.handle((x, e) -> {
+        enqueue(new Pending(k, write, done, file));
+        return null;
+      });
+    });
   }
 
   /** Queues {@code p}; if the writer has already stopped taking from the queue, fails what is left in it. */
@@ -458,7 +522,7 @@ final class SegmentLog {
         result.completeExceptionally(e);
       }
     });
-    enqueue(new Pending(key, null, turn));
+    enqueueInOrder(key, null, turn);
     return result;
   }
 
@@ -482,7 +546,7 @@ final class SegmentLog {
       done.complete(null); // the log closed meanwhile: nothing of the member is left to wait for
       return null;
     });
-    enqueue(new Pending(key, null, turn));
+    enqueueInOrder(key, null, turn);
     return done;
   }
 
@@ -521,9 +585,14 @@ final class SegmentLog {
     writerDone = true;
     failQueued(); // queued after the writer's last look: failed, not left waiting
     closeSegments();
+    snapshotFiles.shutdown(); // (what it still writes is failed by the queue: the writer is done)
     janitor.shutdown();
     try {
-      if (!janitor.awaitTermination(10, TimeUnit.SECONDS)) { // the next owner of the directory must not see files vanish
+      // The next owner of the directory must not see files appear or vanish.
+      if (!snapshotFiles.awaitTermination(10, TimeUnit.SECONDS)) {
+        LOG.warn("Raft segment log in {}: writing a snapshot file has not finished after 10 s", dir);
+      }
+      if (!janitor.awaitTermination(10, TimeUnit.SECONDS)) {
         LOG.warn("Raft segment log in {}: deleting the files compaction left has not finished after 10 s", dir);
       }
     } catch (InterruptedException e) {
@@ -546,7 +615,10 @@ final class SegmentLog {
       if (!scanned) throw new IOException("the log has not been read since it opened");
       if (m.failed != null) throw new IOException("an earlier write failed: " + m.failed.getMessage(), m.failed);
       if (!m.recovered) throw new IOException("write before recovery");
-      if (w.snapshot() != null) writeSnapshotFile(p.key(), w.snapshot()); // this member's own failure if it fails
+      if (w.snapshot() != null) { // this member's own failure if it fails
+        if (p.snapshotFile() == null) writeSnapshotFile(p.key(), w.snapshot());
+        else snapshotFileWritten(p.snapshotFile());
+      }
     } catch (IOException | RuntimeException e) {
       fail(m, p, e);
       return;
@@ -967,9 +1039,23 @@ final class SegmentLog {
     }
   }
 
+  /** The snapshot file written on the snapshot thread, or the reason it is not. */
+  private static void snapshotFileWritten(CompletableFuture<Void> file) throws IOException {
+    try {
+      file.join();
+    } catch (java.util.concurrent.CompletionException | java.util.concurrent.CancellationException e) {
+      Throwable cause = e.getCause() != null ? e.getCause() : e;
+      throw cause instanceof IOException io ? io : new IOException("the snapshot file was not written: " + cause, cause);
+    }
+  }
+
+  /** For tests: runs on the snapshot thread before it writes each snapshot file. */
+  static volatile java.util.function.Consumer<Path> beforeSnapshotFile = f -> { };
+
   private void writeSnapshotFile(String key, Snapshot s) throws IOException {
     Path memberDir = memberDirectory(key);
     Path path = snapshotPath(memberDir, s.index(), s.term());
+    beforeSnapshotFile.accept(path);
     if (deleting.contains(path)) awaitDeletions(); // never kept because the janitor deletes it a moment later
     if (Files.exists(path)) return;
     Path tmp = memberDir.resolve(path.getFileName() + ".tmp");

@@ -236,6 +236,49 @@ class SegmentLogTest {
    * both groups recover exactly.
    */
   /**
+   * A snapshot file is written on a thread beside the writer: while one group's file is stuck, another
+   * group's writes complete. The group's own calls keep their order: its recovery, asked for after
+   * the write, comes after it and reads the snapshot back.
+   */
+  @Test
+  void aSnapshotFileIsWrittenBesideTheWriter_soOtherGroupsWritesGoOn_andTheGroupsOwnCallsKeepTheirOrder() throws Exception {
+    Member a = open("a/n1", 1 << 20, SegmentStorage.realFiles());
+    Member b = open("b/n1", 1 << 20, SegmentStorage.realFiles());
+    a.writeEntries(3);
+    b.writeEntries(3);
+    java.util.concurrent.CountDownLatch stuck = new java.util.concurrent.CountDownLatch(1);
+    java.util.concurrent.CountDownLatch reached = new java.util.concurrent.CountDownLatch(1);
+    SegmentLog.beforeSnapshotFile = f -> {
+      if (!f.getParent().endsWith(Path.of("a", "n1"))) return;
+      reached.countDown();
+      try {
+        stuck.await();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    };
+    try {
+      RaftStorage.Write snapshot = new RaftStorage.Write(null, new Snapshot(new SnapshotMeta(a.next - 1, 1, THREE), new byte[] {7}), 0,
+          List.of());
+      java.util.concurrent.CompletableFuture<Void> aWrite = a.storage.write(snapshot).toCompletableFuture();
+      assertTrue(reached.await(30, java.util.concurrent.TimeUnit.SECONDS), "a's snapshot file is being written");
+      java.util.concurrent.CompletableFuture<DurableState> aRecovered = a.storage.recover().toCompletableFuture();
+      b.writeEntries(2); // fails after 30 s if b's write waited for a's snapshot file
+      assertTrue(!aWrite.isDone(), "a's write waits for its snapshot file");
+      stuck.countDown();
+      aWrite.get(30, java.util.concurrent.TimeUnit.SECONDS);
+      a.model.write(snapshot);
+      assertSameState(recover(a.model), aRecovered.get(30, java.util.concurrent.TimeUnit.SECONDS),
+          "a's recovery, asked for after its write, reads it back");
+      a.writeEntries(2);
+    } finally {
+      SegmentLog.beforeSnapshotFile = f -> { };
+      stuck.countDown();
+    }
+    assertReopenedAsModels(1 << 20, a, b);
+  }
+
+  /**
    * Deleting the segments a snapshot covers is left to the janitor thread: with a deletion stuck
    * (an unlink took up to 14 ms on the writer thread), the snapshot's write and the writes after it
    * still complete; once the deletion goes on, the segments are gone and the group recovers exactly.
