@@ -58,7 +58,10 @@ import org.slf4j.LoggerFactory;
  *
  * <p><b>Batches.</b> The writer takes every write queued, appends one record for each and syncs the
  * active segment once before completing any of them. A switch to a new segment first syncs the one
- * it leaves, so a record never becomes durable before one written ahead of it.
+ * it leaves, so a record never becomes durable before one written ahead of it. A write with a
+ * snapshot reaches the queue once its snapshot file is written (and synced, with its directory) by
+ * a thread of its own, so the writer is not held by it; each member's calls reach the queue in the
+ * order they were made.
  *
  * <p><b>Failures.</b> A member's snapshot file that cannot be written fails that member's write only.
  * A record that cannot be appended, or a sync that fails, breaks the log: the writes of that batch not
