@@ -266,7 +266,7 @@ final class SegmentLog {
   /**
    * A write of member {@code key}, or (write null) a turn of the writer thread: {@code done} runs on
    * it. {@code snapshotFile}: the write's snapshot file, written on the snapshot thread before the
-   * write was queued (null: written by the writer, or no snapshot).
+   * write was queued (null: none; the writer writes the file of a write queued without it).
    */
   private record Pending(String key, Write write, CompletableFuture<Void> done, CompletableFuture<Void> snapshotFile) {
     Pending(String key, Write write, CompletableFuture<Void> done) {
@@ -459,37 +459,36 @@ final class SegmentLog {
    * (or failed to be: the writer then fails the write).
    */
   private void enqueueInOrder(String key, Write write, CompletableFuture<Void> done) {
-    queuedInOrder.compute(key, (k, before) -> {
-      boolean clear = before == null || before.isDone();
+    CompletableFuture<Void> queued = new CompletableFuture<>(); // done once this call is in the queue
+    CompletableFuture<Void> before = queuedInOrder.put(key, queued);
+    Runnable step = () -> {
       if (write == null || write.snapshot() == null) {
-        if (clear) {
-          enqueue(new Pending(k, write, done));
-          return null;
-        }
-        return before.whenComplete((x, e) -> enqueue(new Pending(k, write, done)));
+        enqueue(new Pending(key, write, done));
+        queuedInOrder.remove(key, queued);
+        queued.complete(null);
+        return;
       }
       CompletableFuture<Void> file = new CompletableFuture<>();
-      Runnable writeFile = () -> {
-        try {
-          snapshotFiles.execute(() -> {
-            try {
-              writeSnapshotFile(k, write.snapshot());
-              file.complete(null);
-            } catch (Throwable e) { // an Error too: the write must not be left without an answer
-              file.completeExceptionally(e);
-            }
-          });
-        } catch (java.util.concurrent.RejectedExecutionException e) {
-          file.completeExceptionally(new IOException("the segment log in " + dir + " is closed", e));
-        }
-      };
-      if (clear) writeFile.run();
-      else before.whenComplete((x, e) -> writeFile.run());
-      return file.handle((x, e) -> {
-        enqueue(new Pending(k, write, done, file));
-        return null;
+      file.whenComplete((x, e) -> {
+        enqueue(new Pending(key, write, done, file)); // a file that failed fails the write there
+        queuedInOrder.remove(key, queued);
+        queued.complete(null);
       });
-    });
+      try {
+        snapshotFiles.execute(() -> {
+          try {
+            writeSnapshotFile(key, write.snapshot());
+            file.complete(null);
+          } catch (Throwable e) { // an Error too: the write must not be left without an answer
+            file.completeExceptionally(e);
+          }
+        });
+      } catch (java.util.concurrent.RejectedExecutionException e) {
+        file.completeExceptionally(new IOException("the segment log in " + dir + " is closed", e));
+      }
+    };
+    if (before == null || before.isDone()) step.run();
+    else before.whenComplete((x, e) -> step.run());
   }
 
   /** Queues {@code p}; if the writer has already stopped taking from the queue, fails what is left in it. */
@@ -1106,6 +1105,18 @@ final class SegmentLog {
     return memberDir.resolve(String.format("snapshot-%020d-%d.bin", index, term));
   }
 
+  /** The index in a snapshot file's name ({@link #snapshotPath}); Long.MAX_VALUE (never older) if it has none. */
+  static long snapshotIndexOf(Path f) {
+    String n = f.getFileName().toString();
+    int from = "snapshot-".length();
+    int dash = n.indexOf('-', from);
+    try {
+      return n.startsWith("snapshot-") && dash > from ? Long.parseLong(n.substring(from, dash)) : Long.MAX_VALUE;
+    } catch (NumberFormatException e) {
+      return Long.MAX_VALUE;
+    }
+  }
+
   /**
    * After snapshots of {@code changed} became durable: deletes their older snapshot files, and the
    * oldest segments whose entries every member's snapshot covers. A failure is logged: the writes are
@@ -1125,8 +1136,9 @@ final class SegmentLog {
         Member m = members.get(key);
         Path memberDir = memberDirectory(key);
         try (DirectoryStream<Path> snapshotFiles = Files.newDirectoryStream(memberDir, "snapshot-*.bin")) {
-          Path keep = snapshotPath(memberDir, m.snapshot.lastIncludedIndex(), m.snapshot.lastIncludedTerm());
-          for (Path f : snapshotFiles) if (!f.equals(keep)) gone.add(f);
+          // Only older ones: a newer file may be that of a later write of the member, written on the
+          // snapshot thread while this one was synced (its record not yet queued).
+          for (Path f : snapshotFiles) if (snapshotIndexOf(f) < m.snapshot.lastIncludedIndex()) gone.add(f);
         }
       }
     } catch (IOException | RuntimeException e) {
@@ -1136,10 +1148,7 @@ final class SegmentLog {
     deleteLater(gone);
   }
 
-  /**
-   * Hands {@code files} to the janitor. They are named now, on the writer thread: a file written after
-   * this (the member's next snapshot) is never among them.
-   */
+  /** Hands {@code files} to the janitor (named on the writer thread). */
   private void deleteLater(List<Path> files) {
     if (files.isEmpty()) return;
     deleting.addAll(files);
@@ -1582,8 +1591,8 @@ final class SegmentLog {
       Thread.currentThread().interrupt();
     }
     if (writer.isAlive()) {
-      LOG.error("Raft segment log in {}: its writer thread has not finished its last writes after 10 s (a sync may be "
-          + "stuck); the directory stays locked until it has", dir);
+      LOG.error("Raft segment log in {}: its writer thread has not finished its last writes after 10 s (a sync, a "
+          + "snapshot file or a deletion may be stuck); the directory stays locked until it has", dir);
     }
   }
 

@@ -231,11 +231,6 @@ class SegmentLogTest {
   }
 
   /**
-   * A group that never takes a snapshot keeps every segment from its first entry on, the other
-   * groups' records included; once it takes one, the segments every snapshot covers are deleted, and
-   * both groups recover exactly.
-   */
-  /**
    * A snapshot file is written on a thread beside the writer: while one group's file is stuck, another
    * group's writes complete. The group's own calls keep their order: its recovery, asked for after
    * the write, comes after it and reads the snapshot back.
@@ -314,6 +309,48 @@ class SegmentLogTest {
     assertReopenedAsModels(4096, a);
   }
 
+  /**
+   * A later snapshot's file, written on the snapshot thread while the writer syncs and compacts the
+   * snapshot before it, is not deleted by that compaction (only older files are): both writes are
+   * acknowledged and the second's file stays, so the member recovers it.
+   */
+  @Test
+  void aLaterSnapshotsFileWrittenWhileTheOneBeforeItIsCompactedStays() throws Exception {
+    FullDisk disk = new FullDisk(false);
+    Member a = open("a/n1", 1 << 20, disk);
+    a.writeEntries(4); // entries 2..5
+    RaftStorage.Write s1 = new RaftStorage.Write(null, new Snapshot(new SnapshotMeta(3, 1, THREE), new byte[] {1}), 0, List.of());
+    RaftStorage.Write s2 = new RaftStorage.Write(null, new Snapshot(new SnapshotMeta(5, 1, THREE), new byte[] {2}), 0, List.of());
+    Path s2File = dir.resolve("a/n1").resolve(String.format("snapshot-%020d-%d.bin", 5, 1));
+    java.util.concurrent.CountDownLatch gate = new java.util.concurrent.CountDownLatch(1);
+    disk.holdSyncs(gate); // holds the log's data syncs (not the snapshot files')
+    java.util.concurrent.CompletableFuture<Void> w1;
+    java.util.concurrent.CompletableFuture<Void> w2;
+    try {
+      w1 = a.storage.write(s1).toCompletableFuture();
+      awaitCondition(() -> disk.syncsHeld() == 1, "the writer never reached the sync of s1");
+      w2 = a.storage.write(s2).toCompletableFuture(); // pipelined: its file is written while s1 is synced
+      awaitCondition(() -> java.nio.file.Files.exists(s2File), "s2's file was never written");
+    } finally {
+      disk.holdSyncs(null);
+      gate.countDown();
+    }
+    w1.get(30, java.util.concurrent.TimeUnit.SECONDS);
+    w2.get(30, java.util.concurrent.TimeUnit.SECONDS);
+    a.model.write(s1);
+    a.model.write(s2);
+    a.storage.segmentFiles(); // waits for the janitor
+    assertTrue(java.nio.file.Files.exists(s2File), "the acknowledged snapshot's file is kept; left: "
+        + java.util.Arrays.toString(dir.resolve("a/n1").toFile().list()));
+    assertEquals(Long.MAX_VALUE, SegmentLog.snapshotIndexOf(Path.of("snapshot-x-1.bin")), "a name without an index is never older");
+    assertReopenedAsModels(1 << 20, a);
+  }
+
+  /**
+   * A group that never takes a snapshot keeps every segment from its first entry on, the other
+   * groups' records included; once it takes one, the segments every snapshot covers are deleted, and
+   * both groups recover exactly.
+   */
   @Test
   void aGroupWithoutSnapshotsKeepsTheSegments_andOnceItTakesOneTheyAreDeleted() throws Exception {
     Member a = open("a/n1", 4096, SegmentStorage.realFiles());
