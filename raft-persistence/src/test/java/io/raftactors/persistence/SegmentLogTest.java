@@ -118,6 +118,36 @@ class SegmentLogTest {
     assertReopenedAsModels(1 << 20, members.toArray(Member[]::new));
   }
 
+  /** A hook that holds the thread calling it, for the paths it picks, until released. */
+  private static final class Hold implements java.util.function.Consumer<Path> {
+    private final java.util.function.Predicate<Path> which;
+    private final CountDownLatch reached = new CountDownLatch(1);
+    private final CountDownLatch released = new CountDownLatch(1);
+
+    Hold(java.util.function.Predicate<Path> which) {
+      this.which = which;
+    }
+
+    @Override
+    public void accept(Path f) {
+      if (!which.test(f)) return;
+      reached.countDown();
+      try {
+        released.await();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+
+    void awaitReached(String what) throws InterruptedException {
+      assertTrue(reached.await(30, TimeUnit.SECONDS), what);
+    }
+
+    void release() {
+      released.countDown();
+    }
+  }
+
   /** A member writing at random, with its model. */
   private static final class RandomMember {
     final String key;
@@ -241,34 +271,25 @@ class SegmentLogTest {
     Member b = open("b/n1", 1 << 20, SegmentStorage.realFiles());
     a.writeEntries(3);
     b.writeEntries(3);
-    java.util.concurrent.CountDownLatch stuck = new java.util.concurrent.CountDownLatch(1);
-    java.util.concurrent.CountDownLatch reached = new java.util.concurrent.CountDownLatch(1);
-    SegmentLog.beforeSnapshotFile = f -> {
-      if (!f.getParent().endsWith(Path.of("a", "n1"))) return;
-      reached.countDown();
-      try {
-        stuck.await();
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-    };
+    Hold hold = new Hold(f -> f.getParent().endsWith(Path.of("a", "n1")));
+    SegmentLog.beforeSnapshotFile = hold;
     try {
       RaftStorage.Write snapshot = new RaftStorage.Write(null, new Snapshot(new SnapshotMeta(a.next - 1, 1, THREE), new byte[] {7}), 0,
           List.of());
-      java.util.concurrent.CompletableFuture<Void> aWrite = a.storage.write(snapshot).toCompletableFuture();
-      assertTrue(reached.await(30, java.util.concurrent.TimeUnit.SECONDS), "a's snapshot file is being written");
-      java.util.concurrent.CompletableFuture<DurableState> aRecovered = a.storage.recover().toCompletableFuture();
+      CompletableFuture<Void> aWrite = a.storage.write(snapshot).toCompletableFuture();
+      hold.awaitReached("a's snapshot file is being written");
+      CompletableFuture<DurableState> aRecovered = a.storage.recover().toCompletableFuture();
       b.writeEntries(2); // fails after 30 s if b's write waited for a's snapshot file
       assertTrue(!aWrite.isDone(), "a's write waits for its snapshot file");
-      stuck.countDown();
-      aWrite.get(30, java.util.concurrent.TimeUnit.SECONDS);
+      hold.release();
+      aWrite.get(30, TimeUnit.SECONDS);
       a.model.write(snapshot);
-      assertSameState(recover(a.model), aRecovered.get(30, java.util.concurrent.TimeUnit.SECONDS),
+      assertSameState(recover(a.model), aRecovered.get(30, TimeUnit.SECONDS),
           "a's recovery, asked for after its write, reads it back");
       a.writeEntries(2);
     } finally {
       SegmentLog.beforeSnapshotFile = f -> { };
-      stuck.countDown();
+      hold.release();
     }
     assertReopenedAsModels(1 << 20, a, b);
   }
@@ -284,26 +305,18 @@ class SegmentLogTest {
     for (int i = 0; i < 100; i++) a.writeEntries(2);
     int segments = a.storage.segmentFiles().size();
     assertTrue(segments > 4, segments + " segments");
-    java.util.concurrent.CountDownLatch stuck = new java.util.concurrent.CountDownLatch(1);
-    java.util.concurrent.CountDownLatch reached = new java.util.concurrent.CountDownLatch(1);
-    SegmentLog.beforeDeleting = f -> {
-      reached.countDown();
-      try {
-        stuck.await();
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-    };
+    Hold hold = new Hold(f -> true);
+    SegmentLog.beforeDeleting = hold;
     try {
       RaftStorage.Write snapshot = new RaftStorage.Write(null, new Snapshot(new SnapshotMeta(a.next - 1, 1, THREE), new byte[] {1}), 0,
           List.of());
       write(a.storage, snapshot); // fails after 30 s if the write waited for the deletion
       a.model.write(snapshot);
-      assertTrue(reached.await(30, java.util.concurrent.TimeUnit.SECONDS), "the janitor was handed the covered segments");
+      hold.awaitReached("the janitor was handed the covered segments");
       for (int i = 0; i < 5; i++) a.writeEntries(2); // ...and the writes after it too
     } finally {
       SegmentLog.beforeDeleting = f -> { };
-      stuck.countDown();
+      hold.release();
     }
     assertTrue(a.storage.segmentFiles().size() <= 2, "deleted once the janitor goes on: " + a.storage.segmentFiles());
     assertReopenedAsModels(4096, a);
@@ -322,10 +335,10 @@ class SegmentLogTest {
     RaftStorage.Write s1 = new RaftStorage.Write(null, new Snapshot(new SnapshotMeta(3, 1, THREE), new byte[] {1}), 0, List.of());
     RaftStorage.Write s2 = new RaftStorage.Write(null, new Snapshot(new SnapshotMeta(5, 1, THREE), new byte[] {2}), 0, List.of());
     Path s2File = dir.resolve("a/n1").resolve(String.format("snapshot-%020d-%d.bin", 5, 1));
-    java.util.concurrent.CountDownLatch gate = new java.util.concurrent.CountDownLatch(1);
+    CountDownLatch gate = new CountDownLatch(1);
     disk.holdSyncs(gate); // holds the log's data syncs (not the snapshot files')
-    java.util.concurrent.CompletableFuture<Void> w1;
-    java.util.concurrent.CompletableFuture<Void> w2;
+    CompletableFuture<Void> w1;
+    CompletableFuture<Void> w2;
     try {
       w1 = a.storage.write(s1).toCompletableFuture();
       awaitCondition(() -> disk.syncsHeld() == 1, "the writer never reached the sync of s1");
@@ -335,8 +348,8 @@ class SegmentLogTest {
       disk.holdSyncs(null);
       gate.countDown();
     }
-    w1.get(30, java.util.concurrent.TimeUnit.SECONDS);
-    w2.get(30, java.util.concurrent.TimeUnit.SECONDS);
+    w1.get(30, TimeUnit.SECONDS);
+    w2.get(30, TimeUnit.SECONDS);
     a.model.write(s1);
     a.model.write(s2);
     a.storage.segmentFiles(); // waits for the janitor
