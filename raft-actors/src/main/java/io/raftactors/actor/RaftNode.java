@@ -52,6 +52,8 @@ import org.slf4j.Logger;
  * find each other from the configured member addresses.
  */
 public final class RaftNode {
+  /** For what is logged off the actor's thread (the actor's own logger is for that thread only). */
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(RaftNode.class);
 
   /** Everything a node actor accepts. */
   public interface Command {}
@@ -525,7 +527,6 @@ public final class RaftNode {
    * the group does not wait an election timeout for its next leader. Any other node answers at once.
    */
   static void handOverOnShutdown(ActorSystem<?> system, RaftSettings settings, ActorRef<Command> node) {
-    org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(RaftNode.class);
     akka.actor.CoordinatedShutdown.get(system).addTask(akka.actor.CoordinatedShutdown.PhaseBeforeServiceUnbind(),
         "raft-hand-over-" + settings.actorName(), () -> {
           long started = System.nanoTime();
@@ -534,12 +535,12 @@ public final class RaftNode {
               .handle((reply, failure) -> {
                 long ms = (System.nanoTime() - started) / 1_000_000;
                 if (reply instanceof LeadershipTransferred t) {
-                  log.info("Raft node {} of group {} handed its leadership to {} before shutting down ({} ms)",
+                  LOG.info("Raft node {} of group {} handed its leadership to {} before shutting down ({} ms)",
                       settings.memberId(), settings.groupId(), t.leaderId(), ms);
                 } else if (!(reply instanceof NotLeader)) {
                   // Not a fault: the other voters may be stopping too (the whole group is stopped), or
                   // lag behind; the group elects its next leader after an election timeout instead.
-                  log.info("Raft node {} of group {} could not hand its leadership over before shutting down ({} ms): {}; "
+                  LOG.info("Raft node {} of group {} could not hand its leadership over before shutting down ({} ms): {}; "
                       + "the others elect a leader after an election timeout",
                       settings.memberId(), settings.groupId(), ms, failure != null ? failure.toString() : String.valueOf(reply));
                 }
@@ -1483,8 +1484,8 @@ public final class RaftNode {
         try {
           RaftNode.this.send(o.to(), o.message());
         } catch (RuntimeException e) {
-          // Not the actor's logger: that one may be used on the actor's own thread only.
-          org.slf4j.LoggerFactory.getLogger(RaftNode.class).warn("Raft node {} of group {} could not send {} to {} after a write: {}",
+          // The class's logger: the actor's may be used on the actor's own thread only.
+          LOG.warn("Raft node {} of group {} could not send {} to {} after a write: {}",
               settings.memberId(), settings.groupId(), o.message().getClass().getSimpleName(), o.to(), e.toString());
         }
       }

@@ -265,14 +265,10 @@ final class SegmentLog {
 
   /**
    * A write of member {@code key}, or (write null) a turn of the writer thread: {@code done} runs on
-   * it. {@code snapshotFile}: the write's snapshot file, written on the snapshot thread before the
-   * write was queued (null: none; the writer writes the file of a write queued without it).
+   * it. {@code snapshotFile}: done once the write's snapshot file was written on the snapshot thread,
+   * before the write was queued, or failed to be (done at once for a call without a snapshot).
    */
-  private record Pending(String key, Write write, CompletableFuture<Void> done, CompletableFuture<Void> snapshotFile) {
-    Pending(String key, Write write, CompletableFuture<Void> done) {
-      this(key, write, done, null);
-    }
-  }
+  private record Pending(String key, Write write, CompletableFuture<Void> done, CompletableFuture<Void> snapshotFile) {}
 
   /** What the log knows of one member. */
   private static final class Member {
@@ -412,24 +408,21 @@ final class SegmentLog {
           + dir.resolve("lock") + "); two processes writing one log would corrupt it");
     }
     lock = l;
-    this.preparer = Executors.newSingleThreadExecutor(r -> {
-      Thread t = new Thread(r, "raft-segment-preparer-" + name);
-      t.setDaemon(true);
-      return t;
-    });
-    this.snapshotFiles = Executors.newSingleThreadExecutor(r -> {
-      Thread t = new Thread(r, "raft-segment-snapshots-" + name);
-      t.setDaemon(true);
-      return t;
-    });
-    this.janitor = Executors.newSingleThreadExecutor(r -> {
-      Thread t = new Thread(r, "raft-segment-janitor-" + name);
-      t.setDaemon(true);
-      return t;
-    });
+    this.preparer = oneThread("raft-segment-preparer-" + name);
+    this.snapshotFiles = oneThread("raft-segment-snapshots-" + name);
+    this.janitor = oneThread("raft-segment-janitor-" + name);
     this.writer = new Thread(this::writeLoop, "raft-segment-writer-" + name);
     writer.setDaemon(true);
     writer.start();
+  }
+
+  /** An executor with one daemon thread of that name. */
+  private static ExecutorService oneThread(String threadName) {
+    return Executors.newSingleThreadExecutor(r -> {
+      Thread t = new Thread(r, threadName);
+      t.setDaemon(true);
+      return t;
+    });
   }
 
   Path directory() {
@@ -462,33 +455,34 @@ final class SegmentLog {
     CompletableFuture<Void> queued = new CompletableFuture<>(); // done once this call is in the queue
     CompletableFuture<Void> before = queuedInOrder.put(key, queued);
     Runnable step = () -> {
-      if (write == null || write.snapshot() == null) {
-        enqueue(new Pending(key, write, done));
-        queuedInOrder.remove(key, queued);
-        queued.complete(null);
-        return;
-      }
-      CompletableFuture<Void> file = new CompletableFuture<>();
+      CompletableFuture<Void> file = write == null || write.snapshot() == null ? CompletableFuture.completedFuture(null)
+          : writeSnapshotFileAside(key, write.snapshot());
       file.whenComplete((x, e) -> {
         enqueue(new Pending(key, write, done, file)); // a file that failed fails the write there
         queuedInOrder.remove(key, queued);
         queued.complete(null);
       });
-      try {
-        snapshotFiles.execute(() -> {
-          try {
-            writeSnapshotFile(key, write.snapshot());
-            file.complete(null);
-          } catch (Throwable e) { // an Error too: the write must not be left without an answer
-            file.completeExceptionally(e);
-          }
-        });
-      } catch (java.util.concurrent.RejectedExecutionException e) {
-        file.completeExceptionally(new IOException("the segment log in " + dir + " is closed", e));
-      }
     };
     if (before == null || before.isDone()) step.run();
     else before.whenComplete((x, e) -> step.run());
+  }
+
+  /** Writes member {@code key}'s snapshot file on the snapshot thread; done once written, or failed. */
+  private CompletableFuture<Void> writeSnapshotFileAside(String key, Snapshot snapshot) {
+    CompletableFuture<Void> file = new CompletableFuture<>();
+    try {
+      snapshotFiles.execute(() -> {
+        try {
+          writeSnapshotFile(key, snapshot);
+          file.complete(null);
+        } catch (Throwable e) { // an Error too: the write must not be left without an answer
+          file.completeExceptionally(e);
+        }
+      });
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      file.completeExceptionally(new IOException("the segment log in " + dir + " is closed", e));
+    }
+    return file;
   }
 
   /** Queues {@code p}; if the writer has already stopped taking from the queue, fails what is left in it. */
@@ -617,10 +611,7 @@ final class SegmentLog {
       if (!scanned) throw new IOException("the log has not been read since it opened");
       if (m.failed != null) throw new IOException("an earlier write failed: " + m.failed.getMessage(), m.failed);
       if (!m.recovered) throw new IOException("write before recovery");
-      if (w.snapshot() != null) { // this member's own failure if it fails
-        if (p.snapshotFile() == null) writeSnapshotFile(p.key(), w.snapshot());
-        else snapshotFileWritten(p.snapshotFile());
-      }
+      if (w.snapshot() != null) snapshotFileWritten(p.snapshotFile()); // this member's own failure if it failed
     } catch (IOException | RuntimeException e) {
       fail(m, p, e);
       return;
@@ -1583,7 +1574,7 @@ final class SegmentLog {
   /** Stops the writer after the writes already queued (later writes fail), and lets the directory go. */
   private void close() {
     closed = true; // the writer sees it within its poll interval; never interrupted, which would close its files
-    preparer.shutdown(); // (the writer lets the janitor finish before it lets the directory go)
+    preparer.shutdown(); // (the writer lets the snapshot thread and the janitor finish before it lets the directory go)
     try {
       writer.join(10_000);
       preparer.awaitTermination(10, TimeUnit.SECONDS); // no file left open behind
